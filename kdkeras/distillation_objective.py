@@ -1,0 +1,179 @@
+"""The loss a `Distiller` minimizes, resolved from `compile` arguments."""
+
+import keras
+from keras import ops
+
+from kdkeras import losses
+
+DEFAULT_TEMPERATURE = 3.0
+
+
+def _check_alpha(alpha):
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        raise TypeError(
+            "`alpha` must be a number in [0, 1]. "
+            f"Received: alpha={alpha!r} of type {type(alpha)}"
+        )
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"`alpha` must be in [0, 1]. Received: alpha={alpha}")
+
+
+def _check_temperature(temperature):
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(
+            "`temperature` must be a number > 0. "
+            f"Received: temperature={temperature!r} of type {type(temperature)}"
+        )
+    if not temperature > 0:
+        raise ValueError(
+            f"`temperature` must be > 0. Received: temperature={temperature}"
+        )
+
+
+def _takes_logits_flag(loss):
+    """The `from_logits` setting of a Keras cross-entropy, or `None`."""
+    value = getattr(loss, "from_logits", None)
+    if value is None:
+        value = getattr(loss, "_fn_kwargs", {}).get("from_logits")
+    return value
+
+
+def _resolve_student_loss(student_loss_fn):
+    if student_loss_fn is None:
+        return losses.LabelCrossEntropy()
+    if isinstance(student_loss_fn, str):
+        student_loss_fn = keras.losses.get(student_loss_fn)
+    if not isinstance(student_loss_fn, keras.losses.Loss):
+        if not callable(student_loss_fn):
+            raise TypeError(
+                "`student_loss_fn` must be a `keras.losses.Loss`, a loss name "
+                f"or a callable. Received: student_loss_fn={student_loss_fn!r}"
+            )
+        student_loss_fn = keras.losses.LossFunctionWrapper(student_loss_fn)
+    if _takes_logits_flag(student_loss_fn) is False:
+        raise ValueError(
+            "`student_loss_fn` expects probabilities (`from_logits=False`), but "
+            "the student outputs logits. Pass e.g. "
+            "`keras.losses.SparseCategoricalCrossentropy(from_logits=True)`, or "
+            "leave it `None` for `kdkeras.losses.LabelCrossEntropy()`. "
+            f"Received: student_loss_fn={student_loss_fn!r}"
+        )
+    return student_loss_fn
+
+
+def _resolve_distillation_loss(distillation_loss_fn, temperature):
+    """Returns `(loss, takes_probabilities, temperature)`."""
+    if temperature is not None:
+        _check_temperature(temperature)
+    if distillation_loss_fn is None:
+        distillation_loss_fn = "kd"
+    if isinstance(distillation_loss_fn, str) and (
+        distillation_loss_fn in losses.registered_names()
+    ):
+        loss = losses.get(distillation_loss_fn)
+        if loss.uses_temperature:
+            loss = losses.get(
+                distillation_loss_fn,
+                temperature=DEFAULT_TEMPERATURE if temperature is None else temperature,
+            )
+            temperature = None
+        distillation_loss_fn = loss
+    elif isinstance(distillation_loss_fn, str):
+        try:
+            distillation_loss_fn = keras.losses.get(distillation_loss_fn)
+        except ValueError:
+            raise ValueError(
+                "Unknown `distillation_loss_fn`. Expected a kdkeras loss name "
+                f"{losses.registered_names()} or a Keras loss name. "
+                f"Received: distillation_loss_fn={distillation_loss_fn!r}"
+            ) from None
+    elif isinstance(distillation_loss_fn, dict):
+        distillation_loss_fn = losses.get(distillation_loss_fn)
+
+    if isinstance(distillation_loss_fn, losses.DistillationLoss):
+        own_temperature = getattr(distillation_loss_fn, "temperature", None)
+        if temperature is not None and own_temperature is None:
+            raise ValueError(
+                f"{type(distillation_loss_fn).__name__} takes no temperature, so "
+                "`temperature` would be ignored. Remove it or use the 'kd' loss. "
+                f"Received: temperature={temperature}"
+            )
+        if temperature is not None and float(temperature) != own_temperature:
+            raise ValueError(
+                "`temperature` disagrees with the temperature of "
+                f"`distillation_loss_fn`. Received: temperature={temperature}, "
+                f"distillation_loss_fn.temperature={own_temperature}"
+            )
+        return distillation_loss_fn, False, own_temperature
+    if isinstance(distillation_loss_fn, keras.losses.Loss):
+        loss = distillation_loss_fn
+    elif callable(distillation_loss_fn):
+        loss = keras.losses.LossFunctionWrapper(distillation_loss_fn)
+    else:
+        raise TypeError(
+            "`distillation_loss_fn` must be a loss name, a config, a "
+            "`keras.losses.Loss` or a callable. "
+            f"Received: distillation_loss_fn={distillation_loss_fn!r}"
+        )
+    temperature = DEFAULT_TEMPERATURE if temperature is None else temperature
+    return loss, True, float(temperature)
+
+
+class DistillationObjective:
+    """`alpha · student_loss + (1 − alpha) · distillation_loss` of a batch.
+
+    Kdkeras losses get logits. Any other Keras loss is taken to compare
+    probabilities, as in the keras.io example: it gets
+    `softmax(teacher_logits / T)` and `softmax(student_logits / T)` and its
+    value is scaled by `T²` (Hinton et al., 2015). A Keras cross-entropy with
+    `from_logits=True` gets the softened student logits `student_logits / T`.
+
+    Args:
+        student_loss_fn: Loss of student logits against labels, or `None`.
+        distillation_loss_fn: Loss of student against teacher, or `None`.
+        alpha: Weight in [0, 1] of the student loss.
+        temperature: `T > 0`, or `None` for the loss's own or 3.
+    """
+
+    def __init__(
+        self,
+        student_loss_fn=None,
+        distillation_loss_fn=None,
+        alpha=0.1,
+        temperature=None,
+    ):
+        _check_alpha(alpha)
+        self.alpha = float(alpha)
+        self.student_loss_fn = _resolve_student_loss(student_loss_fn)
+        (
+            self.distillation_loss_fn,
+            self._takes_probabilities,
+            self.temperature,
+        ) = _resolve_distillation_loss(distillation_loss_fn, temperature)
+
+    def student_loss(self, labels, student_logits, sample_weight=None):
+        return self.student_loss_fn(labels, student_logits, sample_weight)
+
+    def distillation_loss(self, teacher_logits, student_logits, sample_weight=None):
+        """The distillation term, `T²`-scaled where the loss does not do it."""
+        loss_fn = self.distillation_loss_fn
+        if not self._takes_probabilities:
+            return loss_fn(teacher_logits, student_logits, sample_weight)
+        temperature = self.temperature
+        teacher_probs = ops.softmax(teacher_logits / temperature, axis=-1)
+        student_outputs = student_logits / temperature
+        if not _takes_logits_flag(loss_fn):
+            student_outputs = ops.softmax(student_outputs, axis=-1)
+        value = loss_fn(teacher_probs, student_outputs, sample_weight)
+        return (temperature**2) * value
+
+    def combine(self, student_loss, distillation_loss):
+        return self.alpha * student_loss + (1.0 - self.alpha) * distillation_loss
+
+    def get_config(self):
+        return {
+            "student_loss_fn": self.student_loss_fn,
+            "distillation_loss_fn": self.distillation_loss_fn,
+            "alpha": self.alpha,
+            "temperature": (self.temperature if self._takes_probabilities else None),
+        }

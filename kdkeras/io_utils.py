@@ -1,0 +1,40 @@
+"""Writing files so that a failure never leaves a half-written file behind."""
+
+import contextlib
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_path(path, overwrite=False):
+    """Yields a temporary path beside `path`, renamed to `path` on success.
+
+    The rename is atomic on POSIX, so readers see the old file or the complete
+    new one. On an exception the temporary file is removed and `path` is left
+    as it was.
+
+    Args:
+        path: The final file path.
+        overwrite: Whether an existing `path` may be replaced.
+
+    Raises:
+        FileExistsError: If `path` exists and `overwrite` is `False`.
+    """
+    path = os.fspath(path)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(
+            f"{path!r} already exists. Pass `overwrite=True` to replace it."
+        )
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    base, suffix = os.path.splitext(os.path.basename(path))
+    handle, temporary_path = tempfile.mkstemp(
+        prefix=f".{base}.", suffix=f".partial{suffix}", dir=directory
+    )
+    os.close(handle)
+    try:
+        yield temporary_path
+        os.replace(temporary_path, path)
+    finally:
+        if os.path.exists(temporary_path):
+            os.remove(temporary_path)

@@ -1,0 +1,18 @@
+"""Distillation losses: pure functions over logits and their Keras classes."""
+
+from kdkeras.losses.functional import (
+    hard_pseudo_label_cross_entropy,
+    kd_loss,
+    label_cross_entropy,
+    logit_mse,
+    soft_target_cross_entropy,
+)
+from kdkeras.losses.losses import (
+    DistillationLoss,
+    HardPseudoLabelCrossEntropy,
+    KDLoss,
+    LabelCrossEntropy,
+    LogitMSE,
+    SoftTargetCrossEntropy,
+)
+from kdkeras.losses.registry import get, register_distillation_loss, registered_names

@@ -1,0 +1,165 @@
+"""Distillation losses as pure functions over logits.
+
+Every function returns one loss value per sample (shape `(batch,)`); the
+`keras.losses.Loss` classes in `kdkeras.losses.losses` reduce them with sample
+weights. Teacher logits are targets: no gradient flows into them.
+"""
+
+from keras import ops
+
+
+def _check_temperature(temperature):
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool):
+        raise TypeError(
+            "`temperature` must be a positive number. "
+            f"Received: temperature={temperature!r} of type {type(temperature)}"
+        )
+    if not temperature > 0:
+        raise ValueError(
+            f"`temperature` must be > 0. Received: temperature={temperature}"
+        )
+
+
+def _softened_log_probs(teacher_logits, student_logits, temperature):
+    _check_temperature(temperature)
+    teacher_logits = ops.stop_gradient(ops.convert_to_tensor(teacher_logits))
+    student_logits = ops.convert_to_tensor(student_logits)
+    teacher_logits = ops.cast(teacher_logits, student_logits.dtype)
+    teacher_log_probs = ops.log_softmax(teacher_logits / temperature, axis=-1)
+    student_log_probs = ops.log_softmax(student_logits / temperature, axis=-1)
+    return teacher_log_probs, student_log_probs
+
+
+def kd_loss(teacher_logits, student_logits, temperature=1.0):
+    """Hinton knowledge-distillation loss: KL of temperature-softened outputs.
+
+    ```
+    p_t = softmax(teacher_logits / T),  p_s = softmax(student_logits / T)
+    loss = T² · Σ_c p_t[c] · (log p_t[c] − log p_s[c])
+    ```
+
+    The T² factor keeps the gradient magnitude of the soft targets independent
+    of the temperature (Hinton, Vinyals & Dean, 2015, "Distilling the Knowledge
+    in a Neural Network", arXiv:1503.02531, section 2). Log-probabilities come
+    from `log_softmax`, so logits of ±1e3 give finite values.
+
+    Args:
+        teacher_logits: Tensor `(batch, classes)`, the teacher's logits.
+        student_logits: Tensor `(batch, classes)`, the student's logits.
+        temperature: Positive float `T`; 1 leaves the distributions unchanged.
+
+    Returns:
+        Tensor `(batch,)`: the scaled KL divergence of each sample.
+    """
+    teacher_log_probs, student_log_probs = _softened_log_probs(
+        teacher_logits, student_logits, temperature
+    )
+    teacher_probs = ops.exp(teacher_log_probs)
+    kl = ops.sum(teacher_probs * (teacher_log_probs - student_log_probs), axis=-1)
+    return (temperature**2) * kl
+
+
+def soft_target_cross_entropy(teacher_logits, student_logits, temperature=1.0):
+    """Cross-entropy of the student against the teacher's softened outputs.
+
+    ```
+    loss = −T² · Σ_c softmax(teacher_logits / T)[c] · log_softmax(student_logits / T)[c]
+    ```
+
+    It equals `kd_loss` plus T² times the teacher's entropy, a constant for the
+    student, so gradients are the same; the value is the cross-entropy form of
+    Hinton et al., 2015 (arXiv:1503.02531).
+
+    Args:
+        teacher_logits: Tensor `(batch, classes)`, the teacher's logits.
+        student_logits: Tensor `(batch, classes)`, the student's logits.
+        temperature: Positive float `T`.
+
+    Returns:
+        Tensor `(batch,)`.
+    """
+    teacher_log_probs, student_log_probs = _softened_log_probs(
+        teacher_logits, student_logits, temperature
+    )
+    teacher_probs = ops.exp(teacher_log_probs)
+    return -(temperature**2) * ops.sum(teacher_probs * student_log_probs, axis=-1)
+
+
+def logit_mse(teacher_logits, student_logits):
+    """Mean squared error between student and teacher logits.
+
+    ```
+    loss = mean_c (student_logits[c] − teacher_logits[c])²
+    ```
+
+    Regressing the logits directly is the high-temperature limit of `kd_loss`
+    for zero-mean logits (Ba & Caruana, 2014, "Do Deep Nets Really Need to be
+    Deep?", arXiv:1312.6184).
+
+    Args:
+        teacher_logits: Tensor `(batch, classes)`.
+        student_logits: Tensor `(batch, classes)`.
+
+    Returns:
+        Tensor `(batch,)`.
+    """
+    student_logits = ops.convert_to_tensor(student_logits)
+    teacher_logits = ops.cast(
+        ops.stop_gradient(ops.convert_to_tensor(teacher_logits)),
+        student_logits.dtype,
+    )
+    return ops.mean(ops.square(student_logits - teacher_logits), axis=-1)
+
+
+def hard_pseudo_label_cross_entropy(teacher_logits, student_logits):
+    """Cross-entropy of the student against the teacher's top-1 class.
+
+    ```
+    loss = −log_softmax(student_logits)[argmax_c teacher_logits[c]]
+    ```
+
+    The teacher's argmax serves as a hard pseudo-label (Lee, 2013, "Pseudo-Label";
+    Xie et al., 2020, "Self-training with Noisy Student", arXiv:1911.04252).
+    It carries no temperature: the argmax does not depend on it.
+
+    Args:
+        teacher_logits: Tensor `(batch, classes)`.
+        student_logits: Tensor `(batch, classes)`.
+
+    Returns:
+        Tensor `(batch,)`.
+    """
+    pseudo_labels = ops.argmax(ops.stop_gradient(teacher_logits), axis=-1)
+    return ops.sparse_categorical_crossentropy(
+        pseudo_labels, student_logits, from_logits=True
+    )
+
+
+def label_cross_entropy(labels, student_logits):
+    """Cross-entropy of the student's logits against hard labels.
+
+    Integer labels `(batch,)` or `(batch, 1)` are sparse; labels of shape
+    `(batch, classes)` are one-hot (or smoothed) distributions.
+
+    ```
+    loss = −Σ_c y[c] · log_softmax(student_logits)[c]
+    ```
+
+    Args:
+        labels: Integer class ids or per-class target probabilities.
+        student_logits: Tensor `(batch, classes)`.
+
+    Returns:
+        Tensor `(batch,)`.
+    """
+    student_logits = ops.convert_to_tensor(student_logits)
+    labels = ops.convert_to_tensor(labels)
+    if len(labels.shape) == len(student_logits.shape) and labels.shape[-1] != 1:
+        student_log_probs = ops.log_softmax(student_logits, axis=-1)
+        labels = ops.cast(labels, student_log_probs.dtype)
+        return -ops.sum(labels * student_log_probs, axis=-1)
+    if len(labels.shape) == len(student_logits.shape):
+        labels = ops.squeeze(labels, axis=-1)
+    return ops.sparse_categorical_crossentropy(
+        ops.cast(labels, "int32"), student_logits, from_logits=True
+    )

@@ -1,0 +1,139 @@
+"""Serializable `keras.losses.Loss` classes over the functions of `functional`.
+
+Each class takes `y_true=teacher_logits` and `y_pred=student_logits` (for
+`LabelCrossEntropy`, `y_true=labels`), so it also works in a plain
+`model.compile(loss=...)` against stored teacher logits.
+"""
+
+import keras
+
+from kdkeras.losses import functional
+from kdkeras.losses.registry import register_distillation_loss
+
+
+class DistillationLoss(keras.losses.Loss):
+    """Base class of losses between teacher logits and student logits.
+
+    The Distiller calls them with logits; a loss without a `temperature`
+    attribute is applied without temperature softening.
+    """
+
+    uses_temperature = False
+
+
+class _TemperatureLoss(DistillationLoss):
+    uses_temperature = True
+    loss_fn = None
+
+    def __init__(
+        self,
+        temperature=1.0,
+        reduction="sum_over_batch_size",
+        name=None,
+        dtype=None,
+    ):
+        functional._check_temperature(temperature)
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.temperature = float(temperature)
+
+    def call(self, y_true, y_pred):
+        return type(self).loss_fn(y_true, y_pred, temperature=self.temperature)
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature}
+
+
+@register_distillation_loss("kd")
+class KDLoss(_TemperatureLoss):
+    """Hinton KD: `T² · KL(softmax(t / T) ‖ softmax(s / T))`.
+
+    See `kdkeras.losses.kd_loss` for the formula (Hinton et al., 2015,
+    arXiv:1503.02531).
+
+    Args:
+        temperature: Positive float `T`.
+        reduction: Keras reduction of the per-sample values.
+        name: Optional name.
+        dtype: Optional dtype of the computation.
+    """
+
+    loss_fn = staticmethod(functional.kd_loss)
+
+    def __init__(
+        self,
+        temperature=1.0,
+        reduction="sum_over_batch_size",
+        name="kd_loss",
+        dtype=None,
+    ):
+        super().__init__(temperature, reduction=reduction, name=name, dtype=dtype)
+
+
+@register_distillation_loss("soft_target_cross_entropy")
+class SoftTargetCrossEntropy(_TemperatureLoss):
+    """`−T² · Σ softmax(t / T) · log_softmax(s / T)` (Hinton et al., 2015).
+
+    See `kdkeras.losses.soft_target_cross_entropy`.
+    """
+
+    loss_fn = staticmethod(functional.soft_target_cross_entropy)
+
+    def __init__(
+        self,
+        temperature=1.0,
+        reduction="sum_over_batch_size",
+        name="soft_target_cross_entropy",
+        dtype=None,
+    ):
+        super().__init__(temperature, reduction=reduction, name=name, dtype=dtype)
+
+
+@register_distillation_loss("logit_mse")
+class LogitMSE(DistillationLoss):
+    """`mean((s − t)²)` on logits (Ba & Caruana, 2014, arXiv:1312.6184).
+
+    See `kdkeras.losses.logit_mse`.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="logit_mse", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def call(self, y_true, y_pred):
+        return functional.logit_mse(y_true, y_pred)
+
+
+@register_distillation_loss("hard_pseudo_label")
+class HardPseudoLabelCrossEntropy(DistillationLoss):
+    """Cross-entropy against `argmax(teacher_logits)` (Lee, 2013).
+
+    See `kdkeras.losses.hard_pseudo_label_cross_entropy`.
+    """
+
+    def __init__(
+        self,
+        reduction="sum_over_batch_size",
+        name="hard_pseudo_label_cross_entropy",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def call(self, y_true, y_pred):
+        return functional.hard_pseudo_label_cross_entropy(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="kdkeras")
+class LabelCrossEntropy(keras.losses.Loss):
+    """Cross-entropy of student logits against sparse or one-hot labels.
+
+    The Distiller's default `student_loss_fn`: it reads integer labels as class
+    ids and `(batch, classes)` labels as distributions, so the same Distiller
+    trains on either. See `kdkeras.losses.label_cross_entropy`.
+    """
+
+    def __init__(
+        self, reduction="sum_over_batch_size", name="label_cross_entropy", dtype=None
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def call(self, y_true, y_pred):
+        return functional.label_cross_entropy(y_true, y_pred)

@@ -1,0 +1,90 @@
+"""Whether a classifier outputs logits or probabilities, and converting them."""
+
+import keras
+from keras import ops
+
+OUTPUT_KINDS = ("auto", "logits", "probabilities")
+
+# Probabilities are clipped here before the log: softmax(log(p)) == p for any
+# p ≥ this floor, and the logits stay finite.
+_PROBABILITY_FLOOR = 1e-7
+
+
+def _is_softmax(activation):
+    return activation is keras.activations.softmax or (
+        getattr(activation, "__name__", None) == "softmax"
+    )
+
+
+def _output_layer(model):
+    outputs = getattr(model, "outputs", None)
+    if outputs and len(outputs) == 1:
+        history = getattr(outputs[0], "_keras_history", None)
+        if history is not None:
+            return history[0]
+    layers = getattr(model, "layers", None)
+    if isinstance(model, keras.Sequential) and layers:
+        return layers[-1]
+    return None
+
+
+def ends_in_softmax(model):
+    """Whether `model`'s single output comes out of a softmax.
+
+    Looks through nested models to the layer that produces the output: a
+    `Softmax` layer, an `Activation("softmax")` or a layer with
+    `activation="softmax"` (as `keras.applications` heads have).
+
+    Returns:
+        `True` or `False`, or `None` when the structure cannot be inspected
+        (a subclassed model).
+    """
+    layer = _output_layer(model)
+    while isinstance(layer, keras.Model):
+        inner = _output_layer(layer)
+        if inner is None:
+            return None
+        layer = inner
+    if layer is None:
+        return None
+    if isinstance(layer, keras.layers.Softmax):
+        return True
+    return _is_softmax(getattr(layer, "activation", None))
+
+
+def resolve_output_kind(model, declared, argument_name):
+    """Returns `"logits"` or `"probabilities"` for `model`.
+
+    Args:
+        model: A Keras model, or `None` for stored outputs (read as logits
+            unless declared otherwise).
+        declared: One of `"auto"`, `"logits"`, `"probabilities"`.
+        argument_name: The argument named in error messages.
+    """
+    if declared not in OUTPUT_KINDS:
+        raise ValueError(
+            f"`{argument_name}` must be one of {OUTPUT_KINDS}. "
+            f"Received: {argument_name}={declared!r}"
+        )
+    if declared != "auto":
+        return declared
+    if model is None:
+        return "logits"
+    softmax = ends_in_softmax(model)
+    if softmax is None:
+        raise ValueError(
+            f"Cannot tell whether the model {model.name!r} outputs logits or "
+            "probabilities (it is a subclassed model). Pass "
+            f'{argument_name}="logits" or {argument_name}="probabilities".'
+        )
+    return "probabilities" if softmax else "logits"
+
+
+def probabilities_to_logits(probabilities):
+    """Turns class probabilities into logits: `log(max(p, 1e-7))`.
+
+    `softmax(probabilities_to_logits(p)) == p` up to the floor, so temperature
+    scaling of the result softens `p` exactly as it would the true logits.
+    """
+    probabilities = ops.convert_to_tensor(probabilities)
+    return ops.log(ops.clip(probabilities, _PROBABILITY_FLOOR, 1.0))

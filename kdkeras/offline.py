@@ -1,0 +1,245 @@
+"""Offline distillation: run the teacher once, store its logits, train from them.
+
+The stored file is a NumPy `.npz` (read with `allow_pickle=False`) holding the
+logits and fingerprints of the teacher and of the data, so a cache made by
+another teacher or for other data is refused instead of silently used.
+
+```python
+logits = kdkeras.offline.cache_teacher_logits(teacher, x_train, "teacher.npz")
+# later, perhaps in another process, with no teacher in memory:
+logits = kdkeras.offline.load_teacher_logits("teacher.npz", x_train)
+dataset = kdkeras.offline.offline_dataset(x_train, y_train, logits, batch_size=64)
+distiller = kdkeras.Distiller(teacher=None, student=student)
+distiller.compile(optimizer="adam", metrics=["accuracy"])
+distiller.fit(dataset, epochs=3)
+```
+"""
+
+import hashlib
+import pickle
+
+import keras
+import numpy as np
+
+from kdkeras import model_outputs
+from kdkeras.io_utils import atomic_path
+from kdkeras.version import __version__
+
+_FORMAT_VERSION = 1
+
+
+class StaleCacheError(ValueError):
+    """A teacher-logits cache does not belong to the given teacher or data."""
+
+
+def _hash_arrays(arrays, prefix=b""):
+    digest = hashlib.sha256(prefix)
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def fingerprint_teacher(teacher):
+    """A SHA-256 fingerprint of a teacher.
+
+    Args:
+        teacher: A Keras model (its architecture class and weights are
+            hashed), a picklable estimator such as a scikit-learn model (its
+            pickle is hashed), or a string naming the source of stored outputs
+            (e.g. `"expert-decisions-2026-11"`), used as is.
+    """
+    if isinstance(teacher, str):
+        return hashlib.sha256(teacher.encode()).hexdigest()
+    if isinstance(teacher, keras.Model):
+        prefix = type(teacher).__name__.encode()
+        return _hash_arrays(teacher.get_weights(), prefix)
+    try:
+        return hashlib.sha256(pickle.dumps(teacher)).hexdigest()
+    except Exception as error:
+        raise TypeError(
+            "`teacher` must be a Keras model, a picklable estimator or a string "
+            f"id. Received: teacher of type {type(teacher)} ({error})"
+        ) from None
+
+
+def fingerprint_data(x):
+    """A SHA-256 fingerprint of input arrays (an array, or a list/dict of them)."""
+    if isinstance(x, dict):
+        return _hash_arrays([x[key] for key in sorted(x)], b"dict")
+    if isinstance(x, (list, tuple)):
+        return _hash_arrays(x, b"list")
+    return _hash_arrays([np.asarray(x)])
+
+
+def _num_samples(x):
+    if isinstance(x, dict):
+        x = next(iter(x.values()))
+    elif isinstance(x, (list, tuple)):
+        x = x[0]
+    return len(x)
+
+
+def compute_teacher_logits(
+    teacher, x, batch_size=256, teacher_outputs="auto", verbose=0
+):
+    """Runs `teacher` over `x` once and returns its logits as a NumPy array.
+
+    Args:
+        teacher: A Keras model, or an estimator with `predict_proba` (e.g.
+            scikit-learn), whose probabilities are turned into logits.
+        x: Inputs: NumPy arrays as the teacher takes them.
+        batch_size: Batch size of the Keras teacher's `predict`.
+        teacher_outputs: `"auto"`, `"logits"` or `"probabilities"` for a Keras
+            teacher (see `kdkeras.Distiller`).
+        verbose: Verbosity of `predict` (1 shows a progress bar).
+
+    Returns:
+        `float32` array `(num_samples, num_classes)`.
+    """
+    if isinstance(teacher, keras.Model):
+        kind = model_outputs.resolve_output_kind(
+            teacher, teacher_outputs, "teacher_outputs"
+        )
+        outputs = teacher.predict(x, batch_size=batch_size, verbose=verbose)
+    elif hasattr(teacher, "predict_proba"):
+        kind, outputs = "probabilities", teacher.predict_proba(x)
+    else:
+        raise TypeError(
+            "`teacher` must be a Keras model or an estimator with "
+            f"`predict_proba`. Received: teacher of type {type(teacher)}"
+        )
+    outputs = np.asarray(outputs, dtype="float32")
+    if kind == "probabilities":
+        outputs = keras.ops.convert_to_numpy(
+            model_outputs.probabilities_to_logits(outputs)
+        )
+    return outputs
+
+
+def save_teacher_logits(path, teacher_logits, x, teacher, overwrite=False):
+    """Stores teacher logits with fingerprints of `teacher` and `x`.
+
+    Use it for outputs that came from elsewhere: another framework, a remote
+    model, or recorded expert decisions (pass a string id as `teacher`).
+
+    Args:
+        path: The `.npz` file to write (atomically).
+        teacher_logits: Array `(num_samples, num_classes)` of logits.
+        x: The inputs the logits belong to.
+        teacher: What produced them (see `fingerprint_teacher`).
+        overwrite: Whether to replace an existing file.
+    """
+    teacher_logits = np.asarray(teacher_logits, dtype="float32")
+    if teacher_logits.ndim != 2 or len(teacher_logits) != _num_samples(x):
+        raise ValueError(
+            "`teacher_logits` must have shape (num_samples, num_classes) with "
+            f"one row per sample of `x` ({_num_samples(x)}). Received: "
+            f"teacher_logits.shape={teacher_logits.shape}"
+        )
+    if not np.isfinite(teacher_logits).all():
+        raise ValueError(
+            "`teacher_logits` must be finite. Received "
+            f"{int((~np.isfinite(teacher_logits)).sum())} NaN or infinite values."
+        )
+    with atomic_path(path, overwrite=overwrite) as temporary_path:
+        with open(temporary_path, "wb") as file:
+            np.savez_compressed(
+                file,
+                teacher_logits=teacher_logits,
+                teacher_fingerprint=np.array(fingerprint_teacher(teacher)),
+                data_fingerprint=np.array(fingerprint_data(x)),
+                format_version=np.array(_FORMAT_VERSION),
+                kdkeras_version=np.array(__version__),
+            )
+
+
+def cache_teacher_logits(
+    teacher, x, path, batch_size=256, teacher_outputs="auto", overwrite=False, verbose=0
+):
+    """Computes the teacher's logits over `x`, stores them and returns them.
+
+    See `compute_teacher_logits` and `save_teacher_logits`.
+    """
+    teacher_logits = compute_teacher_logits(
+        teacher,
+        x,
+        batch_size=batch_size,
+        teacher_outputs=teacher_outputs,
+        verbose=verbose,
+    )
+    save_teacher_logits(path, teacher_logits, x, teacher, overwrite=overwrite)
+    return teacher_logits
+
+
+def load_teacher_logits(path, x, teacher=None):
+    """Loads stored teacher logits, refusing a cache for other data or teacher.
+
+    Args:
+        path: A file written by `save_teacher_logits` or `cache_teacher_logits`.
+        x: The inputs the logits must belong to.
+        teacher: Optionally, the teacher they must come from.
+
+    Returns:
+        `float32` array `(num_samples, num_classes)`.
+
+    Raises:
+        StaleCacheError: If the fingerprint of `x` or `teacher` differs from
+            the stored one.
+    """
+    with np.load(path, allow_pickle=False) as stored:
+        missing = {"teacher_logits", "teacher_fingerprint", "data_fingerprint"}
+        missing -= set(stored.files)
+        if missing:
+            raise ValueError(
+                f"{path!r} is not a kdkeras teacher-logits cache: it lacks "
+                f"{sorted(missing)}. Write it with `cache_teacher_logits`."
+            )
+        teacher_logits = stored["teacher_logits"]
+        stored_data = str(stored["data_fingerprint"])
+        stored_teacher = str(stored["teacher_fingerprint"])
+    if fingerprint_data(x) != stored_data:
+        raise StaleCacheError(
+            f"The cache {path!r} was made for other data than `x` (fingerprint "
+            f"{stored_data[:12]}…, received {fingerprint_data(x)[:12]}…). "
+            "Recompute it with `cache_teacher_logits(..., overwrite=True)`."
+        )
+    if teacher is not None and fingerprint_teacher(teacher) != stored_teacher:
+        raise StaleCacheError(
+            f"The cache {path!r} was made by another teacher (fingerprint "
+            f"{stored_teacher[:12]}…, received "
+            f"{fingerprint_teacher(teacher)[:12]}…). Recompute it with "
+            "`cache_teacher_logits(..., overwrite=True)`."
+        )
+    return teacher_logits
+
+
+def offline_dataset(x, y, teacher_logits, batch_size=32, shuffle=True, seed=None):
+    """A cached `tf.data.Dataset` of `(x, (y, teacher_logits))` batches.
+
+    This is the input of a `Distiller(teacher=None, ...)`: no teacher forward
+    pass happens during training.
+
+    Args:
+        x: Inputs (NumPy arrays).
+        y: Labels: class ids or one-hot rows.
+        teacher_logits: Array `(num_samples, num_classes)`.
+        batch_size: Batch size.
+        shuffle: Whether to reshuffle the samples every epoch.
+        seed: Seed of the shuffle.
+    """
+    import tensorflow as tf
+
+    teacher_logits = np.asarray(teacher_logits, dtype="float32")
+    num_samples = _num_samples(x)
+    for name, value in (("y", y), ("teacher_logits", teacher_logits)):
+        if len(value) != num_samples:
+            raise ValueError(
+                f"`{name}` must have one row per sample of `x` ({num_samples}). "
+                f"Received: len({name})={len(value)}"
+            )
+    dataset = tf.data.Dataset.from_tensor_slices((x, (y, teacher_logits))).cache()
+    if shuffle:
+        dataset = dataset.shuffle(num_samples, seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
