@@ -2,6 +2,7 @@
 
 import keras
 from keras import ops
+from keras.src.losses.losses import LossFunctionWrapper
 
 from kdkeras import losses
 
@@ -49,7 +50,7 @@ def _resolve_student_loss(student_loss_fn):
                 "`student_loss_fn` must be a `keras.losses.Loss`, a loss name "
                 f"or a callable. Received: student_loss_fn={student_loss_fn!r}"
             )
-        student_loss_fn = keras.losses.LossFunctionWrapper(student_loss_fn)
+        student_loss_fn = LossFunctionWrapper(student_loss_fn)
     if _takes_logits_flag(student_loss_fn) is False:
         raise ValueError(
             "`student_loss_fn` expects probabilities (`from_logits=False`), but "
@@ -108,7 +109,7 @@ def _resolve_distillation_loss(distillation_loss_fn, temperature):
     if isinstance(distillation_loss_fn, keras.losses.Loss):
         loss = distillation_loss_fn
     elif callable(distillation_loss_fn):
-        loss = keras.losses.LossFunctionWrapper(distillation_loss_fn)
+        loss = LossFunctionWrapper(distillation_loss_fn)
     else:
         raise TypeError(
             "`distillation_loss_fn` must be a loss name, a config, a "

@@ -165,6 +165,10 @@ class Distiller(keras.Model):
             temperature=temperature,
         )
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+        if self.student.built:
+            # Built now, the optimizer saves and reloads the same variables
+            # whether or not `fit` ran before `save`.
+            self.optimizer.build(self.student.trainable_variables)
         self._compile_config = serialization_lib.SerializableDict(
             optimizer=optimizer,
             metrics=metrics,
@@ -191,8 +195,6 @@ class Distiller(keras.Model):
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)
         self.compile(**config)
-        if self.student.built:
-            self.optimizer.build(self.student.trainable_variables)
 
     @property
     def metrics(self):
@@ -219,6 +221,13 @@ class Distiller(keras.Model):
             unscale_loss_for_distribution(student_loss),
             sample_weight=ops.shape(y_pred)[0],
         )
+        if teacher_logits is None and self.teacher is None:
+            raise ValueError(
+                "This Distiller has no teacher (`teacher=None`), so each "
+                "training batch must carry the teacher's outputs: "
+                "`y=(labels, teacher_logits)` (see `kdkeras.offline`). "
+                f"Received: y={y!r}"
+            )
         if teacher_logits is None:
             teacher_logits = self._teacher_logits(x)
         else:
@@ -324,13 +333,6 @@ class Distiller(keras.Model):
                     f"Received a {type(y).__name__} of {len(y)} elements."
                 )
             return y[0], y[1]
-        if self.teacher is None and not self._evaluating:
-            raise ValueError(
-                "This Distiller has no teacher (`teacher=None`), so each "
-                "training batch must carry the teacher's outputs: "
-                "`y=(labels, teacher_logits)` (see `kdkeras.offline`). "
-                f"Received: y={y!r}"
-            )
         return y, None
 
     def _teacher_logits(self, x):

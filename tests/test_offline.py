@@ -1,0 +1,131 @@
+import keras
+import numpy as np
+import pytest
+from conftest import small_cnn
+from sklearn.linear_model import LogisticRegression
+
+import kdkeras
+from kdkeras import offline
+
+
+def test_cache_round_trip_and_fingerprints(digits, tmp_path):
+    x, _ = digits
+    teacher = small_cnn(seed=1)
+    path = tmp_path / "teacher.npz"
+    logits = offline.cache_teacher_logits(teacher, x, path)
+    np.testing.assert_allclose(logits, teacher.predict(x, verbose=0), atol=1e-6)
+    with np.load(path, allow_pickle=False) as stored:
+        assert {"teacher_logits", "teacher_fingerprint", "data_fingerprint"} <= set(
+            stored.files
+        )
+    loaded = offline.load_teacher_logits(path, x, teacher=teacher)
+    np.testing.assert_array_equal(loaded, logits)
+
+
+def test_stale_cache_for_other_data_is_refused(digits, tmp_path):
+    x, _ = digits
+    path = tmp_path / "teacher.npz"
+    offline.cache_teacher_logits(small_cnn(seed=1), x, path)
+    changed = x.copy()
+    changed[0, 0, 0, 0] += 0.5
+    with pytest.raises(offline.StaleCacheError, match="other data than `x`"):
+        offline.load_teacher_logits(path, changed)
+
+
+def test_stale_cache_from_another_teacher_is_refused(digits, tmp_path):
+    x, _ = digits
+    path = tmp_path / "teacher.npz"
+    offline.cache_teacher_logits(small_cnn(seed=1), x, path)
+    with pytest.raises(offline.StaleCacheError, match="another teacher"):
+        offline.load_teacher_logits(path, x, teacher=small_cnn(seed=2))
+
+
+def test_existing_cache_is_not_overwritten_unless_asked(digits, tmp_path):
+    x, _ = digits
+    path = tmp_path / "teacher.npz"
+    offline.cache_teacher_logits(small_cnn(seed=1), x[:10], path)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        offline.cache_teacher_logits(small_cnn(seed=2), x[:10], path)
+    offline.cache_teacher_logits(small_cnn(seed=2), x[:10], path, overwrite=True)
+    offline.load_teacher_logits(path, x[:10], teacher=small_cnn(seed=2))
+
+
+def test_failed_write_leaves_no_file(digits, tmp_path, monkeypatch):
+    x, _ = digits
+
+    def failing_save(file, **arrays):
+        file.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez_compressed", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        offline.save_teacher_logits(tmp_path / "t.npz", np.zeros((10, 3)), x[:10], "id")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_softmax_teacher_is_stored_as_logits(digits):
+    x, _ = digits
+    teacher = small_cnn(seed=1, activation="softmax")
+    logits = offline.compute_teacher_logits(teacher, x[:20])
+    probabilities = teacher.predict(x[:20], verbose=0)
+    np.testing.assert_allclose(
+        keras.ops.softmax(logits).numpy(), probabilities, atol=1e-5
+    )
+
+
+def test_save_refuses_misshapen_or_non_finite_logits(digits, tmp_path):
+    x, _ = digits
+    with pytest.raises(ValueError, match="one row per sample"):
+        offline.save_teacher_logits(tmp_path / "a.npz", np.zeros((5, 10)), x, "id")
+    bad = np.zeros((len(x), 10))
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="must be finite"):
+        offline.save_teacher_logits(tmp_path / "b.npz", bad, x, "id")
+
+
+def test_distill_a_scikit_learn_teacher_offline(digits, tmp_path):
+    x, y = digits
+    flat = x.reshape(len(x), -1)
+    teacher = LogisticRegression(max_iter=500).fit(flat[:1200], y[:1200])
+    path = tmp_path / "sklearn.npz"
+    teacher_logits = offline.cache_teacher_logits(teacher, flat[:1200], path)
+    np.testing.assert_allclose(
+        keras.ops.softmax(teacher_logits).numpy(),
+        teacher.predict_proba(flat[:1200]),
+        atol=1e-5,
+    )
+    teacher_logits = offline.load_teacher_logits(path, flat[:1200], teacher=teacher)
+    keras.utils.set_random_seed(0)
+    student = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)])
+    distiller = kdkeras.Distiller(teacher=None, student=student)
+    distiller.compile(optimizer=keras.optimizers.Adam(0.01), metrics=["accuracy"])
+    dataset = offline.offline_dataset(
+        flat[:1200], y[:1200], teacher_logits, batch_size=64, seed=0
+    )
+    distiller.fit(dataset, epochs=5, verbose=0)
+    results = distiller.evaluate(flat[1200:], y[1200:], verbose=0, return_dict=True)
+    assert results["accuracy"] > 0.85
+
+
+def test_offline_dataset_structure_and_checks(digits):
+    x, y = digits
+    logits = np.zeros((len(x), 10), "float32")
+    dataset = offline.offline_dataset(x, y, logits, batch_size=7, shuffle=False)
+    batch_x, (batch_y, batch_logits) = next(iter(dataset))
+    assert batch_x.shape == (7, 8, 8, 1)
+    assert batch_y.shape == (7,) and batch_logits.shape == (7, 10)
+    np.testing.assert_array_equal(batch_y, y[:7])
+    with pytest.raises(ValueError, match=r"len\(teacher_logits\)=3"):
+        offline.offline_dataset(x, y, logits[:3])
+
+
+def test_fingerprints():
+    a = np.arange(12, dtype="float32").reshape(3, 4)
+    assert offline.fingerprint_data(a) == offline.fingerprint_data(a.copy())
+    assert offline.fingerprint_data(a) != offline.fingerprint_data(a.reshape(4, 3))
+    assert offline.fingerprint_data(a) != offline.fingerprint_data(a.astype("float64"))
+    assert offline.fingerprint_teacher("expert-v1") != offline.fingerprint_teacher(
+        "expert-v2"
+    )
+    with pytest.raises(TypeError, match="picklable"):
+        offline.fingerprint_teacher(lambda x: x)
