@@ -298,3 +298,22 @@ def test_offline_training_matches_online(digits):
         )
     # Offline evaluation takes plain labels.
     assert set(offline.evaluate(x, y, verbose=0, return_dict=True)) == {"loss"}
+
+
+def test_class_weight_equals_the_matching_sample_weight():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(8, 4)).astype("float32")
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    class_weight = {0: 2.0, 1: 0.5, 2: 1.0}
+    by_class = _compiled(dense_model(3, seed=1), dense_model(3, seed=2))
+    by_sample = _compiled(dense_model(3, seed=1), dense_model(3, seed=2))
+    class_history = by_class.fit(
+        x, y, class_weight=class_weight, batch_size=8, shuffle=False, verbose=0
+    )
+    sample_weight = np.array([class_weight[label] for label in y])
+    sample_history = by_sample.fit(
+        x, y, sample_weight=sample_weight, batch_size=8, shuffle=False, verbose=0
+    )
+    np.testing.assert_allclose(
+        class_history.history["loss"], sample_history.history["loss"], rtol=1e-6
+    )
