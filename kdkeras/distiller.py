@@ -67,6 +67,15 @@ class Distiller(keras.Model):
             softmax, as `keras.applications` heads do; logits otherwise),
             `"logits"` or `"probabilities"`. With `teacher=None`, it describes
             the stored outputs (`"auto"` reads them as logits).
+        teacher_view: Optional Keras layer that turns a batch into the
+            teacher's input (e.g. `kdkeras.layers.ImageView(size=(96, 96),
+            channels=3, preprocessing="mobilenet_v2")`).
+        student_view: Optional Keras layer that turns a batch into the
+            student's input; also applied by `call`, `predict` and `evaluate`.
+        augmentation: Optional Keras layer applied to each training batch
+            before both views, so teacher and student see the same augmented
+            images ("consistent teaching", Beyer et al., 2022,
+            arXiv:2106.05237).
         name: The model's name.
     """
 
@@ -75,6 +84,9 @@ class Distiller(keras.Model):
         teacher=None,
         student=None,
         teacher_outputs="auto",
+        teacher_view=None,
+        student_view=None,
+        augmentation=None,
         name="distiller",
         **kwargs,
     ):
@@ -106,6 +118,19 @@ class Distiller(keras.Model):
             teacher.trainable = False
         self.teacher = teacher
         self.student = student
+        for argument, layer in (
+            ("teacher_view", teacher_view),
+            ("student_view", student_view),
+            ("augmentation", augmentation),
+        ):
+            if layer is not None and not isinstance(layer, keras.layers.Layer):
+                raise TypeError(
+                    f"`{argument}` must be a Keras layer (so that the Distiller "
+                    f"saves and reloads it). Received: {argument}={layer!r}"
+                )
+        self.teacher_view = teacher_view
+        self.student_view = student_view
+        self.augmentation = augmentation
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
         self._objective = None
@@ -114,6 +139,8 @@ class Distiller(keras.Model):
         self.built = student.built and (teacher is None or teacher.built)
 
     def call(self, inputs, training=None):
+        if self.student_view is not None:
+            inputs = self.student_view(inputs)
         return self.student(inputs, training=training)
 
     def compile(
@@ -251,6 +278,8 @@ class Distiller(keras.Model):
         1/replicas, the trackers get the unscaled value).
         """
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        if self.augmentation is not None:
+            x = self.augmentation(x, training=True)
         with tf.GradientTape() as tape:
             student_logits = self(x, training=True)
             loss = self._compute_loss(
@@ -313,13 +342,22 @@ class Distiller(keras.Model):
             "teacher": _serialize_without_compile(self.teacher),
             "student": _serialize_without_compile(self.student),
             "teacher_outputs": self.teacher_outputs,
+            "teacher_view": _serialize_layer(self.teacher_view),
+            "student_view": _serialize_layer(self.student_view),
+            "augmentation": _serialize_layer(self.augmentation),
             "name": self.name,
         }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("teacher", "student"):
+        for key in (
+            "teacher",
+            "student",
+            "teacher_view",
+            "student_view",
+            "augmentation",
+        ):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
@@ -336,6 +374,8 @@ class Distiller(keras.Model):
         return y, None
 
     def _teacher_logits(self, x):
+        if self.teacher_view is not None:
+            x = self.teacher_view(x)
         outputs = self.teacher(x, training=False)
         return ops.stop_gradient(self._as_logits(outputs))
 
@@ -394,6 +434,10 @@ def _serialize_without_compile(model):
     config = keras.saving.serialize_keras_object(model)
     config.pop("compile_config", None)
     return config
+
+
+def _serialize_layer(layer):
+    return None if layer is None else keras.saving.serialize_keras_object(layer)
 
 
 def _num_classes(model):

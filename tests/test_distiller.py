@@ -6,6 +6,7 @@ import textwrap
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from conftest import dense_model, small_cnn
 
@@ -317,3 +318,69 @@ def test_class_weight_equals_the_matching_sample_weight():
     np.testing.assert_allclose(
         class_history.history["loss"], sample_history.history["loss"], rtol=1e-6
     )
+
+
+def _rgb_teacher(size, seed):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input((size, size, 3)),
+            keras.layers.Conv2D(4, 3),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10),
+        ]
+    )
+
+
+def test_teacher_and_student_see_different_views(digits, tmp_path):
+    x, y = digits[0][:64] * 255.0, digits[1][:64]
+    teacher = _rgb_teacher(16, seed=1)
+    view = kdkeras.layers.ImageView(size=(16, 16), channels=3, preprocessing="unit")
+    distiller = kdkeras.Distiller(
+        teacher,
+        small_cnn(filters=4, seed=2),
+        teacher_view=view,
+        student_view=kdkeras.layers.ImageView(preprocessing="unit"),
+    )
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+    history = distiller.fit(x, y, batch_size=64, shuffle=False, verbose=0).history
+    # The same step offline, with the teacher's logits on its own view.
+    teacher_logits = teacher.predict(np.asarray(view(x)), verbose=0)
+    offline = kdkeras.Distiller(None, small_cnn(filters=4, seed=2))
+    offline.compile(optimizer=keras.optimizers.SGD(0.1))
+    expected = offline.fit(
+        x / 255.0, (y, teacher_logits), batch_size=64, shuffle=False, verbose=0
+    ).history
+    np.testing.assert_allclose(history["loss"], expected["loss"], rtol=1e-5)
+    path = tmp_path / "views.keras"
+    distiller.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_array_equal(
+        restored.predict(x, verbose=0), distiller.predict(x, verbose=0)
+    )
+
+
+class NegateInTraining(keras.layers.Layer):
+    """A deterministic 'augmentation': negates images in training only."""
+
+    def call(self, inputs, training=None):
+        return -inputs if training else inputs
+
+
+def test_augmentation_is_shared_by_teacher_and_student(digits):
+    x, y = digits[0][:64], digits[1][:64]
+    augmented = kdkeras.Distiller(
+        small_cnn(seed=1), small_cnn(filters=4, seed=2), augmentation=NegateInTraining()
+    )
+    augmented.compile(optimizer=keras.optimizers.SGD(0.1))
+    plain = kdkeras.Distiller(small_cnn(seed=1), small_cnn(filters=4, seed=2))
+    plain.compile(optimizer=keras.optimizers.SGD(0.1))
+    got = augmented.fit(x, y, batch_size=64, shuffle=False, verbose=0).history
+    expected = plain.fit(-x, y, batch_size=64, shuffle=False, verbose=0).history
+    for key in ("loss", "distillation_loss"):
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-5)
+
+
+def test_views_must_be_layers():
+    with pytest.raises(TypeError, match="`teacher_view` must be a Keras layer"):
+        kdkeras.Distiller(dense_model(3), dense_model(3), teacher_view=lambda x: x)

@@ -1,0 +1,3 @@
+"""Keras layers of kdkeras."""
+
+from kdkeras.layers.image_view import ImageView
