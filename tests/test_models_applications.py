@@ -75,3 +75,20 @@ def test_bad_arguments():
         )
     with pytest.raises(ValueError, match="no width multiplier"):
         applications.build_backbone("resnet50", (32, 32, 3), width=0.5)
+
+
+def test_width_scaled_students_are_smaller():
+    full = applications.build_student("mobilenet_v3_small", 10, (32, 32, 3), width=1.0)
+    half = applications.build_student("mobilenet_v3_small", 10, (32, 32, 3), width=0.5)
+    assert half.count_params() < full.count_params()
+    assert half.output.shape == (None, 10) and not ends_in_softmax(half)
+    v2 = applications.build_student("mobilenet_v2", 10, (32, 32, 3), width=0.35)
+    assert v2.output.shape == (None, 10)
+
+
+def test_small_cnn_and_mlp_students():
+    cnn = applications.build_student("cnn", 10, (28, 28, 1), filters=(4, 8))
+    mlp = applications.build_student("mlp", 10, (28, 28, 1), hidden_units=(16,))
+    assert cnn.output.shape == mlp.output.shape == (None, 10)
+    with pytest.raises(TypeError, match="Unexpected arguments"):
+        applications.build_student("mobilenet_v2", 10, (32, 32, 3), filters=(4,))

@@ -88,6 +88,17 @@ def _load_weights_file(model, backbone, weights):
             ) from None
 
 
+def _classifier(backbone, num_classes, dropout, name):
+    """Backbone (renamed "backbone"), global pooling, dropout, logits."""
+    backbone.name = "backbone"
+    inputs = keras.Input(backbone.input_shape[1:], name="images")
+    features = keras.layers.GlobalAveragePooling2D(name="pool")(backbone(inputs))
+    if dropout:
+        features = keras.layers.Dropout(dropout, name="dropout")(features)
+    logits = keras.layers.Dense(num_classes, name="logits")(features)
+    return keras.Model(inputs, logits, name=name)
+
+
 def build_teacher(
     preset_name,
     num_classes,
@@ -131,13 +142,9 @@ def build_teacher(
         input_shape,
         weights=None if whole_model_weights else weights,
     )
-    backbone.name = "backbone"
-    inputs = keras.Input(backbone.input_shape[1:], name="images")
-    features = keras.layers.GlobalAveragePooling2D(name="pool")(backbone(inputs))
-    if dropout:
-        features = keras.layers.Dropout(dropout, name="dropout")(features)
-    logits = keras.layers.Dense(num_classes, name="logits")(features)
-    model = keras.Model(inputs, logits, name=name or f"{preset_name}_teacher")
+    model = _classifier(
+        backbone, num_classes, dropout, name or f"{preset_name}_teacher"
+    )
     if whole_model_weights:
         if not os.path.exists(weights):
             raise FileNotFoundError(
@@ -146,3 +153,62 @@ def build_teacher(
             )
         _load_weights_file(model, backbone, weights)
     return model
+
+
+def build_student(
+    architecture,
+    num_classes,
+    input_shape=None,
+    width=None,
+    weights=None,
+    dropout=0.0,
+    name=None,
+    **kwargs,
+):
+    """A small student: a width-scaled `keras.applications` net, a CNN or an MLP.
+
+    Example:
+
+    ```python
+    student = build_student("mobilenet_v3_small", 10, (96, 96, 3), width=0.5)
+    student = build_student("cnn", 10, (28, 28, 1), filters=(16, 32))
+    ```
+
+    Args:
+        architecture: `"cnn"` (`kdkeras.models.build_cnn`), `"mlp"`
+            (`build_mlp`), or a preset with a width multiplier
+            (`"mobilenet_v2"`, `"mobilenet_v3_small"`, `"mobilenet_v3_large"`).
+        num_classes: Number of classes.
+        input_shape: Shape of one input.
+        width: Width multiplier (`alpha`) of a preset; e.g. 0.35 to 1.0.
+        weights: Weights of a preset backbone (see `build_teacher`); ImageNet
+            weights exist only for some widths and sizes.
+        dropout: Dropout rate before the head.
+        name: The model's name.
+        **kwargs: Passed to `build_cnn` or `build_mlp`.
+
+    Returns:
+        A `keras.Model` that outputs logits.
+    """
+    from kdkeras.models import cnn
+
+    small_builders = {"cnn": cnn.build_cnn, "mlp": cnn.build_mlp}
+    if architecture in small_builders:
+        if input_shape is not None:
+            kwargs["input_shape"] = input_shape
+        return small_builders[architecture](
+            num_classes=num_classes,
+            dropout=dropout,
+            name=name or f"{architecture}_student",
+            **kwargs,
+        )
+    if kwargs:
+        raise TypeError(
+            f"Unexpected arguments for the {architecture!r} student: {sorted(kwargs)}"
+        )
+    preset = get_preset(architecture)
+    input_shape = _check_image_shape(preset, input_shape)
+    backbone = build_backbone(architecture, input_shape, weights, width=width)
+    return _classifier(
+        backbone, num_classes, dropout, name or f"{architecture}_student"
+    )
