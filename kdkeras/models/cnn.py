@@ -9,6 +9,11 @@ import numbers
 
 import keras
 
+_POOLING_LAYERS = {
+    "avg": keras.layers.GlobalAveragePooling2D,
+    "flatten": keras.layers.Flatten,
+}
+
 
 def build_cnn(
     num_classes=10,
@@ -16,6 +21,7 @@ def build_cnn(
     filters=(32, 64),
     dense_units=128,
     dropout=0.0,
+    pooling="avg",
     rescale=True,
     name="cnn",
 ):
@@ -23,8 +29,8 @@ def build_cnn(
 
     Each entry of `filters` adds a block `Conv2D(3x3) -> BatchNormalization ->
     ReLU -> MaxPooling2D(2)`. The blocks are followed by global average
-    pooling, an optional `Dense(dense_units, "relu")`, an optional `Dropout`
-    and a `Dense(num_classes)` without activation.
+    pooling (or flattening), an optional `Dense(dense_units, "relu")`, an
+    optional `Dropout` and a `Dense(num_classes)` without activation.
 
     Example:
 
@@ -40,6 +46,9 @@ def build_cnn(
         dense_units: Units of the hidden dense layer, or `None` (or 0) to go
             straight from the pooled features to the logits.
         dropout: Dropout rate in `[0, 1)` before the output layer.
+        pooling: How the last feature maps become a vector: `"avg"` (global
+            average pooling, few weights) or `"flatten"` (keeps where features
+            are, at the cost of more weights in the next layer).
         rescale: Whether the first layer maps pixels from `[0, 255]` to
             `[0, 1]` (`keras.layers.Rescaling(1 / 255)`).
         name: The model's name.
@@ -51,14 +60,20 @@ def build_cnn(
     _check_positive_int(num_classes, "num_classes")
     input_shape = _check_input_shape(input_shape, rank=3)
     filters = _check_positive_ints(filters, "filters")
+    _check_room_to_pool(input_shape, filters)
     dense_units = _check_optional_units(dense_units, "dense_units")
     _check_rate(dropout, "dropout")
+    if not isinstance(pooling, str) or pooling not in _POOLING_LAYERS:
+        raise ValueError(
+            f"`pooling` must be one of {tuple(_POOLING_LAYERS)}. "
+            f"Received: pooling={pooling!r}"
+        )
 
     inputs = keras.Input(shape=input_shape, name="images")
     x = _rescaling(inputs, rescale)
     for index, block_filters in enumerate(filters, start=1):
         x = _conv_block(x, block_filters, f"block{index}")
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = _POOLING_LAYERS[pooling](name="pool")(x)
     if dense_units:
         x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
     if dropout:
@@ -122,7 +137,9 @@ def _conv_block(x, filters, name):
     x = keras.layers.Conv2D(
         filters, 3, padding="same", use_bias=False, name=f"{name}_conv"
     )(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    # Keras' default momentum (0.99) makes the moving statistics lag far behind
+    # the weights on small datasets, so validation scores swing wildly.
+    x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
     x = keras.layers.ReLU(name=f"{name}_relu")(x)
     return keras.layers.MaxPooling2D(2, name=f"{name}_pool")(x)
 
@@ -160,6 +177,17 @@ def _check_positive_ints(values, argument_name, allow_empty=False):
             f"Received: {argument_name}={values!r}"
         )
     return tuple(int(value) for value in checked)
+
+
+def _check_room_to_pool(input_shape, filters):
+    # Each block halves the height and width, rounding down.
+    if min(input_shape[:2]) < 2 ** len(filters):
+        raise ValueError(
+            f"`filters` has {len(filters)} blocks, each halving the image size, "
+            f"too many for images of shape {input_shape}: at most "
+            f"{int(min(input_shape[:2])).bit_length() - 1} fit. "
+            f"Received: filters={filters}"
+        )
 
 
 def _check_optional_units(value, argument_name):
