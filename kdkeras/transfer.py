@@ -36,7 +36,9 @@ def freeze_backbone(model, backbone_name="backbone"):
     _backbone(model, backbone_name).trainable = False
 
 
-def unfreeze_top(model, num_layers=None, backbone_name="backbone"):
+def unfreeze_top(
+    model, num_layers=None, backbone_name="backbone", freeze_batch_norm=True
+):
     """Stage-2 state: the top `num_layers` backbone layers trainable.
 
     Args:
@@ -44,6 +46,9 @@ def unfreeze_top(model, num_layers=None, backbone_name="backbone"):
         num_layers: How many of the backbone's last layers with weights to
             unfreeze; `None` unfreezes all of them.
         backbone_name: Name of the backbone layer.
+        freeze_batch_norm: Keep BatchNormalization layers frozen (in
+            inference mode). Turn it off only for a backbone trained from
+            scratch, whose statistics are not worth keeping.
 
     Returns:
         The names of the unfrozen layers.
@@ -60,7 +65,7 @@ def unfreeze_top(model, num_layers=None, backbone_name="backbone"):
         for layer in weighted[: len(weighted) - num_layers]:
             layer.trainable = False
     for layer in _flat_layers(backbone):
-        if isinstance(layer, keras.layers.BatchNormalization):
+        if freeze_batch_norm and isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
     return [layer.name for layer in weighted if layer.trainable]
 
@@ -75,6 +80,7 @@ def fine_tune(
     fine_tune_learning_rate=1e-5,
     num_unfrozen_layers=None,
     backbone_name="backbone",
+    freeze_batch_norm=True,
     metrics=("accuracy",),
     callbacks=None,
     batch_size=None,
@@ -104,6 +110,7 @@ def fine_tune(
         num_unfrozen_layers: Backbone layers with weights unfrozen in stage 2,
             counted from the top; `None` unfreezes the whole backbone.
         backbone_name: Name of the backbone layer.
+        freeze_batch_norm: See `unfreeze_top`.
         metrics: Metrics to compile with.
         callbacks: Keras callbacks for both stages.
         batch_size: Batch size when `train_data` is arrays.
@@ -137,6 +144,6 @@ def fine_tune(
         freeze_backbone(model, backbone_name)
         histories["head"] = run_stage(head_learning_rate, head_epochs)
     if fine_tune_epochs:
-        unfreeze_top(model, num_unfrozen_layers, backbone_name)
+        unfreeze_top(model, num_unfrozen_layers, backbone_name, freeze_batch_norm)
         histories["fine_tune"] = run_stage(fine_tune_learning_rate, fine_tune_epochs)
     return histories

@@ -40,3 +40,14 @@ def test_scikit_learn_teacher_is_distilled_offline(tmp_path):
     assert (tmp_path / "logits.npz").exists()
     assert results["student distilled"] >= results["student from scratch"]
     assert results["student distilled"] > 0.9
+
+
+@pytest.mark.slow
+def test_transfer_learning_example_runs(capsys):
+    rows = _load("transfer_learning").main(["--quick", "--weights", "none"])
+    assert [row["name"] for row in rows] == [
+        "teacher",
+        "student (scratch)",
+        "student (distilled)",
+    ]
+    assert rows[0]["parameters"] > 100 * rows[2]["parameters"]

@@ -90,3 +90,14 @@ def test_errors(teacher_and_data):
         transfer.freeze_backbone(teacher, backbone_name="trunk")
     with pytest.raises(ValueError, match="num_layers=-1"):
         transfer.unfreeze_top(teacher, num_layers=-1)
+
+
+def test_batch_norm_can_train_for_a_backbone_from_scratch(teacher_and_data):
+    teacher, _ = teacher_and_data
+    transfer.unfreeze_top(teacher, freeze_batch_norm=False)
+    layers = teacher.get_layer("backbone")._flatten_layers(include_self=False)
+    assert all(
+        layer.trainable
+        for layer in layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    )
