@@ -1,6 +1,14 @@
 """kdkeras: knowledge distillation for Keras 3."""
 
-from kdkeras import datasets, layers, losses, offline, transfer
+from kdkeras import (
+    datasets,
+    evaluation,
+    layers,
+    losses,
+    models,
+    offline,
+    transfer,
+)
 from kdkeras.callbacks import NonFiniteLossError, RaiseOnNonFiniteLoss
 from kdkeras.distiller import Distiller
 from kdkeras.model_outputs import probabilities_to_logits

@@ -32,6 +32,10 @@ def atomic_path(path, overwrite=False):
         prefix=f".{base}.", suffix=f".partial{suffix}", dir=directory
     )
     os.close(handle)
+    # mkstemp creates the file 0600; give it the mode a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary_path, 0o666 & ~umask)
     try:
         yield temporary_path
         os.replace(temporary_path, path)

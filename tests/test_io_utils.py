@@ -33,3 +33,13 @@ def test_existing_file_needs_overwrite(tmp_path):
         with atomic_path(target):
             pass
     assert target.read_text() == "mine"
+
+
+def test_file_gets_the_usual_permissions(tmp_path):
+    target = tmp_path / "file.txt"
+    with atomic_path(target) as temporary:
+        with open(temporary, "w") as file:
+            file.write("x")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    assert target.stat().st_mode == plain.stat().st_mode

@@ -1,5 +1,10 @@
 """Ready-made classifiers that output logits, to use as teachers and students."""
 
+from kdkeras.models.applications import (
+    PretrainedWeightsUnavailableError,
+    build_backbone,
+    build_student,
+    build_teacher,
+)
 from kdkeras.models.cnn import build_cnn, build_mlp
-
-__all__ = ["build_cnn", "build_mlp"]
+from kdkeras.models.presets import BACKBONE_PRESETS, BackbonePreset, get_preset
