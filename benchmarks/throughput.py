@@ -1,0 +1,398 @@
+"""Training throughput: plain student training vs online and offline distillation.
+
+Measures training samples per second, in one run and side by side, of
+
+* plain: `student.compile(...)` + `student.fit(dataset)` on the labels;
+* online: `kdkeras.Distiller(teacher, student)`, a teacher forward pass per step;
+* offline: `kdkeras.Distiller(teacher=None, student)` on
+  `kdkeras.offline.offline_dataset(...)` of logits computed once by
+  `kdkeras.offline.compute_teacher_logits`.
+
+All three train the same small CNN (from the same initial weights) with the
+same optimizer settings on the embedded Fashion-MNIST subset, fed as cached
+`tf.data` pipelines built the same way (tf.data autotuning off for all three;
+see `with_autotune`). Each variant is warmed up (tracing, cache filling) outside
+the timings; then one-epoch `fit` calls are timed in interleaved repetitions
+(plain, online, offline, plain, ...) so that drifts of the machine hit all
+variants alike. The median samples/second of each variant is reported, with the
+ratios to plain training, and whether other processes disturbed the timings.
+
+    python benchmarks/throughput.py            # defaults: 10000 samples, 5 reps
+    python benchmarks/throughput.py --quick    # smoke test, a few seconds
+
+`--diagnose` adds variants that isolate the costs of the offline Distiller
+(see `benchmarks/README.md`).
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import kdkeras
+
+OFFLINE_GOAL = 0.98
+"""Offline distillation should train at least this fraction of plain speed."""
+
+BUSY_SHARE = 0.05
+"""An epoch during which other processes (or the hypervisor, as steal time) used
+more CPU than this fraction of its wall time counts as disturbed."""
+
+LEARNING_RATE = 1e-3
+WARMUP_BATCHES = 5
+SEED = 1234
+# The datasets are not shuffled (the same order for all variants); `shuffle=False`
+# only silences Keras' warning that it cannot shuffle a tf.data.Dataset.
+FIT_KWARGS = {"epochs": 1, "verbose": 0, "shuffle": False}
+
+
+def build_teacher(num_classes=10):
+    """A larger CNN (64-128-256 channels) that outputs logits."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(64, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(128, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(256, 3, padding="same", activation="relu"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(num_classes),
+        ],
+        name="teacher",
+    )
+
+
+def build_student(num_classes=10):
+    """A small CNN (16-32 channels) that outputs logits."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(16, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(32, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(num_classes),
+        ],
+        name="student",
+    )
+
+
+def make_optimizer():
+    return keras.optimizers.Adam(learning_rate=LEARNING_RATE)
+
+
+def with_autotune(dataset, autotune):
+    """`dataset` with tf.data autotuning on or off (the same for every variant).
+
+    With autotuning on (tf.data's default), deleting an epoch's iterator (when
+    `fit` returns, or when the next epoch starts) sometimes blocks, with the CPU
+    idle, until a moment 10·(2^k − 1) ms after the iterator was made (1.27,
+    2.55, 5.11 s, ...), which matches the doubling period of tf.data's
+    autotuning thread. That stall (up to 0.5 s of a 0.8 s epoch, 2 s of a 3 s
+    one on 2 cores) hits a random subset of the timed epochs and drowns the
+    differences between the variants; `--autotune` shows it. The data are
+    cached in memory, so autotuning has nothing to tune.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = autotune
+    return dataset.with_options(options)
+
+
+def make_dataset(x, y, batch_size, autotune=False):
+    """The input pipeline of plain and online training."""
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).cache()
+    dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return with_autotune(dataset, autotune)
+
+
+def fill_cache(dataset):
+    """Reads `dataset` once so its in-memory `.cache()` is full before timing."""
+    for _ in dataset:
+        pass
+
+
+def load_data(num_samples):
+    (x, y), _ = kdkeras.datasets.load_embedded_fashion_mnist()
+    x = (x[:num_samples].astype("float32") / 255.0)[..., None]
+    y = y[:num_samples].astype("int32")
+    return x, y
+
+
+def fit_without_nonfinite_check(distiller, *args, **kwargs):
+    """`keras.Model.fit` of a Distiller, without its `RaiseOnNonFiniteLoss`."""
+    return keras.Model.fit(distiller, *args, **kwargs)
+
+
+class Variant:
+    """A model and its dataset; `run_epoch()` trains one epoch and times it."""
+
+    def __init__(self, name, model, dataset, fit=None):
+        self.name = name
+        self.model = model
+        self.dataset = dataset
+        self.fit = fit or type(model).fit
+        self.seconds = []
+        self.cpu_seconds = []
+        self.others_cpu_seconds = []  # CPU time of other processes meanwhile
+
+    def warm_up(self):
+        fill_cache(self.dataset)
+        self.fit(self.model, self.dataset.take(WARMUP_BATCHES), **FIT_KWARGS)
+
+    def run_epoch(self):
+        busy_start = busy_cpu_seconds()
+        cpu_start = time.process_time()
+        start = time.perf_counter()
+        self.fit(self.model, self.dataset, **FIT_KWARGS)
+        self.seconds.append(time.perf_counter() - start)
+        self.cpu_seconds.append(time.process_time() - cpu_start)
+        busy_end = busy_cpu_seconds()
+        if busy_start is not None and busy_end is not None:
+            others = (busy_end - busy_start) - self.cpu_seconds[-1]
+            self.others_cpu_seconds.append(max(0.0, others))
+
+
+def build_variants(x, y, batch_size, diagnose=False, autotune=False):
+    keras.utils.set_random_seed(SEED)
+    teacher = build_teacher()
+    template = build_student()
+    initial_weights = template.get_weights()
+
+    def new_student():
+        student = build_student()
+        student.set_weights(initial_weights)
+        return student
+
+    # The teacher is left untrained: its weights do not change its cost.
+    start = time.perf_counter()
+    teacher_logits = kdkeras.offline.compute_teacher_logits(teacher, x)
+    logits_seconds = time.perf_counter() - start
+
+    plain = new_student()
+    plain.compile(
+        optimizer=make_optimizer(),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    online = kdkeras.Distiller(teacher=teacher, student=new_student())
+    online.compile(optimizer=make_optimizer())
+    offline = kdkeras.Distiller(teacher=None, student=new_student())
+    offline.compile(optimizer=make_optimizer())
+
+    def offline_data():
+        dataset = kdkeras.offline.offline_dataset(
+            x, y, teacher_logits, batch_size=batch_size, shuffle=False
+        )
+        return with_autotune(dataset, autotune)
+
+    variants = [
+        Variant("plain", plain, make_dataset(x, y, batch_size, autotune)),
+        Variant("online", online, make_dataset(x, y, batch_size, autotune)),
+        Variant("offline", offline, offline_data()),
+    ]
+    if diagnose:
+        unchecked = kdkeras.Distiller(teacher=None, student=new_student())
+        unchecked.compile(optimizer=make_optimizer())
+        variants.append(
+            Variant(
+                "offline, no RaiseOnNonFiniteLoss",
+                unchecked,
+                offline_data(),
+                fit=fit_without_nonfinite_check,
+            )
+        )
+        same_loss = kdkeras.Distiller(teacher=None, student=new_student())
+        same_loss.compile(
+            optimizer=make_optimizer(),
+            student_loss_fn=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True
+            ),
+        )
+        variants.append(
+            Variant("offline, student loss = plain's", same_loss, offline_data())
+        )
+        plain_offline_data = new_student()
+        plain_offline_data.compile(
+            optimizer=make_optimizer(),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        variants.append(
+            Variant(
+                "plain on offline_dataset's x, y",
+                plain_offline_data,
+                offline_data().map(lambda x, targets: (x, targets[0])),
+            )
+        )
+    return variants, logits_seconds
+
+
+def print_report(variants, num_samples, batch_size, repeats, logits_seconds):
+    rates = {v.name: [num_samples / seconds for seconds in v.seconds] for v in variants}
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    plain = medians["plain"]
+    width = max(len(v.name) for v in variants)
+    print()
+    print(
+        f"{num_samples} samples/epoch, batch size {batch_size}, {repeats} timed "
+        f"epochs per variant (interleaved); teacher logits computed once in "
+        f"{logits_seconds:.1f} s"
+    )
+    header = (
+        f"{'variant':<{width}}  {'samples/s':>9}  {'min':>6}  {'max':>6}  "
+        f"{'s/epoch':>7}  {'CPU s/epoch':>11}  {'vs plain':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for v in variants:
+        median = medians[v.name]
+        print(
+            f"{v.name:<{width}}  {median:>9.0f}  {min(rates[v.name]):>6.0f}  "
+            f"{max(rates[v.name]):>6.0f}  {statistics.median(v.seconds):>7.3f}  "
+            f"{statistics.median(v.cpu_seconds):>11.3f}  {median / plain:>7.3f}x"
+        )
+    print()
+    ratios = {}
+    for name in ("online", "offline"):
+        ratios[name] = medians[name] / plain
+        # Paired per repetition (the epochs ran back to back): robust to drift.
+        paired = statistics.median(
+            rate / plain_rate
+            for rate, plain_rate in zip(rates[name], rates["plain"], strict=True)
+        )
+        ratios[name + " paired"] = paired
+        print(
+            f"{name + ' / plain:':<16} {ratios[name]:.3f}  (median of the "
+            f"per-repetition ratios: {paired:.3f})"
+        )
+    met = ratios["offline"] >= OFFLINE_GOAL
+    print(f"goal offline >= {OFFLINE_GOAL:.2f} x plain: {'met' if met else 'NOT met'}")
+    if met != (ratios["offline paired"] >= OFFLINE_GOAL):
+        print(
+            "  (the per-repetition ratios say otherwise: the machine drifted "
+            "during the run; rerun, or raise --repeats)"
+        )
+    offline_ratio = ratios["offline"]
+    return offline_ratio
+
+
+def busy_cpu_seconds():
+    """CPU seconds all processes have used since boot (Linux), or `None`."""
+    try:
+        with open("/proc/stat") as file:
+            fields = [int(value) for value in file.readline().split()[1:]]
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, AttributeError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / ticks
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed epochs per variant (default: 5, or 2 with --quick)",
+    )
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="training samples per epoch (default: all 10000)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: 1024 samples and 2 repeats unless given",
+    )
+    parser.add_argument(
+        "--autotune",
+        action="store_true",
+        help="leave tf.data autotuning on (it stalls some epochs; see README)",
+    )
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="also time variants that isolate the offline Distiller's costs",
+    )
+    args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 2 if args.quick else 5
+    if args.quick and args.samples is None:
+        args.samples = 1024
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    if args.batch_size < 1:
+        parser.error("--batch-size must be >= 1")
+    if args.samples is not None and args.samples < 1:
+        parser.error("--samples must be >= 1")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.perf_counter()
+    x, y = load_data(args.samples)
+    num_samples = len(x)
+    print(
+        f"kdkeras {kdkeras.__version__}, keras {keras.__version__}, "
+        f"tensorflow {tf.__version__}, numpy {np.__version__}; "
+        f"{platform.machine()}, {os.cpu_count()} CPU cores; "
+        f"{datetime.date.today().isoformat()}"
+    )
+    print(f"tf.data autotuning {'on' if args.autotune else 'off'} for all variants")
+    variants, logits_seconds = build_variants(
+        x, y, args.batch_size, diagnose=args.diagnose, autotune=args.autotune
+    )
+    for variant in variants:
+        variant.warm_up()
+    for repeat in range(args.repeats):
+        for variant in variants:
+            variant.run_epoch()
+        print(
+            f"repetition {repeat + 1}/{args.repeats}: "
+            + ", ".join(f"{v.name} {v.seconds[-1]:.2f} s" for v in variants),
+            flush=True,
+        )
+    print_report(variants, num_samples, args.batch_size, args.repeats, logits_seconds)
+    print(f"\ntotal runtime {time.perf_counter() - started:.0f} s")
+    report_disturbance(variants)
+
+
+def report_disturbance(variants):
+    """Says whether other processes used the CPU while epochs were timed."""
+    if not all(v.others_cpu_seconds for v in variants):
+        return  # no /proc/stat
+    total = sum(sum(v.others_cpu_seconds) for v in variants)
+    wall = sum(sum(v.seconds) for v in variants)
+    disturbed = sum(
+        # /proc/stat counts in ticks of 10 ms: ignore less than 5 ticks.
+        others > max(BUSY_SHARE * seconds, 0.05)
+        for v in variants
+        for others, seconds in zip(v.others_cpu_seconds, v.seconds, strict=True)
+    )
+    epochs = sum(len(v.seconds) for v in variants)
+    print(
+        f"other processes used {total:.1f} CPU s during the {wall:.0f} s of "
+        f"timed epochs; {disturbed} of {epochs} epochs disturbed"
+    )
+    if disturbed:
+        print(
+            "WARNING: the machine was not idle; the timings are unreliable. "
+            "Rerun when nothing else is running."
+        )
+
+
+if __name__ == "__main__":
+    main()
