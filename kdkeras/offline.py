@@ -242,4 +242,9 @@ def offline_dataset(x, y, teacher_logits, batch_size=32, shuffle=True, seed=None
     dataset = tf.data.Dataset.from_tensor_slices((x, (y, teacher_logits))).cache()
     if shuffle:
         dataset = dataset.shuffle(num_samples, seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    # The data sit in memory, so autotuning gains nothing; in TF 2.21 it can
+    # stall `fit` for seconds when an epoch's iterator is deleted
+    # (benchmarks/README.md).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.batch(batch_size).prefetch(2).with_options(options)

@@ -86,6 +86,28 @@ def test_width_scaled_students_are_smaller():
     assert v2.output.shape == (None, 10)
 
 
+def test_width_scaled_teacher_loads_backbone_weights(tmp_path):
+    # The demo's teacher: a width-0.35 MobileNetV2 from saved backbone weights.
+    source = applications.build_teacher(
+        "mobilenet_v2", 10, (32, 32, 3), weights=None, width=0.35
+    )
+    path = str(tmp_path / "backbone.weights.h5")
+    source.get_layer("backbone").save_weights(path)
+    teacher = applications.build_teacher(
+        "mobilenet_v2", 10, (32, 32, 3), weights=path, width=0.35
+    )
+    default_width = applications.build_teacher(
+        "mobilenet_v2", 10, (32, 32, 3), weights=None
+    )
+    assert teacher.count_params() < default_width.count_params()
+    for loaded, saved in zip(
+        teacher.get_layer("backbone").weights,
+        source.get_layer("backbone").weights,
+        strict=True,
+    ):
+        np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
+
+
 def test_small_cnn_and_mlp_students():
     cnn = applications.build_student("cnn", 10, (28, 28, 1), filters=(4, 8))
     mlp = applications.build_student("mlp", 10, (28, 28, 1), hidden_units=(16,))

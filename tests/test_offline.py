@@ -119,6 +119,13 @@ def test_offline_dataset_structure_and_checks(digits):
         offline.offline_dataset(x, y, logits[:3])
 
 
+def test_offline_dataset_turns_autotuning_off(digits):
+    # TF 2.21's autotuner can stall `fit` at the end of an epoch.
+    x, y = digits
+    dataset = offline.offline_dataset(x, y, np.zeros((len(x), 10), "float32"))
+    assert dataset.options().autotune.enabled is False
+
+
 def test_fingerprints():
     a = np.arange(12, dtype="float32").reshape(3, 4)
     assert offline.fingerprint_data(a) == offline.fingerprint_data(a.copy())

@@ -105,6 +105,7 @@ def build_teacher(
     input_shape=None,
     weights="imagenet",
     dropout=0.2,
+    width=None,
     name=None,
 ):
     """A transfer-learning classifier: backbone, global pooling, dropout, logits.
@@ -125,6 +126,8 @@ def build_teacher(
             backbone, or the path of a legacy backbone `.h5` file (as
             `keras.applications` downloads them).
         dropout: Dropout rate before the head.
+        width: Width multiplier (`alpha`) of families that have one
+            (MobileNets); `None` keeps the family's default.
         name: The model's name (defaults to `"<preset>_teacher"`).
 
     Returns:
@@ -141,6 +144,7 @@ def build_teacher(
         preset_name,
         input_shape,
         weights=None if whole_model_weights else weights,
+        width=width,
     )
     model = _classifier(
         backbone, num_classes, dropout, name or f"{preset_name}_teacher"
