@@ -66,16 +66,30 @@ def model_size_bytes(model, include_optimizer=False):
 
 
 def _without_optimizer(model):
-    """An uncompiled functional model sharing `model`'s layers and weights."""
-    if getattr(model, "optimizer", None) is None:
-        return model
+    """`model` without optimizer state, also that of nested compiled models.
+
+    A nested model compiled on its own (a fine-tuned teacher inside a wrapper)
+    would otherwise save its optimizer with the wrapper.
+    """
     try:
         inputs, outputs = model.inputs, model.outputs
     except (AttributeError, ValueError):
         return model  # A subclassed model has no symbolic graph to rewire.
     if not inputs or not outputs:
         return model
-    return keras.Model(inputs, outputs, name=model.name)
+    if getattr(model, "optimizer", None) is not None:
+        model = keras.Model(inputs, outputs, name=model.name)
+    nested_models = [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, keras.Model)
+    ]
+    if all(getattr(nested, "optimizer", None) is None for nested in nested_models):
+        return model
+    # Cloning rebuilds nested models from their configs, uncompiled.
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def evaluate_classifier(model, x, y, batch_size=256, name=None):

@@ -83,6 +83,19 @@ def test_model_size_bytes_leaves_out_the_optimizer_state_by_default():
     assert with_optimizer > 2.5 * uncompiled_size
 
 
+def test_model_size_bytes_leaves_out_a_nested_models_optimizer_state():
+    # A fine-tuned teacher wrapped with its input view, as in the demo.
+    teacher = build_mlp(input_shape=(8,), hidden_units=(1024,), name="teacher")
+    teacher_size = evaluation.model_size_bytes(teacher)
+    teacher.compile(optimizer="adam", loss="mse")
+    teacher.fit(np.zeros((4, 8)), np.zeros((4, 10)), epochs=1, verbose=0)
+    wrapper = keras.Sequential([keras.Input((8,)), teacher])
+    assert evaluation.model_size_bytes(wrapper) == pytest.approx(
+        teacher_size, rel=0.05
+    )
+    assert teacher.optimizer is not None  # The model itself is left as it was.
+
+
 # evaluate_classifier
 
 
