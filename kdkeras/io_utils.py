@@ -27,9 +27,10 @@ def atomic_path(path, overwrite=False):
         )
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    base, suffix = os.path.splitext(os.path.basename(path))
+    # The temporary name ends with the final name, so writers that check the
+    # extension (`save_weights` wants ".weights.h5") accept it.
     handle, temporary_path = tempfile.mkstemp(
-        prefix=f".{base}.", suffix=f".partial{suffix}", dir=directory
+        prefix=".partial-", suffix=f"-{os.path.basename(path)}", dir=directory
     )
     os.close(handle)
     # mkstemp creates the file 0600; give it the mode a plain open() would.

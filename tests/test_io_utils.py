@@ -1,3 +1,4 @@
+import keras
 import pytest
 
 from kdkeras.io_utils import atomic_path
@@ -43,3 +44,13 @@ def test_file_gets_the_usual_permissions(tmp_path):
     plain = tmp_path / "plain.txt"
     plain.write_text("x")
     assert target.stat().st_mode == plain.stat().st_mode
+
+
+def test_temporary_path_keeps_the_full_extension(tmp_path):
+    # Keras' save_weights refuses a path that does not end with ".weights.h5".
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    path = tmp_path / "model.weights.h5"
+    with atomic_path(path) as temporary_path:
+        assert temporary_path.endswith("model.weights.h5")
+        model.save_weights(temporary_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.weights.h5"]
