@@ -1,0 +1,128 @@
+"""Tests of `kdkeras.export.save_for_device`: the directory an app ships."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import kdkeras
+from kdkeras.datasets.embedded import FASHION_MNIST_CLASS_NAMES
+from kdkeras.export import (
+    QUANTIZATIONS,
+    ModelMetadata,
+    load_device_metadata,
+    save_for_device,
+)
+
+
+@pytest.fixture(scope="module")
+def pixels():
+    (x_train, _), _ = kdkeras.datasets.load_embedded_fashion_mnist()
+    return x_train[:100, ..., None]
+
+
+def tiny_model():
+    keras.utils.set_random_seed(0)
+    return kdkeras.models.build_cnn(filters=(4,), dense_units=None, name="student")
+
+
+def test_writes_the_whole_layout(pixels, tmp_path):
+    model = tiny_model()
+    directory = tmp_path / "saved_models" / "student"
+    paths = save_for_device(
+        model, directory, FASHION_MNIST_CLASS_NAMES, representative_data=pixels
+    )
+    assert sorted(os.listdir(directory)) == sorted(
+        ["model.keras", "labels.txt", "metadata.json"]
+        + [f"model_{q}.tflite" for q in QUANTIZATIONS]
+    )
+    assert paths["keras"] == str(directory / "model.keras")
+    assert set(paths["tflite"]) == set(QUANTIZATIONS)
+
+    labels = (directory / "labels.txt").read_text(encoding="utf-8").splitlines()
+    assert labels == list(FASHION_MNIST_CLASS_NAMES)
+
+    restored = keras.saving.load_model(paths["keras"])
+    np.testing.assert_allclose(
+        restored.predict(pixels[:8], verbose=0), model.predict(pixels[:8], verbose=0)
+    )
+
+    data = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
+    assert data["labels"] == list(FASHION_MNIST_CLASS_NAMES)
+    assert data["output_kind"] == "logits"
+    assert data["preprocessing"]["resize"] == [28, 28]
+    assert data["kdkeras_version"] == kdkeras.__version__
+    assert list(data["variants"]) == list(QUANTIZATIONS)
+    assert data["variants"]["int8"]["file"] == "model_int8.tflite"
+    assert data["variants"]["float32"]["input_scale"] is None
+
+    per_variant = load_device_metadata(directory)
+    for quantization, path in paths["tflite"].items():
+        assert per_variant[quantization] == ModelMetadata.from_tflite(
+            path,
+            labels=FASHION_MNIST_CLASS_NAMES,
+            output_kind="logits",
+            preprocessing=data["preprocessing"],
+            quantization=quantization,
+        )
+
+
+def test_integer_io_and_custom_preprocessing(pixels, tmp_path):
+    preprocessing = {"resize": [28, 28], "invert": True}
+    save_for_device(
+        tiny_model(),
+        tmp_path,
+        FASHION_MNIST_CLASS_NAMES,
+        representative_data=pixels,
+        quantizations=("int8",),
+        preprocessing=preprocessing,
+        integer_io=True,
+    )
+    (metadata,) = load_device_metadata(tmp_path).values()
+    assert metadata.input_dtype == "int8"
+    assert metadata.input_scale is not None
+    assert metadata.preprocessing == preprocessing
+
+
+def test_existing_files_are_kept_unless_overwrite(tmp_path):
+    save_for_device(tiny_model(), tmp_path, list("abcdefghij"), quantizations="float32")
+    before = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        save_for_device(
+            tiny_model(), tmp_path, list("klmnopqrst"), quantizations=("float32",)
+        )
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before
+    save_for_device(
+        tiny_model(),
+        tmp_path,
+        list("klmnopqrst"),
+        quantizations=("float32",),
+        overwrite=True,
+    )
+    assert (tmp_path / "labels.txt").read_text().split() == list("klmnopqrst")
+    assert sorted(os.listdir(tmp_path)) == sorted(before)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"labels": ["a", "b"], "quantizations": ("float32",)},
+            "`labels` must have one name per model output (10)",
+        ),
+        ({"quantizations": ("int4",)}, "Received: quantizations=('int4',)"),
+        ({"quantizations": ()}, "`quantizations` must be distinct values"),
+        (
+            {"quantizations": ("int8",)},
+            "`representative_data` is required when `quantizations` includes 'int8'",
+        ),
+    ],
+)
+def test_bad_arguments_write_nothing(kwargs, message, tmp_path):
+    kwargs = {"labels": list("abcdefghij"), **kwargs}
+    with pytest.raises(ValueError) as info:
+        save_for_device(tiny_model(), tmp_path / "out", **kwargs)
+    assert message in str(info.value)
+    assert not (tmp_path / "out").exists()
