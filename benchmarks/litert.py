@@ -1,0 +1,227 @@
+"""LiteRT latency and size: float32 vs int8, teacher vs student.
+
+Measures, in one run and side by side, the batch-1 latency (median of the
+interpreter's `invoke()`, `kdkeras.litert.measure_latency`) and the file size
+of `.tflite` conversions of
+
+* a teacher CNN, `build_cnn(filters=(64, 128, 256), dense_units=256)`, float32;
+* a small student, `build_cnn(filters=(16, 32), dense_units=32)`, float32 and
+  int8 (int8 inputs and outputs);
+* a compute-heavy student, MobileNetV2 (alpha 0.5) at 96x96x3, float32 and
+  int8, untrained (its weights do not change its cost), to see the int8
+  speed-up when convolutions dominate rather than per-call overhead;
+
+plus the Keras teacher and small student (a traced `model(x, training=False)`).
+The teacher and the small student are trained briefly on the embedded
+Fashion-MNIST subset, so that their accuracies and the int8 agreement mean
+something. The timings are repeated in interleaved rounds (every variant once
+per round) so that drifts of the shared machine hit all variants alike; the
+median over rounds of each variant's median is reported.
+
+    python benchmarks/litert.py            # ~2-3 minutes
+    python benchmarks/litert.py --quick    # smoke test
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import kdkeras
+from kdkeras import litert
+from kdkeras.evaluation import format_size
+
+SPEEDUP_GOAL = 3.0
+SIZE_RATIO_GOAL = 0.27
+
+
+def export_litert(model, path, quantization, representative_data=None):
+    """`kdkeras.export.export_litert` when it exists, else the same by hand."""
+    try:
+        from kdkeras.export import export_litert as kdkeras_export
+    except ImportError:
+        kdkeras_export = None
+    if kdkeras_export is not None:
+        return kdkeras_export(
+            model,
+            path,
+            quantization=quantization,
+            representative_data=representative_data,
+            integer_io=quantization == "int8",
+            overwrite=True,
+        )
+    if quantization == "float32":
+        model.export(path, format="litert", verbose=False)
+        return path
+    saved_model = path + ".saved_model"
+    model.export(saved_model, format="tf_saved_model", verbose=False)
+
+    def representative_dataset():
+        for example in representative_data:
+            yield [example[None].astype("float32")]
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    with open(path, "wb") as file:
+        file.write(converter.convert())
+    return path
+
+
+def train(model, x, y, epochs):
+    model.compile(
+        keras.optimizers.Adam(3e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
+    return model
+
+
+def mobilenet_student():
+    return keras.applications.MobileNetV2(
+        input_shape=(96, 96, 3),
+        alpha=0.5,
+        weights=None,
+        classes=10,
+        classifier_activation=None,
+    )
+
+
+def to_rgb96(images):
+    """uint8 28x28x1 images to float 96x96x3 in [0, 1], for MobileNetV2."""
+    resized = tf.image.resize(images.astype("float32") / 255.0, (96, 96))
+    return np.repeat(resized.numpy(), 3, axis=-1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke test")
+    parser.add_argument("--threads", type=int, default=1, help="interpreter threads")
+    args = parser.parse_args()
+    rounds, num_runs, epochs, calibration = (
+        (2, 10, 1, 20) if args.quick else (7, 40, 1, 200)
+    )
+    keras.utils.set_random_seed(0)
+    (x_train, y_train), (x_test, y_test) = (
+        kdkeras.datasets.load_embedded_fashion_mnist()
+    )
+    x_train, x_test = x_train[..., None], x_test[..., None]
+    if args.quick:
+        x_train, y_train = x_train[:2000], y_train[:2000]
+
+    teacher = train(
+        kdkeras.models.build_cnn(filters=(64, 128, 256), dense_units=256),
+        x_train,
+        y_train,
+        epochs,
+    )
+    student = train(
+        kdkeras.models.build_cnn(filters=(16, 32), dense_units=32, pooling="flatten"),
+        x_train,
+        y_train,
+        epochs,
+    )
+    mobilenet = mobilenet_student()
+    mobilenet_calibration = to_rgb96(x_train[:calibration])
+
+    directory = tempfile.mkdtemp(prefix="kdkeras-litert-")
+    paths = {}
+    for name, model, quantization, data in [
+        ("teacher float32", teacher, "float32", None),
+        ("student float32", student, "float32", None),
+        ("student int8", student, "int8", x_train[:calibration]),
+        ("mobilenet float32", mobilenet, "float32", None),
+        ("mobilenet int8", mobilenet, "int8", mobilenet_calibration),
+    ]:
+        path = os.path.join(directory, name.replace(" ", "_") + ".tflite")
+        paths[name] = export_litert(model, path, quantization, data)
+
+    print(f"# kdkeras LiteRT benchmark, {datetime.date.today()}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"TF {tf.__version__}, Keras {keras.__version__}, "
+        f"interpreter threads: {args.threads}"
+    )
+    rows = []
+    for name, keras_model in [("teacher", teacher), ("student", student)]:
+        row = kdkeras.evaluation.evaluate_classifier(
+            keras_model, x_test, y_test, name=f"{name} Keras"
+        )
+        rows.append(row)
+        for variant in ("float32", "int8"):
+            key = f"{name} {variant}"
+            if key in paths:
+                rows.append(
+                    litert.evaluate_litert(
+                        paths[key],
+                        x_test,
+                        y_test,
+                        name=f"{key} LiteRT",
+                        parameters=row["parameters"],
+                        verbose=0,
+                    )
+                )
+    print(kdkeras.evaluation.format_table(rows))
+    agreement = litert.compare_with_keras(
+        student, paths["student int8"], x_test, verbose=0
+    )
+    print(
+        f"student int8 vs Keras: top-1 agreement {agreement['top1_agreement']:.4f}, "
+        f"max |logit diff| {agreement['max_abs_diff']:.3f}"
+    )
+
+    runners = {
+        name: litert.LiteRTModel(path, num_threads=args.threads)
+        for name, path in paths.items()
+    }
+    runners["teacher Keras"] = teacher
+    runners["student Keras"] = student
+    medians = {name: [] for name in runners}
+    p90s = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, model in runners.items():
+            result = litert.measure_latency(model, num_runs=num_runs, warmup=5)
+            medians[name].append(result["median_ms"])
+            p90s[name].append(result["p90_ms"])
+    latency = {name: statistics.median(values) for name, values in medians.items()}
+
+    print(f"\nbatch-1 latency, {rounds} interleaved rounds x {num_runs} runs")
+    print(f"{'variant':<20} {'size':>10} {'median ms':>10} {'p90 ms':>8}")
+    for name in runners:
+        size = format_size(os.path.getsize(paths[name])) if name in paths else "-"
+        p90 = statistics.median(p90s[name])
+        print(f"{name:<20} {size:>10} {latency[name]:>10.3f} {p90:>8.3f}")
+
+    print("\nratio                                       measured   goal")
+    for model in ("student", "mobilenet"):
+        speedup = latency[f"{model} float32"] / latency[f"{model} int8"]
+        size_ratio = os.path.getsize(paths[f"{model} int8"]) / os.path.getsize(
+            paths[f"{model} float32"]
+        )
+        print(f"{model + ' float32/int8 latency':<43} {speedup:>8.2f}x  >= 3x")
+        print(f"{model + ' int8/float32 size':<43} {size_ratio:>9.3f}  <= 0.27")
+    for kind, teacher_key, student_key in [
+        ("LiteRT", "teacher float32", "student int8"),
+        ("LiteRT", "teacher float32", "student float32"),
+        ("Keras", "teacher Keras", "student Keras"),
+    ]:
+        ratio = latency[teacher_key] / latency[student_key]
+        label = f"{kind} {teacher_key} / {student_key}"
+        print(f"{label:<43} {ratio:>8.2f}x")
+    spread = max(
+        max(values) / min(values) for values in medians.values() if min(values) > 0
+    )
+    print(f"\nlargest max/min of round medians of one variant: {spread:.2f}")
+
+
+if __name__ == "__main__":
+    main()

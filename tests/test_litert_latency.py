@@ -1,0 +1,77 @@
+"""Tests of kdkeras.litert.latency (no timing thresholds: the machine is shared)."""
+
+import numpy as np
+import pytest
+from test_litert_runner import fashion_subset, student_tflite_files, trained_student
+
+from kdkeras.litert import LiteRTModel, measure_latency
+
+
+@pytest.fixture
+def fashion():
+    return fashion_subset()
+
+
+@pytest.fixture
+def student():
+    return trained_student()
+
+
+@pytest.fixture
+def float32_tflite(tmp_path_factory):
+    return student_tflite_files(str(tmp_path_factory.getbasetemp() / "litert"))[0]
+
+
+@pytest.fixture
+def int8_tflite(tmp_path_factory):
+    return student_tflite_files(str(tmp_path_factory.getbasetemp() / "litert"))[1]
+
+
+KEYS = {"median_ms", "p90_ms", "mean_ms", "min_ms", "num_runs", "num_threads"}
+
+
+def check_sane(result, num_runs):
+    assert set(result) == KEYS
+    assert result["num_runs"] == num_runs
+    assert 0 < result["min_ms"] <= result["median_ms"] <= result["p90_ms"]
+    assert result["min_ms"] <= result["mean_ms"]
+    assert result["median_ms"] < 1000  # Milliseconds, not microseconds.
+
+
+def test_litert_path(float32_tflite):
+    result = measure_latency(float32_tflite, num_runs=20, warmup=2, num_threads=1)
+    check_sane(result, 20)
+    assert result["num_threads"] == 1
+
+
+def test_int8_model_with_an_example(int8_tflite, fashion):
+    _, (x_test, _) = fashion
+    model = LiteRTModel(int8_tflite)
+    for example in (x_test[0], x_test[:1]):  # With or without the batch axis.
+        check_sane(measure_latency(model, example, num_runs=10, warmup=0), 10)
+
+
+def test_other_threads_reload_the_model(float32_tflite):
+    model = LiteRTModel(float32_tflite, num_threads=1)
+    result = measure_latency(model, num_runs=5, warmup=1, num_threads=2)
+    assert result["num_threads"] == 2
+    assert model.num_threads == 1
+
+
+def test_keras_model(student):
+    check_sane(measure_latency(student, num_runs=10, warmup=2), 10)
+
+
+def test_errors(student, float32_tflite):
+    with pytest.raises(ValueError, match="`num_threads` must be None for a Keras"):
+        measure_latency(student, num_threads=1)
+    with pytest.raises(ValueError, match="`num_runs` must be a positive integer"):
+        measure_latency(float32_tflite, num_runs=0)
+    with pytest.raises(ValueError, match="`warmup` must be a non-negative"):
+        measure_latency(float32_tflite, warmup=-1)
+    with pytest.raises(ValueError, match=r"`example` must be one input"):
+        measure_latency(float32_tflite, example=np.zeros((2, 28, 28, 1)))
+    with pytest.raises(ValueError, match=r"`x` must have shape"):
+        measure_latency(float32_tflite, example=np.zeros((1, 28, 28, 3)))
+    with pytest.raises(ValueError, match="`model` must be the path"):
+        measure_latency(object())
