@@ -234,6 +234,19 @@ def format_table(rows, columns=DEFAULT_COLUMNS):
     return "\n".join(lines)
 
 
+def format_markdown_table(rows, columns=DEFAULT_COLUMNS):
+    """Formats rows as a Markdown table, with the cells of `format_table`."""
+    alignments = {"<": ":---", ">": "---:"}
+    lines = [
+        "| " + " | ".join(column.header for column in columns) + " |",
+        "|" + "|".join(alignments[column.align] for column in columns) + "|",
+    ]
+    for row in rows:
+        cells = (_format_cell(row, column) for column in columns)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _format_cell(row, column):
     value = row.get(column.key)
     return "-" if value is None else column.format(value)

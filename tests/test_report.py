@@ -1,0 +1,90 @@
+"""Tests of the comparison report: Keras and LiteRT rows, files, figure."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from conftest import small_cnn
+
+from kdkeras import evaluation, export, report
+
+
+@pytest.fixture(scope="module")
+def trained_models(digits):
+    x, y = digits
+    student = small_cnn(filters=4, seed=1, name="student")
+    teacher = small_cnn(filters=16, seed=2, name="teacher")
+    for model in (student, teacher):
+        model.compile(
+            "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        )
+        model.fit(x[300:], y[300:], epochs=2, verbose=0)
+    return teacher, student
+
+
+def test_report_rows_files_and_figure(trained_models, digits, tmp_path):
+    teacher, student = trained_models
+    x, y = digits
+    x_test, y_test = x[:300], y[:300]
+    tflite_path = export.export_litert(student, str(tmp_path / "student.tflite"))
+    class_names = [f"digit {index}" for index in range(10)]
+
+    rows = report.compare_and_report(
+        {"teacher": teacher, "student": student, "student float32": tflite_path},
+        x_test,
+        y_test,
+        str(tmp_path / "report"),
+        class_names=class_names,
+        title="Digits",
+        latency_runs=5,
+    )
+
+    assert [row["name"] for row in rows] == ["teacher", "student", "student float32"]
+    assert [row["format"] for row in rows] == ["keras", "keras", "litert"]
+    keras_row = evaluation.evaluate_classifier(student, x_test, y_test)
+    for key in ("accuracy", "precision", "recall", "f1", "parameters"):
+        assert rows[1][key] == keras_row[key]
+    # The float32 file predicts what the Keras model does.
+    assert rows[2]["accuracy"] == rows[1]["accuracy"]
+    assert rows[2]["size_bytes"] == (tmp_path / "student.tflite").stat().st_size
+    assert rows[2]["parameters"] is None
+    for row in rows:
+        matrix = np.array(row["confusion_matrix"])
+        assert matrix.shape == (10, 10) and matrix.sum() == len(y_test)
+        assert np.trace(matrix) / len(y_test) == pytest.approx(row["accuracy"])
+        assert 0 < row["latency_median_ms"] <= row["latency_p90_ms"]
+
+    directory = tmp_path / "report"
+    saved = json.loads((directory / "report.json").read_text(encoding="utf-8"))
+    assert saved["rows"] == rows and saved["class_names"] == class_names
+    markdown = (directory / "report.md").read_text(encoding="utf-8")
+    assert markdown.startswith("# Digits")
+    assert "| model | accuracy |" in markdown and "| student float32 |" in markdown
+    assert "## Confusion matrix: teacher" in markdown and "| digit 9 |" in markdown
+    assert (directory / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(path.name for path in directory.iterdir()) == [
+        "report.json",
+        "report.md",
+        "report.png",
+    ]
+
+
+def test_report_without_latency_and_bad_models(trained_models, digits, tmp_path):
+    _, student = trained_models
+    x, y = digits
+    rows = report.compare_and_report(
+        {"student": student}, x[:50], y[:50], str(tmp_path), latency_runs=0
+    )
+    assert "latency_median_ms" not in rows[0]
+    assert "| student |" in (tmp_path / "report.md").read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="`models` must be a non-empty dict"):
+        report.compare_and_report([student], x, y, str(tmp_path))
+
+
+def test_markdown_table_cells_match_the_plain_table():
+    rows = [{"name": "a", "accuracy": 0.5, "parameters": 1234, "size_bytes": 2048}]
+    table = evaluation.format_markdown_table(rows)
+    assert table.splitlines()[0].startswith("| model | accuracy |")
+    assert table.splitlines()[1].startswith("|:---|---:|")
+    assert table.splitlines()[2] == ("| a | 0.5000 | - | - | - | 1,234 | 2.0 KB |")
