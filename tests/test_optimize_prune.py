@@ -1,0 +1,99 @@
+"""Tests of magnitude pruning with the teacher in the loop."""
+
+import importlib.util
+
+import keras
+import numpy as np
+import pytest
+
+import kdkeras
+from kdkeras import optimize
+
+# find_spec, not importorskip: importing tfmot would set TF_USE_LEGACY_KERAS
+# for the whole test session; kdkeras.optimize imports it and restores it.
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow_model_optimization") is None,
+    reason='needs `pip install "kdkeras[optimize]"`',
+)
+
+
+def test_schedule_fits_the_number_of_steps():
+    for total_steps in (2, 10, 126, 1000):
+        begin, end, frequency = optimize.pruning_schedule_steps(total_steps)
+        assert begin == 0
+        assert 0 < end < total_steps
+        assert end % frequency == 0
+        assert frequency <= max(1, total_steps // 10)
+    with pytest.raises(ValueError, match="at least 2 training steps"):
+        optimize.pruning_schedule_steps(1)
+
+
+def test_sparsity_report_counts_kernel_zeros():
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(2, name="a"), keras.layers.ReLU()]
+    )
+    model.get_layer("a").set_weights(
+        [np.array([[0, 1], [0, 0], [2, 0], [0, 3]], "float32"), np.zeros(2)]
+    )
+    report = optimize.sparsity_report(model)
+    assert report == {"layers": {"a": 0.625}, "overall": 0.625}
+
+
+def test_gzipped_size_shrinks_with_zeros(tmp_path):
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64)])
+    dense_size = optimize.gzipped_size_bytes(model)
+    kernel, bias = model.get_weights()
+    kernel[np.abs(kernel) < np.quantile(np.abs(kernel), 0.8)] = 0
+    model.set_weights([kernel, bias])
+    assert optimize.gzipped_size_bytes(model) < 0.5 * dense_size
+    path = tmp_path / "blob"
+    path.write_bytes(bytes(1000))
+    assert optimize.gzipped_size_bytes(path) < 100
+
+
+def test_target_sparsity_is_checked():
+    student = kdkeras.models.build_cnn(filters=(4,), dense_units=None)
+    with pytest.raises(ValueError, match="target_sparsity"):
+        optimize.prune(student, (np.zeros((4, 28, 28, 1)), np.zeros(4)), 1.0)
+
+
+@pytest.mark.slow
+def test_pruned_student_reaches_its_target_sparsity():
+    (x_train, y_train), (x_test, y_test) = (
+        kdkeras.datasets.load_embedded_fashion_mnist()
+    )
+    x_train, y_train = x_train[:4000, ..., None], y_train[:4000]
+    x_test = x_test[..., None]
+    keras.utils.set_random_seed(0)
+    teacher = kdkeras.models.build_cnn(filters=(8, 16), dense_units=32, name="t")
+    teacher_logits = teacher.predict(x_train, verbose=0)
+    student = kdkeras.models.build_cnn(
+        filters=(8, 16), dense_units=32, pooling="flatten", name="student"
+    )
+    original = [w.copy() for w in student.get_weights()]
+
+    result = optimize.prune(
+        student,
+        (x_train, y_train),
+        target_sparsity=0.6,
+        epochs=2,
+        teacher_logits=teacher_logits,
+        learning_rate=1e-3,
+        validation_data=(x_test, y_test),
+    )
+
+    print(result.sparsity)
+    layers = result.sparsity["layers"]
+    assert set(layers) == {"block1_conv", "block2_conv", "dense", "logits"}
+    for name, sparsity in layers.items():
+        assert abs(sparsity - 0.6) <= 0.01, name
+    assert abs(result.sparsity["overall"] - 0.6) <= 0.01
+    assert isinstance(result.model, keras.Model)
+    np.testing.assert_allclose(
+        result.model(x_test[:32]), result.tf_keras_model(x_test[:32]), atol=1e-5
+    )
+    for before, after in zip(original, student.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert optimize.gzipped_size_bytes(result.model) < 0.7 * (
+        optimize.gzipped_size_bytes(student)
+    )
