@@ -101,3 +101,17 @@ def test_batch_norm_can_train_for_a_backbone_from_scratch(teacher_and_data):
         for layer in layers
         if isinstance(layer, keras.layers.BatchNormalization)
     )
+
+
+def test_set_batch_norm_momentum_reaches_nested_layers():
+    teacher = build_teacher("mobilenet_v2", 10, (32, 32, 3), weights=None, width=0.35)
+    batch_norms = [
+        layer
+        for layer in teacher.get_layer("backbone").layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert {layer.momentum for layer in batch_norms} == {0.999}
+    assert transfer.set_batch_norm_momentum(teacher, 0.9) == len(batch_norms) > 0
+    assert {layer.momentum for layer in batch_norms} == {0.9}
+    with pytest.raises(ValueError, match="`momentum` must be in"):
+        transfer.set_batch_norm_momentum(teacher, 1.0)
