@@ -37,7 +37,8 @@ def representative_dataset(data, model, num_examples, argument_name):
             f"Model {model.name!r} has {len(model.inputs)} inputs."
         )
     expected = tuple(model.inputs[0].shape[1:])
-    dtype = model.inputs[0].dtype
+    # A string in Keras 3, a `tf.DType` in tf_keras (QAT models).
+    dtype = tf.as_dtype(model.inputs[0].dtype).as_numpy_dtype
     if isinstance(data, tf.data.Dataset):
         if isinstance(data.element_spec, tuple):
             data = data.map(lambda inputs, *_: inputs)

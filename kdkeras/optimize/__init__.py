@@ -14,6 +14,7 @@ from kdkeras.optimize.bridge import (
     to_keras3,
     to_tf_keras,
 )
+from kdkeras.optimize.device import QAT_VARIANT, save_qat_for_device
 from kdkeras.optimize.pruning import (
     PruneResult,
     gzipped_size_bytes,

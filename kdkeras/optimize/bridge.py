@@ -161,8 +161,11 @@ def to_keras3(tf_keras_model, keras3_model):
     by_name = {}
     for layer in tf_keras_model.layers:
         inner = getattr(layer, "layer", layer)
-        by_name[layer.name] = inner
-        by_name.setdefault(inner.name, inner)
+        # A wrapper's own weights, not the wrapped layer's: tfmot's
+        # QuantizeWrapper takes the kernel over from the layer it wraps.
+        source = inner if isinstance(inner, tf_keras().Model) else layer
+        by_name[layer.name] = source
+        by_name.setdefault(inner.name, source)
     for layer in keras3_model.layers:
         if not layer.weights:
             continue

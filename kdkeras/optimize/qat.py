@@ -12,8 +12,10 @@ import dataclasses
 import functools
 import re
 
+import keras
 import tensorflow as tf
 
+from kdkeras.export import calibration, errors
 from kdkeras.io_utils import atomic_path
 from kdkeras.optimize import _training, bridge
 
@@ -35,11 +37,14 @@ class QATResult:
             for `export_int8_tflite`.
         float_model: The `tf_keras` rebuild of the student before QAT.
         history: Per-epoch `loss`, `accuracy` (and `val_*`) of the fine-tuning.
+        keras_model: A Keras 3 copy of the student with the fine-tuned float
+            weights: what the int8 file approximates (`compare_with_keras`).
     """
 
     model: object
     float_model: object
     history: dict
+    keras_model: object
 
 
 def quantize_aware(
@@ -117,7 +122,13 @@ def quantize_aware(
     history = _training.fit(
         qat_model, objective, dataset, validation, epochs, learning_rate
     )
-    return QATResult(model=qat_model, float_model=float_model, history=history)
+    keras_model = bridge.to_keras3(qat_model, keras.models.clone_model(student))
+    return QATResult(
+        model=qat_model,
+        float_model=float_model,
+        history=history,
+        keras_model=keras_model,
+    )
 
 
 def quantize(tf_keras_model, output_quantized_layers=DEFAULT_OUTPUT_QUANTIZED_LAYERS):
@@ -247,25 +258,57 @@ def _output_quantize_config_class():
     return OutputQuantizeConfig
 
 
-def export_int8_tflite(qat_model, path, overwrite=False):
-    """Converts a quantization-aware `tf_keras` model to an int8 `.tflite` file.
+def export_int8_tflite(
+    qat_model,
+    path,
+    overwrite=False,
+    integer_io=False,
+    representative_data=None,
+    num_calibration_examples=100,
+):
+    """Converts a quantization-aware `tf_keras` model to a full-integer `.tflite`.
 
-    Weights and activations become int8 with the ranges learned during QAT;
-    inputs and outputs stay float32, so the file takes the same inputs as the
-    Keras model. The file is written atomically.
+    Weights and activations become int8 with the ranges learned during QAT.
+    The interpreter then checks that no op computes in float (else
+    `kdkeras.export.ExportError`, naming the ops). The file is written
+    atomically.
 
     Args:
         qat_model: `QATResult.model`.
         path: Destination `.tflite` path.
         overwrite: Whether an existing file may be replaced.
+        integer_io: Whether the input and output tensors are int8 too; by
+            default they stay float32, so the file takes the same inputs as
+            the Keras model.
+        representative_data: Model inputs (e.g. training images); required
+            with `integer_io=True`, for which the converter insists on them.
+            The QAT ranges stay as learned.
+        num_calibration_examples: How many of them the converter sees.
 
     Returns:
         `path`.
     """
+    if integer_io and representative_data is None:
+        raise ValueError(
+            "`representative_data` is required with `integer_io=True`: the "
+            "LiteRT converter needs model inputs for int8 input and output "
+            "tensors. Received: representative_data=None"
+        )
     converter = tf.lite.TFLiteConverter.from_keras_model(qat_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if integer_io:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.representative_dataset = calibration.representative_dataset(
+            representative_data,
+            qat_model,
+            num_calibration_examples,
+            argument_name="representative_data",
+        )
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
     flatbuffer = converter.convert()
     with atomic_path(path, overwrite=overwrite) as temporary_path:
         with open(temporary_path, "wb") as file:
             file.write(flatbuffer)
+        errors.check_fully_quantized(temporary_path, qat_model)
     return path
