@@ -5,6 +5,7 @@ from keras import ops
 from keras.src.losses.losses import LossFunctionWrapper
 
 from kdkeras import losses
+from kdkeras.losses.functional import check_temperature
 
 DEFAULT_TEMPERATURE = 3.0
 
@@ -17,18 +18,6 @@ def _check_alpha(alpha):
         )
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"`alpha` must be in [0, 1]. Received: alpha={alpha}")
-
-
-def _check_temperature(temperature):
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(
-            "`temperature` must be a number > 0. "
-            f"Received: temperature={temperature!r} of type {type(temperature)}"
-        )
-    if not temperature > 0:
-        raise ValueError(
-            f"`temperature` must be > 0. Received: temperature={temperature}"
-        )
 
 
 def _takes_logits_flag(loss):
@@ -65,7 +54,7 @@ def _resolve_student_loss(student_loss_fn):
 def _resolve_distillation_loss(distillation_loss_fn, temperature):
     """Returns `(loss, takes_probabilities, temperature)`."""
     if temperature is not None:
-        _check_temperature(temperature)
+        check_temperature(temperature)
     if distillation_loss_fn is None:
         distillation_loss_fn = "kd"
     if isinstance(distillation_loss_fn, str) and (

@@ -289,10 +289,7 @@ class Distiller(keras.Model):
                 sample_weight=sample_weight,
                 training=True,
             )
-            self._loss_tracker.update_state(
-                unscale_loss_for_distribution(loss),
-                sample_weight=ops.shape(student_logits)[0],
-            )
+            self._track_loss(loss, student_logits)
             scaled_loss = self.optimizer.scale_loss(loss)
         student_weights = self.student.trainable_weights
         gradients = tape.gradient(scaled_loss, student_weights)
@@ -311,12 +308,16 @@ class Distiller(keras.Model):
             sample_weight=sample_weight,
             training=False,
         )
+        self._track_loss(loss, student_logits)
+        labels, _ = self._split_targets(y)
+        return self.compute_metrics(x, labels, student_logits, sample_weight)
+
+    def _track_loss(self, loss, student_logits):
+        # `loss` is this replica's share (scaled by 1/replicas): log the whole.
         self._loss_tracker.update_state(
             unscale_loss_for_distribution(loss),
             sample_weight=ops.shape(student_logits)[0],
         )
-        labels, _ = self._split_targets(y)
-        return self.compute_metrics(x, labels, student_logits, sample_weight)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         labels, _ = self._split_targets(y)

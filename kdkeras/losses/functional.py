@@ -8,7 +8,8 @@ weights. Teacher logits are targets: no gradient flows into them.
 from keras import ops
 
 
-def _check_temperature(temperature):
+def check_temperature(temperature):
+    """Raises a Keras-style error unless `temperature` is a number > 0."""
     if not isinstance(temperature, (int, float)) or isinstance(temperature, bool):
         raise TypeError(
             "`temperature` must be a positive number. "
@@ -21,7 +22,7 @@ def _check_temperature(temperature):
 
 
 def _softened_log_probs(teacher_logits, student_logits, temperature):
-    _check_temperature(temperature)
+    check_temperature(temperature)
     teacher_logits = ops.stop_gradient(ops.convert_to_tensor(teacher_logits))
     student_logits = ops.convert_to_tensor(student_logits)
     teacher_logits = ops.cast(teacher_logits, student_logits.dtype)

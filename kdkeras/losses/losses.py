@@ -22,8 +22,11 @@ class DistillationLoss(keras.losses.Loss):
 
 
 class _TemperatureLoss(DistillationLoss):
+    """A loss `loss_fn(teacher_logits, student_logits, temperature)`."""
+
     uses_temperature = True
     loss_fn = None
+    default_name = None
 
     def __init__(
         self,
@@ -32,8 +35,10 @@ class _TemperatureLoss(DistillationLoss):
         name=None,
         dtype=None,
     ):
-        functional._check_temperature(temperature)
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        functional.check_temperature(temperature)
+        super().__init__(
+            name=name or self.default_name, reduction=reduction, dtype=dtype
+        )
         self.temperature = float(temperature)
 
     def call(self, y_true, y_pred):
@@ -58,15 +63,7 @@ class KDLoss(_TemperatureLoss):
     """
 
     loss_fn = staticmethod(functional.kd_loss)
-
-    def __init__(
-        self,
-        temperature=1.0,
-        reduction="sum_over_batch_size",
-        name="kd_loss",
-        dtype=None,
-    ):
-        super().__init__(temperature, reduction=reduction, name=name, dtype=dtype)
+    default_name = "kd_loss"
 
 
 @register_distillation_loss("soft_target_cross_entropy")
@@ -77,15 +74,7 @@ class SoftTargetCrossEntropy(_TemperatureLoss):
     """
 
     loss_fn = staticmethod(functional.soft_target_cross_entropy)
-
-    def __init__(
-        self,
-        temperature=1.0,
-        reduction="sum_over_batch_size",
-        name="soft_target_cross_entropy",
-        dtype=None,
-    ):
-        super().__init__(temperature, reduction=reduction, name=name, dtype=dtype)
+    default_name = "soft_target_cross_entropy"
 
 
 @register_distillation_loss("logit_mse")
