@@ -3,10 +3,14 @@
 from kdkeras import (
     datasets,
     evaluation,
+    export,
     layers,
+    litert,
     losses,
     models,
     offline,
+    optimize,
+    report,
     transfer,
 )
 from kdkeras.callbacks import NonFiniteLossError, RaiseOnNonFiniteLoss
