@@ -1,8 +1,13 @@
-"""Shared fixtures: the 8×8 digits of scikit-learn and tiny models."""
+"""Shared fixtures: the 8×8 digits of scikit-learn, tiny models, and a
+briefly trained Fashion-MNIST student with its LiteRT files."""
 
 import keras
 import pytest
 from sklearn.datasets import load_digits
+
+from kdkeras.datasets import load_embedded_fashion_mnist
+from kdkeras.export import export_litert
+from kdkeras.models import build_cnn
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +39,53 @@ def dense_model(units=10, inputs=4, seed=0, activation=None, name=None):
         [keras.Input((inputs,)), keras.layers.Dense(units, activation=activation)],
         name=name,
     )
+
+
+@pytest.fixture(scope="session")
+def fashion():
+    """`(x_train, y_train), (x_test, y_test)`: 3,000 and 500 uint8 images."""
+    (x_train, y_train), (x_test, y_test) = load_embedded_fashion_mnist()
+    return (x_train[:3000, ..., None], y_train[:3000]), (
+        x_test[:500, ..., None],
+        y_test[:500],
+    )
+
+
+@pytest.fixture(scope="session")
+def student(fashion):
+    """A small CNN trained for two epochs (about 83% test accuracy)."""
+    (x_train, y_train), _ = fashion
+    keras.utils.set_random_seed(0)
+    model = build_cnn(filters=(8, 16), dense_units=32, pooling="flatten")
+    model.compile(
+        keras.optimizers.Adam(3e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="session")
+def student_tflite_files(student, fashion, tmp_path_factory):
+    """`(float32_path, int8_path)`; the int8 file has int8 input and output."""
+    (x_train, _), _ = fashion
+    directory = tmp_path_factory.mktemp("litert")
+    float32_path = export_litert(student, directory / "student_float32.tflite")
+    int8_path = export_litert(
+        student,
+        directory / "student_int8.tflite",
+        quantization="int8",
+        representative_data=x_train[:200],
+        integer_io=True,
+    )
+    return float32_path, int8_path
+
+
+@pytest.fixture
+def float32_tflite(student_tflite_files):
+    return student_tflite_files[0]
+
+
+@pytest.fixture
+def int8_tflite(student_tflite_files):
+    return student_tflite_files[1]

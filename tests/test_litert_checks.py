@@ -5,30 +5,9 @@ import os
 import numpy as np
 import pytest
 from sklearn import metrics as sklearn_metrics
-from test_litert_runner import fashion_subset, student_tflite_files, trained_student
 
 from kdkeras.evaluation import evaluate_classifier
 from kdkeras.litert import LiteRTModel, compare_with_keras, evaluate_litert
-
-
-@pytest.fixture
-def fashion():
-    return fashion_subset()
-
-
-@pytest.fixture
-def student():
-    return trained_student()
-
-
-@pytest.fixture
-def float32_tflite(tmp_path_factory):
-    return student_tflite_files(str(tmp_path_factory.getbasetemp() / "litert"))[0]
-
-
-@pytest.fixture
-def int8_tflite(tmp_path_factory):
-    return student_tflite_files(str(tmp_path_factory.getbasetemp() / "litert"))[1]
 
 
 def test_evaluate_litert_scores_equal_sklearn(float32_tflite, fashion):

@@ -2,30 +2,8 @@
 
 import numpy as np
 import pytest
-from test_litert_runner import fashion_subset, student_tflite_files, trained_student
 
 from kdkeras.litert import LiteRTModel, measure_latency
-
-
-@pytest.fixture
-def fashion():
-    return fashion_subset()
-
-
-@pytest.fixture
-def student():
-    return trained_student()
-
-
-@pytest.fixture
-def float32_tflite(tmp_path_factory):
-    return student_tflite_files(str(tmp_path_factory.getbasetemp() / "litert"))[0]
-
-
-@pytest.fixture
-def int8_tflite(tmp_path_factory):
-    return student_tflite_files(str(tmp_path_factory.getbasetemp() / "litert"))[1]
-
 
 KEYS = {"median_ms", "p90_ms", "mean_ms", "min_ms", "num_runs", "num_threads"}
 

@@ -1,11 +1,8 @@
 """Tests of kdkeras.litert.runner: quantization, predict, errors.
 
-The cached helpers here (a briefly trained student and its float32 and int8
-`.tflite` files) are shared with `test_litert_checks.py` and
-`test_litert_latency.py`, so the three files train and convert once.
+The student and its `.tflite` files are session fixtures of `conftest.py`.
 """
 
-import functools
 import os
 
 import keras
@@ -14,9 +11,7 @@ import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-from kdkeras.datasets import load_embedded_fashion_mnist
 from kdkeras.litert import LiteRTModel, dequantize, quantize
-from kdkeras.models import build_cnn
 
 
 def to_float32_tflite(model, path, input_signature=None):
@@ -28,92 +23,6 @@ def to_float32_tflite(model, path, input_signature=None):
         input_signature=input_signature,
     )
     return os.fspath(path)
-
-
-def to_int8_tflite(model, path, representative_x):
-    """Full-integer conversion with int8 inputs and outputs.
-
-    Goes through a SavedModel: `from_concrete_functions` on a Keras model gives
-    NaN outputs with TF 2.21.
-    """
-    saved_model = os.fspath(path) + ".saved_model"
-    model.export(saved_model, format="tf_saved_model", verbose=False)
-
-    def representative_dataset():
-        for example in representative_x:
-            yield [example[None].astype("float32")]
-
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative_dataset
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    with open(path, "wb") as file:
-        file.write(converter.convert())
-    return os.fspath(path)
-
-
-@functools.cache
-def fashion_subset():
-    """`(x_train, y_train), (x_test, y_test)`: uint8 images with a channel axis."""
-    (x_train, y_train), (x_test, y_test) = load_embedded_fashion_mnist()
-    return (x_train[:3000, ..., None], y_train[:3000]), (
-        x_test[:500, ..., None],
-        y_test[:500],
-    )
-
-
-@functools.cache
-def trained_student():
-    """A small CNN trained for two epochs (about 83% test accuracy).
-
-    Cached, so the test files of kdkeras.litert share one training.
-    """
-    (x_train, y_train), _ = fashion_subset()
-    keras.utils.set_random_seed(0)
-    model = build_cnn(filters=(8, 16), dense_units=32, pooling="flatten")
-    model.compile(
-        keras.optimizers.Adam(3e-3),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    model.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)
-    return model
-
-
-@functools.cache
-def student_tflite_files(directory):
-    """`(float32_path, int8_path)`: the student converted, in `directory`."""
-    os.makedirs(directory, exist_ok=True)
-    (x_train, _), _ = fashion_subset()
-    student = trained_student()
-    float32_path = to_float32_tflite(
-        student, os.path.join(directory, "student_float32.tflite")
-    )
-    int8_path = to_int8_tflite(
-        student, os.path.join(directory, "student_int8.tflite"), x_train[:200]
-    )
-    return float32_path, int8_path
-
-
-@pytest.fixture
-def fashion():
-    return fashion_subset()
-
-
-@pytest.fixture
-def student():
-    return trained_student()
-
-
-@pytest.fixture
-def float32_tflite(tmp_path_factory):
-    return student_tflite_files(str(tmp_path_factory.getbasetemp() / "litert"))[0]
-
-
-@pytest.fixture
-def int8_tflite(tmp_path_factory):
-    return student_tflite_files(str(tmp_path_factory.getbasetemp() / "litert"))[1]
 
 
 def test_quantize_int8_by_hand():
