@@ -25,6 +25,21 @@ def distillation_objective(alpha, temperature, distillation_loss_fn=None):
     )
 
 
+def prepare(student, data, alpha, temperature, **dataset_kwargs):
+    """What QAT and pruning start from.
+
+    Returns:
+        `(objective, dataset, validation, steps_per_epoch, tf_keras_model)`:
+        the `Distiller`'s objective, the datasets of `build_datasets`, and
+        `student` rebuilt in `tf_keras`, checked to give the same outputs.
+    """
+    objective = distillation_objective(alpha, temperature)
+    dataset, validation, steps_per_epoch = build_datasets(data, **dataset_kwargs)
+    tf_keras_model = bridge.to_tf_keras(student)
+    bridge.check_same_outputs(student, tf_keras_model, first_inputs(data))
+    return objective, dataset, validation, steps_per_epoch, tf_keras_model
+
+
 def packed_loss(objective):
     """A loss of `(packed_targets, student_logits)` for `tf_keras` `compile`.
 

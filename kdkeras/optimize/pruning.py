@@ -104,9 +104,11 @@ def prune(
             "`target_sparsity` must be in (0, 1). "
             f"Received: target_sparsity={target_sparsity}"
         )
-    objective = _training.distillation_objective(alpha, temperature)
-    dataset, validation, steps_per_epoch = _training.build_datasets(
+    objective, dataset, validation, steps_per_epoch, tf_keras_model = _training.prepare(
+        student,
         data,
+        alpha,
+        temperature,
         teacher=teacher,
         teacher_logits=teacher_logits,
         teacher_outputs=teacher_outputs,
@@ -114,8 +116,6 @@ def prune(
         batch_size=batch_size,
         seed=seed,
     )
-    tf_keras_model = bridge.to_tf_keras(student)
-    bridge.check_same_outputs(student, tf_keras_model, _training.first_inputs(data))
     sparsity = bridge.tfmot().sparsity.keras
     begin_step, end_step, frequency = pruning_schedule_steps(epochs * steps_per_epoch)
     schedule = sparsity.PolynomialDecay(

@@ -105,9 +105,11 @@ def quantize_aware(
         UnsupportedQuantizationError: If tfmot cannot quantize a layer; the
             message names it and the ways out.
     """
-    objective = _training.distillation_objective(alpha, temperature)
-    dataset, validation, _ = _training.build_datasets(
+    objective, dataset, validation, _, float_model = _training.prepare(
+        student,
         data,
+        alpha,
+        temperature,
         teacher=teacher,
         teacher_logits=teacher_logits,
         teacher_outputs=teacher_outputs,
@@ -115,8 +117,6 @@ def quantize_aware(
         batch_size=batch_size,
         seed=seed,
     )
-    float_model = bridge.to_tf_keras(student)
-    bridge.check_same_outputs(student, float_model, _training.first_inputs(data))
     qat_model = quantize(float_model, output_quantized_layers)
     calibrate_activation_ranges(qat_model, data[0], batch_size=batch_size)
     history = _training.fit(
