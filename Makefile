@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint benchmark clean
+.PHONY: demo test lint benchmark benchmark-accuracy benchmark-optimize clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check kdkeras tests examples benchmarks
 	$(BIN)/ruff format --check kdkeras tests examples benchmarks
 
+# Training throughput and LiteRT latency/size: a few minutes.
 benchmark: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/throughput.py
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/litert.py
+
+# Accuracy on the full Fashion-MNIST (needs dataset-fashion-mnist or internet).
+benchmark-accuracy: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/accuracy.py
+
+benchmark-optimize: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/optimize.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -1,21 +1,24 @@
 """Transfer learning, then distillation, on real data: the whole path.
 
-1. Build a teacher on a `keras.applications` backbone (MobileNetV2 by
-   default) with ImageNet weights (`--weights imagenet`, needs internet), a
-   local weights file (`--weights path.weights.h5`) or none (`--weights none`).
+1. Build a teacher on a `keras.applications` backbone (MobileNetV2, width
+   0.35, by default) with the backbone weights the project pretrained on the
+   full Fashion-MNIST (the default, `saved_models/pretrained/`), ImageNet
+   weights (`--weights imagenet --size 96`, needs internet), another local
+   weights file (`--weights path.weights.h5`) or none (`--weights none`).
 2. Fine-tune it in two stages: the head with the backbone frozen, then the top
    of the backbone with a lower learning rate (BatchNorm stays frozen).
 3. Distill it into a small CNN that sees 28×28 grayscale images while the
-   teacher sees 32×32 RGB with MobileNetV2 preprocessing, both from the same
+   teacher sees 48×48 RGB with MobileNetV2 preprocessing, both from the same
    augmented batch.
 4. Compare teacher, scratch student and distilled student.
 
-    python examples/transfer_learning.py --weights none            # offline
-    python examples/transfer_learning.py --data full --weights imagenet
-    python examples/transfer_learning.py --quick                   # seconds
+    python examples/transfer_learning.py                 # ~4 minutes
+    python examples/transfer_learning.py --data full --weights imagenet --size 96
+    python examples/transfer_learning.py --quick         # seconds
 """
 
 import argparse
+import os
 
 import keras
 import numpy as np
@@ -24,6 +27,14 @@ import kdkeras
 from kdkeras import evaluation
 from kdkeras.layers import ImageView
 from kdkeras.models.applications import build_student, build_teacher
+from kdkeras.models.presets import get_preset
+
+PRETRAINED_BACKBONE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "saved_models",
+    "pretrained",
+    "mobilenet_v2_0.35_48px_fashion_mnist.weights.h5",
+)
 
 
 def load_data(source, quick):
@@ -47,10 +58,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="mobilenet_v2")
     parser.add_argument(
-        "--weights", default="imagenet", help="'imagenet', 'none' or a weights file"
+        "--weights",
+        default=PRETRAINED_BACKBONE,
+        help="'imagenet', 'none' or a weights file",
+    )
+    parser.add_argument(
+        "--width",
+        type=float,
+        default=None,
+        help="Width multiplier of MobileNet backbones (0.35 if not given)",
     )
     parser.add_argument("--data", choices=("embedded", "full"), default="embedded")
-    parser.add_argument("--size", type=int, default=32, help="teacher input size")
+    parser.add_argument("--size", type=int, default=48, help="teacher input size")
     parser.add_argument("--head-epochs", type=int, default=2)
     parser.add_argument("--fine-tune-epochs", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=8, help="student epochs")
@@ -59,6 +78,8 @@ def main(argv=None):
     if args.quick:
         args.head_epochs = args.fine_tune_epochs = args.epochs = 1
     weights = None if args.weights == "none" else args.weights
+    if args.width is None and get_preset(args.backbone).width_multiplier:
+        args.width = 0.35
 
     keras.utils.set_random_seed(0)
     (x_train, y_train), (x_test, y_test) = load_data(args.data, args.quick)
@@ -67,8 +88,16 @@ def main(argv=None):
     )
 
     teacher = build_teacher(
-        args.backbone, 10, (args.size, args.size, 3), weights=weights, dropout=0.2
+        args.backbone,
+        10,
+        (args.size, args.size, 3),
+        weights=weights,
+        width=args.width,
+        dropout=0.2,
     )
+    if weights is None:
+        # keras.applications' BatchNorm momentum (0.999) suits long runs only.
+        kdkeras.transfer.set_batch_norm_momentum(teacher, 0.9)
     # Without pretrained weights there is nothing to keep frozen: train all.
     kdkeras.transfer.fine_tune(
         teacher,

@@ -5,13 +5,31 @@ import os
 import subprocess
 import sys
 
+import keras
 import pytest
+
+import kdkeras
 
 DEMO_PATH = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "demo.py"
 )
-MODEL_NAMES = ("teacher", "student (scratch)", "student (distilled)")
-MODEL_FILES = ("teacher.keras", "student_scratch.keras", "student_distilled.keras")
+MODEL_NAMES = (
+    "teacher",
+    "student (scratch)",
+    "student (distilled)",
+    "distilled float16 .tflite",
+    "distilled int8 .tflite",
+)
+PACKAGE_FILES = (
+    "model.keras",
+    "model_float16.tflite",
+    "model_int8.tflite",
+    "labels.txt",
+    "metadata.json",
+    "report.md",
+    "report.json",
+    "report.png",
+)
 
 
 def table_rows(output):
@@ -42,12 +60,22 @@ def test_quick_demo_saves_the_models_and_prints_the_table(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
 
-    for file_name in (*MODEL_FILES, "comparison.json"):
+    for file_name in ("teacher.keras", "student_scratch.keras"):
         assert (tmp_path / file_name).is_file(), file_name
+    package = tmp_path / "student_distilled"
+    for file_name in PACKAGE_FILES:
+        assert (package / file_name).is_file(), file_name
     rows = table_rows(completed.stdout)
-    assert len(rows) == 3, completed.stdout
+    assert len(rows) == len(MODEL_NAMES), completed.stdout
     for row, name in zip(rows, MODEL_NAMES, strict=True):
         assert row.startswith(name)
-    with open(tmp_path / "comparison.json", encoding="utf-8") as file:
-        saved_rows = json.load(file)
+    with open(package / "report.json", encoding="utf-8") as file:
+        saved_rows = json.load(file)["rows"]
     assert [row["name"] for row in saved_rows] == list(MODEL_NAMES)
+    # The teacher is the keras.applications MobileNetV2 behind its view.
+    teacher = keras.saving.load_model(tmp_path / "teacher.keras")
+    backbone = teacher.get_layer("teacher").get_layer("backbone")
+    assert backbone.get_layer("block_16_project")  # A MobileNetV2 layer.
+    assert isinstance(teacher.layers[0], kdkeras.layers.ImageView)
+    metadata = kdkeras.export.load_device_metadata(package)
+    assert metadata["int8"].labels == list(kdkeras.datasets.FASHION_MNIST_CLASS_NAMES)

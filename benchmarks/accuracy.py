@@ -1,0 +1,183 @@
+"""Accuracy on the full Fashion-MNIST: teacher, scratch and distilled student.
+
+Runs the recipe of `make demo` (examples/demo.py) on the full data set: 55,000
+training images (the last 5,000 of the official 60,000 are the validation
+set) and the official 10,000 test images, from the Debian package
+`dataset-fashion-mnist` or a Keras download.
+
+1. Teacher: the MobileNetV2 (width 0.35, 32×32 RGB view) with the project's
+   pretrained backbone, a new head, fine-tuned in two stages.
+2. For each seed, the 9k-parameter CNN student from the same initial weights,
+   trained for the same epochs: from the labels alone ("scratch"), and with
+   `kdkeras.Distiller` on teacher logits computed once (offline mode: with no
+   augmentation it is the same objective as an online teacher, at a fraction
+   of the cost).
+3. Prints each model's test scores, the mean over seeds, and the fraction of
+   the scratch-to-teacher gap that distillation closes:
+   `(distilled - scratch) / (teacher - scratch)`.
+
+    python benchmarks/accuracy.py            # ~25 minutes on 2 CPU cores
+    python benchmarks/accuracy.py --quick    # smoke test on 2,000 images
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO_ROOT, "examples"))
+
+import demo  # noqa: E402  (examples/demo.py: the recipe under test)
+
+import kdkeras  # noqa: E402
+from kdkeras import evaluation  # noqa: E402
+
+NUM_VALIDATION_IMAGES = 5000
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1337, 1, 2])
+    parser.add_argument("--epochs", type=int, default=15, help="Student epochs.")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument(
+        "--teacher-epochs", type=int, default=1, help="Epochs of each stage."
+    )
+    parser.add_argument(
+        "--teacher-weights",
+        type=demo.teacher_weights,
+        default=demo.PRETRAINED_BACKBONE,
+        help="Backbone weights of the teacher, or 'none'.",
+    )
+    parser.add_argument("--alpha", type=float, default=0.1)
+    parser.add_argument("--temperature", type=float, default=2.0)
+    parser.add_argument("--data-path", default=None, help="Fashion-MNIST folder.")
+    parser.add_argument(
+        "--quick", action="store_true", help="2,000 images, 1 epoch, 1 seed."
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seeds, args.epochs = args.seeds[:1], 1
+    return args
+
+
+def load_data(path, quick):
+    (x_train, y_train), (x_test, y_test) = kdkeras.datasets.load_fashion_mnist(
+        path=path
+    )
+    x_train, x_test = x_train[..., None], x_test[..., None]
+    if quick:
+        x_train, y_train, x_test, y_test = (
+            x_train[:2000],
+            y_train[:2000],
+            x_test[:1000],
+            y_test[:1000],
+        )
+    num_validation = min(NUM_VALIDATION_IMAGES, len(x_train) // 5)
+    train = (x_train[:-num_validation], y_train[:-num_validation])
+    validation = (x_train[-num_validation:], y_train[-num_validation:])
+    return train, validation, (x_test, y_test)
+
+
+def distill_offline(teacher_logits, train, validation, args, seed):
+    """The student distilled from logits computed once (`teacher=None`)."""
+    distiller = kdkeras.Distiller(
+        teacher=None, student=demo.build_student("student_distilled", seed)
+    )
+    distiller.compile(
+        optimizer=demo.adam_with_cosine_decay(
+            demo.STUDENT_LEARNING_RATE, args.epochs, args.batch_size, len(train[0])
+        ),
+        metrics=["accuracy"],
+        alpha=args.alpha,
+        temperature=args.temperature,
+    )
+    dataset = kdkeras.offline.offline_dataset(
+        *train, teacher_logits, batch_size=args.batch_size, seed=seed
+    )
+    distiller.fit(dataset, validation_data=validation, epochs=args.epochs, verbose=2)
+    return distiller.student
+
+
+def summarize(rows_by_seed):
+    """Mean ± standard deviation of the test accuracies, and the gap closed."""
+    names = [row["name"] for row in rows_by_seed[0]]
+    accuracies = {
+        name: [rows[i]["accuracy"] for rows in rows_by_seed]
+        for i, name in enumerate(names)
+    }
+    gap_closed = [
+        (rows[2]["accuracy"] - rows[1]["accuracy"])
+        / (rows[0]["accuracy"] - rows[1]["accuracy"])
+        for rows in rows_by_seed
+    ]
+    lines = [
+        "| model | test accuracy (mean ± sd over seeds) | per seed |",
+        "|---|---|---|",
+    ]
+    for name, values in accuracies.items():
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        per_seed = ", ".join(f"{value:.4f}" for value in values)
+        lines.append(
+            f"| {name} | {statistics.mean(values):.4f} ± {spread:.4f} | {per_seed} |"
+        )
+    lines.append(
+        f"| gap closed by distillation | {statistics.mean(gap_closed):.0%} | "
+        + ", ".join(f"{value:.0%}" for value in gap_closed)
+        + " |"
+    )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.perf_counter()
+    train, validation, test = load_data(args.data_path, args.quick)
+    print(
+        f"Fashion-MNIST: {len(train[0])} training, {len(validation[0])} "
+        f"validation and {len(test[0])} test images."
+    )
+    teacher = demo.fine_tune_teacher(
+        train,
+        validation,
+        args.teacher_weights,
+        args.teacher_epochs,
+        args.batch_size,
+        seed=0,
+    )
+    teacher = demo.with_view(teacher, demo.build_teacher_view(), train[0].shape[1:])
+    teacher_logits = kdkeras.offline.compute_teacher_logits(teacher, train[0])
+
+    rows_by_seed = []
+    for seed in args.seeds:
+        print(f"\nSeed {seed}: student from scratch, then distilled...")
+        scratch = demo.train_student_from_scratch(
+            train, validation, args.epochs, args.batch_size, seed
+        )
+        distilled = distill_offline(teacher_logits, train, validation, args, seed)
+        rows = evaluation.compare_models(
+            {
+                "teacher": teacher,
+                "student (scratch)": scratch,
+                "student (distilled)": distilled,
+            },
+            *test,
+        )
+        print(evaluation.format_table(rows))
+        rows_by_seed.append(rows)
+
+    print(
+        f"\nFull Fashion-MNIST, {len(test[0])} test images, student "
+        f"{args.epochs} epochs, alpha={args.alpha}, T={args.temperature}, "
+        f"seeds {args.seeds} ({time.perf_counter() - start:.0f} s):\n"
+    )
+    print(summarize(rows_by_seed))
+
+
+if __name__ == "__main__":
+    main()
