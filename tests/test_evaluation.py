@@ -90,9 +90,7 @@ def test_model_size_bytes_leaves_out_a_nested_models_optimizer_state():
     teacher.compile(optimizer="adam", loss="mse")
     teacher.fit(np.zeros((4, 8)), np.zeros((4, 10)), epochs=1, verbose=0)
     wrapper = keras.Sequential([keras.Input((8,)), teacher])
-    assert evaluation.model_size_bytes(wrapper) == pytest.approx(
-        teacher_size, rel=0.05
-    )
+    assert evaluation.model_size_bytes(wrapper) == pytest.approx(teacher_size, rel=0.05)
     assert teacher.optimizer is not None  # The model itself is left as it was.
 
 
