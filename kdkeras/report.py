@@ -243,7 +243,7 @@ def plot_tradeoffs(rows, title):
     if with_latency:
         panels.append(("latency_median_ms", "median latency at batch 1 (ms)", 1.0))
     for axis, (key, label, scale) in zip(axes[0], panels, strict=True):
-        for row in rows:
+        for index, row in enumerate(rows):
             if row.get(key) is None:
                 continue
             marker = "o" if row["format"] == "keras" else "s"
@@ -252,7 +252,8 @@ def plot_tradeoffs(rows, title):
                 row["name"],
                 (row[key] * scale, row["accuracy"]),
                 textcoords="offset points",
-                xytext=(4, 4),
+                # Alternate above and below: variants of one model lie close.
+                xytext=(4, 4 if index % 2 == 0 else -10),
                 fontsize=8,
             )
         axis.set_xscale("log")

@@ -1,6 +1,7 @@
 """Teachers and students on `keras.applications` backbones, outputting logits."""
 
 import os
+import warnings
 
 import keras
 
@@ -77,7 +78,11 @@ def build_backbone(preset_name, input_shape=None, weights=None, width=None):
 def _load_weights_file(model, backbone, weights):
     """Loads a `.weights.h5` of the whole classifier, else of the backbone."""
     try:
-        model.load_weights(weights)
+        # A backbone file fails here, after Keras warns about every layer it
+        # skipped: the warnings would only confuse, the error is handled.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            model.load_weights(weights)
     except ValueError as whole_model_error:
         try:
             backbone.load_weights(weights)
