@@ -19,6 +19,7 @@ set) and the official 10,000 test images, from the Debian package
 
     python benchmarks/accuracy.py                  # ~10 minutes on 2 CPU cores
     python benchmarks/accuracy.py --student mlp
+    python benchmarks/accuracy.py --data embedded  # the demo's data, 3 seeds
     python benchmarks/accuracy.py --quick    # smoke test on 2,000 images
 """
 
@@ -66,6 +67,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--alpha", type=float, default=0.1)
     parser.add_argument("--temperature", type=float, default=2.0)
+    parser.add_argument(
+        "--data",
+        choices=("full", "embedded"),
+        default="full",
+        help="full: 55k/5k/10k; embedded: the demo's 9k/1k/2k subset.",
+    )
     parser.add_argument("--data-path", default=None, help="Fashion-MNIST folder.")
     parser.add_argument(
         "--quick", action="store_true", help="2,000 images, 1 epoch, 1 seed."
@@ -76,7 +83,10 @@ def parse_args(argv=None):
     return args
 
 
-def load_data(path, quick):
+def load_data(source, path, quick):
+    """`(train, validation, test)`; the demo's split for `source="embedded"`."""
+    if source == "embedded":
+        return demo.load_data(demo.QUICK_NUM_TRAIN_IMAGES if quick else None)
     (x_train, y_train), (x_test, y_test) = kdkeras.datasets.load_fashion_mnist(
         path=path
     )
@@ -168,7 +178,7 @@ def summarize(rows_by_seed):
 def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
-    train, validation, test = load_data(args.data_path, args.quick)
+    train, validation, test = load_data(args.data, args.data_path, args.quick)
     print(
         f"Fashion-MNIST: {len(train[0])} training, {len(validation[0])} "
         f"validation and {len(test[0])} test images."
@@ -201,7 +211,7 @@ def main(argv=None):
         rows_by_seed.append(rows)
 
     print(
-        f"\nFull Fashion-MNIST, {len(test[0])} test images, {args.student} "
+        f"\nFashion-MNIST ({args.data}), {len(test[0])} test images, {args.student} "
         f"student, {args.epochs} epochs, alpha={args.alpha}, T={args.temperature}, "
         f"seeds {args.seeds} ({time.perf_counter() - start:.0f} s):\n"
     )
