@@ -19,11 +19,13 @@ MODEL_NAMES = (
     "student (distilled)",
     "distilled float16 .tflite",
     "distilled int8 .tflite",
+    "distilled qat_int8 .tflite",
 )
 PACKAGE_FILES = (
     "model.keras",
     "model_float16.tflite",
     "model_int8.tflite",
+    "model_qat_int8.tflite",
     "labels.txt",
     "metadata.json",
     "report.md",
@@ -49,10 +51,10 @@ def table_rows(output):
 
 
 @pytest.mark.slow
-def test_quick_demo_saves_the_models_and_prints_the_table(tmp_path):
+def test_quick_demo_with_qat_saves_the_package_and_prints_the_table(tmp_path):
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     completed = subprocess.run(
-        [sys.executable, DEMO_PATH, "--quick", "--output-dir", str(tmp_path)],
+        [sys.executable, DEMO_PATH, "--quick", "--qat", "--output-dir", str(tmp_path)],
         capture_output=True,
         text=True,
         env=environment,
@@ -79,3 +81,4 @@ def test_quick_demo_saves_the_models_and_prints_the_table(tmp_path):
     assert isinstance(teacher.layers[0], kdkeras.layers.ImageView)
     metadata = kdkeras.export.load_device_metadata(package)
     assert metadata["int8"].labels == list(kdkeras.datasets.FASHION_MNIST_CLASS_NAMES)
+    assert set(metadata) == {"float16", "int8", "qat_int8"}
