@@ -50,4 +50,6 @@ def test_transfer_learning_example_runs(capsys):
         "student (scratch)",
         "student (distilled)",
     ]
-    assert rows[0]["parameters"] > 100 * rows[2]["parameters"]
+    # MobileNetV2 (width 0.35) teacher, the demo's 9k-parameter CNN student.
+    assert rows[0]["parameters"] > 40 * rows[2]["parameters"]
+    assert rows[1]["parameters"] == rows[2]["parameters"]
