@@ -4,12 +4,16 @@ Measures, in one run and side by side, the batch-1 latency (median of the
 interpreter's `invoke()`, `kdkeras.litert.measure_latency`) and the file size
 of `.tflite` conversions of
 
-* a teacher CNN, `build_cnn(filters=(64, 128, 256), dense_units=256)`, float32;
-* a small student, `build_cnn(filters=(16, 32), dense_units=32)`, float32 and
-  int8 (int8 inputs and outputs);
-* a compute-heavy student, MobileNetV2 (alpha 0.5) at 96x96x3, float32 and
-  int8, untrained (its weights do not change its cost), to see the int8
-  speed-up when convolutions dominate rather than per-call overhead;
+* a teacher CNN, `build_cnn(filters=(64, 128, 256), dense_units=256)`, float32
+  and int8 (the heaviest standard-convolution model here);
+* the demo's student, `build_cnn(filters=(8, 16), pooling="flatten")` (9k
+  parameters), float32 and int8 (int8 inputs and outputs);
+* a small student, `build_cnn(filters=(16, 32), dense_units=32)`, likewise;
+* a conv student, `build_cnn(filters=(32, 64), dense_units=128,
+  pooling="flatten")` (420k parameters), where standard convolutions
+  dominate the time rather than the per-call overhead;
+* MobileNetV2 (alpha 0.5) at 96x96x3, float32 and int8, untrained (its weights
+  do not change its cost): depthwise convolutions;
 
 plus the Keras teacher and small student (a traced `model(x, training=False)`).
 The teacher and the small student are trained briefly on the embedded
@@ -42,39 +46,15 @@ SIZE_RATIO_GOAL = 0.27
 
 
 def export_litert(model, path, quantization, representative_data=None):
-    """`kdkeras.export.export_litert` when it exists, else the same by hand."""
-    try:
-        from kdkeras.export import export_litert as kdkeras_export
-    except ImportError:
-        kdkeras_export = None
-    if kdkeras_export is not None:
-        return kdkeras_export(
-            model,
-            path,
-            quantization=quantization,
-            representative_data=representative_data,
-            integer_io=quantization == "int8",
-            overwrite=True,
-        )
-    if quantization == "float32":
-        model.export(path, format="litert", verbose=False)
-        return path
-    saved_model = path + ".saved_model"
-    model.export(saved_model, format="tf_saved_model", verbose=False)
-
-    def representative_dataset():
-        for example in representative_data:
-            yield [example[None].astype("float32")]
-
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative_dataset
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    with open(path, "wb") as file:
-        file.write(converter.convert())
-    return path
+    """int8 files get int8 inputs and outputs, as a microcontroller wants."""
+    return kdkeras.export.export_litert(
+        model,
+        path,
+        quantization=quantization,
+        representative_data=representative_data,
+        integer_io=quantization == "int8",
+        overwrite=True,
+    )
 
 
 def train(model, x, y, epochs):
@@ -130,6 +110,18 @@ def main():
         y_train,
         epochs,
     )
+    demo_student = train(
+        kdkeras.models.build_cnn(filters=(8, 16), dense_units=None, pooling="flatten"),
+        x_train,
+        y_train,
+        epochs,
+    )
+    conv_student = train(
+        kdkeras.models.build_cnn(filters=(32, 64), dense_units=128, pooling="flatten"),
+        x_train,
+        y_train,
+        epochs,
+    )
     mobilenet = mobilenet_student()
     mobilenet_calibration = to_rgb96(x_train[:calibration])
 
@@ -137,8 +129,13 @@ def main():
     paths = {}
     for name, model, quantization, data in [
         ("teacher float32", teacher, "float32", None),
+        ("teacher int8", teacher, "int8", x_train[:calibration]),
+        ("demo student float32", demo_student, "float32", None),
+        ("demo student int8", demo_student, "int8", x_train[:calibration]),
         ("student float32", student, "float32", None),
         ("student int8", student, "int8", x_train[:calibration]),
+        ("conv student float32", conv_student, "float32", None),
+        ("conv student int8", conv_student, "int8", x_train[:calibration]),
         ("mobilenet float32", mobilenet, "float32", None),
         ("mobilenet int8", mobilenet, "int8", mobilenet_calibration),
     ]:
@@ -152,7 +149,12 @@ def main():
         f"interpreter threads: {args.threads}"
     )
     rows = []
-    for name, keras_model in [("teacher", teacher), ("student", student)]:
+    for name, keras_model in [
+        ("teacher", teacher),
+        ("demo student", demo_student),
+        ("student", student),
+        ("conv student", conv_student),
+    ]:
         row = kdkeras.evaluation.evaluate_classifier(
             keras_model, x_test, y_test, name=f"{name} Keras"
         )
@@ -202,7 +204,7 @@ def main():
         print(f"{name:<20} {size:>10} {latency[name]:>10.3f} {p90:>8.3f}")
 
     print("\nratio                                       measured   goal")
-    for model in ("student", "mobilenet"):
+    for model in ("teacher", "demo student", "student", "conv student", "mobilenet"):
         speedup = latency[f"{model} float32"] / latency[f"{model} int8"]
         size_ratio = os.path.getsize(paths[f"{model} int8"]) / os.path.getsize(
             paths[f"{model} float32"]
@@ -211,6 +213,7 @@ def main():
         print(f"{model + ' int8/float32 size':<43} {size_ratio:>9.3f}  <= 0.27")
     for kind, teacher_key, student_key in [
         ("LiteRT", "teacher float32", "student int8"),
+        ("LiteRT", "teacher float32", "demo student int8"),
         ("LiteRT", "teacher float32", "student float32"),
         ("Keras", "teacher Keras", "student Keras"),
     ]:
