@@ -6,9 +6,10 @@ weights, checks that both give the same outputs, and copies trained weights
 back. It is the only kdkeras module that imports `tf_keras` or tfmot, and it
 does so lazily: importing it changes nothing in the process.
 
-Importing tfmot sets `TF_USE_LEGACY_KERAS=1`, which would route `tf.keras`
-(and `tf.keras` in every child process) to `tf_keras`; `tfmot()` restores the
-variable to what it was. kdkeras code never uses `tf.keras`.
+Importing tfmot sets `TF_USE_LEGACY_KERAS=1`, which would route TensorFlow's
+own Keras attribute (in this process and every child process) to `tf_keras`;
+`tfmot()` restores the variable to what it was. kdkeras imports `keras` and
+`tf_keras` by name and never goes through TensorFlow's attribute.
 """
 
 import importlib
