@@ -98,47 +98,31 @@ def main():
     if args.quick:
         x_train, y_train = x_train[:2000], y_train[:2000]
 
-    teacher = train(
-        kdkeras.models.build_cnn(filters=(64, 128, 256), dense_units=256),
-        x_train,
-        y_train,
-        epochs,
-    )
-    student = train(
-        kdkeras.models.build_cnn(filters=(16, 32), dense_units=32, pooling="flatten"),
-        x_train,
-        y_train,
-        epochs,
-    )
-    demo_student = train(
-        kdkeras.models.build_cnn(filters=(8, 16), dense_units=None, pooling="flatten"),
-        x_train,
-        y_train,
-        epochs,
-    )
-    conv_student = train(
-        kdkeras.models.build_cnn(filters=(32, 64), dense_units=128, pooling="flatten"),
-        x_train,
-        y_train,
-        epochs,
-    )
+    cnn_configs = {
+        "teacher": dict(filters=(64, 128, 256), dense_units=256),
+        "student": dict(filters=(16, 32), dense_units=32, pooling="flatten"),
+        "demo student": dict(filters=(8, 16), dense_units=None, pooling="flatten"),
+        "conv student": dict(filters=(32, 64), dense_units=128, pooling="flatten"),
+    }
+    cnns = {
+        name: train(kdkeras.models.build_cnn(**config), x_train, y_train, epochs)
+        for name, config in cnn_configs.items()
+    }
+    teacher, student = cnns["teacher"], cnns["student"]
     mobilenet = mobilenet_student()
     mobilenet_calibration = to_rgb96(x_train[:calibration])
 
     directory = tempfile.mkdtemp(prefix="kdkeras-litert-")
     paths = {}
-    for name, model, quantization, data in [
-        ("teacher float32", teacher, "float32", None),
-        ("teacher int8", teacher, "int8", x_train[:calibration]),
-        ("demo student float32", demo_student, "float32", None),
-        ("demo student int8", demo_student, "int8", x_train[:calibration]),
-        ("student float32", student, "float32", None),
-        ("student int8", student, "int8", x_train[:calibration]),
-        ("conv student float32", conv_student, "float32", None),
-        ("conv student int8", conv_student, "int8", x_train[:calibration]),
-        ("mobilenet float32", mobilenet, "float32", None),
-        ("mobilenet int8", mobilenet, "int8", mobilenet_calibration),
-    ]:
+    conversions = [
+        (f"{name} {quantization}", model, quantization, calibration_images)
+        for name, model, calibration_images in [
+            *[(name, cnn, x_train[:calibration]) for name, cnn in cnns.items()],
+            ("mobilenet", mobilenet, mobilenet_calibration),
+        ]
+        for quantization in ("float32", "int8")
+    ]
+    for name, model, quantization, data in conversions:
         path = os.path.join(directory, name.replace(" ", "_") + ".tflite")
         paths[name] = export_litert(model, path, quantization, data)
 
@@ -149,12 +133,7 @@ def main():
         f"interpreter threads: {args.threads}"
     )
     rows = []
-    for name, keras_model in [
-        ("teacher", teacher),
-        ("demo student", demo_student),
-        ("student", student),
-        ("conv student", conv_student),
-    ]:
+    for name, keras_model in cnns.items():
         row = kdkeras.evaluation.evaluate_classifier(
             keras_model, x_test, y_test, name=f"{name} Keras"
         )
@@ -204,7 +183,7 @@ def main():
         print(f"{name:<20} {size:>10} {latency[name]:>10.3f} {p90:>8.3f}")
 
     print("\nratio                                       measured   goal")
-    for model in ("teacher", "demo student", "student", "conv student", "mobilenet"):
+    for model in (*cnns, "mobilenet"):
         speedup = latency[f"{model} float32"] / latency[f"{model} int8"]
         size_ratio = os.path.getsize(paths[f"{model} int8"]) / os.path.getsize(
             paths[f"{model} float32"]
