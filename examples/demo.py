@@ -435,7 +435,7 @@ def main(argv=None):
         num_threads=1,
     )
     print(f"\nOn the {len(test[0])} test images (latency: batch 1, this CPU):\n")
-    print(evaluation.format_table(rows, kdkeras.report.REPORT_COLUMNS))
+    print(evaluation.format_table(rows, kdkeras.report.report_columns(rows)))
     print(
         f"\nSaved teacher.keras, student_scratch.keras and {package_dir}/ (model, "
         f"LiteRT files, labels, metadata, report) in "

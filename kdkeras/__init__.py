@@ -11,6 +11,7 @@ from kdkeras import (
     offline,
     optimize,
     report,
+    sparsity,
     transfer,
 )
 from kdkeras.callbacks import NonFiniteLossError, RaiseOnNonFiniteLoss

@@ -16,8 +16,10 @@ rows = kdkeras.report.compare_and_report(
 
 writes `report.md`, `report.json` and `report.png` (accuracy against size and
 against latency) and returns the rows: accuracy, macro precision, recall and
-F1 (scikit-learn), the confusion matrix, parameters, size and latency at
-batch 1 on this CPU of each model.
+F1 (scikit-learn), the confusion matrix, parameters, size, gzipped size and
+latency at batch 1 on this CPU of each model, and the kernel sparsity of each
+Keras model. When a model is pruned, the table shows sparsity and gzipped
+size, and the report says what pruning does and does not buy.
 """
 
 import collections.abc
@@ -30,7 +32,7 @@ import keras
 import numpy as np
 from sklearn import metrics as sklearn_metrics
 
-from kdkeras import evaluation
+from kdkeras import evaluation, sparsity
 from kdkeras.io_utils import atomic_path
 
 REPORT_COLUMNS = (
@@ -39,6 +41,26 @@ REPORT_COLUMNS = (
     evaluation.Column("p90 ms", "latency_p90_ms", "{:.3f}".format, ">"),
 )
 """The columns of the report's table: the scores, size and batch-1 latency."""
+
+SPARSITY_COLUMNS = (
+    evaluation.Column("sparsity", "sparsity", "{:.1%}".format, ">"),
+    evaluation.Column("gzipped", "gzipped_bytes", evaluation.format_size, ">"),
+)
+"""Columns added to the table when a model is pruned (see `report_columns`)."""
+
+PRUNED_SPARSITY = 0.01
+"""Kernel sparsity above which a model counts as pruned: trained dense kernels
+have next to no exact zeros."""
+
+PRUNING_NOTE = (
+    "Sparsity: the fraction of exact zeros in the kernels. Unstructured "
+    "sparsity does not make a model faster: Keras and LiteRT (XNNPACK) run "
+    "dense kernels that multiply the zeros like any other weight, so expect "
+    "the same latency as the dense model. It pays in the gzipped size (Keras "
+    "rows: the weights; LiteRT rows: the file), which is what an app download "
+    "or an over-the-air update carries. For speed, distill into a smaller "
+    "student or quantize to int8."
+)
 
 
 def evaluate_for_report(
@@ -59,18 +81,26 @@ def evaluate_for_report(
     Returns:
         A row `dict`: `name`, `format` (`"keras"` or `"litert"`), the scores
         of `evaluate_classifier`, `confusion_matrix` (rows: true classes),
-        `parameters`, `size_bytes`, `latency_median_ms` and `latency_p90_ms`.
+        `parameters`, `size_bytes`, `gzipped_bytes` (Keras: the weights
+        after gzip; LiteRT: the file after gzip), `sparsity` and
+        `layer_sparsity` (Keras models only: see
+        `kdkeras.sparsity.sparsity_report`), `latency_median_ms` and
+        `latency_p90_ms`.
     """
     from kdkeras import litert
 
     true_classes = evaluation.to_class_ids(y)
     if isinstance(model, keras.Model):
         outputs = model.predict(x, batch_size=256, verbose=0)
+        kernel_sparsity = sparsity.sparsity_report(model)
         row = {
             "name": name,
             "format": "keras",
             "parameters": evaluation.count_parameters(model),
             "size_bytes": evaluation.model_size_bytes(model),
+            "gzipped_bytes": sparsity.gzipped_size_bytes(model),
+            "sparsity": kernel_sparsity["overall"],
+            "layer_sparsity": kernel_sparsity["layers"],
         }
     else:
         model = litert.load_litert_model(model, num_threads=num_threads)
@@ -80,6 +110,9 @@ def evaluate_for_report(
             "format": "litert",
             "parameters": None,
             "size_bytes": model.size_bytes,
+            "gzipped_bytes": sparsity.gzipped_size_bytes(model.path),
+            "sparsity": None,
+            "layer_sparsity": None,
         }
     predicted_classes = np.asarray(outputs).argmax(axis=-1)
     row.update(evaluation.classification_scores(true_classes, predicted_classes))
@@ -140,6 +173,18 @@ def compare_and_report(
     ]
     write_report(rows, directory, class_names=class_names, title=title)
     return rows
+
+
+def is_pruned(row):
+    """Whether a report row is of a pruned model (see `PRUNED_SPARSITY`)."""
+    return (row.get("sparsity") or 0.0) > PRUNED_SPARSITY
+
+
+def report_columns(rows):
+    """`REPORT_COLUMNS`, plus `SPARSITY_COLUMNS` when a row is pruned."""
+    if any(is_pruned(row) for row in rows):
+        return REPORT_COLUMNS + SPARSITY_COLUMNS
+    return REPORT_COLUMNS
 
 
 def _num_classes(y, class_names):
@@ -204,10 +249,25 @@ def format_markdown(rows, title, environment, class_names=None):
         "`tf.function`. Size: the `.keras` file without optimizer state, or "
         "the `.tflite` file.",
         "",
-        evaluation.format_markdown_table(rows, REPORT_COLUMNS),
+        evaluation.format_markdown_table(rows, report_columns(rows)),
         "",
         "![accuracy against size and latency](report.png)",
     ]
+    pruned_rows = [row for row in rows if is_pruned(row)]
+    if pruned_rows:
+        lines += ["", "## Pruning", "", PRUNING_NOTE]
+    for row in pruned_rows:
+        lines += [
+            "",
+            f"Kernel sparsity of {row['name']}, layer by layer:",
+            "",
+            "| layer | sparsity |",
+            "|:---|---:|",
+        ]
+        lines += [
+            f"| {layer} | {layer_sparsity:.1%} |"
+            for layer, layer_sparsity in row["layer_sparsity"].items()
+        ]
     for row in rows:
         lines += [
             "",

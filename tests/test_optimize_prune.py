@@ -28,29 +28,6 @@ def test_schedule_fits_the_number_of_steps():
         optimize.pruning_schedule_steps(1)
 
 
-def test_sparsity_report_counts_kernel_zeros():
-    model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(2, name="a"), keras.layers.ReLU()]
-    )
-    model.get_layer("a").set_weights(
-        [np.array([[0, 1], [0, 0], [2, 0], [0, 3]], "float32"), np.zeros(2)]
-    )
-    report = optimize.sparsity_report(model)
-    assert report == {"layers": {"a": 0.625}, "overall": 0.625}
-
-
-def test_gzipped_size_shrinks_with_zeros(tmp_path):
-    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64)])
-    dense_size = optimize.gzipped_size_bytes(model)
-    kernel, bias = model.get_weights()
-    kernel[np.abs(kernel) < np.quantile(np.abs(kernel), 0.8)] = 0
-    model.set_weights([kernel, bias])
-    assert optimize.gzipped_size_bytes(model) < 0.5 * dense_size
-    path = tmp_path / "blob"
-    path.write_bytes(bytes(1000))
-    assert optimize.gzipped_size_bytes(path) < 100
-
-
 def test_target_sparsity_is_checked():
     student = kdkeras.models.build_cnn(filters=(4,), dense_units=None)
     with pytest.raises(ValueError, match="target_sparsity"):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import small_cnn
 
-from kdkeras import evaluation, export, report
+from kdkeras import evaluation, export, report, sparsity
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,10 @@ def test_report_rows_files_and_figure(trained_models, digits, tmp_path):
     assert rows[2]["accuracy"] == rows[1]["accuracy"]
     assert rows[2]["size_bytes"] == (tmp_path / "student.tflite").stat().st_size
     assert rows[2]["parameters"] is None
+    assert rows[2]["gzipped_bytes"] == sparsity.gzipped_size_bytes(tflite_path)
+    assert rows[2]["sparsity"] is None
+    assert rows[1]["gzipped_bytes"] == sparsity.gzipped_size_bytes(student)
+    assert rows[1]["sparsity"] == sparsity.sparsity_report(student)["overall"] < 0.01
     for row in rows:
         matrix = np.array(row["confusion_matrix"])
         assert matrix.shape == (10, 10) and matrix.sum() == len(y_test)
@@ -62,6 +66,8 @@ def test_report_rows_files_and_figure(trained_models, digits, tmp_path):
     assert markdown.startswith("# Digits")
     assert "| model | accuracy |" in markdown and "| student float32 |" in markdown
     assert "## Confusion matrix: teacher" in markdown and "| digit 9 |" in markdown
+    # No pruned model: no sparsity columns, no pruning section.
+    assert "| sparsity |" not in markdown and "## Pruning" not in markdown
     assert (directory / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(path.name for path in directory.iterdir()) == [
         "report.json",
@@ -88,3 +94,40 @@ def test_markdown_table_cells_match_the_plain_table():
     assert table.splitlines()[0].startswith("| model | accuracy |")
     assert table.splitlines()[1].startswith("|:---|---:|")
     assert table.splitlines()[2] == ("| a | 0.5000 | - | - | - | 1,234 | 2.0 KB |")
+
+
+def test_pruned_model_gets_sparsity_columns_and_the_latency_note(
+    trained_models, digits, tmp_path
+):
+    _, student = trained_models
+    pruned = keras.models.clone_model(student)
+    pruned.set_weights(student.get_weights())
+    dense_layer = pruned.layers[-1]
+    kernel, bias = dense_layer.get_weights()
+    # Zero the 75% smallest entries of the Dense kernel, as magnitude pruning does.
+    kernel[np.abs(kernel) < np.quantile(np.abs(kernel), 0.75)] = 0
+    dense_layer.set_weights([kernel, bias])
+    x, y = digits
+
+    rows = report.compare_and_report(
+        {"student": student, "student pruned": pruned},
+        x[:100],
+        y[:100],
+        str(tmp_path),
+        latency_runs=0,
+    )
+
+    assert [report.is_pruned(row) for row in rows] == [False, True]
+    expected = sparsity.sparsity_report(pruned)
+    assert rows[1]["layer_sparsity"] == expected["layers"]
+    assert rows[1]["layer_sparsity"][dense_layer.name] == pytest.approx(0.75, abs=0.01)
+    assert rows[1]["gzipped_bytes"] < rows[0]["gzipped_bytes"]
+    assert report.report_columns(rows) == (
+        report.REPORT_COLUMNS + report.SPARSITY_COLUMNS
+    )
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "| sparsity | gzipped |" in markdown
+    assert "| student pruned |" in markdown and f"{expected['overall']:.1%}" in markdown
+    assert "## Pruning" in markdown and "does not make a model faster" in markdown
+    assert f"| {dense_layer.name} | " in markdown
+    assert "Kernel sparsity of student," not in markdown

@@ -10,14 +10,19 @@ result.sparsity        # {"layers": {...}, "overall": 0.5}
 """
 
 import dataclasses
-import gzip
-import io
-import os
 
 import keras
-import numpy as np
 
 from kdkeras.optimize import _training, bridge
+from kdkeras.sparsity import gzipped_size_bytes, layer_kernel, sparsity_report
+
+__all__ = [
+    "PruneResult",
+    "gzipped_size_bytes",
+    "prune",
+    "pruning_schedule_steps",
+    "sparsity_report",
+]
 
 
 @dataclasses.dataclass
@@ -127,7 +132,7 @@ def prune(
     )
 
     def wrap(layer):
-        if _kernel(layer) is None:
+        if layer_kernel(layer) is None:
             return layer
         return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule)
 
@@ -150,66 +155,3 @@ def prune(
         history=history,
         sparsity=sparsity_report(model),
     )
-
-
-def _kernel(layer):
-    for name in ("kernel", "depthwise_kernel"):
-        kernel = getattr(layer, name, None)
-        if kernel is not None:
-            return kernel
-    return None
-
-
-def sparsity_report(model):
-    """The fraction of exact zeros in each kernel of `model`.
-
-    Works on Keras 3 and `tf_keras` models; nested models are looked into.
-
-    Args:
-        model: A model.
-
-    Returns:
-        `{"layers": {layer_name: sparsity}, "overall": sparsity}`, where
-        `overall` counts all kernel entries together.
-    """
-    layers = {}
-    zeros = total = 0
-    for layer in _flat_layers(model):
-        kernel = _kernel(layer)
-        if kernel is None:
-            continue
-        values = np.asarray(kernel)
-        layer_zeros = int(np.count_nonzero(values == 0))
-        layers[layer.name] = layer_zeros / values.size
-        zeros += layer_zeros
-        total += values.size
-    return {"layers": layers, "overall": zeros / total if total else 0.0}
-
-
-def _flat_layers(model):
-    for layer in model.layers:
-        if hasattr(layer, "layers") and not _kernel(layer):
-            yield from _flat_layers(layer)
-        else:
-            yield layer
-
-
-def gzipped_size_bytes(model_or_path):
-    """Size in bytes of a model's weights (or of a file) after gzip.
-
-    Pruned zeros compress away, so this is the size that pruning saves in a
-    compressed download.
-
-    Args:
-        model_or_path: A Keras 3 or `tf_keras` model, or a file path (e.g. a
-            `.tflite`).
-    """
-    if isinstance(model_or_path, (str, os.PathLike)):
-        with open(model_or_path, "rb") as file:
-            payload = file.read()
-    else:
-        buffer = io.BytesIO()
-        for weight in model_or_path.get_weights():
-            np.save(buffer, np.asarray(weight), allow_pickle=False)
-        payload = buffer.getvalue()
-    return len(gzip.compress(payload, compresslevel=9, mtime=0))
