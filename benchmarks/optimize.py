@@ -19,7 +19,9 @@ On Fashion-MNIST (60,000 training / 10,000 test images,
   `kdkeras.optimize.save_qat_for_device`;
 * magnitude pruning of the float student to 50/75/90% sparsity, without and
   with distillation (`kdkeras.optimize.prune`, Adam 5e-4): the stripped
-  Keras 3 model's accuracy, its measured kernel sparsity and gzipped weights.
+  Keras 3 model's accuracy, its measured kernel sparsity and gzipped weights;
+* the 75%-pruned distilled student, then QAT with distillation, which keeps
+  its zeros (`preserve_sparsity="auto"`): a sparse int8 file.
 
 Every int8 accuracy is measured with the LiteRT interpreter on the test set;
 "agreement" is the top-1 agreement of the int8 file with the float model it
@@ -48,6 +50,7 @@ from kdkeras.datasets import FASHION_MNIST_CLASS_NAMES
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPARSITIES = (0.5, 0.75, 0.9)
+PRUNE_THEN_QAT = 0.75
 ALPHA = 0.1
 TEMPERATURE = 2.0
 STUDENT_ARCHITECTURE = dict(filters=(8, 16), dense_units=None, pooling="flatten")
@@ -184,12 +187,13 @@ def keras_row(name, model, test, seconds, sparsity=None):
     }
 
 
-def int8_row(name, path, accuracy, agreement, seconds):
+def int8_row(name, path, accuracy, agreement, seconds, sparsity=None):
     return {
         "model": name,
         "accuracy": accuracy,
         "measured with": "LiteRT int8",
         "agreement": agreement,
+        "sparsity": sparsity,
         "size": evaluation.format_size(os.path.getsize(path)),
         "gzipped": evaluation.format_size(optimize.gzipped_size_bytes(path)),
         "train s": seconds,
@@ -217,7 +221,13 @@ def qat_row(name, student, train, test, teacher_logits, epochs, seed, directory)
     )
     check = saved["check"]
     return int8_row(
-        name, saved["tflite"], check["accuracy"], check["top1_agreement"], seconds
+        name,
+        saved["tflite"],
+        check["accuracy"],
+        check["top1_agreement"],
+        seconds,
+        # The fine-tuned float weights: a pruned student's zeros are kept.
+        sparsity=optimize.sparsity_report(result.keras_model)["overall"],
     )
 
 
@@ -235,9 +245,10 @@ def prune_row(name, student, train, test, teacher_logits, sparsity, epochs, seed
         seed=seed,
     )
     seconds = time.perf_counter() - start
-    return keras_row(
+    row = keras_row(
         name, result.model, test, seconds, sparsity=result.sparsity["overall"]
     )
+    return row, result.model
 
 
 def format_markdown(rows):
@@ -306,10 +317,10 @@ def main(argv=None):
                     os.path.join(directory, name.replace(" ", "")),
                 )
             )
-    for sparsity in SPARSITIES:
-        for name, logits in (("", None), (" + distillation", teacher_logits)):
-            rows.append(
-                prune_row(
+        pruned = {}
+        for sparsity in SPARSITIES:
+            for name, logits in (("", None), (" + distillation", teacher_logits)):
+                row, pruned[sparsity, name] = prune_row(
                     f"student pruned {sparsity:.0%}{name}",
                     student,
                     train,
@@ -319,7 +330,21 @@ def main(argv=None):
                     args.prune_epochs,
                     args.seed,
                 )
+                rows.append(row)
+        # Pruned, then quantized: prune-preserving QAT keeps the zeros.
+        rows.append(
+            qat_row(
+                f"student pruned {PRUNE_THEN_QAT:.0%} + distillation, then int8 "
+                "QAT + distillation",
+                pruned[PRUNE_THEN_QAT, " + distillation"],
+                train,
+                test,
+                teacher_logits,
+                args.qat_epochs,
+                args.seed,
+                os.path.join(directory, "pruned_qat"),
             )
+        )
 
     command = "python benchmarks/optimize.py" + (" --quick" if args.quick else "")
     print(

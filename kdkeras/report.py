@@ -48,10 +48,6 @@ SPARSITY_COLUMNS = (
 )
 """Columns added to the table when a model is pruned (see `report_columns`)."""
 
-PRUNED_SPARSITY = 0.01
-"""Kernel sparsity above which a model counts as pruned: trained dense kernels
-have next to no exact zeros."""
-
 PRUNING_NOTE = (
     "Sparsity: the fraction of exact zeros in the kernels. Unstructured "
     "sparsity does not make a model faster: Keras and LiteRT (XNNPACK) run "
@@ -176,8 +172,8 @@ def compare_and_report(
 
 
 def is_pruned(row):
-    """Whether a report row is of a pruned model (see `PRUNED_SPARSITY`)."""
-    return (row.get("sparsity") or 0.0) > PRUNED_SPARSITY
+    """Whether a report row is of a pruned model (see `sparsity.is_pruned`)."""
+    return (row.get("sparsity") or 0.0) > sparsity.PRUNED_SPARSITY
 
 
 def report_columns(rows):

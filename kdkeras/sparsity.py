@@ -16,6 +16,15 @@ import os
 
 import numpy as np
 
+PRUNED_SPARSITY = 0.01
+"""Kernel sparsity above which a model counts as pruned: trained dense kernels
+have next to no exact zeros."""
+
+
+def is_pruned(model):
+    """Whether more than `PRUNED_SPARSITY` of `model`'s kernel entries are 0."""
+    return sparsity_report(model)["overall"] > PRUNED_SPARSITY
+
 
 def layer_kernel(layer):
     """The `kernel` or `depthwise_kernel` of `layer`, or `None`."""

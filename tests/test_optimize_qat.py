@@ -154,3 +154,78 @@ def test_qat_with_teacher_gives_an_int8_tflite_as_accurate_as_the_student(tmp_pa
     assert student.evaluate(x_test, y_test, verbose=0)[1] == float_accuracy
     with pytest.raises(FileExistsError):
         qat.export_int8_tflite(result.model, path)
+
+
+def _int8_kernel_sparsity(path):
+    """The fraction of zeros in the weight tensors of a .tflite's conv/dense ops."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    zeros = total = 0
+    for op in interpreter._get_ops_details():
+        if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            kernel = interpreter.get_tensor(op["inputs"][1])
+            assert kernel.dtype == np.int8
+            zeros += int(np.count_nonzero(kernel == 0))
+            total += kernel.size
+    return zeros / total
+
+
+def _zero_smallest_half(model):
+    """Magnitude-prunes every kernel of `model` to 50% in place; returns masks."""
+    masks = {}
+    for layer in model.layers:
+        if not hasattr(layer, "kernel"):
+            continue
+        kernel = layer.kernel.numpy()
+        kernel[np.abs(kernel) < np.median(np.abs(kernel))] = 0
+        layer.kernel.assign(kernel)
+        masks[layer.name] = kernel == 0
+    return masks
+
+
+@pytest.mark.slow
+def test_qat_of_a_pruned_student_keeps_its_zeros_by_default(tmp_path):
+    (x_train, y_train), (x_test, y_test) = (
+        kdkeras.datasets.load_embedded_fashion_mnist()
+    )
+    x_train, x_test = x_train[:3000, ..., None], x_test[:500, ..., None]
+    y_train, y_test = y_train[:3000], y_test[:500]
+    keras.utils.set_random_seed(0)
+    student = _trained(
+        kdkeras.models.build_cnn(filters=(8, 16), dense_units=32, pooling="flatten"),
+        x_train,
+        y_train,
+        epochs=1,
+    )
+    masks = _zero_smallest_half(student)
+    assert kdkeras.sparsity.is_pruned(student)
+    sparse_accuracy = student.evaluate(x_test, y_test, verbose=0)[1]
+
+    kept = qat.quantize_aware(student, (x_train, y_train), epochs=1)
+    lost = qat.quantize_aware(
+        student, (x_train, y_train), epochs=1, preserve_sparsity=False
+    )
+
+    for name, mask in masks.items():
+        kernel = kept.keras_model.get_layer(name).kernel.numpy()
+        assert np.all(kernel[mask] == 0), name
+        assert np.any(kernel[~mask] != student.get_layer(name).kernel.numpy()[~mask])
+    assert kdkeras.sparsity.sparsity_report(kept.keras_model)["overall"] >= 0.49
+    # Plain QAT moves most zeros (dead units' weights get no gradient).
+    assert kdkeras.sparsity.sparsity_report(lost.keras_model)["overall"] < 0.25
+    kept_path = qat.export_int8_tflite(kept.model, tmp_path / "kept.tflite")
+    lost_path = qat.export_int8_tflite(lost.model, tmp_path / "lost.tflite")
+    # The zeros survive into the int8 file's kernels, where gzip finds them.
+    assert _int8_kernel_sparsity(kept_path) >= 0.49
+    assert kdkeras.sparsity.gzipped_size_bytes(
+        kept_path
+    ) < kdkeras.sparsity.gzipped_size_bytes(lost_path)
+    int8_accuracy, _ = _tflite_accuracy(kept_path, x_test, y_test)
+    print(
+        f"pruned float {sparse_accuracy:.4f}, prune-preserving QAT {int8_accuracy:.4f}"
+    )
+    assert int8_accuracy >= sparse_accuracy - 0.02
+    with pytest.raises(ValueError, match="preserve_sparsity"):
+        qat.quantize_aware(student, (x_train, y_train), preserve_sparsity="yes")

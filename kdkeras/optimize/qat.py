@@ -18,6 +18,7 @@ import tensorflow as tf
 from kdkeras.export import calibration, errors
 from kdkeras.io_utils import atomic_path
 from kdkeras.optimize import _training, bridge
+from kdkeras.sparsity import is_pruned
 
 # Input preprocessing that tfmot's 8-bit scheme does not support: it runs in
 # float, and only its output is quantized, so the next layer gets int8 inputs.
@@ -60,6 +61,7 @@ def quantize_aware(
     temperature=3.0,
     validation_data=None,
     output_quantized_layers=DEFAULT_OUTPUT_QUANTIZED_LAYERS,
+    preserve_sparsity="auto",
     seed=0,
 ):
     """Fine-tunes `student` with fake 8-bit quantization on the distillation loss.
@@ -96,6 +98,11 @@ def quantize_aware(
         validation_data: Optional `(x_val, y_val)`; scored on the labels.
         output_quantized_layers: Class names of layers run in float with only
             their output quantized (tfmot does not support them).
+        preserve_sparsity: Whether the zeros of a pruned student stay zero
+            (tfmot's prune-preserving QAT, `Default8BitPrunePreserveQuantize
+            Scheme`, which masks the kernels; without it, QAT's first steps
+            turn every pruned zero into a small weight). `"auto"`: when the
+            student is pruned (`kdkeras.sparsity.is_pruned`).
         seed: Shuffling seed.
 
     Returns:
@@ -117,7 +124,14 @@ def quantize_aware(
         batch_size=batch_size,
         seed=seed,
     )
-    qat_model = quantize(float_model, output_quantized_layers)
+    if preserve_sparsity == "auto":
+        preserve_sparsity = is_pruned(student)
+    elif not isinstance(preserve_sparsity, bool):
+        raise ValueError(
+            '`preserve_sparsity` must be True, False or "auto". '
+            f"Received: preserve_sparsity={preserve_sparsity!r}"
+        )
+    qat_model = quantize(float_model, output_quantized_layers, preserve_sparsity)
     calibrate_activation_ranges(qat_model, data[0], batch_size=batch_size)
     history = _training.fit(
         qat_model, objective, dataset, validation, epochs, learning_rate
@@ -131,19 +145,31 @@ def quantize_aware(
     )
 
 
-def quantize(tf_keras_model, output_quantized_layers=DEFAULT_OUTPUT_QUANTIZED_LAYERS):
+def quantize(
+    tf_keras_model,
+    output_quantized_layers=DEFAULT_OUTPUT_QUANTIZED_LAYERS,
+    preserve_sparsity=False,
+):
     """Wraps a `tf_keras` model for QAT with tfmot's default 8-bit scheme.
 
     Args:
         tf_keras_model: A `tf_keras` functional or `Sequential` model.
         output_quantized_layers: Class names of layers run in float with only
             their output quantized.
+        preserve_sparsity: Whether to use tfmot's prune-preserving variant of
+            the scheme, which keeps the kernels' zeros at zero.
 
     Returns:
         The quantization-aware `tf_keras` model.
     """
     tfk = bridge.tf_keras()
-    quantization = bridge.tfmot().quantization.keras
+    tfmot = bridge.tfmot()
+    quantization = tfmot.quantization.keras
+    scheme = (
+        tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+        if preserve_sparsity
+        else quantization.default_8bit.Default8BitQuantizeScheme()
+    )
     output_config = _output_quantize_config_class()
     output_quantized = tuple(output_quantized_layers)
 
@@ -155,7 +181,7 @@ def quantize(tf_keras_model, output_quantized_layers=DEFAULT_OUTPUT_QUANTIZED_LA
     try:
         annotated = tfk.models.clone_model(tf_keras_model, clone_function=annotate)
         with quantization.quantize_scope({output_config.__name__: output_config}):
-            return quantization.quantize_apply(annotated)
+            return quantization.quantize_apply(annotated, scheme)
     except (RuntimeError, ValueError, TypeError) as error:
         raise UnsupportedQuantizationError(
             _unsupported_message(tf_keras_model, str(error))
