@@ -98,11 +98,12 @@ def quantize_aware(
         validation_data: Optional `(x_val, y_val)`; scored on the labels.
         output_quantized_layers: Class names of layers run in float with only
             their output quantized (tfmot does not support them).
-        preserve_sparsity: Whether the zeros of a pruned student stay zero
-            (tfmot's prune-preserving QAT, `Default8BitPrunePreserveQuantize
-            Scheme`, which masks the kernels; without it, QAT's first steps
-            turn every pruned zero into a small weight). `"auto"`: when the
-            student is pruned (`kdkeras.sparsity.is_pruned`).
+        preserve_sparsity: Whether the zeros of a pruned student stay zero,
+            with tfmot's prune-preserving scheme
+            (`Default8BitPrunePreserveQuantizeScheme`), which masks the
+            kernels; without it, QAT turns most pruned zeros into small
+            weights. `"auto"`: when the student is pruned
+            (`kdkeras.sparsity.is_pruned`).
         seed: Shuffling seed.
 
     Returns:
