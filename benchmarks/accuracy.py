@@ -162,7 +162,7 @@ def train_teacher(train, validation, args):
         return teacher
     # Augmentation only while training: the teacher's logits on its own
     # training images are then less over-confident.
-    fit_with_augmentation(
+    fit_on_labels(
         teacher,
         train,
         validation,
@@ -186,13 +186,16 @@ def augmentation():
     )
 
 
-def fit_with_augmentation(model, train, validation, learning_rate, epochs, batch_size):
-    """Fits `model` on `augmentation()` of its inputs; returns `model`."""
-    augmented = keras.Sequential(
-        [keras.Input(train[0].shape[1:]), augmentation(), model]
-    )
+def fit_on_labels(
+    model, train, validation, learning_rate, epochs, batch_size, augment=True
+):
+    """Fits `model` on the labels (on augmented inputs if `augment`)."""
+    fitted = model
+    if augment:
+        inputs = keras.Input(train[0].shape[1:])
+        fitted = keras.Sequential([inputs, augmentation(), model])
     demo.compile_and_fit(
-        augmented,
+        fitted,
         train,
         validation,
         learning_rate,
@@ -213,23 +216,14 @@ def build_student(kind, name, seed):
 
 def train_from_scratch(train, validation, args, seed):
     """The student trained on the labels alone (augmented in online mode)."""
-    if args.distillation == "online":
-        return fit_with_augmentation(
-            build_student(args.student, "student_scratch", seed),
-            train,
-            validation,
-            demo.STUDENT_LEARNING_RATE,
-            args.epochs,
-            args.batch_size,
-        )
-    return demo.compile_and_fit(
+    return fit_on_labels(
         build_student(args.student, "student_scratch", seed),
         train,
         validation,
         demo.STUDENT_LEARNING_RATE,
         args.epochs,
         args.batch_size,
-        loss=demo.LABEL_LOSS,
+        augment=args.distillation == "online",
     )
 
 
