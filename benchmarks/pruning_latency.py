@@ -11,7 +11,6 @@ the latency and gzipped-size ratios of each pruned file to its dense twin.
 """
 
 import argparse
-import gzip
 import os
 import statistics
 import tempfile
@@ -20,13 +19,9 @@ import keras
 
 import kdkeras
 from kdkeras import litert
+from kdkeras.sparsity import gzipped_size_bytes
 
 SPARSITIES = (0.5, 0.9)
-
-
-def gzipped_size(path):
-    with open(path, "rb") as file:
-        return len(gzip.compress(file.read()))
 
 
 def main():
@@ -81,7 +76,8 @@ def main():
 
     print(f"\n{'file':<22} {'median ms':>10} {'gzipped KB':>11}")
     for name, path in paths.items():
-        print(f"{name:<22} {latency[name]:>10.4f} {gzipped_size(path) / 1024:>11.1f}")
+        gzipped_kb = gzipped_size_bytes(path) / 1024
+        print(f"{name:<22} {latency[name]:>10.4f} {gzipped_kb:>11.1f}")
     print(f"\n{'pruned / dense':<22} {'latency':>10} {'gzipped':>11}")
     for sparsity in SPARSITIES:
         for quantization in ("float32", "int8"):
@@ -89,9 +85,12 @@ def main():
                 f"pruned {sparsity:.0%} {quantization}",
                 f"dense {quantization}",
             )
+            gzipped_ratio = gzipped_size_bytes(paths[pruned]) / gzipped_size_bytes(
+                paths[base]
+            )
             print(
                 f"{pruned:<22} {latency[pruned] / latency[base]:>10.2f} "
-                f"{gzipped_size(paths[pruned]) / gzipped_size(paths[base]):>11.2f}"
+                f"{gzipped_ratio:>11.2f}"
             )
 
 

@@ -171,14 +171,14 @@ def compare_and_report(
     return rows
 
 
-def is_pruned(row):
+def row_is_pruned(row):
     """Whether a report row is of a pruned model (see `sparsity.is_pruned`)."""
     return (row.get("sparsity") or 0.0) > sparsity.PRUNED_SPARSITY
 
 
 def report_columns(rows):
     """`REPORT_COLUMNS`, plus `SPARSITY_COLUMNS` when a row is pruned."""
-    if any(is_pruned(row) for row in rows):
+    if any(row_is_pruned(row) for row in rows):
         return REPORT_COLUMNS + SPARSITY_COLUMNS
     return REPORT_COLUMNS
 
@@ -249,7 +249,7 @@ def format_markdown(rows, title, environment, class_names=None):
         "",
         "![accuracy against size and latency](report.png)",
     ]
-    pruned_rows = [row for row in rows if is_pruned(row)]
+    pruned_rows = [row for row in rows if row_is_pruned(row)]
     if pruned_rows:
         lines += ["", "## Pruning", "", PRUNING_NOTE]
     for row in pruned_rows:

@@ -117,7 +117,7 @@ def test_pruned_model_gets_sparsity_columns_and_the_latency_note(
         latency_runs=0,
     )
 
-    assert [report.is_pruned(row) for row in rows] == [False, True]
+    assert [report.row_is_pruned(row) for row in rows] == [False, True]
     expected = sparsity.sparsity_report(pruned)
     assert rows[1]["layer_sparsity"] == expected["layers"]
     assert rows[1]["layer_sparsity"][dense_layer.name] == pytest.approx(0.75, abs=0.01)

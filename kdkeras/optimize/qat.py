@@ -113,6 +113,14 @@ def quantize_aware(
         UnsupportedQuantizationError: If tfmot cannot quantize a layer; the
             message names it and the ways out.
     """
+    # Checked before the student is rebuilt in tf_keras, which takes a while.
+    if preserve_sparsity == "auto":
+        preserve_sparsity = is_pruned(student)
+    elif not isinstance(preserve_sparsity, bool):
+        raise ValueError(
+            '`preserve_sparsity` must be True, False or "auto". '
+            f"Received: preserve_sparsity={preserve_sparsity!r}"
+        )
     objective, dataset, validation, _, float_model = _training.prepare(
         student,
         data,
@@ -125,13 +133,6 @@ def quantize_aware(
         batch_size=batch_size,
         seed=seed,
     )
-    if preserve_sparsity == "auto":
-        preserve_sparsity = is_pruned(student)
-    elif not isinstance(preserve_sparsity, bool):
-        raise ValueError(
-            '`preserve_sparsity` must be True, False or "auto". '
-            f"Received: preserve_sparsity={preserve_sparsity!r}"
-        )
     qat_model = quantize(float_model, output_quantized_layers, preserve_sparsity)
     calibrate_activation_ranges(qat_model, data[0], batch_size=batch_size)
     history = _training.fit(
