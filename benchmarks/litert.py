@@ -1,7 +1,7 @@
 """LiteRT latency and size: float32 vs int8, teacher vs student.
 
 Measures, in one run and side by side, the batch-1 latency (median of the
-interpreter's `invoke()`, `kdkeras.litert.measure_latency`) and the file size
+interpreter's `invoke()`, `kdkeras.evaluation.measure_latency`) and the file size
 of `.tflite` conversions of
 
 * a teacher CNN, `build_cnn(filters=(64, 128, 256), dense_units=256)`, float32
@@ -38,8 +38,8 @@ import numpy as np
 import tensorflow as tf
 
 import kdkeras
-from kdkeras import litert
-from kdkeras.evaluation import format_size
+from kdkeras import evaluation, litert
+from kdkeras.evaluation.scoring import format_size
 
 SPEEDUP_GOAL = 3.0
 SIZE_RATIO_GOAL = 0.27
@@ -170,7 +170,7 @@ def main():
     p90s = {name: [] for name in runners}
     for _ in range(rounds):
         for name, model in runners.items():
-            result = litert.measure_latency(model, num_runs=num_runs, warmup=5)
+            result = evaluation.measure_latency(model, num_runs=num_runs, warmup=5)
             medians[name].append(result["median_ms"])
             p90s[name].append(result["p90_ms"])
     latency = {name: statistics.median(values) for name, values in medians.items()}

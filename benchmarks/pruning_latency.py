@@ -3,7 +3,7 @@
 Trains a CNN student briefly on the embedded Fashion-MNIST subset, prunes a
 copy to 50% and to 90% sparsity with `kdkeras.optimize.prune`, exports all
 three as float32 and int8 LiteRT files, and times them at batch 1
-(`kdkeras.litert.measure_latency`, 1 thread) in interleaved rounds. Prints
+(`kdkeras.evaluation.measure_latency`, 1 thread) in interleaved rounds. Prints
 the latency and gzipped-size ratios of each pruned file to its dense twin.
 
     python benchmarks/pruning_latency.py            # ~2 minutes
@@ -18,8 +18,8 @@ import tempfile
 import keras
 
 import kdkeras
-from kdkeras import litert
-from kdkeras.sparsity import gzipped_size_bytes
+from kdkeras import evaluation, litert
+from kdkeras.evaluation.sparsity import gzipped_size_bytes
 
 SPARSITIES = (0.5, 0.9)
 
@@ -68,7 +68,7 @@ def main():
     for _ in range(rounds):
         for name, runner in runners.items():
             medians[name].append(
-                litert.measure_latency(runner, x_train[:1], num_runs=num_runs)[
+                evaluation.measure_latency(runner, x_train[:1], num_runs=num_runs)[
                     "median_ms"
                 ]
             )

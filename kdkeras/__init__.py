@@ -2,19 +2,22 @@
 
 from kdkeras import (
     datasets,
+    distillation,
     evaluation,
     export,
     layers,
     litert,
     losses,
     models,
-    offline,
     optimize,
-    report,
-    sparsity,
-    transfer,
 )
-from kdkeras.callbacks import NonFiniteLossError, RaiseOnNonFiniteLoss
-from kdkeras.distiller import Distiller
-from kdkeras.model_outputs import probabilities_to_logits
+from kdkeras.distillation import (
+    Distiller,
+    NonFiniteLossError,
+    RaiseOnNonFiniteLoss,
+    offline,
+    probabilities_to_logits,
+)
+from kdkeras.evaluation import report, sparsity
+from kdkeras.models import transfer
 from kdkeras.version import __version__

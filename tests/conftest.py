@@ -18,7 +18,7 @@ def digits():
     return x, data.target.astype("int32")
 
 
-def small_cnn(filters=8, batch_norm=True, activation=None, seed=0, name=None):
+def _small_cnn(filters=8, batch_norm=True, activation=None, seed=0, name=None):
     """A tiny 8×8 classifier; `activation="softmax"` makes it output probabilities."""
     keras.utils.set_random_seed(seed)
     layers = [keras.Input((8, 8, 1)), keras.layers.Conv2D(filters, 3, padding="same")]
@@ -32,13 +32,25 @@ def small_cnn(filters=8, batch_norm=True, activation=None, seed=0, name=None):
     return keras.Sequential(layers, name=name)
 
 
-def dense_model(units=10, inputs=4, seed=0, activation=None, name=None):
+def _dense_model(units=10, inputs=4, seed=0, activation=None, name=None):
     """A single Dense layer, for hand-computed steps."""
     keras.utils.set_random_seed(seed)
     return keras.Sequential(
         [keras.Input((inputs,)), keras.layers.Dense(units, activation=activation)],
         name=name,
     )
+
+
+@pytest.fixture(scope="session")
+def small_cnn():
+    """A factory of tiny 8×8 classifiers (see `_small_cnn`)."""
+    return _small_cnn
+
+
+@pytest.fixture(scope="session")
+def dense_model():
+    """A factory of single-Dense-layer models (see `_dense_model`)."""
+    return _dense_model
 
 
 @pytest.fixture(scope="session")

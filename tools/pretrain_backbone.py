@@ -30,7 +30,7 @@ from kdkeras.datasets import load_fashion_mnist  # noqa: E402
 from kdkeras.io_utils import atomic_path  # noqa: E402
 from kdkeras.layers import ImageView  # noqa: E402
 from kdkeras.models import build_teacher  # noqa: E402
-from kdkeras.transfer import set_batch_norm_momentum  # noqa: E402
+from kdkeras.models.transfer import set_batch_norm_momentum  # noqa: E402
 
 PRESET = "mobilenet_v2"
 WIDTH = 0.35

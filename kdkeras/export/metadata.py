@@ -7,8 +7,8 @@ import os
 import keras
 from ai_edge_litert.interpreter import Interpreter
 
+from kdkeras.distillation.outputs import ends_in_softmax
 from kdkeras.io_utils import atomic_path
-from kdkeras.model_outputs import ends_in_softmax
 from kdkeras.version import __version__
 
 _COLORS = {1: "grayscale", 3: "rgb"}

@@ -6,10 +6,9 @@ from kdkeras import litert
 model = litert.LiteRTModel("student_int8.tflite", num_threads=1)
 row = litert.evaluate_litert(model, x_test, y_test, parameters=student.count_params())
 litert.compare_with_keras(student, model, x_test)["top1_agreement"]
-litert.measure_latency(model)["median_ms"]
+
 ```
 """
 
 from kdkeras.litert.checks import compare_with_keras, evaluate_litert, load_litert_model
-from kdkeras.litert.latency import measure_latency
 from kdkeras.litert.runner import LiteRTModel, dequantize, quantize

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from kdkeras.evaluation import classification_scores, to_class_ids
+from kdkeras.evaluation.scoring import classification_scores, to_class_ids
 from kdkeras.litert.runner import LiteRTModel
 
 

@@ -1,5 +1,6 @@
 """Ready-made classifiers that output logits, to use as teachers and students."""
 
+from kdkeras.models import transfer
 from kdkeras.models.applications import (
     PretrainedWeightsUnavailableError,
     build_backbone,

@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kdkeras import model_outputs
-from kdkeras.distillation_objective import DistillationObjective
+from kdkeras.distillation import outputs as model_outputs
+from kdkeras.distillation.objective import DistillationObjective
 from kdkeras.optimize import bridge
 
 

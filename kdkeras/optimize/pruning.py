@@ -13,8 +13,12 @@ import dataclasses
 
 import keras
 
+from kdkeras.evaluation.sparsity import (
+    gzipped_size_bytes,
+    layer_kernel,
+    sparsity_report,
+)
 from kdkeras.optimize import _training, bridge
-from kdkeras.sparsity import gzipped_size_bytes, layer_kernel, sparsity_report
 
 __all__ = [
     "PruneResult",

@@ -15,10 +15,10 @@ import re
 import keras
 import tensorflow as tf
 
+from kdkeras.evaluation.sparsity import is_pruned
 from kdkeras.export import calibration, errors
 from kdkeras.io_utils import atomic_path
 from kdkeras.optimize import _training, bridge
-from kdkeras.sparsity import is_pruned
 
 # Input preprocessing that tfmot's 8-bit scheme does not support: it runs in
 # float, and only its output is quantized, so the next layer gets int8 inputs.

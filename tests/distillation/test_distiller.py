@@ -8,7 +8,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import dense_model, small_cnn
 
 import kdkeras
 from kdkeras import losses
@@ -30,7 +29,7 @@ def _compiled(teacher, student, **kwargs):
     return distiller
 
 
-def test_reported_loss_is_the_hand_computed_objective():
+def test_reported_loss_is_the_hand_computed_objective(dense_model):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(6, 4)).astype("float32")
     y = np.array([0, 1, 2, 0, 1, 2])
@@ -62,7 +61,7 @@ def test_reported_loss_is_the_hand_computed_objective():
     )
 
 
-def test_keras_kl_divergence_gets_softmax_and_t_squared(digits):
+def test_keras_kl_divergence_gets_softmax_and_t_squared(small_cnn, digits):
     x, y = digits[0][:64], digits[1][:64]
     results = []
     for loss_fn in (keras.losses.KLDivergence(), "kl_divergence", "kd"):
@@ -78,7 +77,7 @@ def test_keras_kl_divergence_gets_softmax_and_t_squared(digits):
     np.testing.assert_allclose(results[1], results[2], rtol=1e-4)
 
 
-def test_softmax_teacher_is_detected_and_equals_its_logits(digits):
+def test_softmax_teacher_is_detected_and_equals_its_logits(small_cnn, digits):
     x, y = digits[0][:64], digits[1][:64]
     logits_teacher = small_cnn(seed=1)
     softmax_teacher = small_cnn(seed=1, activation="softmax")
@@ -93,13 +92,13 @@ def test_softmax_teacher_is_detected_and_equals_its_logits(digits):
     np.testing.assert_allclose(losses_seen[0], losses_seen[1], rtol=1e-4)
 
 
-def test_declared_teacher_outputs_override_detection():
+def test_declared_teacher_outputs_override_detection(dense_model):
     teacher = dense_model(3, activation="softmax")
     distiller = kdkeras.Distiller(teacher, dense_model(3), teacher_outputs="logits")
     assert distiller._teacher_output_kind == "logits"
 
 
-def test_alpha_one_is_plain_training_of_the_student(digits):
+def test_alpha_one_is_plain_training_of_the_student(small_cnn, digits):
     x, y = digits[0][:256], digits[1][:256]
     plain = small_cnn(filters=4, seed=3)
     plain.compile(
@@ -121,7 +120,7 @@ def test_alpha_one_is_plain_training_of_the_student(digits):
         np.testing.assert_array_equal(plain_weight, distilled_weight)
 
 
-def test_student_batch_norm_updates_and_teacher_stays_frozen(digits):
+def test_student_batch_norm_updates_and_teacher_stays_frozen(small_cnn, digits):
     x, y = digits
     teacher, student = small_cnn(seed=1), small_cnn(filters=4, seed=2)
     teacher_weights = [w.copy() for w in teacher.get_weights()]
@@ -147,7 +146,7 @@ def test_call_passes_training_to_the_student():
     assert (np.asarray(distiller(ones, training=True)) == 0).any()
 
 
-def test_sparse_and_one_hot_labels_give_the_same_losses(digits):
+def test_sparse_and_one_hot_labels_give_the_same_losses(small_cnn, digits):
     x, y = digits[0][:64], digits[1][:64]
     logs = []
     for labels in (y, np.eye(10, dtype="float32")[y]):
@@ -158,7 +157,7 @@ def test_sparse_and_one_hot_labels_give_the_same_losses(digits):
         np.testing.assert_allclose(logs[0][key], logs[1][key], rtol=1e-5)
 
 
-def test_sample_weight_weighs_each_term():
+def test_sample_weight_weighs_each_term(dense_model):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(8, 4)).astype("float32")
     y = rng.integers(0, 3, size=8)
@@ -176,7 +175,7 @@ def test_sample_weight_weighs_each_term():
         )
 
 
-def test_evaluate_scores_the_student_alone(digits):
+def test_evaluate_scores_the_student_alone(small_cnn, digits):
     x, y = digits
     distiller = _compiled(
         small_cnn(seed=1), small_cnn(filters=4, seed=2), metrics=["accuracy"]
@@ -194,7 +193,7 @@ def test_evaluate_scores_the_student_alone(digits):
     np.testing.assert_allclose(results["accuracy"], expected["accuracy"])
 
 
-def test_dataset_validation_data_and_callbacks(digits, tmp_path):
+def test_dataset_validation_data_and_callbacks(small_cnn, digits, tmp_path):
     x, y = digits
     train = tf.data.Dataset.from_tensor_slices((x[:256], y[:256])).batch(32)
     validation = tf.data.Dataset.from_tensor_slices((x[256:384], y[256:384])).batch(64)
@@ -228,7 +227,7 @@ def test_dataset_validation_data_and_callbacks(digits, tmp_path):
     assert isinstance(restored, kdkeras.Distiller)
 
 
-def test_jit_compile(digits):
+def test_jit_compile(small_cnn, digits):
     x, y = digits
     distiller = _compiled(
         small_cnn(seed=1), small_cnn(filters=4, seed=2), jit_compile=True
@@ -238,7 +237,7 @@ def test_jit_compile(digits):
     assert np.isfinite(history.history["loss"][0])
 
 
-def test_save_and_load_without_custom_objects(digits, tmp_path):
+def test_save_and_load_without_custom_objects(small_cnn, digits, tmp_path):
     x, y = digits
     distiller = _compiled(
         small_cnn(seed=1, activation="softmax"),
@@ -261,7 +260,7 @@ def test_save_and_load_without_custom_objects(digits, tmp_path):
     assert "distillation_loss" in history.history
 
 
-def test_student_saves_as_a_plain_keras_model(digits, tmp_path):
+def test_student_saves_as_a_plain_keras_model(small_cnn, digits, tmp_path):
     x, y = digits
     distiller = _compiled(small_cnn(seed=1), small_cnn(filters=4, seed=2))
     distiller.fit(x[:64], y[:64], verbose=0)
@@ -283,7 +282,7 @@ def test_student_saves_as_a_plain_keras_model(digits, tmp_path):
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
 
 
-def test_offline_training_matches_online(digits):
+def test_offline_training_matches_online(small_cnn, digits):
     x, y = digits[0][:64], digits[1][:64]
     teacher = small_cnn(seed=1)
     online = _compiled(teacher, small_cnn(filters=4, seed=2))
@@ -301,7 +300,7 @@ def test_offline_training_matches_online(digits):
     assert set(offline.evaluate(x, y, verbose=0, return_dict=True)) == {"loss"}
 
 
-def test_class_weight_equals_the_matching_sample_weight():
+def test_class_weight_equals_the_matching_sample_weight(dense_model):
     rng = np.random.default_rng(2)
     x = rng.normal(size=(8, 4)).astype("float32")
     y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
@@ -332,7 +331,7 @@ def _rgb_teacher(size, seed):
     )
 
 
-def test_teacher_and_student_see_different_views(digits, tmp_path):
+def test_teacher_and_student_see_different_views(small_cnn, digits, tmp_path):
     x, y = digits[0][:64] * 255.0, digits[1][:64]
     teacher = _rgb_teacher(16, seed=1)
     view = kdkeras.layers.ImageView(size=(16, 16), channels=3, preprocessing="unit")
@@ -367,7 +366,7 @@ class NegateInTraining(keras.layers.Layer):
         return -inputs if training else inputs
 
 
-def test_augmentation_is_shared_by_teacher_and_student(digits):
+def test_augmentation_is_shared_by_teacher_and_student(small_cnn, digits):
     x, y = digits[0][:64], digits[1][:64]
     augmented = kdkeras.Distiller(
         small_cnn(seed=1), small_cnn(filters=4, seed=2), augmentation=NegateInTraining()
@@ -381,6 +380,6 @@ def test_augmentation_is_shared_by_teacher_and_student(digits):
         np.testing.assert_allclose(got[key], expected[key], rtol=1e-5)
 
 
-def test_views_must_be_layers():
+def test_views_must_be_layers(dense_model):
     with pytest.raises(TypeError, match="`teacher_view` must be a Keras layer"):
         kdkeras.Distiller(dense_model(3), dense_model(3), teacher_view=lambda x: x)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from kdkeras.litert import LiteRTModel, measure_latency
+from kdkeras.evaluation import measure_latency
+from kdkeras.litert import LiteRTModel
 
 KEYS = {"median_ms", "p90_ms", "mean_ms", "min_ms", "num_runs", "num_threads"}
 

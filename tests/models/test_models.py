@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from kdkeras.model_outputs import ends_in_softmax
+from kdkeras.distillation.outputs import ends_in_softmax
 from kdkeras.models import build_cnn, build_mlp
 
 

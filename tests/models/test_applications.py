@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from kdkeras.model_outputs import ends_in_softmax
+from kdkeras.distillation.outputs import ends_in_softmax
 from kdkeras.models import applications
 from kdkeras.models.presets import BACKBONE_PRESETS, get_preset
 

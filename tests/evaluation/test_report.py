@@ -5,13 +5,12 @@ import json
 import keras
 import numpy as np
 import pytest
-from conftest import small_cnn
 
 from kdkeras import evaluation, export, report, sparsity
 
 
 @pytest.fixture(scope="module")
-def trained_models(digits):
+def trained_models(digits, small_cnn):
     x, y = digits
     student = small_cnn(filters=4, seed=1, name="student")
     teacher = small_cnn(filters=16, seed=2, name="teacher")

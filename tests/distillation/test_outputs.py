@@ -1,9 +1,8 @@
 import keras
 import numpy as np
 import pytest
-from conftest import dense_model
 
-from kdkeras import model_outputs
+from kdkeras.distillation import outputs as model_outputs
 
 
 @pytest.mark.parametrize(
@@ -26,14 +25,14 @@ def test_ends_in_softmax(last_layers, expected):
     assert model_outputs.ends_in_softmax(keras.Model(inputs, outputs)) is expected
 
 
-def test_nested_model_is_inspected():
+def test_nested_model_is_inspected(dense_model):
     inner = dense_model(3, activation="softmax")
     inputs = keras.Input((4,))
     outer = keras.Model(inputs, inner(inputs))
     assert model_outputs.ends_in_softmax(outer) is True
 
 
-def test_resolve_output_kind():
+def test_resolve_output_kind(dense_model):
     assert model_outputs.resolve_output_kind(None, "auto", "x") == "logits"
     softmax_model = dense_model(3, activation="softmax")
     assert model_outputs.resolve_output_kind(softmax_model, "auto", "x") == (

@@ -1,18 +1,17 @@
 import keras
 import numpy as np
 import pytest
-from conftest import dense_model, small_cnn
 
 import kdkeras
 from kdkeras import losses
 
 
-def test_teacher_and_student_must_have_the_same_classes():
+def test_teacher_and_student_must_have_the_same_classes(dense_model):
     with pytest.raises(ValueError, match="teacher with 5 outputs, student with 3"):
         kdkeras.Distiller(dense_model(5), dense_model(3))
 
 
-def test_offline_logits_must_have_the_students_classes():
+def test_offline_logits_must_have_the_students_classes(dense_model):
     distiller = kdkeras.Distiller(None, dense_model(3))
     distiller.compile()
     x = np.ones((4, 4), "float32")
@@ -20,19 +19,19 @@ def test_offline_logits_must_have_the_students_classes():
         distiller.fit(x, (np.zeros(4), np.zeros((4, 5), "float32")), verbose=0)
 
 
-def test_student_must_output_logits():
+def test_student_must_output_logits(dense_model):
     with pytest.raises(ValueError, match="`student` must output logits"):
         kdkeras.Distiller(dense_model(3), dense_model(3, activation="softmax"))
 
 
-def test_models_must_be_keras_models():
+def test_models_must_be_keras_models(dense_model):
     with pytest.raises(TypeError, match="`student` must be a `keras.Model`"):
         kdkeras.Distiller(dense_model(3), "student")
     with pytest.raises(TypeError, match="`teacher` must be a `keras.Model`"):
         kdkeras.Distiller(lambda x: x, dense_model(3))
 
 
-def test_subclassed_teacher_needs_declared_outputs():
+def test_subclassed_teacher_needs_declared_outputs(dense_model):
     class Teacher(keras.Model):
         def __init__(self):
             super().__init__()
@@ -48,26 +47,26 @@ def test_subclassed_teacher_needs_declared_outputs():
     distiller.fit(np.ones((4, 4)), np.zeros(4), verbose=0)
 
 
-def test_invalid_teacher_outputs():
+def test_invalid_teacher_outputs(dense_model):
     with pytest.raises(ValueError, match="teacher_outputs='scores'"):
         kdkeras.Distiller(dense_model(3), dense_model(3), teacher_outputs="scores")
 
 
 @pytest.mark.parametrize("temperature", [0, -2.0])
-def test_temperature_must_be_positive(temperature):
+def test_temperature_must_be_positive(dense_model, temperature):
     distiller = kdkeras.Distiller(dense_model(3), dense_model(3))
     with pytest.raises(ValueError, match=f"temperature={temperature}"):
         distiller.compile(temperature=temperature)
 
 
 @pytest.mark.parametrize("alpha", [-0.1, 1.5])
-def test_alpha_must_be_in_unit_interval(alpha):
+def test_alpha_must_be_in_unit_interval(dense_model, alpha):
     distiller = kdkeras.Distiller(dense_model(3), dense_model(3))
     with pytest.raises(ValueError, match=rf"`alpha` must be in \[0, 1\]. .*{alpha}"):
         distiller.compile(alpha=alpha)
 
 
-def test_conflicting_temperatures_are_refused():
+def test_conflicting_temperatures_are_refused(dense_model):
     distiller = kdkeras.Distiller(dense_model(3), dense_model(3))
     with pytest.raises(ValueError, match="disagrees"):
         distiller.compile(distillation_loss_fn=losses.KDLoss(2.0), temperature=4)
@@ -77,25 +76,25 @@ def test_conflicting_temperatures_are_refused():
     assert distiller.temperature == 2.0
 
 
-def test_probability_student_loss_is_refused():
+def test_probability_student_loss_is_refused(dense_model):
     distiller = kdkeras.Distiller(dense_model(3), dense_model(3))
     with pytest.raises(ValueError, match="from_logits=False"):
         distiller.compile(student_loss_fn=keras.losses.SparseCategoricalCrossentropy())
 
 
-def test_unknown_distillation_loss_lists_names():
+def test_unknown_distillation_loss_lists_names(dense_model):
     distiller = kdkeras.Distiller(dense_model(3), dense_model(3))
     with pytest.raises(ValueError, match=r"'kd'.*distillation_loss_fn='kdd'"):
         distiller.compile(distillation_loss_fn="kdd")
 
 
-def test_loss_argument_is_refused():
+def test_loss_argument_is_refused(dense_model):
     distiller = kdkeras.Distiller(dense_model(3), dense_model(3))
     with pytest.raises(ValueError, match="not `loss`"):
         distiller.compile(loss="mse")
 
 
-def test_labels_out_of_range(digits):
+def test_labels_out_of_range(small_cnn, digits):
     x, y = digits
     distiller = kdkeras.Distiller(small_cnn(seed=1), small_cnn(filters=4))
     distiller.compile()
@@ -103,7 +102,7 @@ def test_labels_out_of_range(digits):
         distiller.fit(x[:32], np.full(32, 12), verbose=0)
 
 
-def test_one_hot_labels_of_the_wrong_width(digits):
+def test_one_hot_labels_of_the_wrong_width(small_cnn, digits):
     x, _ = digits
     distiller = kdkeras.Distiller(small_cnn(seed=1), small_cnn(filters=4))
     distiller.compile()
@@ -111,7 +110,7 @@ def test_one_hot_labels_of_the_wrong_width(digits):
         distiller.fit(x[:32], np.zeros((32, 7), "float32"), verbose=0)
 
 
-def test_non_finite_loss_stops_with_a_clear_error(digits):
+def test_non_finite_loss_stops_with_a_clear_error(small_cnn, digits):
     x, y = digits
     x = x[:64].copy()
     x[3, 0, 0, 0] = np.nan
@@ -121,7 +120,7 @@ def test_non_finite_loss_stops_with_a_clear_error(digits):
         distiller.fit(x, y[:64], batch_size=64, verbose=0)
 
 
-def test_offline_batches_must_carry_teacher_logits():
+def test_offline_batches_must_carry_teacher_logits(dense_model):
     distiller = kdkeras.Distiller(None, dense_model(3))
     distiller.compile()
     with pytest.raises(ValueError, match=r"y=\(labels, teacher_logits\)"):

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from kdkeras.callbacks import NonFiniteLossError, RaiseOnNonFiniteLoss
+from kdkeras.distillation.callbacks import NonFiniteLossError, RaiseOnNonFiniteLoss
 
 
 def test_finite_loss_passes():

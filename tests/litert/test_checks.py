@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as sklearn_metrics
 
-from kdkeras.evaluation import evaluate_classifier
+from kdkeras.evaluation.scoring import evaluate_classifier
 from kdkeras.litert import LiteRTModel, compare_with_keras, evaluate_litert
 
 

@@ -32,19 +32,20 @@ import keras
 import numpy as np
 from sklearn import metrics as sklearn_metrics
 
-from kdkeras import evaluation, sparsity
+from kdkeras.evaluation import scoring, sparsity
+from kdkeras.evaluation.latency import measure_latency
 from kdkeras.io_utils import atomic_path
 
 REPORT_COLUMNS = (
-    *evaluation.DEFAULT_COLUMNS,
-    evaluation.Column("latency ms", "latency_median_ms", "{:.3f}".format, ">"),
-    evaluation.Column("p90 ms", "latency_p90_ms", "{:.3f}".format, ">"),
+    *scoring.DEFAULT_COLUMNS,
+    scoring.Column("latency ms", "latency_median_ms", "{:.3f}".format, ">"),
+    scoring.Column("p90 ms", "latency_p90_ms", "{:.3f}".format, ">"),
 )
 """The columns of the report's table: the scores, size and batch-1 latency."""
 
 SPARSITY_COLUMNS = (
-    evaluation.Column("sparsity", "sparsity", "{:.1%}".format, ">"),
-    evaluation.Column("gzipped", "gzipped_bytes", evaluation.format_size, ">"),
+    scoring.Column("sparsity", "sparsity", "{:.1%}".format, ">"),
+    scoring.Column("gzipped", "gzipped_bytes", scoring.format_size, ">"),
 )
 """Columns added to the table when a model is pruned (see `report_columns`)."""
 
@@ -85,15 +86,15 @@ def evaluate_for_report(
     """
     from kdkeras import litert
 
-    true_classes = evaluation.to_class_ids(y)
+    true_classes = scoring.to_class_ids(y)
     if isinstance(model, keras.Model):
         outputs = model.predict(x, batch_size=256, verbose=0)
         kernel_sparsity = sparsity.sparsity_report(model)
         row = {
             "name": name,
             "format": "keras",
-            "parameters": evaluation.count_parameters(model),
-            "size_bytes": evaluation.model_size_bytes(model),
+            "parameters": scoring.count_parameters(model),
+            "size_bytes": scoring.model_size_bytes(model),
             "gzipped_bytes": sparsity.gzipped_size_bytes(model),
             "sparsity": kernel_sparsity["overall"],
             "layer_sparsity": kernel_sparsity["layers"],
@@ -111,12 +112,12 @@ def evaluate_for_report(
             "layer_sparsity": None,
         }
     predicted_classes = np.asarray(outputs).argmax(axis=-1)
-    row.update(evaluation.classification_scores(true_classes, predicted_classes))
+    row.update(scoring.classification_scores(true_classes, predicted_classes))
     row["confusion_matrix"] = sklearn_metrics.confusion_matrix(
         true_classes, predicted_classes, labels=np.arange(num_classes)
     ).tolist()
     if latency_runs:
-        latency = litert.measure_latency(
+        latency = measure_latency(
             model,
             example=x[:1],
             num_runs=latency_runs,
@@ -189,7 +190,7 @@ def _num_classes(y, class_names):
         return len(class_names)
     if y.ndim == 2 and y.shape[-1] > 1:
         return y.shape[-1]
-    return int(evaluation.to_class_ids(y).max()) + 1
+    return int(scoring.to_class_ids(y).max()) + 1
 
 
 def write_report(rows, directory, class_names=None, title="Model comparison"):
@@ -245,7 +246,7 @@ def format_markdown(rows, title, environment, class_names=None):
         "`tf.function`. Size: the `.keras` file without optimizer state, or "
         "the `.tflite` file.",
         "",
-        evaluation.format_markdown_table(rows, report_columns(rows)),
+        scoring.format_markdown_table(rows, report_columns(rows)),
         "",
         "![accuracy against size and latency](report.png)",
     ]

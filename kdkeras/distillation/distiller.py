@@ -12,9 +12,9 @@ from keras.src.losses.loss import (
 from keras.src.saving import serialization_lib
 from keras.src.trainers.data_adapters import data_adapter_utils
 
-from kdkeras import model_outputs
-from kdkeras.callbacks import RaiseOnNonFiniteLoss
-from kdkeras.distillation_objective import DistillationObjective
+from kdkeras.distillation import outputs as model_outputs
+from kdkeras.distillation.callbacks import RaiseOnNonFiniteLoss
+from kdkeras.distillation.objective import DistillationObjective
 
 # In-graph checks start their message with this tag, so `fit` and `evaluate`
 # can turn the TensorFlow error into a plain `ValueError`.

@@ -1,14 +1,13 @@
 import keras
 import numpy as np
 import pytest
-from conftest import small_cnn
 from sklearn.linear_model import LogisticRegression
 
 import kdkeras
 from kdkeras import offline
 
 
-def test_cache_round_trip_and_fingerprints(digits, tmp_path):
+def test_cache_round_trip_and_fingerprints(small_cnn, digits, tmp_path):
     x, _ = digits
     teacher = small_cnn(seed=1)
     path = tmp_path / "teacher.npz"
@@ -22,7 +21,7 @@ def test_cache_round_trip_and_fingerprints(digits, tmp_path):
     np.testing.assert_array_equal(loaded, logits)
 
 
-def test_stale_cache_for_other_data_is_refused(digits, tmp_path):
+def test_stale_cache_for_other_data_is_refused(small_cnn, digits, tmp_path):
     x, _ = digits
     path = tmp_path / "teacher.npz"
     offline.cache_teacher_logits(small_cnn(seed=1), x, path)
@@ -32,7 +31,7 @@ def test_stale_cache_for_other_data_is_refused(digits, tmp_path):
         offline.load_teacher_logits(path, changed)
 
 
-def test_stale_cache_from_another_teacher_is_refused(digits, tmp_path):
+def test_stale_cache_from_another_teacher_is_refused(small_cnn, digits, tmp_path):
     x, _ = digits
     path = tmp_path / "teacher.npz"
     offline.cache_teacher_logits(small_cnn(seed=1), x, path)
@@ -40,7 +39,7 @@ def test_stale_cache_from_another_teacher_is_refused(digits, tmp_path):
         offline.load_teacher_logits(path, x, teacher=small_cnn(seed=2))
 
 
-def test_existing_cache_is_not_overwritten_unless_asked(digits, tmp_path):
+def test_existing_cache_is_not_overwritten_unless_asked(small_cnn, digits, tmp_path):
     x, _ = digits
     path = tmp_path / "teacher.npz"
     offline.cache_teacher_logits(small_cnn(seed=1), x[:10], path)
@@ -63,7 +62,7 @@ def test_failed_write_leaves_no_file(digits, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_softmax_teacher_is_stored_as_logits(digits):
+def test_softmax_teacher_is_stored_as_logits(small_cnn, digits):
     x, _ = digits
     teacher = small_cnn(seed=1, activation="softmax")
     logits = offline.compute_teacher_logits(teacher, x[:20])

@@ -5,7 +5,6 @@ import importlib.util
 import keras
 import numpy as np
 import pytest
-from conftest import dense_model
 
 import kdkeras
 from kdkeras.optimize import _training, qat
@@ -23,7 +22,7 @@ def _log_softmax(z):
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
-def test_qat_loss_equals_the_distillers_on_a_hand_checked_batch():
+def test_qat_loss_equals_the_distillers_on_a_hand_checked_batch(dense_model):
     labels = np.array([0, 2])
     teacher_logits = np.array([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0]], "float32")
     student_logits = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], "float32")

@@ -8,7 +8,6 @@ import sys
 import keras
 import numpy as np
 import pytest
-from conftest import small_cnn
 
 import kdkeras
 from kdkeras.optimize import bridge
@@ -75,7 +74,7 @@ def test_build_cnn_rebuild_gives_the_same_outputs(images):
     assert bridge.check_same_outputs(student, rebuilt, images, atol=1e-5) <= 1e-5
 
 
-def test_sequential_and_nested_models_are_rebuilt(digits):
+def test_sequential_and_nested_models_are_rebuilt(small_cnn, digits):
     x, _ = digits
     sequential = small_cnn(seed=3)
     np.testing.assert_allclose(

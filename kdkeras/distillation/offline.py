@@ -21,7 +21,7 @@ import pickle
 import keras
 import numpy as np
 
-from kdkeras import model_outputs
+from kdkeras.distillation import outputs as model_outputs
 from kdkeras.io_utils import atomic_path
 from kdkeras.version import __version__
 
