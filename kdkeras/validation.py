@@ -1,0 +1,38 @@
+"""Argument checks shared by kdkeras' public functions.
+
+Each check raises a Keras-style error that names the argument, says what was
+expected and shows what was received, before any expensive work starts.
+"""
+
+import numbers
+
+
+def is_positive_int(value):
+    """Whether `value` is an integer ≥ 1 (a `bool` is not)."""
+    return (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and value >= 1
+    )
+
+
+def check_positive_int(value, argument_name, allow_none=False):
+    """Raises `ValueError` unless `value` is a positive integer (or `None`).
+
+    Args:
+        value: The received value.
+        argument_name: The argument's name, as the user wrote it.
+        allow_none: Whether `None` is accepted.
+
+    Returns:
+        `value` as an `int`, or `None`.
+    """
+    if value is None and allow_none:
+        return None
+    if not is_positive_int(value):
+        expected = "a positive integer" + (" or None" if allow_none else "")
+        raise ValueError(
+            f"`{argument_name}` must be {expected}. "
+            f"Received: {argument_name}={value!r}"
+        )
+    return int(value)
