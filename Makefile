@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint benchmark benchmark-accuracy benchmark-optimize clean
+.PHONY: demo test lint docs benchmark benchmark-accuracy benchmark-optimize clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check kdkeras tests examples benchmarks
 	$(BIN)/ruff format --check kdkeras tests examples benchmarks
+
+# The documentation site (docs/, mkdocs.yml) into site/; any warning fails.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
 
 # Training throughput and LiteRT latency/size: a few minutes.
 benchmark: $(STAMP)
