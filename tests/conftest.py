@@ -10,6 +10,16 @@ from kdkeras.export import export_litert
 from kdkeras.models import build_cnn
 
 
+def pytest_collection_modifyitems(config, items):
+    """Skips `@pytest.mark.tensorflow` tests on another Keras backend."""
+    if keras.backend.backend() == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason="needs the TensorFlow backend")
+    for item in items:
+        if "tensorflow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def digits():
     """`(x, y)`: 1,797 real 8×8 digit images in [0, 1] with a channel axis."""

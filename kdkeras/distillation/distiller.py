@@ -1,24 +1,18 @@
-"""`Distiller`: a `keras.Model` that trains a student on a teacher's outputs."""
+"""`Distiller`: a `keras.Model` that trains a student on a teacher's outputs.
 
-import contextlib
+It runs on every Keras 3 backend: only `keras.ops` inside, no TensorFlow call.
+"""
 
 import keras
-import tensorflow as tf
 from keras import ops
-from keras.src.losses.loss import (
-    scale_loss_for_distribution,
-    unscale_loss_for_distribution,
-)
-from keras.src.saving import serialization_lib
-from keras.src.trainers.data_adapters import data_adapter_utils
 
+from kdkeras import compat
+from kdkeras.distillation import inputs
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.distillation.callbacks import RaiseOnNonFiniteLoss
-from kdkeras.distillation.objective import DistillationObjective
+from kdkeras.distillation.objective import DEFAULT_ALPHA, DistillationObjective
 
-# In-graph checks start their message with this tag, so `fit` and `evaluate`
-# can turn the TensorFlow error into a plain `ValueError`.
-_CHECK_TAG = "kdkeras check failed: "
+_STUDENT, _TEACHER = "student_logits", "teacher_logits"
 
 
 @keras.saving.register_keras_serializable(package="kdkeras")
@@ -36,7 +30,10 @@ class Distiller(keras.Model):
     (arXiv:1503.02531). Only the student's weights are trained; the teacher
     runs frozen with `training=False`. `call` runs the student and passes
     `training` on, so the student's BatchNorm and Dropout behave as in plain
-    training.
+    training. The Distiller overrides only what distillation needs
+    (`call`, `compute_loss`, `compute_metrics`), so Keras' own trainer does
+    the gradient step, loss scaling under `tf.distribute` and tracking, on
+    every Keras 3 backend (TensorFlow, JAX, PyTorch).
 
     Without a teacher (`teacher=None`), the Distiller trains offline from
     stored teacher outputs: each batch is `(x, (labels, teacher_logits))`; see
@@ -114,7 +111,7 @@ class Distiller(keras.Model):
             teacher, teacher_outputs, "teacher_outputs"
         )
         if teacher is not None:
-            _check_same_classes(teacher, student)
+            model_outputs.check_same_classes(teacher, student)
             teacher.trainable = False
         self.teacher = teacher
         self.student = student
@@ -128,20 +125,45 @@ class Distiller(keras.Model):
                     f"`{argument}` must be a Keras layer (so that the Distiller "
                     f"saves and reloads it). Received: {argument}={layer!r}"
                 )
+            if layer is not None:
+                # Views and augmentation are fixed: only the student learns.
+                layer.trainable = False
         self.teacher_view = teacher_view
         self.student_view = student_view
         self.augmentation = augmentation
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
         self._objective = None
+        self._compile_arguments = None
         self._evaluating = False
         # Keras restores weights and the optimizer only into a built model.
         self.built = student.built and (teacher is None or teacher.built)
 
     def call(self, inputs, training=None):
-        if self.student_view is not None:
-            inputs = self.student_view(inputs)
-        return self.student(inputs, training=training)
+        """The student's logits; in training, the teacher's logits as well.
+
+        With `training=True` (as Keras' trainer calls it), the batch is
+        augmented once, both models see that same augmented batch through
+        their views, and the result is a dict with `"student_logits"` and,
+        when there is a teacher, `"teacher_logits"` (frozen, no gradient).
+        Otherwise it is the student's logits, as `predict` returns them.
+        """
+        if not training:
+            return self._student_logits(inputs, training=training)
+        if self.augmentation is not None:
+            inputs = self.augmentation(inputs, training=True)
+        logits = {_STUDENT: self._student_logits(inputs, training=True)}
+        if self.teacher is not None:
+            logits[_TEACHER] = self._teacher_logits(inputs)
+        return logits
+
+    def build(self, input_shape):
+        """Creates the weights of every model, the teacher's included.
+
+        Keras builds a model by running `call` in inference mode, which does
+        not reach the teacher; a traced (JAX) step cannot create it later.
+        """
+        self.compute_output_spec(keras.KerasTensor(input_shape), training=True)
 
     def compile(
         self,
@@ -149,7 +171,7 @@ class Distiller(keras.Model):
         metrics=None,
         student_loss_fn=None,
         distillation_loss_fn=None,
-        alpha=0.1,
+        alpha=DEFAULT_ALPHA,
         temperature=None,
         loss=None,
         **kwargs,
@@ -163,8 +185,9 @@ class Distiller(keras.Model):
             metrics: Metrics of the student's logits against the labels.
             student_loss_fn: Loss of the student's logits against the labels.
                 Defaults to `kdkeras.losses.LabelCrossEntropy()` (sparse or
-                one-hot labels). A cross-entropy with `from_logits=False` is
-                refused: the student outputs logits.
+                one-hot labels). A cross-entropy with `from_logits=False` (or
+                a loss name such as `"sparse_categorical_crossentropy"`,
+                which means the same) is refused: the student outputs logits.
             distillation_loss_fn: A kdkeras loss name (`"kd"`,
                 `"soft_target_cross_entropy"`, `"logit_mse"`,
                 `"hard_pseudo_label"`) or instance, which take logits; or a
@@ -195,13 +218,22 @@ class Distiller(keras.Model):
         if self.student.built:
             # Built now, the optimizer saves and reloads the same variables
             # whether or not `fit` ran before `save`.
-            self.optimizer.build(self.student.trainable_variables)
-        self._compile_config = serialization_lib.SerializableDict(
-            optimizer=optimizer,
-            metrics=metrics,
+            self.optimizer.build(self.trainable_variables)
+        self._compile_arguments = {
+            "optimizer": optimizer,
+            "metrics": metrics,
             **self._objective.get_config(),
             **kwargs,
-        )
+        }
+
+    def get_compile_config(self):
+        """The arguments of `compile`, serialized (saved with the model)."""
+        if self._compile_arguments is None:
+            return None
+        return keras.saving.serialize_keras_object(self._compile_arguments)
+
+    def compile_from_config(self, config):
+        self.compile(**keras.saving.deserialize_keras_object(config))
 
     @property
     def alpha(self):
@@ -219,10 +251,6 @@ class Distiller(keras.Model):
     def distillation_loss_fn(self):
         return self._objective.distillation_loss_fn
 
-    def compile_from_config(self, config):
-        config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
-
     @property
     def metrics(self):
         metrics = super().metrics
@@ -234,107 +262,85 @@ class Distiller(keras.Model):
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
-        """The distillation objective of a batch, scaled for distribution.
+        """The distillation objective of a batch.
 
-        `y` is the labels, or `(labels, teacher_logits)` when training offline.
-        During evaluation it is the student loss alone.
+        `y` is the labels, or `(labels, teacher_logits)` when training offline;
+        `y_pred` is what `call` returned. During evaluation it is the student
+        loss alone. Each term is scaled for distribution as Keras' own losses
+        are; the trackers log the unscaled values.
         """
-        labels, teacher_logits = self._split_targets(y)
-        self._check_labels(labels, y_pred)
-        student_loss = self._objective.student_loss(labels, y_pred, sample_weight)
+        student_logits, teacher_logits = _split_outputs(y_pred)
+        labels, stored_teacher_logits = inputs.split_targets(y)
+        _check_one_hot_width(labels, student_logits)
+        student_loss = self._objective.student_loss(
+            labels, student_logits, sample_weight
+        )
         if not training:
             return student_loss + self._regularization_loss()
-        self.student_loss_tracker.update_state(
-            unscale_loss_for_distribution(student_loss),
-            sample_weight=ops.shape(y_pred)[0],
-        )
-        if teacher_logits is None and self.teacher is None:
+        if stored_teacher_logits is not None:
+            teacher_logits = self._as_logits(stored_teacher_logits)
+        elif teacher_logits is None:
             raise ValueError(
                 "This Distiller has no teacher (`teacher=None`), so each "
                 "training batch must carry the teacher's outputs: "
                 "`y=(labels, teacher_logits)` (see `kdkeras.offline`). "
                 f"Received: y={y!r}"
             )
-        if teacher_logits is None:
-            teacher_logits = self._teacher_logits(x)
-        else:
-            teacher_logits = self._as_logits(teacher_logits)
-        _check_same_classes_at_runtime(teacher_logits, y_pred)
+        model_outputs.check_same_classes_of_logits(teacher_logits, student_logits)
         distillation_loss = self._objective.distillation_loss(
-            teacher_logits, y_pred, sample_weight
+            teacher_logits, student_logits, sample_weight
         )
-        self.distillation_loss_tracker.update_state(
-            unscale_loss_for_distribution(distillation_loss),
-            sample_weight=ops.shape(y_pred)[0],
-        )
+        batch_size = ops.shape(student_logits)[0]
+        for tracker, value in (
+            (self.student_loss_tracker, student_loss),
+            (self.distillation_loss_tracker, distillation_loss),
+        ):
+            tracker.update_state(
+                compat.unscale_loss_for_distribution(value), sample_weight=batch_size
+            )
         total_loss = self._objective.combine(student_loss, distillation_loss)
         return total_loss + self._regularization_loss()
 
-    def train_step(self, data):
-        """One update of the student: `alpha·student + (1−alpha)·distillation`.
-
-        Mirrors Keras' own TensorFlow `train_step`, so the reported loss is
-        right under `tf.distribute` (each replica's loss is scaled by
-        1/replicas, the trackers get the unscaled value).
-        """
-        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
-        if self.augmentation is not None:
-            x = self.augmentation(x, training=True)
-        with tf.GradientTape() as tape:
-            student_logits = self(x, training=True)
-            loss = self._compute_loss(
-                x=x,
-                y=y,
-                y_pred=student_logits,
-                sample_weight=sample_weight,
-                training=True,
-            )
-            self._track_loss(loss, student_logits)
-            scaled_loss = self.optimizer.scale_loss(loss)
-        student_weights = self.student.trainable_weights
-        gradients = tape.gradient(scaled_loss, student_weights)
-        self.optimizer.apply_gradients(zip(gradients, student_weights, strict=True))
-        labels, _ = self._split_targets(y)
-        return self.compute_metrics(x, labels, student_logits, sample_weight)
-
-    def test_step(self, data):
-        """Scores the student alone: its loss on the labels and the metrics."""
-        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
-        student_logits = self(x, training=False)
-        loss = self._compute_loss(
-            x=x,
-            y=y,
-            y_pred=student_logits,
-            sample_weight=sample_weight,
-            training=False,
-        )
-        self._track_loss(loss, student_logits)
-        labels, _ = self._split_targets(y)
-        return self.compute_metrics(x, labels, student_logits, sample_weight)
-
-    def _track_loss(self, loss, student_logits):
-        # `loss` is this replica's share (scaled by 1/replicas): log the whole.
-        self._loss_tracker.update_state(
-            unscale_loss_for_distribution(loss),
-            sample_weight=ops.shape(student_logits)[0],
-        )
-
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        labels, _ = self._split_targets(y)
-        return super().compute_metrics(x, labels, y_pred, sample_weight)
+        """The compiled metrics of the student's logits against the labels."""
+        labels, _ = inputs.split_targets(y)
+        student_logits, _ = _split_outputs(y_pred)
+        return super().compute_metrics(x, labels, student_logits, sample_weight)
 
-    def fit(self, *args, callbacks=None, **kwargs):
+    def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`, with the labels checked first.
+
+        Labels out of the student's classes raise a `ValueError` (NumPy
+        arrays before the first step; a `tf.data.Dataset` when the bad batch
+        is read), and a non-finite loss stops training with a
+        `NonFiniteLossError` (see `RaiseOnNonFiniteLoss`).
+        """
+        num_classes = model_outputs.num_classes(self.student)
+        x = inputs.checked(x, y, num_classes)
+        validation_data = kwargs.get("validation_data")
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) > 1:
+            inputs.check_labels(validation_data[1], num_classes, "validation_data")
+        elif validation_data is not None:
+            kwargs["validation_data"] = inputs.checked(
+                validation_data, None, num_classes
+            )
         callbacks = list(callbacks or [])
         if not any(isinstance(c, RaiseOnNonFiniteLoss) for c in callbacks):
             callbacks.append(RaiseOnNonFiniteLoss())
-        with _checks_as_value_errors():
-            return super().fit(*args, callbacks=callbacks, **kwargs)
+        with inputs.checks_as_value_errors():
+            return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
 
-    def evaluate(self, *args, **kwargs):
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.evaluate` of the student alone, labels checked first.
+
+        `loss` is the student loss on the labels, as `student.evaluate` would
+        report it.
+        """
+        x = inputs.checked(x, y, model_outputs.num_classes(self.student))
         evaluating, self._evaluating = self._evaluating, True
         try:
-            with _checks_as_value_errors():
-                return super().evaluate(*args, **kwargs)
+            with inputs.checks_as_value_errors():
+                return super().evaluate(x, y, *args, **kwargs)
         finally:
             self._evaluating = evaluating
 
@@ -363,21 +369,15 @@ class Distiller(keras.Model):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
-    def _split_targets(self, y):
-        """Returns `(labels, teacher_logits or None)` from a batch's targets."""
-        if isinstance(y, (tuple, list)):
-            if len(y) != 2:
-                raise ValueError(
-                    "Targets must be `labels` or `(labels, teacher_logits)`. "
-                    f"Received a {type(y).__name__} of {len(y)} elements."
-                )
-            return y[0], y[1]
-        return y, None
+    def _student_logits(self, inputs, training):
+        if self.student_view is not None:
+            inputs = self.student_view(inputs)
+        return self.student(inputs, training=training)
 
-    def _teacher_logits(self, x):
+    def _teacher_logits(self, inputs):
         if self.teacher_view is not None:
-            x = self.teacher_view(x)
-        outputs = self.teacher(x, training=False)
+            inputs = self.teacher_view(inputs)
+        outputs = self.teacher(inputs, training=False)
         return ops.stop_gradient(self._as_logits(outputs))
 
     def _as_logits(self, teacher_outputs):
@@ -389,42 +389,29 @@ class Distiller(keras.Model):
         if not self.losses:
             return 0.0
         # Each replica adds its share, so the summed gradient counts it once.
-        return scale_loss_for_distribution(ops.sum(self.losses))
-
-    def _check_labels(self, labels, student_logits):
-        num_classes = student_logits.shape[-1]
-        labels = tf.convert_to_tensor(labels)
-        if len(labels.shape) == len(student_logits.shape) and labels.shape[-1] != 1:
-            if labels.shape[-1] is not None and labels.shape[-1] != num_classes:
-                raise ValueError(
-                    f"One-hot labels must have {num_classes} columns, one per "
-                    f"class of the student. Received labels of shape {labels.shape}"
-                )
-            return
-        if self.jit_compile or not labels.dtype.is_integer or num_classes is None:
-            return  # XLA drops assertions.
-        message = (
-            f"{_CHECK_TAG}Labels must be class ids in [0, {num_classes}) for a "
-            f"student with {num_classes} outputs. Received labels outside it:"
-        )
-        in_range = tf.logical_and(labels >= 0, labels < num_classes)
-        tf.debugging.Assert(
-            tf.reduce_all(in_range),
-            [message, tf.boolean_mask(labels, tf.logical_not(in_range))],
-            summarize=5,
+        return compat.scale_loss_for_distribution(
+            ops.sum([ops.sum(loss) for loss in self.losses])
         )
 
 
-@contextlib.contextmanager
-def _checks_as_value_errors():
-    """Re-raises a failed in-graph kdkeras check as a `ValueError`."""
-    try:
-        yield
-    except tf.errors.InvalidArgumentError as error:
-        if _CHECK_TAG not in str(error):
-            raise
-        message = str(error).split(_CHECK_TAG, 1)[1].split("\n\t [[")[0]
-        raise ValueError(message.replace(":] [", ": [").strip()) from None
+def _split_outputs(y_pred):
+    """`(student_logits, teacher_logits or None)` from what `call` returned."""
+    if isinstance(y_pred, dict):
+        return y_pred[_STUDENT], y_pred.get(_TEACHER)
+    return y_pred, None
+
+
+def _check_one_hot_width(labels, student_logits):
+    labels_shape, logits_shape = tuple(labels.shape), tuple(student_logits.shape)
+    if len(labels_shape) != len(logits_shape) or labels_shape[-1] == 1:
+        return
+    if None not in (labels_shape[-1], logits_shape[-1]) and (
+        labels_shape[-1] != logits_shape[-1]
+    ):
+        raise ValueError(
+            f"One-hot labels must have {logits_shape[-1]} columns, one per "
+            f"class of the student. Received labels of shape {labels_shape}"
+        )
 
 
 def _serialize_without_compile(model):
@@ -439,35 +426,3 @@ def _serialize_without_compile(model):
 
 def _serialize_layer(layer):
     return None if layer is None else keras.saving.serialize_keras_object(layer)
-
-
-def _num_classes(model):
-    try:
-        return model.outputs[0].shape[-1] if model.outputs else None
-    except (AttributeError, ValueError):
-        return None
-
-
-def _check_same_classes(teacher, student):
-    teacher_classes, student_classes = _num_classes(teacher), _num_classes(student)
-    if None not in (teacher_classes, student_classes) and (
-        teacher_classes != student_classes
-    ):
-        raise ValueError(
-            "`teacher` and `student` must output the same number of classes. "
-            f"Received: teacher with {teacher_classes} outputs, student with "
-            f"{student_classes} outputs"
-        )
-
-
-def _check_same_classes_at_runtime(teacher_logits, student_logits):
-    teacher_classes = teacher_logits.shape[-1]
-    student_classes = student_logits.shape[-1]
-    if None not in (teacher_classes, student_classes) and (
-        teacher_classes != student_classes
-    ):
-        raise ValueError(
-            "The teacher's logits and the student's must have the same number "
-            f"of classes. Received: teacher_logits with {teacher_classes} "
-            f"classes, student logits with {student_classes}"
-        )

@@ -1,13 +1,18 @@
 """The loss a `Distiller` minimizes, resolved from `compile` arguments."""
 
+import inspect
+
 import keras
 from keras import ops
-from keras.src.losses.losses import LossFunctionWrapper
 
 from kdkeras import losses
 from kdkeras.losses.functional import check_temperature
 
+DEFAULT_ALPHA = 0.1
+"""The default weight of the student loss on the labels."""
+
 DEFAULT_TEMPERATURE = 3.0
+"""The default softening temperature."""
 
 
 def _check_alpha(alpha):
@@ -21,11 +26,24 @@ def _check_alpha(alpha):
 
 
 def _takes_logits_flag(loss):
-    """The `from_logits` setting of a Keras cross-entropy, or `None`."""
-    value = getattr(loss, "from_logits", None)
-    if value is None:
-        value = getattr(loss, "_fn_kwargs", {}).get("from_logits")
-    return value
+    """The `from_logits` setting of a Keras cross-entropy, or `None`.
+
+    Read from the loss's config, or, for a plain function such as
+    `keras.losses.sparse_categorical_crossentropy`, from its default.
+    """
+    if isinstance(loss, losses.FunctionLoss):
+        parameter = _signature_parameters(loss.fn).get("from_logits")
+        if parameter is None or parameter.default is inspect.Parameter.empty:
+            return None
+        return parameter.default
+    return loss.get_config().get("from_logits")
+
+
+def _signature_parameters(fn):
+    try:
+        return dict(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return {}
 
 
 def _resolve_student_loss(student_loss_fn):
@@ -39,7 +57,7 @@ def _resolve_student_loss(student_loss_fn):
                 "`student_loss_fn` must be a `keras.losses.Loss`, a loss name "
                 f"or a callable. Received: student_loss_fn={student_loss_fn!r}"
             )
-        student_loss_fn = LossFunctionWrapper(student_loss_fn)
+        student_loss_fn = losses.FunctionLoss(student_loss_fn)
     if _takes_logits_flag(student_loss_fn) is False:
         raise ValueError(
             "`student_loss_fn` expects probabilities (`from_logits=False`), but "
@@ -98,7 +116,7 @@ def _resolve_distillation_loss(distillation_loss_fn, temperature):
     if isinstance(distillation_loss_fn, keras.losses.Loss):
         loss = distillation_loss_fn
     elif callable(distillation_loss_fn):
-        loss = LossFunctionWrapper(distillation_loss_fn)
+        loss = losses.FunctionLoss(distillation_loss_fn)
     else:
         raise TypeError(
             "`distillation_loss_fn` must be a loss name, a config, a "
@@ -129,7 +147,7 @@ class DistillationObjective:
         self,
         student_loss_fn=None,
         distillation_loss_fn=None,
-        alpha=0.1,
+        alpha=DEFAULT_ALPHA,
         temperature=None,
     ):
         _check_alpha(alpha)

@@ -88,3 +88,42 @@ def probabilities_to_logits(probabilities):
     """
     probabilities = ops.convert_to_tensor(probabilities)
     return ops.log(ops.clip(probabilities, _PROBABILITY_FLOOR, 1.0))
+
+
+def num_classes(model):
+    """The number of outputs of a functional or Sequential classifier, or `None`.
+
+    `None` when it cannot be read without running the model (a subclassed or
+    unbuilt model).
+    """
+    try:
+        return model.outputs[0].shape[-1] if model.outputs else None
+    except (AttributeError, ValueError):
+        return None
+
+
+def check_same_classes(teacher, student):
+    """Raises `ValueError` if the two models output different class counts."""
+    teacher_classes, student_classes = num_classes(teacher), num_classes(student)
+    if None not in (teacher_classes, student_classes) and (
+        teacher_classes != student_classes
+    ):
+        raise ValueError(
+            "`teacher` and `student` must output the same number of classes. "
+            f"Received: teacher with {teacher_classes} outputs, student with "
+            f"{student_classes} outputs"
+        )
+
+
+def check_same_classes_of_logits(teacher_logits, student_logits):
+    """Raises `ValueError` if two batches of logits have different widths."""
+    teacher_classes = teacher_logits.shape[-1]
+    student_classes = student_logits.shape[-1]
+    if None not in (teacher_classes, student_classes) and (
+        teacher_classes != student_classes
+    ):
+        raise ValueError(
+            "The teacher's logits and the student's must have the same number "
+            f"of classes. Received: teacher_logits with {teacher_classes} "
+            f"classes, student logits with {student_classes}"
+        )

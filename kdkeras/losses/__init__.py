@@ -9,6 +9,7 @@ from kdkeras.losses.functional import (
 )
 from kdkeras.losses.losses import (
     DistillationLoss,
+    FunctionLoss,
     HardPseudoLabelCrossEntropy,
     KDLoss,
     LabelCrossEntropy,

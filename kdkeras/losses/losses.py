@@ -126,3 +126,43 @@ class LabelCrossEntropy(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         return functional.label_cross_entropy(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="kdkeras")
+class FunctionLoss(keras.losses.Loss):
+    """A `keras.losses.Loss` over a plain function `fn(y_true, y_pred)`.
+
+    Lets `Distiller.compile` take any callable as a loss, with Keras'
+    reduction, sample weights and scaling under `tf.distribute`.
+
+    Args:
+        fn: A function returning one loss value per example. It is saved by
+            name, so it must be a Keras loss function or registered with
+            `keras.saving.register_keras_serializable`.
+        reduction: Keras reduction of the per-example values.
+        name: The loss's name; defaults to the function's.
+        dtype: The dtype of the loss computation.
+    """
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None):
+        if not callable(fn):
+            raise TypeError(f"`fn` must be callable. Received: fn={fn!r}")
+        super().__init__(
+            name=name or getattr(fn, "__name__", None), reduction=reduction, dtype=dtype
+        )
+        self.fn = fn
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "fn": keras.saving.serialize_keras_object(self.fn),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["fn"] = keras.saving.deserialize_keras_object(config["fn"])
+        return cls(**config)

@@ -124,10 +124,14 @@ def test_student_batch_norm_updates_and_teacher_stays_frozen(small_cnn, digits):
     x, y = digits
     teacher, student = small_cnn(seed=1), small_cnn(filters=4, seed=2)
     teacher_weights = [w.copy() for w in teacher.get_weights()]
-    student_moving_mean = student.layers[1].moving_mean.numpy().copy()
+    student_moving_mean = keras.ops.convert_to_numpy(
+        student.layers[1].moving_mean
+    ).copy()
     distiller = _compiled(teacher, student)
     distiller.fit(x[:128], y[:128], batch_size=32, verbose=0)
-    assert not np.allclose(student.layers[1].moving_mean.numpy(), student_moving_mean)
+    assert not np.allclose(
+        keras.ops.convert_to_numpy(student.layers[1].moving_mean), student_moving_mean
+    )
     for before, after in zip(teacher_weights, teacher.get_weights(), strict=True):
         np.testing.assert_array_equal(before, after)
     assert not teacher.trainable
@@ -135,15 +139,24 @@ def test_student_batch_norm_updates_and_teacher_stays_frozen(small_cnn, digits):
 
 
 def test_call_passes_training_to_the_student():
-    student = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5)])
-    distiller = kdkeras.Distiller(
-        teacher=None, student=student, teacher_outputs="logits"
-    )
     ones = np.ones((1, 1000), dtype="float32")
     student = keras.Sequential([keras.Input((1000,)), keras.layers.Dropout(0.5)])
     distiller = kdkeras.Distiller(teacher=None, student=student)
     np.testing.assert_array_equal(distiller(ones, training=False), ones)
-    assert (np.asarray(distiller(ones, training=True)) == 0).any()
+    # In training, `call` returns the logits of both models (here, no teacher).
+    outputs = distiller(ones, training=True)
+    assert set(outputs) == {"student_logits"}
+    assert (np.asarray(outputs["student_logits"]) == 0).any()
+
+
+def test_call_in_training_gives_both_models_the_same_augmented_batch(dense_model):
+    teacher, student = dense_model(3, seed=1), dense_model(3, seed=2)
+    distiller = kdkeras.Distiller(teacher, student, augmentation=NegateInTraining())
+    x = np.arange(8, dtype="float32").reshape(2, 4)
+    outputs = distiller(x, training=True)
+    np.testing.assert_allclose(outputs["student_logits"], student(-x), rtol=1e-6)
+    np.testing.assert_allclose(outputs["teacher_logits"], teacher(-x), rtol=1e-6)
+    np.testing.assert_allclose(distiller(x), student(x), rtol=1e-6)
 
 
 def test_sparse_and_one_hot_labels_give_the_same_losses(small_cnn, digits):

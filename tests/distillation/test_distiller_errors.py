@@ -125,3 +125,43 @@ def test_offline_batches_must_carry_teacher_logits(dense_model):
     distiller.compile()
     with pytest.raises(ValueError, match=r"y=\(labels, teacher_logits\)"):
         distiller.fit(np.ones((4, 4)), np.zeros(4), verbose=0)
+
+
+def test_fractional_labels_are_refused_before_training(small_cnn, digits):
+    x, _ = digits
+    distiller = kdkeras.Distiller(small_cnn(seed=1), small_cnn(filters=4))
+    distiller.compile()
+    weights = distiller.student.get_weights()
+    with pytest.raises(ValueError, match=r"whole class ids.*\[3\.5\]"):
+        distiller.fit(x[:4], np.array([1.0, 3.5, 2.0, 0.0]), verbose=0)
+    for before, after in zip(weights, distiller.student.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_labels_out_of_range_in_a_dataset(small_cnn, digits):
+    import tensorflow as tf
+
+    x, _ = digits
+    dataset = tf.data.Dataset.from_tensor_slices((x[:8], np.full(8, -1))).batch(4)
+    distiller = kdkeras.Distiller(small_cnn(seed=1), small_cnn(filters=4))
+    distiller.compile()
+    with pytest.raises(ValueError, match=r"class ids in \[0, 10\).*\[-1"):
+        distiller.fit(dataset, verbose=0)
+    with pytest.raises(ValueError, match=r"class ids in \[0, 10\)"):
+        distiller.evaluate(dataset, verbose=0)
+
+
+def test_validation_labels_are_checked(small_cnn, digits):
+    x, y = digits
+    distiller = kdkeras.Distiller(small_cnn(seed=1), small_cnn(filters=4))
+    distiller.compile()
+    with pytest.raises(ValueError, match="validation_data"):
+        distiller.fit(
+            x[:8], y[:8], validation_data=(x[:4], np.full(4, 10.5)), verbose=0
+        )
+
+
+def test_probability_loss_named_by_string_is_refused(dense_model):
+    distiller = kdkeras.Distiller(dense_model(3), dense_model(3))
+    with pytest.raises(ValueError, match="from_logits=False"):
+        distiller.compile(student_loss_fn="sparse_categorical_crossentropy")

@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 SCRIPT = textwrap.dedent(
     """
@@ -69,6 +70,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.tensorflow
 def test_mirrored_loss_equals_single_device_loss():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     completed = subprocess.run(

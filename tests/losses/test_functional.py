@@ -81,6 +81,7 @@ def test_label_cross_entropy_sparse_and_one_hot_agree():
     np.testing.assert_allclose(column, sparse, rtol=1e-6)
 
 
+@pytest.mark.tensorflow  # tf.GradientTape
 @pytest.mark.parametrize(
     "loss_fn",
     [
@@ -107,6 +108,7 @@ def test_kd_loss_at_extreme_logits_by_hand():
     np.testing.assert_allclose(functional.kd_loss(teacher, student, 1.0), [2000.0])
 
 
+@pytest.mark.tensorflow  # tf.GradientTape
 def test_no_gradient_flows_into_teacher_logits():
     teacher = tf.Variable([[1.0, 2.0, 3.0]])
     student = tf.Variable([[0.0, 0.0, 0.0]])

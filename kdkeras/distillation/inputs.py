@@ -1,0 +1,147 @@
+"""Checks of the labels a `Distiller` is given, before and while it trains.
+
+Labels are checked where they can be on every Keras backend: NumPy arrays at
+once, before any training step; a `tf.data.Dataset` in the input pipeline,
+which Keras feeds to every backend. A generator or a `keras.utils.PyDataset`
+is not checked (its labels are only seen inside the step).
+"""
+
+import contextlib
+
+import numpy as np
+
+# The pipeline's assertions start their message with this tag, so `fit` and
+# `evaluate` can turn TensorFlow's error into a plain `ValueError`.
+_CHECK_TAG = "kdkeras check failed: "
+
+
+def split_targets(y):
+    """`(labels, teacher_logits or None)` from a batch's targets.
+
+    `y` is the labels, or `(labels, teacher_logits)` when training offline.
+    """
+    if isinstance(y, (tuple, list)):
+        if len(y) != 2:
+            raise ValueError(
+                "Targets must be `labels` or `(labels, teacher_logits)`. "
+                f"Received a {type(y).__name__} of {len(y)} elements."
+            )
+        return y[0], y[1]
+    return y, None
+
+
+def _range_message(num_classes):
+    return (
+        f"Labels must be class ids in [0, {num_classes}) for a student with "
+        f"{num_classes} outputs. Received labels outside it:"
+    )
+
+
+def check_labels(y, num_classes, argument_name="y"):
+    """Checks NumPy labels (or `(labels, teacher_logits)`) for a classifier.
+
+    Class ids must be whole numbers in `[0, num_classes)`; one-hot or
+    soft-label rows must have `num_classes` columns.
+
+    Args:
+        y: The targets of `fit` or `evaluate`.
+        num_classes: The student's number of outputs, or `None` if unknown.
+        argument_name: The argument named in errors.
+
+    Raises:
+        ValueError: If a label cannot be one of the student's classes.
+    """
+    labels, _ = split_targets(y)
+    if num_classes is None or not isinstance(labels, np.ndarray):
+        return
+    if labels.ndim >= 2 and labels.shape[-1] != 1:
+        if labels.shape[-1] != num_classes:
+            raise ValueError(
+                f"One-hot labels must have {num_classes} columns, one per class "
+                f"of the student. Received `{argument_name}` of shape "
+                f"{labels.shape}"
+            )
+        return
+    if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype.kind == "f"):
+        raise ValueError(
+            f"`{argument_name}` must hold class ids (integers). Received "
+            f"labels of dtype {labels.dtype}"
+        )
+    if labels.dtype.kind == "f":
+        fractional = labels[labels != np.round(labels)]
+        if fractional.size:
+            raise ValueError(
+                f"`{argument_name}` must hold whole class ids, or one-hot rows. "
+                f"Received fractional labels: {fractional[:5].tolist()}"
+            )
+    outside = labels[(labels < 0) | (labels >= num_classes)]
+    if outside.size:
+        raise ValueError(f"{_range_message(num_classes)} {outside[:5].tolist()}")
+
+
+def with_label_checks(dataset, num_classes):
+    """`dataset` with an assertion that its class ids are in range.
+
+    Args:
+        dataset: A `tf.data.Dataset` of `(x, y)` or `(x, y, sample_weight)`.
+        num_classes: The student's number of outputs.
+
+    Returns:
+        The dataset, mapped; iterating over a bad batch raises an error that
+        `checks_as_value_errors` turns into a `ValueError`.
+    """
+    import tensorflow as tf
+
+    def check(*element):
+        if len(element) < 2:
+            return element if len(element) > 1 else element[0]
+        labels, _ = split_targets(element[1])
+        if labels.dtype.is_integer and (
+            labels.shape.rank == 1 or labels.shape[-1] == 1
+        ):
+            in_range = tf.logical_and(labels >= 0, labels < num_classes)
+            message = f"{_CHECK_TAG}{_range_message(num_classes)}"
+            assertion = tf.debugging.Assert(
+                tf.reduce_all(in_range),
+                [message, tf.boolean_mask(labels, tf.logical_not(in_range))],
+                summarize=5,
+            )
+            with tf.control_dependencies([assertion]):
+                element = tf.nest.map_structure(tf.identity, element)
+        return element
+
+    return dataset.map(check)
+
+
+def checked(x, y, num_classes):
+    """`x` with label checks: arrays now, a `tf.data.Dataset` as it runs."""
+    if num_classes is None:
+        return x
+    if y is not None:
+        check_labels(y, num_classes)
+        return x
+    if _is_dataset(x):
+        return with_label_checks(x, num_classes)
+    return x
+
+
+def _is_dataset(value):
+    # Looked up by name: importing TensorFlow here would load it on every
+    # backend even when no dataset is used.
+    return any(
+        cls.__name__ == "DatasetV2" and cls.__module__.startswith("tensorflow")
+        for cls in type(value).__mro__
+    )
+
+
+@contextlib.contextmanager
+def checks_as_value_errors():
+    """Re-raises a failed kdkeras pipeline check as a `ValueError`."""
+    try:
+        yield
+    except Exception as error:
+        if _CHECK_TAG not in str(error):
+            raise
+        message = str(error).split(_CHECK_TAG, 1)[1].split("\n\t [[")[0]
+        message = message.split("\n")[0]
+        raise ValueError(message.replace(":] [", ": [").strip()) from None
