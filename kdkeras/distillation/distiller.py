@@ -33,7 +33,7 @@ class Distiller(keras.Model):
     training. The Distiller overrides only what distillation needs
     (`call`, `compute_loss`, `compute_metrics`), so Keras' own trainer does
     the gradient step, loss scaling under `tf.distribute` and tracking, on
-    every Keras 3 backend (TensorFlow, JAX, PyTorch).
+    every Keras 3 backend (tested on TensorFlow and JAX).
 
     Without a teacher (`teacher=None`), the Distiller trains offline from
     stored teacher outputs: each batch is `(x, (labels, teacher_logits))`; see
