@@ -39,7 +39,6 @@ import tensorflow as tf
 
 import kdkeras
 from kdkeras import evaluation, litert
-from kdkeras.evaluation.scoring import format_size
 
 SPEEDUP_GOAL = 3.0
 SIZE_RATIO_GOAL = 0.27
@@ -134,7 +133,7 @@ def main():
     )
     rows = []
     for name, keras_model in cnns.items():
-        row = kdkeras.evaluation.evaluate_classifier(
+        row = evaluation.evaluate_model(
             keras_model, x_test, y_test, name=f"{name} Keras"
         )
         rows.append(row)
@@ -142,16 +141,15 @@ def main():
             key = f"{name} {variant}"
             if key in paths:
                 rows.append(
-                    litert.evaluate_litert(
+                    evaluation.evaluate_model(
                         paths[key],
                         x_test,
                         y_test,
                         name=f"{key} LiteRT",
                         parameters=row["parameters"],
-                        verbose=0,
                     )
                 )
-    print(kdkeras.evaluation.format_table(rows))
+    print(evaluation.format_table(rows))
     agreement = litert.compare_with_keras(
         student, paths["student int8"], x_test, verbose=0
     )
@@ -178,7 +176,11 @@ def main():
     print(f"\nbatch-1 latency, {rounds} interleaved rounds x {num_runs} runs")
     print(f"{'variant':<20} {'size':>10} {'median ms':>10} {'p90 ms':>8}")
     for name in runners:
-        size = format_size(os.path.getsize(paths[name])) if name in paths else "-"
+        size = (
+            evaluation.format_size(os.path.getsize(paths[name]))
+            if name in paths
+            else "-"
+        )
         p90 = statistics.median(p90s[name])
         print(f"{name:<20} {size:>10} {latency[name]:>10.3f} {p90:>8.3f}")
 

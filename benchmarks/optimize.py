@@ -174,14 +174,14 @@ def distill_student(train, teacher_logits, epochs, seed):
 
 
 def keras_row(name, model, test, seconds, sparsity=None):
-    accuracy = evaluation.evaluate_classifier(model, *test)["accuracy"]
+    row = evaluation.evaluate_model(model, *test)
     return {
         "model": name,
-        "accuracy": accuracy,
+        "accuracy": row["accuracy"],
         "measured with": "Keras",
         "sparsity": sparsity,
-        "size": evaluation.format_size(evaluation.model_size_bytes(model)),
-        "gzipped": evaluation.format_size(optimize.gzipped_size_bytes(model)),
+        "size": evaluation.format_size(row["size_bytes"]),
+        "gzipped": evaluation.format_size(row["gzipped_bytes"]),
         "train s": seconds,
     }
 
@@ -296,7 +296,7 @@ def main(argv=None):
             int8_row(
                 "student int8, post-training quantization",
                 path,
-                litert.evaluate_litert(path, *test, verbose=0)["accuracy"],
+                evaluation.evaluate_model(path, *test)["accuracy"],
                 litert.compare_with_keras(student, path, test[0], verbose=0)[
                     "top1_agreement"
                 ],

@@ -19,7 +19,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import train_test_split
 
 import kdkeras
-from kdkeras import offline
+from kdkeras import evaluation, offline
 
 
 def build_student(seed):
@@ -62,12 +62,10 @@ def main(argv=None):
 
     # Hard labels for a few samples only; the teacher's soft targets for all.
     labelled = args.train_samples
-    results = {}
     scratch = build_student(seed=0)
     scratch.compile(
         optimizer=keras.optimizers.Adam(0.01),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
     )
     scratch.fit(
         x_train[:labelled],
@@ -76,12 +74,10 @@ def main(argv=None):
         batch_size=32,
         verbose=0,
     )
-    results["student from scratch"] = scratch.evaluate(x_test, y_test, verbose=0)[1]
 
     distiller = kdkeras.Distiller(teacher=None, student=build_student(seed=0))
     distiller.compile(
         optimizer=keras.optimizers.Adam(0.01),
-        metrics=["accuracy"],
         alpha=0.5,
         temperature=2.0,
     )
@@ -94,12 +90,13 @@ def main(argv=None):
         x_train, labels, teacher_logits, batch_size=32, seed=0
     )
     distiller.fit(dataset, epochs=args.epochs, verbose=0)
-    results["student distilled"] = distiller.evaluate(
-        x_test, y_test, verbose=0, return_dict=True
-    )["accuracy"]
-    for name, accuracy in results.items():
-        print(f"{name} test accuracy: {accuracy:.4f}")
-    return results
+    rows = evaluation.compare_models(
+        {"student from scratch": scratch, "student distilled": distiller.student},
+        x_test,
+        y_test,
+    )
+    print(evaluation.format_table(rows))
+    return {row["name"]: row["accuracy"] for row in rows}
 
 
 if __name__ == "__main__":

@@ -1,19 +1,21 @@
-"""Evaluation: scoring Keras models and `.tflite` files, latency, sparsity and
-the comparison report."""
+"""Evaluation: one scoring function for Keras models and `.tflite` files
+(`evaluate_model`), tables, latency, sparsity and the comparison report."""
 
-from kdkeras.evaluation import latency, report, sparsity
+from kdkeras.evaluation import latency, report, scoring, sparsity, tables
 from kdkeras.evaluation.latency import measure_latency
 from kdkeras.evaluation.scoring import (
-    DEFAULT_COLUMNS,
-    Column,
     classification_scores,
     compare_models,
     count_parameters,
-    evaluate_classifier,
+    evaluate_model,
+    model_size_bytes,
+    to_class_ids,
+)
+from kdkeras.evaluation.tables import (
+    DEFAULT_COLUMNS,
+    Column,
     format_markdown_table,
     format_size,
     format_table,
-    model_size_bytes,
     save_rows_json,
-    to_class_ids,
 )

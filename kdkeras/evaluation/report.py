@@ -15,37 +15,33 @@ rows = kdkeras.report.compare_and_report(
 ```
 
 writes `report.md`, `report.json` and `report.png` (accuracy against size and
-against latency) and returns the rows: accuracy, macro precision, recall and
-F1 (scikit-learn), the confusion matrix, parameters, size, gzipped size and
-latency at batch 1 on this CPU of each model, and the kernel sparsity of each
-Keras model. When a model is pruned, the table shows sparsity and gzipped
-size, and the report says what pruning does and does not buy.
+against latency) and returns the rows of `kdkeras.evaluation.evaluate_model`:
+accuracy, macro precision, recall and F1 (scikit-learn), the confusion
+matrix, parameters, size, gzipped size and latency at batch 1 on this CPU of
+each model, and the kernel sparsity of each Keras model. When a model is
+pruned, the table shows sparsity and gzipped size, and the report says what
+pruning does and does not buy.
 """
 
-import collections.abc
 import datetime
 import json
 import os
 import platform
 
-import keras
-import numpy as np
-from sklearn import metrics as sklearn_metrics
-
-from kdkeras.evaluation import scoring, sparsity
-from kdkeras.evaluation.latency import measure_latency
+from kdkeras.evaluation import sparsity, tables
+from kdkeras.evaluation.scoring import compare_models
 from kdkeras.io_utils import atomic_path
 
 REPORT_COLUMNS = (
-    *scoring.DEFAULT_COLUMNS,
-    scoring.Column("latency ms", "latency_median_ms", "{:.3f}".format, ">"),
-    scoring.Column("p90 ms", "latency_p90_ms", "{:.3f}".format, ">"),
+    *tables.DEFAULT_COLUMNS,
+    tables.Column("latency ms", "latency_median_ms", "{:.3f}".format, ">"),
+    tables.Column("p90 ms", "latency_p90_ms", "{:.3f}".format, ">"),
 )
 """The columns of the report's table: the scores, size and batch-1 latency."""
 
 SPARSITY_COLUMNS = (
-    scoring.Column("sparsity", "sparsity", "{:.1%}".format, ">"),
-    scoring.Column("gzipped", "gzipped_bytes", scoring.format_size, ">"),
+    tables.Column("sparsity", "sparsity", "{:.1%}".format, ">"),
+    tables.Column("gzipped", "gzipped_bytes", tables.format_size, ">"),
 )
 """Columns added to the table when a model is pruned (see `report_columns`)."""
 
@@ -58,75 +54,6 @@ PRUNING_NOTE = (
     "or an over-the-air update carries. For speed, distill into a smaller "
     "student or quantize to int8."
 )
-
-
-def evaluate_for_report(
-    name, model, x, y, num_classes, latency_runs=100, num_threads=None
-):
-    """One report row of a Keras model or a `.tflite` file.
-
-    Args:
-        name: Name of the row.
-        model: A `keras.Model`, the path of a `.tflite` file, or a
-            `kdkeras.litert.LiteRTModel`.
-        x: The inputs (real values; LiteRT quantizes them for int8 inputs).
-        y: The labels (class ids or one-hot).
-        num_classes: Number of classes, for the confusion matrix.
-        latency_runs: Timed single-example runs; 0 skips the latency.
-        num_threads: Threads of the LiteRT interpreter (`None`: its default).
-
-    Returns:
-        A row `dict`: `name`, `format` (`"keras"` or `"litert"`), the scores
-        of `evaluate_classifier`, `confusion_matrix` (rows: true classes),
-        `parameters`, `size_bytes`, `gzipped_bytes` (Keras: the weights
-        after gzip; LiteRT: the file after gzip), `sparsity` and
-        `layer_sparsity` (Keras models only: see
-        `kdkeras.sparsity.sparsity_report`), `latency_median_ms` and
-        `latency_p90_ms`.
-    """
-    from kdkeras import litert
-
-    true_classes = scoring.to_class_ids(y)
-    if isinstance(model, keras.Model):
-        outputs = model.predict(x, batch_size=256, verbose=0)
-        kernel_sparsity = sparsity.sparsity_report(model)
-        row = {
-            "name": name,
-            "format": "keras",
-            "parameters": scoring.count_parameters(model),
-            "size_bytes": scoring.model_size_bytes(model),
-            "gzipped_bytes": sparsity.gzipped_size_bytes(model),
-            "sparsity": kernel_sparsity["overall"],
-            "layer_sparsity": kernel_sparsity["layers"],
-        }
-    else:
-        model = litert.load_litert_model(model, num_threads=num_threads)
-        outputs = model.predict(x, batch_size=256)
-        row = {
-            "name": name,
-            "format": "litert",
-            "parameters": None,
-            "size_bytes": model.size_bytes,
-            "gzipped_bytes": sparsity.gzipped_size_bytes(model.path),
-            "sparsity": None,
-            "layer_sparsity": None,
-        }
-    predicted_classes = np.asarray(outputs).argmax(axis=-1)
-    row.update(scoring.classification_scores(true_classes, predicted_classes))
-    row["confusion_matrix"] = sklearn_metrics.confusion_matrix(
-        true_classes, predicted_classes, labels=np.arange(num_classes)
-    ).tolist()
-    if latency_runs:
-        latency = measure_latency(
-            model,
-            example=x[:1],
-            num_runs=latency_runs,
-            warmup=max(1, latency_runs // 10),
-            num_threads=None if isinstance(model, keras.Model) else num_threads,
-        )
-        row["latency_median_ms"] = latency["median_ms"]
-        row["latency_p90_ms"] = latency["p90_ms"]
-    return row
 
 
 def compare_and_report(
@@ -154,20 +81,20 @@ def compare_and_report(
         num_threads: Threads of the LiteRT interpreters.
 
     Returns:
-        The list of rows (see `evaluate_for_report`).
+        The list of rows, one `kdkeras.evaluation.evaluate_model` row per
+        model (see `compare_models`).
     """
-    if not isinstance(models, collections.abc.Mapping) or not models:
-        raise ValueError(
-            "`models` must be a non-empty dict from name to model or .tflite "
-            f"path. Received: models={models!r}"
-        )
-    num_classes = _num_classes(y, class_names)
-    rows = [
-        evaluate_for_report(
-            name, model, x, y, num_classes, latency_runs, num_threads=num_threads
-        )
-        for name, model in models.items()
-    ]
+    rows = compare_models(
+        models, x, y, latency_runs=latency_runs, num_threads=num_threads
+    )
+    if class_names is not None:
+        for row in rows:
+            if len(row["confusion_matrix"]) != len(class_names):
+                raise ValueError(
+                    "`class_names` must name each class the models output. "
+                    f"Received: {len(class_names)} class_names for "
+                    f"{len(row['confusion_matrix'])} classes of {row['name']!r}"
+                )
     write_report(rows, directory, class_names=class_names, title=title)
     return rows
 
@@ -182,15 +109,6 @@ def report_columns(rows):
     if any(row_is_pruned(row) for row in rows):
         return REPORT_COLUMNS + SPARSITY_COLUMNS
     return REPORT_COLUMNS
-
-
-def _num_classes(y, class_names):
-    y = np.asarray(y)
-    if class_names is not None:
-        return len(class_names)
-    if y.ndim == 2 and y.shape[-1] > 1:
-        return y.shape[-1]
-    return int(scoring.to_class_ids(y).max()) + 1
 
 
 def write_report(rows, directory, class_names=None, title="Model comparison"):
@@ -246,7 +164,7 @@ def format_markdown(rows, title, environment, class_names=None):
         "`tf.function`. Size: the `.keras` file without optimizer state, or "
         "the `.tflite` file.",
         "",
-        scoring.format_markdown_table(rows, report_columns(rows)),
+        tables.format_markdown_table(rows, report_columns(rows)),
         "",
         "![accuracy against size and latency](report.png)",
     ]

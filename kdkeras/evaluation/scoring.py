@@ -1,20 +1,27 @@
-"""Scoring and comparing classifiers: accuracy, macro F1, parameters, size.
+"""Scoring classifiers: one row per model, Keras or LiteRT.
 
-Each evaluation gives a row, a `dict` of plain Python values, so rows print as
-a table (`format_table`) and save as JSON (`save_rows_json`):
+`evaluate_model` scores a Keras model, a `.tflite` file or a
+`kdkeras.litert.LiteRTModel` on `(x, y)` and returns a row, a `dict` of plain
+Python values. `compare_models`, the comparison report, the examples and the
+benchmarks all build on it, so every table scores models the same way:
 
 ```python
 rows = compare_models(
-    {"teacher": teacher, "student (distilled)": distiller.student}, x_test, y_test
+    {
+        "teacher": teacher,
+        "student (distilled)": distiller.student,
+        "student int8": "student_int8.tflite",
+    },
+    x_test,
+    y_test,
 )
 print(format_table(rows))
 save_rows_json(rows, "comparison.json")
 ```
 """
 
-import collections
 import collections.abc
-import json
+import numbers
 import os
 import tempfile
 
@@ -22,13 +29,11 @@ import keras
 import numpy as np
 from sklearn import metrics as sklearn_metrics
 
-from kdkeras.io_utils import atomic_path
-
-Column = collections.namedtuple("Column", ["header", "key", "format", "align"])
-"""A column of `format_table`: the row `key` shown as `format(value)`.
-
-`align` is `"<"` (left) or `">"` (right). A row without the key shows `-`.
-"""
+from kdkeras.evaluation import sparsity
+from kdkeras.evaluation.latency import measure_latency
+from kdkeras.litert.checks import load_litert_model
+from kdkeras.litert.runner import LiteRTModel
+from kdkeras.validation import check_positive_int
 
 
 def count_parameters(model):
@@ -92,47 +97,221 @@ def _without_optimizer(model):
     return copy
 
 
-def evaluate_classifier(model, x, y, batch_size=256, name=None):
-    """Scores a classifier on `(x, y)`.
+def evaluate_model(
+    model,
+    x,
+    y,
+    name=None,
+    parameters=None,
+    batch_size=256,
+    latency_runs=0,
+    num_threads=None,
+):
+    """Scores a classifier, Keras or LiteRT, on `(x, y)`: one row of a table.
 
-    The predicted class is the argmax of `model.predict(x)`, so the model may
-    output logits or probabilities. Precision, recall and F1 are macro
-    averages over the classes (`sklearn.metrics`, `zero_division=0`).
+    The predicted class is the argmax of the model's outputs, so the model may
+    output logits or probabilities (a LiteRT model's integer outputs are
+    dequantized first). Precision, recall and F1 are macro averages over the
+    classes (`sklearn.metrics`, `zero_division=0`: a class that is never
+    predicted has a precision of 0). A Keras model and its `.tflite`
+    conversions give rows with the same keys, for one `format_table`.
+
+    Example:
+
+    ```python
+    row = evaluate_model(student, x_test, y_test, name="student")
+    int8_row = evaluate_model(
+        "student_int8.tflite", x_test, y_test, parameters=row["parameters"]
+    )
+    print(format_table([row, int8_row]))
+    ```
 
     Args:
-        model: A Keras classifier with one output of shape
-            `(batch_size, num_classes)`, `num_classes >= 2`.
-        x: The inputs.
-        y: The labels: class ids of shape `(N,)` or `(N, 1)`, or one-hot (or
-            probability) rows of shape `(N, num_classes)`.
-        batch_size: Batch size of `model.predict`.
-        name: Name of the row. Defaults to `model.name`.
+        model: A `keras.Model`, the path of a `.tflite` file or a
+            `kdkeras.litert.LiteRTModel`: a classifier with one output of
+            shape `(batch_size, num_classes)`, `num_classes >= 2`.
+        x: The inputs, real values as the Keras model takes them (LiteRT
+            quantizes them for an integer input tensor).
+        y: The labels: class ids in `[0, num_classes)` of shape `(N,)` or
+            `(N, 1)`, or one-hot (or probability) rows of shape
+            `(N, num_classes)`.
+        name: Name of the row, a string. Defaults to `model.name`; for a
+            `.tflite` file, its name without the extension.
+        parameters: The `parameters` of a LiteRT row, e.g. the
+            `count_parameters` of the Keras model it was converted from;
+            `None` shows as `-` in a table. Must be `None` for a Keras model,
+            whose weights are counted.
+        batch_size: Batch size of the predictions, a positive integer.
+        latency_runs: Timed single-example runs on `x[:1]` (see
+            `measure_latency`), after `max(1, latency_runs // 10)` untimed
+            ones. 0, the default, skips the latency.
+        num_threads: Threads of the LiteRT interpreter, a positive integer, or
+            `None` for LiteRT's default (a `LiteRTModel` predicts with its own
+            threads and is timed with `num_threads`). Must be `None` for a
+            Keras model: TensorFlow's threads are set once per process.
 
     Returns:
-        A `dict` with `name`, `accuracy`, `precision`, `recall`, `f1`
-        (floats in [0, 1]), `parameters` (see `count_parameters`) and
-        `size_bytes` (see `model_size_bytes`).
+        A `dict` of plain Python values:
+
+        * `name`, and `format`: `"keras"` or `"litert"`;
+        * `accuracy`, `precision`, `recall`, `f1`: floats in [0, 1];
+        * `confusion_matrix`: `num_classes` lists of `num_classes` counts, row
+          `i` column `j` the number of examples of class `i` predicted as `j`;
+        * `parameters`: `count_parameters(model)` for a Keras model, the
+          `parameters` argument for a LiteRT model;
+        * `size_bytes`: the `.keras` file without optimizer state (see
+          `model_size_bytes`), or the `.tflite` file;
+        * `gzipped_bytes`: the weights (Keras) or the file (LiteRT) after gzip
+          (see `kdkeras.sparsity.gzipped_size_bytes`);
+        * `sparsity` and `layer_sparsity`: the fraction of zeros of all the
+          kernels and of each layer's (see `kdkeras.sparsity.sparsity_report`);
+          `None` for a LiteRT model;
+        * `latency_median_ms` and `latency_p90_ms`, only when
+          `latency_runs > 0`.
+
+    Raises:
+        ValueError: If an argument is not as described above, if the model
+            does not output one score per class, if `x` and `y` do not hold
+            as many examples, or if `y` holds a class the model does not
+            output.
     """
-    true_classes = to_class_ids(y)
-    outputs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    model_format = _model_format(model)
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"`name` must be a string or None. Received: name={name!r}")
+    if parameters is not None:
+        if model_format == "keras":
+            raise ValueError(
+                "`parameters` must be None for a Keras model, whose weights are "
+                f"counted. Received: parameters={parameters!r}"
+            )
+        if not _is_count(parameters):
+            raise ValueError(
+                "`parameters` must be a non-negative integer or None. "
+                f"Received: parameters={parameters!r}"
+            )
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if not _is_count(latency_runs):
+        raise ValueError(
+            "`latency_runs` must be a non-negative integer (0 skips the latency). "
+            f"Received: latency_runs={latency_runs!r}"
+        )
+    num_threads = check_positive_int(num_threads, "num_threads", allow_none=True)
+    if model_format == "keras" and num_threads is not None:
+        raise ValueError(
+            "`num_threads` must be None for a Keras model: TensorFlow's threads "
+            "are set once per process with "
+            "`tf.config.threading.set_intra_op_parallelism_threads`. "
+            f"Received: num_threads={num_threads!r}"
+        )
+    labels = np.asarray(y)
+    true_classes = to_class_ids(labels)
+
+    if model_format == "keras":
+        outputs = model.predict(x, batch_size=batch_size, verbose=0)
+        source = f"model {model.name!r}"
+    else:
+        model = load_litert_model(model, num_threads=num_threads)
+        outputs = model.predict(x, batch_size=batch_size, verbose=0)
+        source = repr(model.path)
+    outputs = _class_scores(outputs, source)
+    num_classes = outputs.shape[-1]
+    _check_labels(labels, true_classes, num_classes, len(outputs))
+    predicted_classes = outputs.argmax(axis=-1)
+
+    row = {
+        "name": model.name if name is None else name,
+        "format": model_format,
+        **classification_scores(true_classes, predicted_classes),
+        "confusion_matrix": sklearn_metrics.confusion_matrix(
+            true_classes, predicted_classes, labels=np.arange(num_classes)
+        ).tolist(),
+    }
+    if model_format == "keras":
+        kernel_sparsity = sparsity.sparsity_report(model)
+        row.update(
+            parameters=count_parameters(model),
+            size_bytes=model_size_bytes(model),
+            gzipped_bytes=sparsity.gzipped_size_bytes(model),
+            sparsity=kernel_sparsity["overall"],
+            layer_sparsity=kernel_sparsity["layers"],
+        )
+    else:
+        row.update(
+            parameters=None if parameters is None else int(parameters),
+            size_bytes=model.size_bytes,
+            gzipped_bytes=sparsity.gzipped_size_bytes(model.path),
+            sparsity=None,
+            layer_sparsity=None,
+        )
+    if latency_runs:
+        latency = measure_latency(
+            model,
+            example=x[:1],
+            num_runs=latency_runs,
+            warmup=max(1, latency_runs // 10),
+            num_threads=num_threads,
+        )
+        row["latency_median_ms"] = latency["median_ms"]
+        row["latency_p90_ms"] = latency["p90_ms"]
+    return row
+
+
+def _model_format(model):
+    """`"keras"` or `"litert"`: how `evaluate_model` runs `model`."""
+    if isinstance(model, keras.Model):
+        return "keras"
+    if isinstance(model, (str, bytes, os.PathLike, LiteRTModel)):
+        return "litert"
+    raise ValueError(
+        "`model` must be a keras.Model, the path of a .tflite file or a "
+        f"kdkeras.litert.LiteRTModel. Received: model of type {type(model).__name__}"
+    )
+
+
+def _is_count(value):
+    return (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and value >= 0
+    )
+
+
+def _class_scores(outputs, source):
+    """The predictions as an array of shape `(N, num_classes)`."""
+    if isinstance(outputs, (list, tuple, dict)):
+        raise ValueError(
+            f"`model` must have one output. Received: {len(outputs)} outputs "
+            f"from {source}"
+        )
+    outputs = np.asarray(outputs)
     if outputs.ndim != 2 or outputs.shape[-1] < 2:
         raise ValueError(
             "`model` must output one score per class, of shape "
             f"(batch_size, num_classes) with num_classes >= 2. Received: "
-            f"outputs of shape {outputs.shape} from model {model.name!r}"
+            f"outputs of shape {outputs.shape} from {source}"
         )
-    if len(true_classes) != len(outputs):
+    return outputs
+
+
+def _check_labels(labels, true_classes, num_classes, num_predictions):
+    if len(true_classes) != num_predictions:
         raise ValueError(
-            f"`x` and `y` must hold as many examples. Received: {len(outputs)} "
+            f"`x` and `y` must hold as many examples. Received: {num_predictions} "
             f"predictions and {len(true_classes)} labels"
         )
-    predicted_classes = outputs.argmax(axis=-1)
-    return {
-        "name": model.name if name is None else str(name),
-        **classification_scores(true_classes, predicted_classes),
-        "parameters": count_parameters(model),
-        "size_bytes": model_size_bytes(model),
-    }
+    if labels.ndim == 2 and labels.shape[-1] > 1 and labels.shape[-1] != num_classes:
+        raise ValueError(
+            f"`y` must have one column per class of the model ({num_classes}) when "
+            f"it is one-hot. Received: y of shape {labels.shape}"
+        )
+    if len(true_classes) and not 0 <= true_classes.min() <= true_classes.max() < (
+        num_classes
+    ):
+        raise ValueError(
+            f"`y` must hold class ids in [0, {num_classes}), as the model outputs "
+            f"{num_classes} scores. Received: class ids from {true_classes.min()} "
+            f"to {true_classes.max()}"
+        )
 
 
 def to_class_ids(y):
@@ -165,124 +344,47 @@ def classification_scores(true_classes, predicted_classes):
     }
 
 
-def compare_models(models, x, y, batch_size=256):
-    """Scores several classifiers on the same data.
+def compare_models(models, x, y, batch_size=256, latency_runs=0, num_threads=None):
+    """Scores several models on the same data, one `evaluate_model` row each.
 
     Args:
-        models: A `dict` from row name to Keras model, e.g.
-            `{"teacher": teacher, "student (distilled)": student}`.
+        models: A `dict` from row name to a `keras.Model`, a `.tflite` path or
+            a `kdkeras.litert.LiteRTModel`, in the order of the table, e.g.
+            `{"teacher": teacher, "student int8": "student_int8.tflite"}`.
         x: The inputs.
         y: The labels (class ids or one-hot).
-        batch_size: Batch size of `model.predict`.
+        batch_size: Batch size of the predictions.
+        latency_runs: Timed runs per model at batch 1; 0 skips the latency.
+        num_threads: Threads of the LiteRT interpreters (`None`: LiteRT's
+            default). Keras models run with TensorFlow's threads.
 
     Returns:
-        A list of `evaluate_classifier` rows, in the order of `models`.
+        A list of `evaluate_model` rows, in the order of `models`.
     """
+    expected = (
+        "`models` must be a non-empty dict from name to a keras.Model, a .tflite "
+        "path or a kdkeras.litert.LiteRTModel."
+    )
     if not isinstance(models, collections.abc.Mapping) or not models:
-        raise ValueError(
-            "`models` must be a non-empty dict from name to model. "
-            f"Received: models={models!r}"
-        )
+        raise ValueError(f"{expected} Received: models={models!r}")
+    # Every model is checked before the first one is scored.
+    formats = {}
+    for name, model in models.items():
+        try:
+            formats[name] = _model_format(model)
+        except ValueError:
+            raise ValueError(
+                f"{expected} Received: models[{name!r}] of type {type(model).__name__}"
+            ) from None
     return [
-        evaluate_classifier(model, x, y, batch_size=batch_size, name=name)
+        evaluate_model(
+            model,
+            x,
+            y,
+            name=str(name),
+            batch_size=batch_size,
+            latency_runs=latency_runs,
+            num_threads=num_threads if formats[name] == "litert" else None,
+        )
         for name, model in models.items()
     ]
-
-
-def format_size(num_bytes):
-    """A byte count as KB or MB (1 KB = 1024 bytes, as `model.summary()`)."""
-    if num_bytes < 1024**2:
-        return f"{num_bytes / 1024:.1f} KB"
-    return f"{num_bytes / 1024**2:.2f} MB"
-
-
-def _format_score(value):
-    return f"{value:.4f}"
-
-
-DEFAULT_COLUMNS = (
-    Column("model", "name", str, "<"),
-    Column("accuracy", "accuracy", _format_score, ">"),
-    Column("precision", "precision", _format_score, ">"),
-    Column("recall", "recall", _format_score, ">"),
-    Column("F1", "f1", _format_score, ">"),
-    Column("parameters", "parameters", "{:,}".format, ">"),
-    Column("size", "size_bytes", format_size, ">"),
-)
-"""The columns `format_table` shows by default."""
-
-
-def format_table(rows, columns=DEFAULT_COLUMNS):
-    """Formats rows as an aligned plain-text table.
-
-    Scores have 4 decimals, parameters a thousands separator and sizes a unit
-    (see `format_size`).
-
-    Args:
-        rows: A list of row `dict`s, e.g. from `compare_models`.
-        columns: The `Column`s to show, in order.
-
-    Returns:
-        The table as a `str`: a header line, a rule, then one line per row.
-    """
-    cells = [[column.header for column in columns]]
-    for row in rows:
-        cells.append([_format_cell(row, column) for column in columns])
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    lines = [_format_line(line, columns, widths) for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
-def format_markdown_table(rows, columns=DEFAULT_COLUMNS):
-    """Formats rows as a Markdown table, with the cells of `format_table`."""
-    alignments = {"<": ":---", ">": "---:"}
-    lines = [
-        "| " + " | ".join(column.header for column in columns) + " |",
-        "|" + "|".join(alignments[column.align] for column in columns) + "|",
-    ]
-    for row in rows:
-        cells = (_format_cell(row, column) for column in columns)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _format_cell(row, column):
-    value = row.get(column.key)
-    return "-" if value is None else column.format(value)
-
-
-def _format_line(cells, columns, widths):
-    padded = (
-        f"{cell:{column.align}{width}}"
-        for cell, column, width in zip(cells, columns, widths, strict=True)
-    )
-    return "  ".join(padded).rstrip()
-
-
-def save_rows_json(rows, path):
-    """Writes rows as a JSON list, atomically (never a half-written file).
-
-    NumPy scalars and arrays are written as plain numbers and lists. An
-    existing file at `path` is replaced.
-
-    Args:
-        rows: A list of row `dict`s, e.g. from `compare_models`.
-        path: The JSON file to write.
-
-    Returns:
-        `path`.
-    """
-    with atomic_path(path, overwrite=True) as temporary_path:
-        with open(temporary_path, "w", encoding="utf-8") as file:
-            json.dump(list(rows), file, indent=2, default=_to_json_value)
-            file.write("\n")
-    return path
-
-
-def _to_json_value(value):
-    if isinstance(value, (np.generic, np.ndarray)):
-        return value.tolist()
-    raise TypeError(
-        f"Object of type {type(value).__name__} is not JSON serializable: {value!r}"
-    )

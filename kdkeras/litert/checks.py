@@ -1,17 +1,18 @@
-"""Checking a `.tflite` model: its scores, and how closely it follows Keras.
+"""Checking a `.tflite` model: how closely it follows the Keras model.
 
 ```python
-row = evaluate_litert("student_int8.tflite", x_test, y_test, name="student int8")
 agreement = compare_with_keras(student, "student_int8.tflite", x_test)
 agreement["top1_agreement"]   # e.g. 0.995
 ```
+
+Its scores are a row of `kdkeras.evaluation.evaluate_model`, as for a Keras
+model.
 """
 
 import os
 
 import numpy as np
 
-from kdkeras.evaluation.scoring import classification_scores, to_class_ids
 from kdkeras.litert.runner import LiteRTModel
 
 
@@ -31,53 +32,6 @@ def load_litert_model(path_or_model, num_threads=None):
         "`path_or_model` must be the path of a .tflite file or a LiteRTModel. "
         f"Received: path_or_model of type {type(path_or_model).__name__}"
     )
-
-
-def evaluate_litert(
-    path_or_model, x, y, name=None, parameters=None, batch_size=256, verbose="auto"
-):
-    """Scores a `.tflite` classifier on `(x, y)`, as `evaluate_classifier` does.
-
-    The predicted class is the argmax of the model's (dequantized) outputs.
-    Precision, recall and F1 are macro averages over the classes, computed by
-    `kdkeras.evaluation.classification_scores`, so LiteRT and Keras rows go in
-    one `format_table`.
-
-    Args:
-        path_or_model: The path of a `.tflite` file, or a `LiteRTModel`.
-        x: The inputs, real values (quantized for an integer input tensor).
-        y: The labels: class ids of shape `(N,)` or `(N, 1)`, or one-hot rows.
-        name: Name of the row. Defaults to the file name without extension.
-        parameters: The `parameters` of the row, e.g. the
-            `count_parameters` of the Keras model that was converted; `None`
-            shows as `-` in a table.
-        batch_size: Batch size of `LiteRTModel.predict`.
-        verbose: Progress bar of `LiteRTModel.predict`.
-
-    Returns:
-        A `dict` with `name`, `accuracy`, `precision`, `recall`, `f1`,
-        `parameters` and `size_bytes` (the size of the `.tflite` file).
-    """
-    model = load_litert_model(path_or_model)
-    true_classes = to_class_ids(y)
-    outputs = _single_output(model.predict(x, batch_size=batch_size, verbose=verbose))
-    if outputs.ndim != 2 or outputs.shape[-1] < 2:
-        raise ValueError(
-            "`path_or_model` must output one score per class, of shape "
-            f"(batch_size, num_classes) with num_classes >= 2. Received: outputs "
-            f"of shape {outputs.shape} from {model.path!r}"
-        )
-    if len(true_classes) != len(outputs):
-        raise ValueError(
-            f"`x` and `y` must hold as many examples. Received: {len(outputs)} "
-            f"predictions and {len(true_classes)} labels"
-        )
-    return {
-        "name": model.name if name is None else str(name),
-        **classification_scores(true_classes, outputs.argmax(axis=-1)),
-        "parameters": None if parameters is None else int(parameters),
-        "size_bytes": model.size_bytes,
-    }
 
 
 def compare_with_keras(keras_model, path_or_model, x, batch_size=256, verbose="auto"):

@@ -41,7 +41,7 @@ def test_report_rows_files_and_figure(trained_models, digits, tmp_path):
 
     assert [row["name"] for row in rows] == ["teacher", "student", "student float32"]
     assert [row["format"] for row in rows] == ["keras", "keras", "litert"]
-    keras_row = evaluation.evaluate_classifier(student, x_test, y_test)
+    keras_row = evaluation.evaluate_model(student, x_test, y_test)
     for key in ("accuracy", "precision", "recall", "f1", "parameters"):
         assert rows[1][key] == keras_row[key]
     # The float32 file predicts what the Keras model does.
@@ -85,14 +85,15 @@ def test_report_without_latency_and_bad_models(trained_models, digits, tmp_path)
     assert "| student |" in (tmp_path / "report.md").read_text(encoding="utf-8")
     with pytest.raises(ValueError, match="`models` must be a non-empty dict"):
         report.compare_and_report([student], x, y, str(tmp_path))
-
-
-def test_markdown_table_cells_match_the_plain_table():
-    rows = [{"name": "a", "accuracy": 0.5, "parameters": 1234, "size_bytes": 2048}]
-    table = evaluation.format_markdown_table(rows)
-    assert table.splitlines()[0].startswith("| model | accuracy |")
-    assert table.splitlines()[1].startswith("|:---|---:|")
-    assert table.splitlines()[2] == ("| a | 0.5000 | - | - | - | 1,234 | 2.0 KB |")
+    with pytest.raises(ValueError, match="`class_names` must name each class"):
+        report.compare_and_report(
+            {"student": student},
+            x[:50],
+            y[:50],
+            str(tmp_path),
+            class_names=["zero", "one"],
+            latency_runs=0,
+        )
 
 
 def test_pruned_model_gets_sparsity_columns_and_the_latency_note(

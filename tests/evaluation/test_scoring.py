@@ -1,4 +1,5 @@
-"""Tests of kdkeras.evaluation: scores, sizes, table and JSON."""
+"""Tests of kdkeras.evaluation.scoring: `evaluate_model` rows of Keras and
+LiteRT models, `compare_models`, parameters and sizes."""
 
 import json
 import os
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as sklearn_metrics
 
-from kdkeras import evaluation
+from kdkeras import evaluation, sparsity
+from kdkeras.litert import LiteRTModel
 from kdkeras.models import build_mlp
 
 # Inputs are one-hot rows and the stub model is the identity, so the predicted
@@ -27,6 +29,27 @@ EXPECTED_SCORES = {
     "recall": (1 / 2 + 1 + 1 / 2) / 3,
     "f1": (1 / 2 + 4 / 5 + 2 / 3) / 3,
 }
+# Rows: true class; columns: predicted class.
+EXPECTED_CONFUSION_MATRIX = [
+    [1, 1, 0],  # Class 0: once right, once taken for 1.
+    [0, 2, 0],  # Class 1: both right.
+    [1, 0, 1],  # Class 2: once right, once taken for 0.
+]
+ROW_KEYS = {
+    "name",
+    "format",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "confusion_matrix",
+    "parameters",
+    "size_bytes",
+    "gzipped_bytes",
+    "sparsity",
+    "layer_sparsity",
+}
+LATENCY_KEYS = {"latency_median_ms", "latency_p90_ms"}
 
 
 def identity_classifier(activation=None, name="identity"):
@@ -94,47 +117,55 @@ def test_model_size_bytes_leaves_out_a_nested_models_optimizer_state():
     assert teacher.optimizer is not None  # The model itself is left as it was.
 
 
-# evaluate_classifier
+# evaluate_model on Keras models
 
 
-def test_evaluate_classifier_matches_hand_computed_scores():
+def test_evaluate_model_matches_hand_computed_scores():
     model = identity_classifier()
-    row = evaluation.evaluate_classifier(model, INPUTS, TRUE_CLASSES, name="stub")
+    row = evaluation.evaluate_model(model, INPUTS, TRUE_CLASSES, name="stub")
     assert_scores_equal(row, EXPECTED_SCORES)
+    assert row["confusion_matrix"] == EXPECTED_CONFUSION_MATRIX
     assert row["name"] == "stub"
+    assert row["format"] == "keras"
     assert row["parameters"] == 9
     assert row["size_bytes"] == evaluation.model_size_bytes(model)
-    assert set(row) == {
-        "name",
-        "accuracy",
-        "precision",
-        "recall",
-        "f1",
-        "parameters",
-        "size_bytes",
-    }
+    assert row["gzipped_bytes"] == sparsity.gzipped_size_bytes(model)
+    # The identity kernel: 6 of its 9 entries are 0.
+    assert row["sparsity"] == pytest.approx(6 / 9)
+    assert row["layer_sparsity"] == {"scores": pytest.approx(6 / 9)}
+    assert set(row) == ROW_KEYS
 
 
-def test_evaluate_classifier_agrees_with_sklearn():
-    row = evaluation.evaluate_classifier(identity_classifier(), INPUTS, TRUE_CLASSES)
+def test_evaluate_model_agrees_with_sklearn():
+    row = evaluation.evaluate_model(identity_classifier(), INPUTS, TRUE_CLASSES)
     assert row["f1"] == pytest.approx(
         sklearn_metrics.f1_score(TRUE_CLASSES, PREDICTED_CLASSES, average="macro")
     )
+    assert row["confusion_matrix"] == (
+        sklearn_metrics.confusion_matrix(TRUE_CLASSES, PREDICTED_CLASSES).tolist()
+    )
 
 
-def test_evaluate_classifier_row_is_plain_python():
-    row = evaluation.evaluate_classifier(identity_classifier(), INPUTS, TRUE_CLASSES)
+def test_evaluate_model_row_is_plain_python():
+    row = evaluation.evaluate_model(identity_classifier(), INPUTS, TRUE_CLASSES)
     assert row["name"] == "identity"  # The model's name by default.
     assert type(row["accuracy"]) is float
     assert type(row["parameters"]) is int
+    assert type(row["confusion_matrix"][0][0]) is int
     json.dumps(row)
 
 
-def test_evaluate_classifier_probabilities_score_as_logits():
-    logits_row = evaluation.evaluate_classifier(
-        identity_classifier(), INPUTS, TRUE_CLASSES
-    )
-    probabilities_row = evaluation.evaluate_classifier(
+def test_evaluate_model_confusion_matrix_has_a_row_for_an_absent_class():
+    # Two examples of class 0 on a 3-class model: classes 1 and 2 are absent
+    # from the labels but not from the matrix.
+    inputs = np.eye(3, dtype="float32")[[0, 2]]
+    row = evaluation.evaluate_model(identity_classifier(), inputs, np.array([0, 0]))
+    assert row["confusion_matrix"] == [[1, 0, 1], [0, 0, 0], [0, 0, 0]]
+
+
+def test_evaluate_model_probabilities_score_as_logits():
+    logits_row = evaluation.evaluate_model(identity_classifier(), INPUTS, TRUE_CLASSES)
+    probabilities_row = evaluation.evaluate_model(
         identity_classifier(activation="softmax"), INPUTS, TRUE_CLASSES
     )
     assert_scores_equal(probabilities_row, EXPECTED_SCORES)
@@ -151,40 +182,161 @@ def test_evaluate_classifier_probabilities_score_as_logits():
         list(TRUE_CLASSES),
     ],
 )
-def test_evaluate_classifier_labels_in_any_format_score_the_same(labels):
-    sparse_row = evaluation.evaluate_classifier(
-        identity_classifier(), INPUTS, TRUE_CLASSES
-    )
-    row = evaluation.evaluate_classifier(identity_classifier(), INPUTS, labels)
+def test_evaluate_model_labels_in_any_format_score_the_same(labels):
+    sparse_row = evaluation.evaluate_model(identity_classifier(), INPUTS, TRUE_CLASSES)
+    row = evaluation.evaluate_model(identity_classifier(), INPUTS, labels)
     assert without_size(row) == without_size(sparse_row)
 
 
-def test_evaluate_classifier_absent_class_scores_zero_without_warning():
+def test_evaluate_model_absent_class_scores_zero_without_warning():
     # Class 2 is never predicted: its precision is 0/0, counted as 0.
     inputs = np.eye(3, dtype="float32")[[0, 1, 1]]
-    row = evaluation.evaluate_classifier(
-        identity_classifier(), inputs, np.array([0, 1, 2])
-    )
+    row = evaluation.evaluate_model(identity_classifier(), inputs, np.array([0, 1, 2]))
     assert row["precision"] == pytest.approx((1 + 1 / 2 + 0) / 3)
 
 
-def test_evaluate_classifier_refuses_a_single_output():
+def test_evaluate_model_measures_latency_only_when_asked():
+    row = evaluation.evaluate_model(
+        identity_classifier(), INPUTS, TRUE_CLASSES, latency_runs=3
+    )
+    assert set(row) == ROW_KEYS | LATENCY_KEYS
+    assert 0 < row["latency_median_ms"] <= row["latency_p90_ms"]
+
+
+# evaluate_model on LiteRT models
+
+
+def test_evaluate_model_tflite_scores_equal_sklearn(float32_tflite, fashion):
+    _, (x_test, y_test) = fashion
+    predicted = LiteRTModel(float32_tflite).predict(x_test, verbose=0).argmax(-1)
+    row = evaluation.evaluate_model(float32_tflite, x_test, y_test)
+    assert row["name"] == "student_float32"  # The file name by default.
+    assert row["format"] == "litert"
+    assert row["accuracy"] == pytest.approx(
+        sklearn_metrics.accuracy_score(y_test, predicted)
+    )
+    assert row["f1"] == pytest.approx(
+        sklearn_metrics.f1_score(y_test, predicted, average="macro")
+    )
+    assert row["confusion_matrix"] == (
+        sklearn_metrics.confusion_matrix(y_test, predicted, labels=range(10)).tolist()
+    )
+    assert row["parameters"] is None
+    assert row["size_bytes"] == os.path.getsize(float32_tflite)
+    assert row["gzipped_bytes"] == sparsity.gzipped_size_bytes(float32_tflite)
+    assert row["sparsity"] is None and row["layer_sparsity"] is None
+    json.dumps(row)
+
+
+def test_keras_and_tflite_rows_have_the_same_keys(student, float32_tflite, fashion):
+    _, (x_test, y_test) = fashion
+    keras_row = evaluation.evaluate_model(student, x_test, y_test)
+    row = evaluation.evaluate_model(
+        LiteRTModel(float32_tflite),
+        x_test,
+        y_test[:, None],  # (N, 1) labels score as (N,) ones.
+        name="student (LiteRT)",
+        parameters=keras_row["parameters"],
+    )
+    assert row.keys() == keras_row.keys() == ROW_KEYS
+    assert row["name"] == "student (LiteRT)"
+    assert row["parameters"] == student.count_params()
+    for key in ("accuracy", "precision", "recall", "f1"):
+        assert row[key] == pytest.approx(keras_row[key])
+    # The float32 file predicts the classes the Keras model does.
+    assert row["confusion_matrix"] == keras_row["confusion_matrix"]
+
+
+def test_keras_and_tflite_rows_with_latency_have_the_same_keys(
+    student, float32_tflite, fashion
+):
+    _, (x_test, y_test) = fashion
+    keras_row = evaluation.evaluate_model(student, x_test, y_test, latency_runs=2)
+    row = evaluation.evaluate_model(
+        float32_tflite, x_test, y_test, latency_runs=2, num_threads=1
+    )
+    assert row.keys() == keras_row.keys() == ROW_KEYS | LATENCY_KEYS
+    assert 0 < row["latency_median_ms"] <= row["latency_p90_ms"]
+
+
+def test_int8_file_scores_close_to_float32(int8_tflite, float32_tflite, fashion):
+    _, (x_test, y_test) = fashion
+    int8_row = evaluation.evaluate_model(int8_tflite, x_test, y_test)
+    float32_row = evaluation.evaluate_model(float32_tflite, x_test, y_test)
+    assert abs(int8_row["accuracy"] - float32_row["accuracy"]) <= 0.02
+    assert int8_row["size_bytes"] < float32_row["size_bytes"]
+
+
+def test_evaluate_model_tflite_refuses_mismatched_lengths(float32_tflite, fashion):
+    _, (x_test, y_test) = fashion
+    with pytest.raises(ValueError, match="`x` and `y` must hold as many"):
+        evaluation.evaluate_model(float32_tflite, x_test, y_test[:10])
+
+
+# evaluate_model's errors
+
+
+def test_evaluate_model_refuses_a_single_output():
     inputs = keras.Input(shape=(3,))
     model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
     with pytest.raises(ValueError, match="num_classes >= 2"):
-        evaluation.evaluate_classifier(model, INPUTS, TRUE_CLASSES)
+        evaluation.evaluate_model(model, INPUTS, TRUE_CLASSES)
 
 
-def test_evaluate_classifier_refuses_mismatched_lengths():
+def test_evaluate_model_refuses_several_outputs():
+    inputs = keras.Input(shape=(3,))
+    model = keras.Model(inputs, [keras.layers.Dense(3)(inputs)] * 2)
+    with pytest.raises(ValueError, match="`model` must have one output"):
+        evaluation.evaluate_model(model, INPUTS, TRUE_CLASSES)
+
+
+def test_evaluate_model_refuses_mismatched_lengths():
     with pytest.raises(ValueError, match="as many examples"):
-        evaluation.evaluate_classifier(identity_classifier(), INPUTS, TRUE_CLASSES[:-1])
+        evaluation.evaluate_model(identity_classifier(), INPUTS, TRUE_CLASSES[:-1])
 
 
-def test_evaluate_classifier_refuses_labels_of_bad_rank():
+def test_evaluate_model_refuses_labels_of_bad_rank():
     with pytest.raises(ValueError, match="`y`"):
-        evaluation.evaluate_classifier(
-            identity_classifier(), INPUTS, np.zeros((6, 3, 1))
-        )
+        evaluation.evaluate_model(identity_classifier(), INPUTS, np.zeros((6, 3, 1)))
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.array([0, 0, 1, 1, 2, 3]), r"`y` must hold class ids in \[0, 3\)"),
+        (np.array([0, 0, 1, 1, 2, -1]), r"from -1 to 2"),
+        (np.eye(4)[TRUE_CLASSES], r"`y` must have one column per class of the model"),
+    ],
+)
+def test_evaluate_model_refuses_classes_the_model_does_not_output(labels, message):
+    with pytest.raises(ValueError, match=message):
+        evaluation.evaluate_model(identity_classifier(), INPUTS, labels)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (dict(model=None), r"`model` must be a keras.Model, .*Received: .*NoneType"),
+        (dict(model=np.eye(3)), r"`model` must be .*Received: .*ndarray"),
+        (dict(name=3), r"`name` must be a string or None. Received: name=3"),
+        (dict(parameters=9), r"`parameters` must be None for a Keras model"),
+        (dict(batch_size=0), r"`batch_size` must be a positive integer"),
+        (dict(latency_runs=-1), r"`latency_runs` must be a non-negative integer"),
+        (dict(latency_runs=2.0), r"Received: latency_runs=2.0"),
+        (dict(latency_runs=True), r"Received: latency_runs=True"),
+        (dict(num_threads=0), r"`num_threads` must be a positive integer or None"),
+        (dict(num_threads=1), r"`num_threads` must be None for a Keras model"),
+    ],
+)
+def test_evaluate_model_bad_arguments(arguments, message):
+    arguments = {"model": identity_classifier(), **arguments}
+    with pytest.raises(ValueError, match=message):
+        evaluation.evaluate_model(x=INPUTS, y=TRUE_CLASSES, **arguments)
+
+
+def test_evaluate_model_refuses_negative_parameters_of_a_tflite_file(float32_tflite):
+    with pytest.raises(ValueError, match=r"Received: parameters=-1"):
+        evaluation.evaluate_model(float32_tflite, INPUTS, TRUE_CLASSES, parameters=-1)
 
 
 # compare_models
@@ -201,120 +353,25 @@ def test_compare_models_gives_one_row_per_model_in_order():
         assert_scores_equal(row, EXPECTED_SCORES)
 
 
-@pytest.mark.parametrize("models", [{}, [identity_classifier()], None])
-def test_compare_models_refuses_anything_but_a_dict_of_models(models):
-    with pytest.raises(ValueError, match="`models`"):
-        evaluation.compare_models(models, INPUTS, TRUE_CLASSES)
-
-
-# format_table
-
-ROWS = [
-    {
-        "name": "teacher",
-        "accuracy": 0.87654,
-        "precision": 0.8,
-        "recall": 0.75,
-        "f1": 0.7,
-        "parameters": 111146,
-        "size_bytes": 2 * 1024**2,
-    },
-    {
-        "name": "student (distilled)",
-        "accuracy": 0.5,
-        "precision": 0.25,
-        "recall": 0.125,
-        "f1": 0.0625,
-        "parameters": 950,
-        "size_bytes": 512,
-    },
-]
-
-
-def test_format_table_shows_every_name_and_number():
-    table = evaluation.format_table(ROWS)
-    for text in (
-        "teacher",
-        "student (distilled)",
-        "0.8765",
-        "0.8000",
-        "0.7500",
-        "0.7000",
-        "111,146",
-        "2.00 MB",
-        "0.5000",
-        "0.2500",
-        "0.1250",
-        "0.0625",
-        "950",
-        "0.5 KB",
-    ):
-        assert text in table, text
-
-
-def test_format_table_is_aligned():
-    lines = evaluation.format_table(ROWS).splitlines()
-    assert len(lines) == 2 + len(ROWS)
-    assert lines[0].split() == [
-        "model",
-        "accuracy",
-        "precision",
-        "recall",
-        "F1",
-        "parameters",
-        "size",
-    ]
-    assert set(lines[1]) == {"-", " "}
-    # Names are left-aligned, numbers right-aligned: every line ends together.
-    assert len({len(line) for line in lines}) == 1
-    assert lines[3].startswith("student (distilled)")
-    assert lines[2].index("0.8765") == lines[3].index("0.5000")
-
-
-def test_format_table_shows_a_dash_for_a_missing_value():
-    row = dict(ROWS[0], size_bytes=None)
-    assert evaluation.format_table([row]).splitlines()[2].endswith(" -")
+def test_compare_models_mixes_keras_and_litert(student, float32_tflite, fashion):
+    _, (x_test, y_test) = fashion
+    # num_threads goes to the LiteRT interpreter only.
+    rows = evaluation.compare_models(
+        {"keras": student, "litert": float32_tflite},
+        x_test,
+        y_test,
+        latency_runs=1,
+        num_threads=1,
+    )
+    assert [row["format"] for row in rows] == ["keras", "litert"]
+    assert rows[0].keys() == rows[1].keys() == ROW_KEYS | LATENCY_KEYS
+    assert rows[0]["accuracy"] == pytest.approx(rows[1]["accuracy"])
 
 
 @pytest.mark.parametrize(
-    "num_bytes, text",
-    [
-        (0, "0.0 KB"),
-        (1536, "1.5 KB"),
-        (1024**2 - 1, "1024.0 KB"),
-        (3 * 1024**2, "3.00 MB"),
-    ],
+    "models",
+    [{}, [identity_classifier()], None, {"a": identity_classifier(), "b": 3}],
 )
-def test_format_size(num_bytes, text):
-    assert evaluation.format_size(num_bytes) == text
-
-
-# save_rows_json
-
-
-def test_save_rows_json_writes_readable_json(tmp_path):
-    path = tmp_path / "results" / "comparison.json"
-    rows = [dict(ROWS[0], accuracy=np.float32(0.5), parameters=np.int64(7))]
-    assert evaluation.save_rows_json(rows, path) == path
-    with open(path, encoding="utf-8") as file:
-        loaded = json.load(file)
-    assert loaded == [dict(ROWS[0], accuracy=0.5, parameters=7)]
-
-
-def test_save_rows_json_replaces_an_existing_file(tmp_path):
-    path = tmp_path / "comparison.json"
-    evaluation.save_rows_json(ROWS, path)
-    evaluation.save_rows_json(ROWS[:1], path)
-    with open(path, encoding="utf-8") as file:
-        assert json.load(file) == ROWS[:1]
-    assert os.listdir(tmp_path) == ["comparison.json"]
-
-
-def test_save_rows_json_failure_leaves_the_old_file_untouched(tmp_path):
-    path = tmp_path / "comparison.json"
-    evaluation.save_rows_json(ROWS, path)
-    with pytest.raises(TypeError, match="not JSON serializable"):
-        evaluation.save_rows_json([{"name": object()}], path)
-    with open(path, encoding="utf-8") as file:
-        assert json.load(file) == ROWS
-    assert os.listdir(tmp_path) == ["comparison.json"]
+def test_compare_models_refuses_anything_but_a_dict_of_models(models):
+    with pytest.raises(ValueError, match="`models` must be a non-empty dict"):
+        evaluation.compare_models(models, INPUTS, TRUE_CLASSES)

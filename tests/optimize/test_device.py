@@ -10,8 +10,9 @@ import pytest
 
 import kdkeras
 from kdkeras.datasets import FASHION_MNIST_CLASS_NAMES
+from kdkeras.evaluation import evaluate_model
 from kdkeras.export import ExportError, ModelMetadata, load_device_metadata
-from kdkeras.litert import LiteRTModel, evaluate_litert
+from kdkeras.litert import LiteRTModel
 
 # find_spec, not importorskip: importing tfmot would set TF_USE_LEGACY_KERAS
 # for the whole test session; kdkeras.optimize imports it and restores it.
@@ -145,8 +146,7 @@ def test_check_data_gives_agreement_and_int8_accuracy(qat_result, data, tmp_path
     assert check["num_examples"] == len(x_test)
     assert check["top1_agreement"] >= 0.9
     assert (
-        check["accuracy"]
-        == evaluate_litert(saved["tflite"], x_test, y_test)["accuracy"]
+        check["accuracy"] == evaluate_model(saved["tflite"], x_test, y_test)["accuracy"]
     )
     keras_accuracy = np.mean(
         qat_result.keras_model.predict(x_test, verbose=0).argmax(-1) == y_test
