@@ -3,7 +3,15 @@
 Each name here reaches into a library's internals; `tests/test_compat.py` checks
 every one against the installed versions, so a release that changes one fails
 there, loudly, instead of somewhere deep in training or export.
+
+They are: Keras' loss scaling under `tf.distribute` (not exported by
+`keras`); the op list of a LiteRT interpreter (a private method); and what
+kdkeras relies on of tensorflow-model-optimization's internals: the names of
+its variables, the decay of its moving-average quantizer and the wording of
+its errors (tfmot exposes none of them). tfmot itself is never imported here.
 """
+
+import re
 
 from keras.src.losses.loss import (
     scale_loss_for_distribution as _scale_loss_for_distribution,
@@ -28,3 +36,132 @@ def unscale_loss_for_distribution(loss):
     A replica's loss is its share of the whole; a tracker logs the whole.
     """
     return _unscale_loss_for_distribution(loss)
+
+
+def litert_ops(interpreter):
+    """The ops of a LiteRT interpreter's model, in execution order.
+
+    `Interpreter._get_ops_details()` is the only way ai-edge-litert lists a
+    model's ops; there is no public equivalent.
+
+    Args:
+        interpreter: An `ai_edge_litert.interpreter.Interpreter`.
+
+    Returns:
+        A list of dicts, each with `op_name` (e.g. `"CONV_2D"`), `index`, and
+        `inputs` and `outputs`, tensor indices (-1 for an absent optional
+        input).
+    """
+    return list(interpreter._get_ops_details())
+
+
+TFMOT_MOVING_AVERAGE_DECAY = 0.999
+"""The decay of the activation ranges of tfmot's `MovingAverageQuantizer`.
+
+tfmot passes it as a literal (`ema_decay=0.999`) and offers no way to read or
+change it.
+"""
+
+# Variables of tfmot's MovingAverageQuantizer (activations), named by
+# `QuantizeWrapper` ("output") and `QuantizeAwareActivation` ("pre_activation",
+# "post_activation"). Kernel ranges are recomputed from the weights at each
+# step, and the input layer's `AllValuesQuantizer` does not average.
+_TFMOT_ACTIVATION_RANGE_SUFFIXES = tuple(
+    f"{kind}_{end}"
+    for kind in ("output", "pre_activation", "post_activation")
+    for end in ("min", "max")
+)
+
+# tfmot's own variables: pruning masks and their bookkeeping
+# (`PruneLowMagnitude`), quantization ranges (`*_min`, `*_max`) and step counters
+# (`QuantizeWrapper`, `QuantizeLayer`).
+_TFMOT_BOOKKEEPING_SUFFIXES = (
+    "mask",
+    "threshold",
+    "pruning_step",
+    "_min",
+    "_max",
+    "optimizer_step",
+)
+
+
+def _variable_name(weight):
+    """`"output_min"` for a `tf_keras` variable named `"quant_conv/output_min:0"`."""
+    return weight.name.split(":")[0].split("/")[-1]
+
+
+def tfmot_activation_ranges(qat_model):
+    """The moving-average activation ranges of a tfmot quantization-aware model.
+
+    They are recognized by the variable names tfmot gives them.
+
+    Args:
+        qat_model: A `tf_keras` model from `tfmot.quantization.keras.quantize_apply`.
+
+    Returns:
+        The `min` and `max` variables of every `MovingAverageQuantizer`
+        that quantizes an activation or a layer output.
+    """
+    return [
+        weight
+        for weight in qat_model.non_trainable_weights
+        if _variable_name(weight).endswith(_TFMOT_ACTIVATION_RANGE_SUFFIXES)
+    ]
+
+
+def tfmot_batch_range(updated, previous):
+    """The range a batch showed, from one update of a tfmot activation range.
+
+    tfmot's `MovingAverageQuantizer` updates a range in training mode as
+    `updated = decay · previous + (1 − decay) · batch`; this inverts it.
+
+    Args:
+        updated: The range variable's value after the forward pass.
+        previous: Its value before.
+
+    Returns:
+        `(updated − decay · previous) / (1 − decay)`, with
+        `decay = TFMOT_MOVING_AVERAGE_DECAY`.
+    """
+    decay = TFMOT_MOVING_AVERAGE_DECAY
+    return (updated - decay * previous) / (1.0 - decay)
+
+
+def tfmot_layer_weights(layer):
+    """A `tf_keras` layer's model weights, without tfmot's own variables.
+
+    A tfmot wrapper (`PruneLowMagnitude`, `QuantizeWrapper`) holds the
+    weights of the layer it wraps next to pruning masks, thresholds, steps and
+    quantization ranges; they are recognized by the names tfmot gives them.
+
+    Args:
+        layer: A `tf_keras` layer, wrapped by tfmot or not.
+
+    Returns:
+        The layer's variables other than tfmot's, in order: for a wrapped
+        `Dense`, `[kernel, bias]`.
+    """
+    return [
+        weight
+        for weight in layer.weights
+        if not _variable_name(weight).endswith(_TFMOT_BOOKKEEPING_SUFFIXES)
+    ]
+
+
+# `Layer dense:<class 'tf_keras.src.layers.core.dense.Dense'> is not supported.`
+_TFMOT_UNSUPPORTED_LAYER = re.compile(r"Layer (\S+?):<class '[\w.]*?(\w+)'>")
+
+
+def tfmot_unsupported_layer(message):
+    """The layer a tfmot `quantize_apply` error names, or `None`.
+
+    tfmot says which layer it cannot quantize only in the text of its error.
+
+    Args:
+        message: The error's message.
+
+    Returns:
+        `(layer_name, class_name)`, or `None` if no layer is named.
+    """
+    match = _TFMOT_UNSUPPORTED_LAYER.search(message)
+    return None if match is None else match.groups()

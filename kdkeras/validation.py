@@ -1,10 +1,13 @@
-"""Argument checks shared by kdkeras' public functions.
+"""Argument and environment checks shared by kdkeras' public functions.
 
-Each check raises a Keras-style error that names the argument, says what was
-expected and shows what was received, before any expensive work starts.
+Each check raises a Keras-style error that names the argument (or the
+setting), says what was expected and shows what was received, before any
+expensive work starts.
 """
 
 import numbers
+
+import keras
 
 
 def is_positive_int(value):
@@ -32,7 +35,27 @@ def check_positive_int(value, argument_name, allow_none=False):
     if not is_positive_int(value):
         expected = "a positive integer" + (" or None" if allow_none else "")
         raise ValueError(
-            f"`{argument_name}` must be {expected}. "
-            f"Received: {argument_name}={value!r}"
+            f"`{argument_name}` must be {expected}. Received: {argument_name}={value!r}"
         )
     return int(value)
+
+
+def require_tensorflow_backend(feature_name):
+    """Raises `RuntimeError` unless Keras runs on the TensorFlow backend.
+
+    LiteRT conversion and tensorflow-model-optimization work on TensorFlow
+    graphs, so the Keras models they take must be TensorFlow-backed.
+
+    Args:
+        feature_name: What needs TensorFlow, as the user called it, e.g.
+            `"kdkeras.export.export_litert"`.
+    """
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise RuntimeError(
+            f"`{feature_name}` needs the TensorFlow backend of Keras. Received: "
+            f"keras.backend.backend()={backend!r}. Set the environment variable "
+            "KERAS_BACKEND=tensorflow before Keras is imported (e.g. "
+            "`KERAS_BACKEND=tensorflow python train.py`), or set "
+            '"backend": "tensorflow" in ~/.keras/keras.json.'
+        )

@@ -6,6 +6,7 @@ import warnings
 import keras
 
 from kdkeras.models.presets import get_preset
+from kdkeras.validation import check_positive_int
 
 
 class PretrainedWeightsUnavailableError(RuntimeError):
@@ -139,11 +140,7 @@ def build_teacher(
         A functional `keras.Model` whose backbone is the layer named
         `"backbone"` and whose output is logits `(batch, num_classes)`.
     """
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(
-            "`num_classes` must be a positive integer. "
-            f"Received: num_classes={num_classes!r}"
-        )
+    check_positive_int(num_classes, "num_classes")
     whole_model_weights = isinstance(weights, str) and weights.endswith(".weights.h5")
     backbone = build_backbone(
         preset_name,

@@ -9,6 +9,8 @@ import numbers
 
 import keras
 
+from kdkeras.validation import check_positive_int, is_positive_int
+
 _POOLING_LAYERS = {
     "avg": keras.layers.GlobalAveragePooling2D,
     "flatten": keras.layers.Flatten,
@@ -57,7 +59,7 @@ def build_cnn(
         A functional `keras.Model` mapping images to logits of shape
         `(batch_size, num_classes)`.
     """
-    _check_positive_int(num_classes, "num_classes")
+    check_positive_int(num_classes, "num_classes")
     input_shape = _check_input_shape(input_shape, rank=3)
     filters = _check_positive_ints(filters, "filters")
     _check_room_to_pool(input_shape, filters)
@@ -110,7 +112,7 @@ def build_mlp(
         A functional `keras.Model` mapping examples to logits of shape
         `(batch_size, num_classes)`.
     """
-    _check_positive_int(num_classes, "num_classes")
+    check_positive_int(num_classes, "num_classes")
     input_shape = _check_input_shape(input_shape)
     hidden_units = _check_positive_ints(hidden_units, "hidden_units", allow_empty=True)
     _check_rate(dropout, "dropout")
@@ -144,22 +146,6 @@ def _conv_block(x, filters, name):
     return keras.layers.MaxPooling2D(2, name=f"{name}_pool")(x)
 
 
-def _is_positive_int(value):
-    return (
-        isinstance(value, numbers.Integral)
-        and not isinstance(value, bool)
-        and value > 0
-    )
-
-
-def _check_positive_int(value, argument_name):
-    if not _is_positive_int(value):
-        raise ValueError(
-            f"`{argument_name}` must be a positive integer. "
-            f"Received: {argument_name}={value!r}"
-        )
-
-
 def _check_positive_ints(values, argument_name, allow_empty=False):
     """Returns `values` as a tuple of positive integers, or raises."""
     try:
@@ -169,7 +155,7 @@ def _check_positive_ints(values, argument_name, allow_empty=False):
     if (
         checked is None
         or (not checked and not allow_empty)
-        or not all(_is_positive_int(value) for value in checked)
+        or not all(is_positive_int(value) for value in checked)
     ):
         kind = "a" if allow_empty else "a non-empty"
         raise ValueError(
@@ -193,8 +179,7 @@ def _check_room_to_pool(input_shape, filters):
 def _check_optional_units(value, argument_name):
     if value is None or (isinstance(value, numbers.Integral) and value == 0):
         return None
-    _check_positive_int(value, argument_name)
-    return int(value)
+    return check_positive_int(value, argument_name)
 
 
 def _check_input_shape(input_shape, rank=None):
@@ -205,7 +190,7 @@ def _check_input_shape(input_shape, rank=None):
         shape = None
     if (
         not shape
-        or not all(_is_positive_int(dim) for dim in shape)
+        or not all(is_positive_int(dim) for dim in shape)
         or (rank is not None and len(shape) != rank)
     ):
         expected = "positive integers"

@@ -10,6 +10,8 @@ fine-tuning").
 
 import keras
 
+from kdkeras.models.layers import walk_layers
+
 
 def _backbone(model, backbone_name):
     try:
@@ -24,9 +26,7 @@ def _backbone(model, backbone_name):
 
 def _flat_layers(backbone):
     return [
-        layer
-        for layer in backbone._flatten_layers(include_self=False)
-        if not isinstance(layer, keras.Model)
+        layer for layer in walk_layers(backbone) if not isinstance(layer, keras.Model)
     ]
 
 
@@ -48,7 +48,7 @@ def set_batch_norm_momentum(model, momentum):
         )
     layers = [
         layer
-        for layer in model._flatten_layers(include_self=False)
+        for layer in walk_layers(model)
         if isinstance(layer, keras.layers.BatchNormalization)
     ]
     for layer in layers:

@@ -3,12 +3,13 @@ import numpy as np
 import pytest
 
 from kdkeras import transfer
+from kdkeras.models import walk_layers
 from kdkeras.models.applications import build_teacher
 
 
 def _snapshot(model):
     backbone = model.get_layer("backbone")
-    layers = [*backbone._flatten_layers(include_self=False), model.get_layer("logits")]
+    layers = [*walk_layers(backbone), model.get_layer("logits")]
     return {
         (layer.name, index): weight.numpy().copy()
         for layer in layers
@@ -45,8 +46,7 @@ def test_stage_two_trains_the_top_and_keeps_batch_norm_frozen(teacher_and_data):
     transfer.freeze_backbone(teacher)
     unfrozen = transfer.unfreeze_top(teacher, num_layers=4)
     backbone_layers = {
-        layer.name: layer
-        for layer in teacher.get_layer("backbone")._flatten_layers(include_self=False)
+        layer.name: layer for layer in walk_layers(teacher.get_layer("backbone"))
     }
     assert unfrozen and all(
         not isinstance(backbone_layers[name], keras.layers.BatchNormalization)
@@ -76,7 +76,7 @@ def test_stage_two_trains_the_top_and_keeps_batch_norm_frozen(teacher_and_data):
 def test_unfreezing_everything_still_freezes_batch_norm(teacher_and_data):
     teacher, _ = teacher_and_data
     unfrozen = transfer.unfreeze_top(teacher)
-    layers = teacher.get_layer("backbone")._flatten_layers(include_self=False)
+    layers = walk_layers(teacher.get_layer("backbone"))
     for layer in layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             assert not layer.trainable
@@ -95,7 +95,7 @@ def test_errors(teacher_and_data):
 def test_batch_norm_can_train_for_a_backbone_from_scratch(teacher_and_data):
     teacher, _ = teacher_and_data
     transfer.unfreeze_top(teacher, freeze_batch_norm=False)
-    layers = teacher.get_layer("backbone")._flatten_layers(include_self=False)
+    layers = walk_layers(teacher.get_layer("backbone"))
     assert all(
         layer.trainable
         for layer in layers
