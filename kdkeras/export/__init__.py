@@ -1,6 +1,15 @@
-"""Exporting models for phones and edge devices (LiteRT, formerly TFLite)."""
+"""Exporting models for phones and edge devices (LiteRT, formerly TFLite).
 
-from kdkeras.export.converter import QUANTIZATIONS, export_litert
+The only door from a model to a device: every `.tflite` file and device
+package kdkeras writes goes through `export_litert`, `save_for_device` or
+`add_variant`.
+"""
+
+from kdkeras.export.converter import (
+    DEFAULT_CALIBRATION_EXAMPLES,
+    QUANTIZATIONS,
+    export_litert,
+)
 from kdkeras.export.errors import ExportError
 from kdkeras.export.metadata import (
     ModelMetadata,
@@ -8,4 +17,8 @@ from kdkeras.export.metadata import (
     read_input_quantization,
     read_io_details,
 )
-from kdkeras.export.package import load_device_metadata, save_for_device
+from kdkeras.export.package import (
+    add_variant,
+    load_device_metadata,
+    save_for_device,
+)

@@ -1,21 +1,46 @@
-"""Exporting a Keras model to a LiteRT (`.tflite`) file, quantized or not."""
+"""Exporting a Keras model to a LiteRT (`.tflite`) file, quantized or not.
 
-import numbers
+`export_litert` is kdkeras' one converter: `save_for_device`, `add_variant`
+and the QAT path of `kdkeras.optimize` all write their `.tflite` files
+through it.
+"""
+
 import os
+import sys
 import tempfile
 
+import keras
 import tensorflow as tf
 
 from kdkeras.export import calibration, errors
 from kdkeras.io_utils import atomic_path
+from kdkeras.validation import check_positive_int, require_tensorflow_backend
 
 QUANTIZATIONS = ("float32", "float16", "dynamic_range", "int8")
 """The quantizations `export_litert` supports, from the largest file down."""
 
+DEFAULT_CALIBRATION_EXAMPLES = 200
+"""How many examples of `representative_data` int8 calibrates on by default."""
 
-def _check_arguments(
-    path, quantization, representative_data, num_calibration_examples, integer_io
+
+def _is_tf_keras_model(model):
+    """Whether `model` is a `tf_keras` (Keras 2) model, e.g. tfmot's QAT model.
+
+    Only a process that imported `tf_keras` can hold one.
+    """
+    tf_keras = sys.modules.get("tf_keras")
+    return tf_keras is not None and isinstance(model, tf_keras.Model)
+
+
+def check_arguments(
+    path,
+    quantization,
+    representative_data,
+    num_calibration_examples,
+    integer_io,
+    quantization_aware=False,
 ):
+    """Raises `ValueError` for arguments `export_litert` cannot convert with."""
     if quantization not in QUANTIZATIONS:
         raise ValueError(
             f"`quantization` must be one of {QUANTIZATIONS}. "
@@ -23,21 +48,25 @@ def _check_arguments(
         )
     if not os.fspath(path).endswith(".tflite"):
         raise ValueError(f"`path` must end with '.tflite'. Received: path={path!r}")
+    if quantization_aware and quantization != "int8":
+        raise ValueError(
+            "`quantization_aware=True` requires quantization='int8'. "
+            f"Received: quantization={quantization!r}"
+        )
     if quantization == "int8" and representative_data is None:
-        raise ValueError(
-            "`representative_data` is required for quantization='int8': int8 "
-            "quantization calibrates on model inputs such as training images. "
-            "Received: representative_data=None"
-        )
-    if (
-        not isinstance(num_calibration_examples, numbers.Integral)
-        or isinstance(num_calibration_examples, bool)
-        or num_calibration_examples < 1
-    ):
-        raise ValueError(
-            "`num_calibration_examples` must be a positive integer. "
-            f"Received: num_calibration_examples={num_calibration_examples!r}"
-        )
+        if not quantization_aware:
+            raise ValueError(
+                "`representative_data` is required for quantization='int8': int8 "
+                "quantization calibrates on model inputs such as training images. "
+                "Received: representative_data=None"
+            )
+        if integer_io:
+            raise ValueError(
+                "`representative_data` is required with `integer_io=True`: the "
+                "LiteRT converter needs model inputs for int8 input and output "
+                "tensors. Received: representative_data=None"
+            )
+    check_positive_int(num_calibration_examples, "num_calibration_examples")
     if integer_io and quantization != "int8":
         raise ValueError(
             "`integer_io=True` requires quantization='int8'. "
@@ -49,9 +78,10 @@ def converter_options(
     model,
     quantization,
     representative_data=None,
-    num_calibration_examples=200,
+    num_calibration_examples=DEFAULT_CALIBRATION_EXAMPLES,
     integer_io=False,
     allow_select_tf_ops=False,
+    quantization_aware=False,
 ):
     """The `TFLiteConverter` attributes for `quantization`, as Keras takes them.
 
@@ -59,9 +89,12 @@ def converter_options(
     attribute of the converter, and the entries of `target_spec` on
     `converter.target_spec`.
     """
+    # A quantization-aware model carries its int8 ranges: only int8 input and
+    # output tensors need calibration (and the int8-only op set).
+    calibrated = quantization == "int8" and (integer_io or not quantization_aware)
     builtins = (
         tf.lite.OpsSet.TFLITE_BUILTINS_INT8
-        if quantization == "int8"
+        if calibrated
         else tf.lite.OpsSet.TFLITE_BUILTINS
     )
     supported_ops = [builtins]
@@ -73,7 +106,7 @@ def converter_options(
     options["optimizations"] = [tf.lite.Optimize.DEFAULT]
     if quantization == "float16":
         options["target_spec"]["supported_types"] = [tf.float16]
-    elif quantization == "int8":
+    elif calibrated:
         options["representative_dataset"] = calibration.representative_dataset(
             representative_data,
             model,
@@ -91,24 +124,41 @@ def _convert_with_keras(model, path, options):
     model.export(path, format="litert", verbose=False, **options)
 
 
+def _set_options(converter, options):
+    for name, value in options.items():
+        if name == "target_spec":
+            for spec_name, spec_value in value.items():
+                setattr(converter.target_spec, spec_name, spec_value)
+        else:
+            setattr(converter, name, value)
+
+
 def _convert_via_saved_model(model, path, options):
     """SavedModel, then `TFLiteConverter.from_saved_model`, for older Keras."""
     with tempfile.TemporaryDirectory() as saved_model_dir:
         model.export(saved_model_dir, format="tf_saved_model", verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
         converter.experimental_enable_resource_variables = True
-        for name, value in options.items():
-            if name == "target_spec":
-                for spec_name, spec_value in value.items():
-                    setattr(converter.target_spec, spec_name, spec_value)
-            else:
-                setattr(converter, name, value)
+        _set_options(converter, options)
         flatbuffer = converter.convert()
     with open(path, "wb") as file:
         file.write(flatbuffer)
 
 
+def _convert_tf_keras(model, path, options):
+    """`TFLiteConverter.from_keras_model`, for a `tf_keras` model."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    _set_options(converter, options)
+    flatbuffer = converter.convert()
+    with open(path, "wb") as file:
+        file.write(flatbuffer)
+
+
 def _convert(model, path, options):
+    if _is_tf_keras_model(model):
+        # Keras 3's exporter takes only Keras 3 models.
+        _convert_tf_keras(model, path, options)
+        return
     try:
         _convert_with_keras(model, path, options)
     except Exception as error:
@@ -127,10 +177,11 @@ def export_litert(
     path,
     quantization="float32",
     representative_data=None,
-    num_calibration_examples=200,
+    num_calibration_examples=DEFAULT_CALIBRATION_EXAMPLES,
     integer_io=False,
     overwrite=False,
     allow_select_tf_ops=False,
+    quantization_aware=False,
 ):
     """Exports `model` to a LiteRT (`.tflite`) file for phones and edge devices.
 
@@ -148,7 +199,8 @@ def export_litert(
     ```
 
     Args:
-        model: A Keras model (TensorFlow backend).
+        model: A Keras model (TensorFlow backend), or a `tf_keras` model such
+            as the quantization-aware `kdkeras.optimize.QATResult.model`.
         path: Where to write the file; must end with `.tflite`.
         quantization: `"float32"` (no quantization), `"float16"` (weights in
             float16, half the size), `"dynamic_range"` (int8 weights, float
@@ -168,6 +220,10 @@ def export_litert(
         allow_select_tf_ops: Whether ops without a LiteRT builtin kernel may
             run as TensorFlow ops (SELECT_TF_OPS); the app then needs the
             LiteRT Flex delegate.
+        quantization_aware: Whether `model` was trained with fake
+            quantization (`kdkeras.optimize.quantize_aware`), so that int8
+            keeps the ranges it learned; `representative_data` is then needed
+            only for `integer_io=True`. Requires `"int8"`.
 
     Returns:
         `path`, as a string.
@@ -176,9 +232,22 @@ def export_litert(
         ExportError: If the model uses ops LiteRT cannot run, or (with
             `"int8"`) ops that cannot be quantized to int8.
         FileExistsError: If `path` exists and `overwrite` is `False`.
+        RuntimeError: If Keras does not run on the TensorFlow backend.
     """
-    _check_arguments(
-        path, quantization, representative_data, num_calibration_examples, integer_io
+    require_tensorflow_backend("kdkeras.export.export_litert")
+    if not isinstance(model, keras.Model) and not _is_tf_keras_model(model):
+        raise TypeError(
+            "`model` must be a Keras 3 `keras.Model`, or a `tf_keras` model such "
+            "as `kdkeras.optimize.QATResult.model`. "
+            f"Received: model of type {type(model).__name__}"
+        )
+    check_arguments(
+        path,
+        quantization,
+        representative_data,
+        num_calibration_examples,
+        integer_io,
+        quantization_aware,
     )
     path = os.fspath(path)
     options = converter_options(
@@ -188,6 +257,7 @@ def export_litert(
         num_calibration_examples,
         integer_io,
         allow_select_tf_ops,
+        quantization_aware,
     )
     with atomic_path(path, overwrite=overwrite) as temporary_path:
         try:

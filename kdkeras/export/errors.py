@@ -2,7 +2,8 @@
 
 import re
 
-from ai_edge_litert.interpreter import Interpreter
+from kdkeras.litert.runner import LiteRTModel
+from kdkeras.models.layers import walk_layers
 
 # Ops that only move data between float and int8 at the model's edges.
 _QUANTIZATION_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
@@ -22,8 +23,11 @@ class ExportError(ValueError):
 
 
 def layer_names(model):
-    """Names of `model`'s layers, nested models included, deepest last."""
-    return [layer.name for layer in model._flatten_layers(include_self=False)]
+    """Names of `model`'s layers, those of nested models included.
+
+    `model` is a Keras 3 or a `tf_keras` model (a quantization-aware one).
+    """
+    return [layer.name for layer in walk_layers(model)]
 
 
 def layer_of(tensor_or_op_path, names):
@@ -84,11 +88,10 @@ def unsupported_ops_error(error, model, quantization):
 
 def float_ops(tflite_path):
     """`(op_name, first float tensor name)` of the ops computing in float."""
-    interpreter = Interpreter(model_path=tflite_path)
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    model = LiteRTModel(tflite_path)
+    tensors = {t["index"]: t for t in model.tensor_details}
     found = []
-    # `_get_ops_details` is the only way the interpreter lists a model's ops.
-    for op in interpreter._get_ops_details():
+    for op in model.ops:
         if op["op_name"] in _QUANTIZATION_OPS:
             continue
         indices = [i for i in (*op["outputs"], *op["inputs"]) if i >= 0]

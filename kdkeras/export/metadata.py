@@ -2,26 +2,25 @@
 
 import dataclasses
 import json
-import os
 
 import keras
-from ai_edge_litert.interpreter import Interpreter
 
 from kdkeras.distillation.outputs import ends_in_softmax
 from kdkeras.io_utils import atomic_path
+from kdkeras.litert.runner import LiteRTModel, tensor_quantization
+from kdkeras.models.layers import walk_layers
 from kdkeras.version import __version__
 
 _COLORS = {1: "grayscale", 3: "rgb"}
 
 
-def _tensor_details(details):
-    scale, zero_point = details["quantization"]
-    quantized = scale != 0.0
+def _tensor_details(details, kind):
+    scale, zero_point = tensor_quantization(details, kind)
     return {
         "shape": [int(d) for d in details["shape"]],
         "dtype": details["dtype"].__name__,
-        "scale": float(scale) if quantized else None,
-        "zero_point": int(zero_point) if quantized else 0,
+        "scale": scale,
+        "zero_point": zero_point,
     }
 
 
@@ -31,15 +30,16 @@ def read_io_details(tflite_path):
     Returns:
         A dict with `input_shape`, `input_dtype`, `input_scale`,
         `input_zero_point` and the same four for `output_`. Scales are `None`
-        and zero points 0 for float tensors. A real value `x` is fed to an
-        int8 input as `round(x / input_scale) + input_zero_point`.
+        and zero points 0 for tensors that are not quantized (the convention
+        of `kdkeras.litert.runner.tensor_quantization`). A real value `x` is
+        fed to an int8 input as `round(x / input_scale) + input_zero_point`.
     """
-    interpreter = Interpreter(model_path=os.fspath(tflite_path))
-    (input_details,) = interpreter.get_input_details()
-    (output_details,) = interpreter.get_output_details()
+    model = LiteRTModel(tflite_path)
+    (input_details,) = model.input_details
+    (output_details,) = model.output_details
     fields = {}
     for prefix, details in (("input", input_details), ("output", output_details)):
-        for key, value in _tensor_details(details).items():
+        for key, value in _tensor_details(details, prefix).items():
             fields[f"{prefix}_{key}"] = value
     return fields
 
@@ -52,8 +52,7 @@ def read_input_quantization(tflite_path):
 
 def _rescales(model):
     return any(
-        isinstance(layer, keras.layers.Rescaling)
-        for layer in model._flatten_layers(include_self=False)
+        isinstance(layer, keras.layers.Rescaling) for layer in walk_layers(model)
     )
 
 

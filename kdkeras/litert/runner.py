@@ -1,12 +1,19 @@
-"""Running a `.tflite` model on NumPy arrays, as `keras.Model.predict` does."""
+"""Running a `.tflite` model on NumPy arrays, as `keras.Model.predict` does.
 
-import numbers
+This is the only kdkeras module that opens a LiteRT `Interpreter`: what
+kdkeras reads of a `.tflite` file (its tensors, its ops) goes through
+`LiteRTModel`.
+"""
+
 import os
 import time
 
 import keras
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
+
+from kdkeras import compat
+from kdkeras.validation import check_positive_int
 
 _PROGRESS_AFTER_SECONDS = 1.0
 
@@ -43,20 +50,14 @@ class LiteRTModel:
             raise FileNotFoundError(
                 f"`path` must be an existing .tflite file. Received: path={path!r}"
             )
-        if num_threads is not None and (
-            not isinstance(num_threads, numbers.Integral)
-            or isinstance(num_threads, bool)
-            or num_threads < 1
-        ):
-            raise ValueError(
-                "`num_threads` must be a positive integer or None. "
-                f"Received: num_threads={num_threads!r}"
-            )
-        self._num_threads = None if num_threads is None else int(num_threads)
+        self._num_threads = check_positive_int(
+            num_threads, "num_threads", allow_none=True
+        )
         self._interpreter = Interpreter(
             model_path=self._path, num_threads=self._num_threads
         )
         self._interpreter.allocate_tensors()
+        self._ops = None
         inputs = self._interpreter.get_input_details()
         if len(inputs) != 1:
             raise ValueError(
@@ -66,9 +67,9 @@ class LiteRTModel:
         self._input_index = inputs[0]["index"]
         signature = inputs[0]["shape_signature"]
         self._input_shape = tuple(None if size < 0 else int(size) for size in signature)
-        self._input_quantization = _quantization(inputs[0], "input")
+        self._input_quantization = tensor_quantization(inputs[0], "input")
         self._output_quantizations = [
-            _quantization(details, "output")
+            tensor_quantization(details, "output")
             for details in self._interpreter.get_output_details()
         ]
 
@@ -102,6 +103,29 @@ class LiteRTModel:
     def output_details(self):
         """The interpreter's `get_output_details()`, one `dict` per output."""
         return self._interpreter.get_output_details()
+
+    @property
+    def tensor_details(self):
+        """The interpreter's `get_tensor_details()`, one `dict` per tensor."""
+        return self._interpreter.get_tensor_details()
+
+    @property
+    def ops(self):
+        """The model's ops as the file stores them, one `dict` per op, in order.
+
+        Each has `op_name` (e.g. `"CONV_2D"`), `index`, and `inputs` and
+        `outputs`: indices into `tensor_details` (-1 for an absent optional
+        input).
+        """
+        if self._ops is None:
+            # Read before `allocate_tensors`, when no delegate (XNNPACK) has
+            # yet replaced the ops it runs with one node of its own.
+            self._ops = compat.litert_ops(Interpreter(model_path=self._path))
+        return self._ops
+
+    def get_tensor(self, index):
+        """A copy of the tensor at `index` (e.g. a kernel), as stored."""
+        return self._interpreter.get_tensor(index)
 
     @property
     def input_shape(self):
@@ -142,11 +166,7 @@ class LiteRTModel:
             array for a model with one output, else a list.
         """
         x = self._check_inputs(x)
-        if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-            raise ValueError(
-                "`batch_size` must be a positive integer. "
-                f"Received: batch_size={batch_size!r}"
-            )
+        check_positive_int(batch_size, "batch_size")
         if verbose not in ("auto", 0, 1, True, False):
             raise ValueError(
                 f"`verbose` must be 'auto', 0 or 1. Received: verbose={verbose!r}"
@@ -198,7 +218,7 @@ class LiteRTModel:
             strict=True,
         ):
             output = self._interpreter.get_tensor(details["index"])
-            if scale:
+            if scale is not None:
                 outputs.append(dequantize(output, scale, zero_point))
             else:
                 outputs.append(output.astype(np.float32))
@@ -207,7 +227,7 @@ class LiteRTModel:
     def _to_input_dtype(self, batch):
         dtype = self.input_dtype
         scale, zero_point = self._input_quantization
-        if scale:
+        if scale is not None:
             return quantize(batch, scale, zero_point, dtype)
         return batch.astype(dtype, copy=False)
 
@@ -263,8 +283,23 @@ def dequantize(integers, scale, zero_point):
     return ((integers - zero_point) * np.float32(scale)).astype(np.float32)
 
 
-def _quantization(details, kind):
-    """`(scale, zero_point)` of a tensor, `(0.0, 0)` when it is not quantized."""
+def tensor_quantization(details, kind="tensor"):
+    """`(scale, zero_point)` of a tensor; `(None, 0)` when it is not quantized.
+
+    The one convention of kdkeras for "unquantized": a tensor is quantized
+    when its dtype is an integer and it has a nonzero scale; a float tensor,
+    or an integer one without quantization parameters, gives `(None, 0)`. A real
+    value `x` then goes into a quantized tensor as
+    `round(x / scale) + zero_point`.
+
+    Args:
+        details: One entry of the interpreter's `get_input_details()`,
+            `get_output_details()` or `get_tensor_details()`.
+        kind: What the tensor is (`"input"`, `"output"`), for errors.
+
+    Raises:
+        ValueError: For a tensor quantized per channel (several scales).
+    """
     parameters = details["quantization_parameters"]
     scales = parameters["scales"]
     if len(scales) > 1:
@@ -272,8 +307,9 @@ def _quantization(details, kind):
             f"Per-channel quantized {kind} tensors are not supported. Received: "
             f"{kind} {details['name']!r} with {len(scales)} scales"
         )
-    if len(scales) == 0 or not np.issubdtype(np.dtype(details["dtype"]), np.integer):
-        return 0.0, 0
+    integer = np.issubdtype(np.dtype(details["dtype"]), np.integer)
+    if len(scales) == 0 or scales[0] == 0.0 or not integer:
+        return None, 0
     return float(scales[0]), int(parameters["zero_points"][0])
 
 

@@ -249,6 +249,14 @@ def test_existing_file_is_kept_unless_overwrite(tmp_path):
         ({"num_calibration_examples": 0}, "`num_calibration_examples` must be"),
         ({"integer_io": True}, "`integer_io=True` requires quantization='int8'"),
         (
+            {"quantization_aware": True},
+            "`quantization_aware=True` requires quantization='int8'",
+        ),
+        (
+            {"quantization": "int8", "quantization_aware": True, "integer_io": True},
+            "`representative_data` is required with `integer_io=True`",
+        ),
+        (
             {"quantization": "int8", "representative_data": np.zeros((4, 28, 28))},
             "`representative_data` must hold model inputs of shape (28, 28, 1)",
         ),
@@ -264,3 +272,9 @@ def test_bad_arguments(kwargs, message, tmp_path):
 def test_path_must_end_with_tflite(tmp_path):
     with pytest.raises(ValueError, match="`path` must end with '.tflite'"):
         export_litert(tiny_model(), tmp_path / "m.lite")
+
+
+def test_model_must_be_a_keras_model(tmp_path):
+    with pytest.raises(TypeError, match="`model` must be a Keras 3 `keras.Model`"):
+        export_litert(lambda x: x, tmp_path / "m.tflite")
+    assert os.listdir(tmp_path) == []

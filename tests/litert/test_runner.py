@@ -12,6 +12,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from kdkeras.litert import LiteRTModel, dequantize, quantize
+from kdkeras.litert.runner import tensor_quantization
 
 
 def to_float32_tflite(model, path, input_signature=None):
@@ -153,3 +154,28 @@ def test_errors(float32_tflite, tmp_path):
         model.predict(np.zeros((2, 28, 28, 1)), verbose=2)
     with pytest.raises(ValueError, match="`x` must hold numbers"):
         model.predict(np.full((2, 28, 28, 1), "a"))
+
+
+def test_ops_are_those_of_the_file_with_their_tensors(int8_tflite):
+    model = LiteRTModel(int8_tflite)
+    model.predict(np.zeros((2, 28, 28, 1)), verbose=0)
+    names = [op["op_name"] for op in model.ops]
+    # As stored: no DELEGATE node of XNNPACK, which runs the model.
+    assert "DELEGATE" not in names
+    assert {"CONV_2D", "FULLY_CONNECTED"} <= set(names)
+    tensors = {t["index"]: t for t in model.tensor_details}
+    conv = next(op for op in model.ops if op["op_name"] == "CONV_2D")
+    kernel = model.get_tensor(conv["inputs"][1])
+    assert kernel.dtype == np.int8
+    assert kernel.shape == tuple(tensors[conv["inputs"][1]]["shape"])
+
+
+def test_tensor_quantization_has_one_convention_for_unquantized(
+    float32_tflite, int8_tflite
+):
+    (float_input,) = LiteRTModel(float32_tflite).input_details
+    assert tensor_quantization(float_input) == (None, 0)
+    (int8_input,) = LiteRTModel(int8_tflite).input_details
+    scale, zero_point = tensor_quantization(int8_input)
+    assert (scale, zero_point) == pytest.approx(int8_input["quantization"])
+    assert scale > 0 and isinstance(zero_point, int)
