@@ -3,8 +3,8 @@
 tensorflow-model-optimization only takes Keras 2 (`tf_keras`) models, so the
 student is rebuilt in `tf_keras` (`bridge.to_tf_keras`), optimized with the
 teacher still in the loop, and brought back (`bridge.to_keras3`) or exported
-to TFLite. `tf_keras` and tfmot are imported only when one of these functions
-runs.
+to LiteRT through `kdkeras.export` (`save_qat_for_device`). `tf_keras` and
+tfmot are imported only when one of these functions runs.
 """
 
 from kdkeras.optimize.bridge import (
@@ -25,6 +25,5 @@ from kdkeras.optimize.pruning import (
 from kdkeras.optimize.qat import (
     QATResult,
     UnsupportedQuantizationError,
-    export_int8_tflite,
     quantize_aware,
 )

@@ -18,6 +18,9 @@ import os
 import keras
 import numpy as np
 
+from kdkeras import compat
+from kdkeras.validation import require_tensorflow_backend
+
 # Keras 3 arguments that `tf_keras` layers do not take, with the values that
 # mean "not used"; any other value is refused rather than silently dropped.
 _KERAS3_ONLY_DEFAULTS = {
@@ -91,7 +94,9 @@ def to_tf_keras(model):
     Raises:
         UnsupportedLayerError: For a layer without a `tf_keras` counterpart
             (custom, or Keras 3 only); the message names the layer.
+        RuntimeError: If Keras does not run on the TensorFlow backend.
     """
+    require_tensorflow_backend("kdkeras.optimize.to_tf_keras")
     if not isinstance(model, keras.Model):
         raise TypeError(
             "`model` must be a Keras 3 `keras.Model`. "
@@ -185,10 +190,7 @@ def to_keras3(tf_keras_model, keras3_model):
 
 def _float_weights(layer):
     """A layer's weights without tfmot's pruning masks or quantizer ranges."""
-    names = {id(w): w.name.split("/")[-1].split(":")[0] for w in layer.weights}
-    skip = ("mask", "threshold", "pruning_step", "_min", "_max", "optimizer_step")
-    kept = [w for w in layer.weights if not names[id(w)].endswith(skip)]
-    return [w.numpy() for w in kept]
+    return [w.numpy() for w in compat.tfmot_layer_weights(layer)]
 
 
 def _set_weights(target, weights, where):

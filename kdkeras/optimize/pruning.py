@@ -13,12 +13,14 @@ import dataclasses
 
 import keras
 
+from kdkeras.distillation.objective import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
 from kdkeras.evaluation.sparsity import (
     gzipped_size_bytes,
     layer_kernel,
     sparsity_report,
 )
 from kdkeras.optimize import _training, bridge
+from kdkeras.validation import require_tensorflow_backend
 
 __all__ = [
     "PruneResult",
@@ -75,8 +77,8 @@ def prune(
     teacher_outputs="auto",
     batch_size=64,
     learning_rate=1e-4,
-    alpha=0.1,
-    temperature=3.0,
+    alpha=DEFAULT_ALPHA,
+    temperature=DEFAULT_TEMPERATURE,
     validation_data=None,
     seed=0,
 ):
@@ -107,7 +109,11 @@ def prune(
 
     Returns:
         A `PruneResult`; `student` itself is not changed.
+
+    Raises:
+        RuntimeError: If Keras does not run on the TensorFlow backend.
     """
+    require_tensorflow_backend("kdkeras.optimize.prune")
     if not 0.0 < target_sparsity < 1.0:
         raise ValueError(
             "`target_sparsity` must be in (0, 1). "

@@ -4,21 +4,26 @@
 result = kdkeras.optimize.quantize_aware(
     student, (x_train, y_train), teacher=teacher, epochs=2
 )
-kdkeras.optimize.export_int8_tflite(result.model, "student_int8.tflite")
+kdkeras.export.export_litert(
+    result.model, "student_int8.tflite", quantization="int8",
+    quantization_aware=True,
+)
 ```
+
+or `kdkeras.optimize.save_qat_for_device` for a device package.
 """
 
 import dataclasses
 import functools
-import re
 
 import keras
 import tensorflow as tf
 
+from kdkeras import compat
+from kdkeras.distillation.objective import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
 from kdkeras.evaluation.sparsity import is_pruned
-from kdkeras.export import calibration, errors
-from kdkeras.io_utils import atomic_path
 from kdkeras.optimize import _training, bridge
+from kdkeras.validation import require_tensorflow_backend
 
 # Input preprocessing that tfmot's 8-bit scheme does not support: it runs in
 # float, and only its output is quantized, so the next layer gets int8 inputs.
@@ -35,7 +40,8 @@ class QATResult:
 
     Attributes:
         model: The quantization-aware `tf_keras` model (fake-quantized), ready
-            for `export_int8_tflite`.
+            for `kdkeras.export.export_litert(..., quantization="int8",
+            quantization_aware=True)`.
         float_model: The `tf_keras` rebuild of the student before QAT.
         history: Per-epoch `loss`, `accuracy` (and `val_*`) of the fine-tuning.
         keras_model: A Keras 3 copy of the student with the fine-tuned float
@@ -57,8 +63,8 @@ def quantize_aware(
     epochs=2,
     batch_size=64,
     learning_rate=1e-4,
-    alpha=0.1,
-    temperature=3.0,
+    alpha=DEFAULT_ALPHA,
+    temperature=DEFAULT_TEMPERATURE,
     validation_data=None,
     output_quantized_layers=DEFAULT_OUTPUT_QUANTIZED_LAYERS,
     preserve_sparsity="auto",
@@ -112,7 +118,9 @@ def quantize_aware(
     Raises:
         UnsupportedQuantizationError: If tfmot cannot quantize a layer; the
             message names it and the ways out.
+        RuntimeError: If Keras does not run on the TensorFlow backend.
     """
+    require_tensorflow_backend("kdkeras.optimize.quantize_aware")
     # Checked before the student is rebuilt in tf_keras, which takes a while.
     if preserve_sparsity == "auto":
         preserve_sparsity = is_pruned(student)
@@ -191,10 +199,10 @@ def quantize(
 
 
 def _unsupported_message(model, detail):
-    match = re.search(r"Layer (\S+?):<class '[\w.]*?(\w+)'>", detail)
-    if match is None:
+    layer = compat.tfmot_unsupported_layer(detail)
+    if layer is None:
         return f"tfmot could not quantize {model.name!r}: {detail}"
-    name, class_name = match.groups()
+    name, class_name = layer
     return (
         f"tfmot cannot quantize layer {name!r} ({class_name}) of {model.name!r}. "
         "Ways out: move it out of the model (e.g. do the preprocessing in the "
@@ -213,9 +221,9 @@ def calibrate_activation_ranges(qat_model, x, batch_size=64, num_batches=8):
     fine-tuning keeps ranges far from the data (inputs in [0, 1] get 1/12 of
     the 256 levels; logits beyond ±6 are clipped). This runs `num_batches`
     training-mode forward passes, recovers each batch's range from the moving
-    average update, `batch = (new − 0.999 · old) / 0.001`, sets every range to
-    the mean over batches, and restores all other weights (BatchNorm
-    statistics included).
+    average update, `batch = (new − 0.999 · old) / 0.001`
+    (`kdkeras.compat.tfmot_batch_range`), sets every range to the mean over
+    batches, and restores all other weights (BatchNorm statistics included).
 
     Args:
         qat_model: A model from `quantize`.
@@ -223,7 +231,7 @@ def calibrate_activation_ranges(qat_model, x, batch_size=64, num_batches=8):
         batch_size: Batch size of the forward passes.
         num_batches: Number of batches.
     """
-    ranges = [w for w in qat_model.non_trainable_weights if _is_activation_range(w)]
+    ranges = compat.tfmot_activation_ranges(qat_model)
     if not ranges:
         return
     saved = [w.numpy() for w in qat_model.weights]
@@ -232,26 +240,12 @@ def calibrate_activation_ranges(qat_model, x, batch_size=64, num_batches=8):
         before = [w.numpy() for w in ranges]
         qat_model(tf.cast(x[start : start + batch_size], "float32"), training=True)
         for seen, weight, old in zip(observed, ranges, before, strict=True):
-            seen.append((weight.numpy() - _EMA_DECAY * old) / (1.0 - _EMA_DECAY))
+            seen.append(compat.tfmot_batch_range(weight.numpy(), old))
         qat_model.set_weights(saved)
         for weight, seen in zip(ranges, observed, strict=True):
             weight.assign(sum(seen) / len(seen))
     for weight, seen in zip(ranges, observed, strict=True):
         weight.assign(sum(seen) / len(seen))
-
-
-_EMA_DECAY = 0.999
-# Variables of tfmot's MovingAverageQuantizer (activations); kernel ranges are
-# recomputed from the weights at each step and need no calibration.
-_ACTIVATION_RANGE_SUFFIXES = tuple(
-    f"{kind}_{end}"
-    for kind in ("output", "pre_activation", "post_activation")
-    for end in ("min", "max")
-)
-
-
-def _is_activation_range(weight):
-    return weight.name.split(":")[0].endswith(_ACTIVATION_RANGE_SUFFIXES)
 
 
 @functools.cache
@@ -284,59 +278,3 @@ def _output_quantize_config_class():
 
     OutputQuantizeConfig.__name__ = "KdkerasOutputQuantizeConfig"
     return OutputQuantizeConfig
-
-
-def export_int8_tflite(
-    qat_model,
-    path,
-    overwrite=False,
-    integer_io=False,
-    representative_data=None,
-    num_calibration_examples=100,
-):
-    """Converts a quantization-aware `tf_keras` model to a full-integer `.tflite`.
-
-    Weights and activations become int8 with the ranges learned during QAT.
-    The interpreter then checks that no op computes in float (else
-    `kdkeras.export.ExportError`, naming the ops). The file is written
-    atomically.
-
-    Args:
-        qat_model: `QATResult.model`.
-        path: Destination `.tflite` path.
-        overwrite: Whether an existing file may be replaced.
-        integer_io: Whether the input and output tensors are int8 too; by
-            default they stay float32, so the file takes the same inputs as
-            the Keras model.
-        representative_data: Model inputs (e.g. training images); required
-            with `integer_io=True`, for which the converter insists on them.
-            The QAT ranges stay as learned.
-        num_calibration_examples: How many of them the converter sees.
-
-    Returns:
-        `path`.
-    """
-    if integer_io and representative_data is None:
-        raise ValueError(
-            "`representative_data` is required with `integer_io=True`: the "
-            "LiteRT converter needs model inputs for int8 input and output "
-            "tensors. Received: representative_data=None"
-        )
-    converter = tf.lite.TFLiteConverter.from_keras_model(qat_model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if integer_io:
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.representative_dataset = calibration.representative_dataset(
-            representative_data,
-            qat_model,
-            num_calibration_examples,
-            argument_name="representative_data",
-        )
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    flatbuffer = converter.convert()
-    with atomic_path(path, overwrite=overwrite) as temporary_path:
-        with open(temporary_path, "wb") as file:
-            file.write(flatbuffer)
-        errors.check_fully_quantized(temporary_path, qat_model)
-    return path

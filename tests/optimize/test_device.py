@@ -110,9 +110,9 @@ def test_weights_and_activations_are_int8(qat_result, tmp_path):
 
     path = save_qat_for_device(qat_result, tmp_path, LABELS)["tflite"]
     assert float_ops(path) == []
-    interpreter = LiteRTModel(path)._interpreter
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-    ops = {op["op_name"]: op for op in interpreter._get_ops_details()}
+    model = LiteRTModel(path)
+    tensors = {t["index"]: t for t in model.tensor_details}
+    ops = {op["op_name"]: op for op in model.ops}
     assert {"CONV_2D", "FULLY_CONNECTED"} <= set(ops)
     for name in ("CONV_2D", "FULLY_CONNECTED"):
         activation, weights = ops[name]["inputs"][:2]
@@ -177,7 +177,8 @@ def test_integer_io(qat_result, data, tmp_path):
 
 
 def test_failing_conversion_leaves_nothing(qat_result, student, tmp_path, monkeypatch):
-    from kdkeras.optimize import qat, save_qat_for_device
+    from kdkeras.export import errors
+    from kdkeras.optimize import save_qat_for_device
 
     kdkeras.export.save_for_device(
         student, tmp_path, LABELS, quantizations=("float32",)
@@ -189,7 +190,7 @@ def test_failing_conversion_leaves_nothing(qat_result, student, tmp_path, monkey
         assert os.path.getsize(path) > 0  # The flatbuffer was written.
         raise ExportError("an op stays in float")
 
-    monkeypatch.setattr(qat.errors, "check_fully_quantized", fail)
+    monkeypatch.setattr(errors, "check_fully_quantized", fail)
     with pytest.raises(ExportError, match="stays in float"):
         save_qat_for_device(qat_result, tmp_path, LABELS)
     assert _files(tmp_path) == files

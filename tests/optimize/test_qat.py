@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 import kdkeras
+from kdkeras.export import export_litert
+from kdkeras.litert import LiteRTModel
 from kdkeras.optimize import _training, qat
 
 # find_spec, not importorskip: importing tfmot would set TF_USE_LEGACY_KERAS
@@ -85,6 +87,10 @@ def test_teacher_and_stored_logits_are_exclusive():
         )
 
 
+def _export_int8(qat_model, path):
+    return export_litert(qat_model, path, quantization="int8", quantization_aware=True)
+
+
 def _tflite_accuracy(path, x, y):
     from ai_edge_litert.interpreter import Interpreter
 
@@ -142,7 +148,7 @@ def test_qat_with_teacher_gives_an_int8_tflite_as_accurate_as_the_student(tmp_pa
         epochs=1,
         validation_data=(x_test, y_test),
     )
-    path = qat.export_int8_tflite(result.model, tmp_path / "student_int8.tflite")
+    path = _export_int8(result.model, tmp_path / "student_int8.tflite")
     int8_accuracy, dtypes = _tflite_accuracy(path, x_test, y_test)
 
     print(f"float student {float_accuracy:.4f}, int8 tflite {int8_accuracy:.4f}")
@@ -152,19 +158,16 @@ def test_qat_with_teacher_gives_an_int8_tflite_as_accurate_as_the_student(tmp_pa
     # The Keras 3 student is untouched and Keras 3 keeps working alongside.
     assert student.evaluate(x_test, y_test, verbose=0)[1] == float_accuracy
     with pytest.raises(FileExistsError):
-        qat.export_int8_tflite(result.model, path)
+        _export_int8(result.model, path)
 
 
 def _int8_kernel_sparsity(path):
     """The fraction of zeros in the weight tensors of a .tflite's conv/dense ops."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
+    model = LiteRTModel(path)
     zeros = total = 0
-    for op in interpreter._get_ops_details():
+    for op in model.ops:
         if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
-            kernel = interpreter.get_tensor(op["inputs"][1])
+            kernel = model.get_tensor(op["inputs"][1])
             assert kernel.dtype == np.int8
             zeros += int(np.count_nonzero(kernel == 0))
             total += kernel.size
@@ -214,8 +217,8 @@ def test_qat_of_a_pruned_student_keeps_its_zeros_by_default(tmp_path):
     assert kdkeras.sparsity.sparsity_report(kept.keras_model)["overall"] >= 0.49
     # Plain QAT moves most zeros (dead units' weights get no gradient).
     assert kdkeras.sparsity.sparsity_report(lost.keras_model)["overall"] < 0.25
-    kept_path = qat.export_int8_tflite(kept.model, tmp_path / "kept.tflite")
-    lost_path = qat.export_int8_tflite(lost.model, tmp_path / "lost.tflite")
+    kept_path = _export_int8(kept.model, tmp_path / "kept.tflite")
+    lost_path = _export_int8(lost.model, tmp_path / "lost.tflite")
     # The zeros survive into the int8 file's kernels, where gzip finds them.
     assert _int8_kernel_sparsity(kept_path) >= 0.49
     assert kdkeras.sparsity.gzipped_size_bytes(
