@@ -12,11 +12,40 @@ import keras
 
 def is_positive_int(value):
     """Whether `value` is an integer ≥ 1 (a `bool` is not)."""
+    return is_count(value) and value >= 1
+
+
+def is_count(value):
+    """Whether `value` is an integer ≥ 0 (a `bool` is not)."""
     return (
         isinstance(value, numbers.Integral)
         and not isinstance(value, bool)
-        and value >= 1
+        and value >= 0
     )
+
+
+def check_count(value, argument_name, allow_none=False, meaning=""):
+    """Raises `ValueError` unless `value` is an integer ≥ 0 (or `None`).
+
+    Args:
+        value: The received value.
+        argument_name: The argument's name, as the user wrote it.
+        allow_none: Whether `None` is accepted.
+        meaning: Said after the expectation, e.g. `"0 skips the latency"`.
+
+    Returns:
+        `value` as an `int`, or `None`.
+    """
+    if value is None and allow_none:
+        return None
+    if not is_count(value):
+        expected = "a non-negative integer" + (" or None" if allow_none else "")
+        if meaning:
+            expected += f" ({meaning})"
+        raise ValueError(
+            f"`{argument_name}` must be {expected}. Received: {argument_name}={value!r}"
+        )
+    return int(value)
 
 
 def check_positive_int(value, argument_name, allow_none=False):

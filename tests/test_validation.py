@@ -6,8 +6,10 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
+from kdkeras import validation
 from kdkeras.validation import require_tensorflow_backend
 
 # Every public entry point of kdkeras.export and kdkeras.optimize that needs
@@ -86,3 +88,24 @@ def test_other_backend_is_refused(monkeypatch):
     monkeypatch.setattr("keras.backend.backend", lambda: "torch")
     with pytest.raises(RuntimeError, match="backend.backend\\(\\)='torch'"):
         require_tensorflow_backend("kdkeras.optimize.prune")
+
+
+@pytest.mark.parametrize("value", [0, 3, np.int64(2)])
+def test_check_count_accepts_non_negative_integers(value):
+    assert validation.check_count(value, "warmup") == int(value)
+    assert validation.is_count(value)
+
+
+@pytest.mark.parametrize("value", [-1, 1.0, True, "2", None])
+def test_check_count_names_the_argument(value):
+    with pytest.raises(ValueError, match=r"`warmup` must be a non-negative integer"):
+        validation.check_count(value, "warmup")
+
+
+def test_check_count_with_none_and_meaning():
+    assert validation.check_count(None, "parameters", allow_none=True) is None
+    with pytest.raises(
+        ValueError,
+        match=r"non-negative integer \(0 skips the latency\)\. Received: runs=-2",
+    ):
+        validation.check_count(-2, "runs", meaning="0 skips the latency")

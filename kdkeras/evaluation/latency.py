@@ -1,6 +1,5 @@
 """Latency at batch 1 of a `.tflite` model or a Keras model."""
 
-import numbers
 import os
 import statistics
 import time
@@ -9,6 +8,7 @@ import keras
 import numpy as np
 
 from kdkeras.litert.runner import LiteRTModel
+from kdkeras.validation import check_count, check_positive_int
 
 
 def measure_latency(model, example=None, num_runs=100, warmup=10, num_threads=None):
@@ -53,8 +53,8 @@ def measure_latency(model, example=None, num_runs=100, warmup=10, num_threads=No
         (the interpreter's, or TensorFlow's intra-op threads for a Keras
         model; `None` for the runtime's default).
     """
-    _check_count(num_runs, "num_runs", minimum=1)
-    _check_count(warmup, "warmup", minimum=0)
+    check_positive_int(num_runs, "num_runs")
+    check_count(warmup, "warmup")
     if isinstance(model, keras.Model):
         if num_threads is not None:
             raise ValueError(
@@ -143,13 +143,3 @@ def _single_example(example, shape):
             f"Received: example of shape {example.shape}"
         )
     return example
-
-
-def _check_count(value, name, minimum):
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or value < minimum
-    ):
-        kind = "a positive" if minimum == 1 else "a non-negative"
-        raise ValueError(f"`{name}` must be {kind} integer. Received: {name}={value!r}")

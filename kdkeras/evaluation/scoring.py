@@ -21,7 +21,6 @@ save_rows_json(rows, "comparison.json")
 """
 
 import collections.abc
-import numbers
 import os
 import tempfile
 
@@ -33,7 +32,8 @@ from kdkeras.evaluation import sparsity
 from kdkeras.evaluation.latency import measure_latency
 from kdkeras.litert.checks import load_litert_model
 from kdkeras.litert.runner import LiteRTModel
-from kdkeras.validation import check_positive_int
+from kdkeras.models.layers import walk_layers
+from kdkeras.validation import check_count, check_positive_int
 
 
 def count_parameters(model):
@@ -85,9 +85,7 @@ def _without_optimizer(model):
     if getattr(model, "optimizer", None) is not None:
         model = keras.Model(inputs, outputs, name=model.name)
     nested_models = [
-        layer
-        for layer in model._flatten_layers(include_self=False)
-        if isinstance(layer, keras.Model)
+        layer for layer in walk_layers(model) if isinstance(layer, keras.Model)
     ]
     if all(getattr(nested, "optimizer", None) is None for nested in nested_models):
         return model
@@ -184,17 +182,9 @@ def evaluate_model(
                 "`parameters` must be None for a Keras model, whose weights are "
                 f"counted. Received: parameters={parameters!r}"
             )
-        if not _is_count(parameters):
-            raise ValueError(
-                "`parameters` must be a non-negative integer or None. "
-                f"Received: parameters={parameters!r}"
-            )
+        check_count(parameters, "parameters", allow_none=True)
     batch_size = check_positive_int(batch_size, "batch_size")
-    if not _is_count(latency_runs):
-        raise ValueError(
-            "`latency_runs` must be a non-negative integer (0 skips the latency). "
-            f"Received: latency_runs={latency_runs!r}"
-        )
+    check_count(latency_runs, "latency_runs", meaning="0 skips the latency")
     num_threads = check_positive_int(num_threads, "num_threads", allow_none=True)
     if model_format == "keras" and num_threads is not None:
         raise ValueError(
@@ -265,14 +255,6 @@ def _model_format(model):
     raise ValueError(
         "`model` must be a keras.Model, the path of a .tflite file or a "
         f"kdkeras.litert.LiteRTModel. Received: model of type {type(model).__name__}"
-    )
-
-
-def _is_count(value):
-    return (
-        isinstance(value, numbers.Integral)
-        and not isinstance(value, bool)
-        and value >= 0
     )
 
 

@@ -143,12 +143,13 @@ def test_labels_out_of_range_in_a_dataset(small_cnn, digits):
 
     x, _ = digits
     dataset = tf.data.Dataset.from_tensor_slices((x[:8], np.full(8, -1))).batch(4)
-    distiller = kdkeras.Distiller(small_cnn(seed=1), small_cnn(filters=4))
-    distiller.compile()
-    with pytest.raises(ValueError, match=r"class ids in \[0, 10\).*\[-1"):
-        distiller.fit(dataset, verbose=0)
-    with pytest.raises(ValueError, match=r"class ids in \[0, 10\)"):
-        distiller.evaluate(dataset, verbose=0)
+    # One Distiller per call: on JAX, Keras leaves the variables of a model
+    # whose `fit` or `evaluate` raised mid-way unsynced.
+    for method, pattern in (("fit", r"\[-1"), ("evaluate", r"")):
+        distiller = kdkeras.Distiller(small_cnn(seed=1), small_cnn(filters=4))
+        distiller.compile()
+        with pytest.raises(ValueError, match=r"class ids in \[0, 10\).*" + pattern):
+            getattr(distiller, method)(dataset, verbose=0)
 
 
 def test_validation_labels_are_checked(small_cnn, digits):
