@@ -11,6 +11,7 @@ from kdkeras.distillation import inputs
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.distillation.callbacks import RaiseOnNonFiniteLoss
 from kdkeras.distillation.objective import DEFAULT_ALPHA, DistillationObjective
+from kdkeras.distillation.teachers import TeacherEnsemble
 
 _STUDENT, _TEACHER = "student_logits", "teacher_logits"
 
@@ -57,8 +58,10 @@ class Distiller(keras.Model):
     ```
 
     Args:
-        teacher: A Keras model that outputs logits or probabilities, or `None`
-            to train from stored teacher logits. It is frozen.
+        teacher: A Keras model that outputs logits or probabilities; a list
+            of them (taught as one `TeacherEnsemble`: the mean of their
+            logits; pass a `TeacherEnsemble` for weights); or `None` to train
+            from stored teacher logits. It is frozen.
         student: A Keras model that outputs logits (no final softmax).
         teacher_outputs: `"auto"` (probabilities when the teacher ends in a
             softmax, as `keras.applications` heads do; logits otherwise),
@@ -93,10 +96,13 @@ class Distiller(keras.Model):
                 "`student` must be a `keras.Model`. "
                 f"Received: student={student!r} of type {type(student)}"
             )
+        if isinstance(teacher, (list, tuple)):
+            teacher = TeacherEnsemble(teacher, teacher_outputs=teacher_outputs)
+            teacher_outputs = "auto"
         if teacher is not None and not isinstance(teacher, keras.Model):
             raise TypeError(
-                "`teacher` must be a `keras.Model` or `None` (offline "
-                f"distillation). Received: teacher={teacher!r} of type "
+                "`teacher` must be a `keras.Model`, a list of them or `None` "
+                f"(offline distillation). Received: teacher={teacher!r} of type "
                 f"{type(teacher)}"
             )
         if model_outputs.ends_in_softmax(student):
@@ -133,6 +139,9 @@ class Distiller(keras.Model):
         self.augmentation = augmentation
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
+        self.alpha_tracker = keras.metrics.Mean(name="alpha")
+        self.temperature_tracker = keras.metrics.Mean(name="temperature")
+        self._step = None
         self._objective = None
         self._compile_arguments = None
         self._evaluating = False
@@ -195,9 +204,11 @@ class Distiller(keras.Model):
                 or `"kl_divergence"`), which is fed `softmax(logits / T)` and
                 scaled by `T²`. Defaults to `"kd"`.
             alpha: Weight in [0, 1] of the student loss; `1 − alpha` weighs the
-                distillation loss.
-            temperature: Softening temperature `T > 0`. Defaults to the
-                instance's own temperature, else 3.
+                distillation loss. Or a schedule of the training step
+                (`kdkeras.distillation.schedules`, or any callable of it).
+            temperature: Softening temperature `T > 0`, or a schedule of it.
+                Defaults to the instance's own temperature, else 3.
+                Scheduled values are logged as `alpha` and `temperature`.
             loss: Not supported: the Distiller builds its loss from the above.
             **kwargs: Passed to `keras.Model.compile` (e.g. `jit_compile`,
                 `steps_per_execution`, `weighted_metrics`, `run_eagerly`).
@@ -215,6 +226,17 @@ class Distiller(keras.Model):
             temperature=temperature,
         )
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+        if self._objective.scheduled and self._step is None:
+            # Counts training steps for the schedules; a variable of the model,
+            # so every backend updates it inside the step and it is saved.
+            self._step = self.add_weight(
+                shape=(),
+                dtype="int32",
+                initializer="zeros",
+                trainable=False,
+                name="distillation_step",
+                aggregation="only_first_replica",
+            )
         if self.student.built:
             # Built now, the optimizer saves and reloads the same variables
             # whether or not `fit` ran before `save`.
@@ -237,11 +259,13 @@ class Distiller(keras.Model):
 
     @property
     def alpha(self):
-        return self._objective.alpha
+        """The weight of the student loss: a number, or its schedule."""
+        return self._objective.alpha_schedule or self._objective.alpha
 
     @property
     def temperature(self):
-        return self._objective.temperature
+        """The softening temperature: a number, or its schedule."""
+        return self._objective.temperature_schedule or self._objective.temperature
 
     @property
     def student_loss_fn(self):
@@ -253,11 +277,18 @@ class Distiller(keras.Model):
 
     @property
     def metrics(self):
-        metrics = super().metrics
+        scheduled = self._objective.scheduled if self._objective else ()
+        hidden = [
+            tracker
+            for name, tracker in (
+                ("alpha", self.alpha_tracker),
+                ("temperature", self.temperature_tracker),
+            )
+            if name not in scheduled or self._evaluating
+        ]
         if self._evaluating:
-            own = (self.student_loss_tracker, self.distillation_loss_tracker)
-            metrics = [metric for metric in metrics if metric not in own]
-        return metrics
+            hidden += [self.student_loss_tracker, self.distillation_loss_tracker]
+        return [metric for metric in super().metrics if metric not in hidden]
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
@@ -271,7 +302,7 @@ class Distiller(keras.Model):
         """
         student_logits, teacher_logits = _split_outputs(y_pred)
         labels, stored_teacher_logits = inputs.split_targets(y)
-        _check_one_hot_width(labels, student_logits)
+        inputs.check_one_hot_width(labels, student_logits)
         student_loss = self._objective.student_loss(
             labels, student_logits, sample_weight
         )
@@ -287,8 +318,13 @@ class Distiller(keras.Model):
                 f"Received: y={y!r}"
             )
         model_outputs.check_same_classes_of_logits(teacher_logits, student_logits)
+        alpha, temperature = self._scheduled_values()
         distillation_loss = self._objective.distillation_loss(
-            teacher_logits, student_logits, sample_weight
+            teacher_logits,
+            student_logits,
+            sample_weight,
+            labels=labels,
+            temperature=temperature,
         )
         batch_size = ops.shape(student_logits)[0]
         for tracker, value in (
@@ -298,8 +334,23 @@ class Distiller(keras.Model):
             tracker.update_state(
                 compat.unscale_loss_for_distribution(value), sample_weight=batch_size
             )
-        total_loss = self._objective.combine(student_loss, distillation_loss)
+        total_loss = self._objective.combine(student_loss, distillation_loss, alpha)
         return total_loss + self._regularization_loss()
+
+    def _scheduled_values(self):
+        """`(alpha, temperature)` of this step; advances the step counter."""
+        if self._step is None or not self._objective.scheduled:
+            return self._objective.alpha, self._objective.temperature
+        step = ops.convert_to_tensor(self._step)
+        alpha, temperature = self._objective.at(step)
+        for name, tracker, value in (
+            ("alpha", self.alpha_tracker, alpha),
+            ("temperature", self.temperature_tracker, temperature),
+        ):
+            if name in self._objective.scheduled:
+                tracker.update_state(value)
+        self._step.assign_add(1)
+        return alpha, temperature
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """The compiled metrics of the student's logits against the labels."""
@@ -399,19 +450,6 @@ def _split_outputs(y_pred):
     if isinstance(y_pred, dict):
         return y_pred[_STUDENT], y_pred.get(_TEACHER)
     return y_pred, None
-
-
-def _check_one_hot_width(labels, student_logits):
-    labels_shape, logits_shape = tuple(labels.shape), tuple(student_logits.shape)
-    if len(labels_shape) != len(logits_shape) or labels_shape[-1] == 1:
-        return
-    if None not in (labels_shape[-1], logits_shape[-1]) and (
-        labels_shape[-1] != logits_shape[-1]
-    ):
-        raise ValueError(
-            f"One-hot labels must have {logits_shape[-1]} columns, one per "
-            f"class of the student. Received labels of shape {labels_shape}"
-        )
 
 
 def _serialize_without_compile(model):

@@ -79,6 +79,20 @@ def check_labels(y, num_classes, argument_name="y"):
         raise ValueError(f"{_range_message(num_classes)} {outside[:5].tolist()}")
 
 
+def check_one_hot_width(labels, student_logits):
+    """Raises `ValueError` if one-hot labels have another width than the logits."""
+    labels_shape, logits_shape = tuple(labels.shape), tuple(student_logits.shape)
+    if len(labels_shape) != len(logits_shape) or labels_shape[-1] == 1:
+        return
+    if None not in (labels_shape[-1], logits_shape[-1]) and (
+        labels_shape[-1] != logits_shape[-1]
+    ):
+        raise ValueError(
+            f"One-hot labels must have {logits_shape[-1]} columns, one per "
+            f"class of the student. Received labels of shape {labels_shape}"
+        )
+
+
 def with_label_checks(dataset, num_classes):
     """`dataset` with an assertion that its class ids are in range.
 

@@ -1,11 +1,13 @@
 """The loss a `Distiller` minimizes, resolved from `compile` arguments."""
 
+import copy
 import inspect
 
 import keras
 from keras import ops
 
 from kdkeras import losses
+from kdkeras.distillation import schedules
 from kdkeras.losses.functional import check_temperature
 
 DEFAULT_ALPHA = 0.1
@@ -136,11 +138,15 @@ class DistillationObjective:
     value is scaled by `T²` (Hinton et al., 2015). A Keras cross-entropy with
     `from_logits=True` gets the softened student logits `student_logits / T`.
 
+    `alpha` and `temperature` may be schedules of the training step
+    (`kdkeras.distillation.schedules`); `at(step)` gives their values.
+
     Args:
         student_loss_fn: Loss of student logits against labels, or `None`.
         distillation_loss_fn: Loss of student against teacher, or `None`.
-        alpha: Weight in [0, 1] of the student loss.
-        temperature: `T > 0`, or `None` for the loss's own or 3.
+        alpha: Weight in [0, 1] of the student loss, or a schedule of it.
+        temperature: `T > 0`, a schedule of it, or `None` for the loss's own
+            or 3.
     """
 
     def __init__(
@@ -150,8 +156,18 @@ class DistillationObjective:
         alpha=DEFAULT_ALPHA,
         temperature=None,
     ):
+        self.alpha_schedule = None
+        if _is_schedule(alpha):
+            self.alpha_schedule = _checked_schedule(alpha, "alpha", _check_alpha)
+            alpha = float(self.alpha_schedule(0))
         _check_alpha(alpha)
         self.alpha = float(alpha)
+        self.temperature_schedule = None
+        if _is_schedule(temperature):
+            self.temperature_schedule = _checked_schedule(
+                temperature, "temperature", check_temperature
+            )
+            temperature = float(self.temperature_schedule(0))
         self.student_loss_fn = _resolve_student_loss(student_loss_fn)
         (
             self.distillation_loss_fn,
@@ -159,15 +175,57 @@ class DistillationObjective:
             self.temperature,
         ) = _resolve_distillation_loss(distillation_loss_fn, temperature)
 
+    @property
+    def scheduled(self):
+        """The names of the scheduled values, e.g. `("alpha",)`."""
+        return tuple(
+            name
+            for name, schedule in (
+                ("alpha", self.alpha_schedule),
+                ("temperature", self.temperature_schedule),
+            )
+            if schedule is not None
+        )
+
+    def at(self, step):
+        """`(alpha, temperature)` at a training step (`step` may be a tensor)."""
+        alpha, temperature = self.alpha, self.temperature
+        if self.alpha_schedule is not None:
+            alpha = self.alpha_schedule(step)
+        if self.temperature_schedule is not None:
+            temperature = self.temperature_schedule(step)
+        return alpha, temperature
+
     def student_loss(self, labels, student_logits, sample_weight=None):
         return self.student_loss_fn(labels, student_logits, sample_weight)
 
-    def distillation_loss(self, teacher_logits, student_logits, sample_weight=None):
-        """The distillation term, `T²`-scaled where the loss does not do it."""
+    def distillation_loss(
+        self,
+        teacher_logits,
+        student_logits,
+        sample_weight=None,
+        labels=None,
+        temperature=None,
+    ):
+        """The distillation term, `T²`-scaled where the loss does not do it.
+
+        Args:
+            teacher_logits: The teacher's logits.
+            student_logits: The student's logits.
+            sample_weight: Optional per-example weights.
+            labels: The labels, for a loss with `uses_labels` (e.g. DKD).
+            temperature: The temperature of this step, when it is scheduled.
+        """
         loss_fn = self.distillation_loss_fn
+        if temperature is None:
+            temperature = self.temperature
         if not self._takes_probabilities:
+            if self.temperature_schedule is not None:
+                loss_fn = copy.copy(loss_fn)
+                loss_fn.temperature = temperature
+            if getattr(loss_fn, "uses_labels", False):
+                return loss_fn((teacher_logits, labels), student_logits, sample_weight)
             return loss_fn(teacher_logits, student_logits, sample_weight)
-        temperature = self.temperature
         teacher_probs = ops.softmax(teacher_logits / temperature, axis=-1)
         student_outputs = student_logits / temperature
         if not _takes_logits_flag(loss_fn):
@@ -175,13 +233,37 @@ class DistillationObjective:
         value = loss_fn(teacher_probs, student_outputs, sample_weight)
         return (temperature**2) * value
 
-    def combine(self, student_loss, distillation_loss):
-        return self.alpha * student_loss + (1.0 - self.alpha) * distillation_loss
+    def combine(self, student_loss, distillation_loss, alpha=None):
+        alpha = self.alpha if alpha is None else alpha
+        return alpha * student_loss + (1.0 - alpha) * distillation_loss
 
     def get_config(self):
+        temperature = self.temperature if self._takes_probabilities else None
         return {
             "student_loss_fn": self.student_loss_fn,
             "distillation_loss_fn": self.distillation_loss_fn,
-            "alpha": self.alpha,
-            "temperature": (self.temperature if self._takes_probabilities else None),
+            "alpha": self.alpha_schedule or self.alpha,
+            "temperature": self.temperature_schedule or temperature,
         }
+
+
+def _is_schedule(value):
+    return isinstance(value, (schedules.Schedule, dict)) or (
+        callable(value) and not isinstance(value, (int, float))
+    )
+
+
+def _checked_schedule(value, argument_name, check):
+    """`value` as a schedule whose known end points pass `check`."""
+    schedule = schedules.get(value, argument_name)
+    config = schedule.get_config()
+    for key in ("value", "start", "end"):
+        if key in config:
+            try:
+                check(config[key])
+            except (TypeError, ValueError) as error:
+                raise ValueError(
+                    f"The schedule of `{argument_name}` reaches a value it "
+                    f"cannot take: {error} Received: {argument_name}={schedule!r}"
+                ) from None
+    return schedule

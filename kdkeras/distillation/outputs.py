@@ -57,7 +57,9 @@ def resolve_output_kind(model, declared, argument_name):
 
     Args:
         model: A Keras model, or `None` for stored outputs (read as logits
-            unless declared otherwise).
+            unless declared otherwise). A model with an `output_kind`
+            attribute (e.g. `kdkeras.distillation.TeacherEnsemble`) says it
+            itself.
         declared: One of `"auto"`, `"logits"`, `"probabilities"`.
         argument_name: The argument named in error messages.
     """
@@ -70,6 +72,9 @@ def resolve_output_kind(model, declared, argument_name):
         return declared
     if model is None:
         return "logits"
+    own_kind = getattr(model, "output_kind", None)
+    if own_kind in ("logits", "probabilities"):
+        return own_kind
     softmax = ends_in_softmax(model)
     if softmax is None:
         raise ValueError(

@@ -1,6 +1,7 @@
 """Distillation losses: pure functions over logits and their Keras classes."""
 
 from kdkeras.losses.functional import (
+    dkd_loss,
     hard_pseudo_label_cross_entropy,
     kd_loss,
     label_cross_entropy,
@@ -9,6 +10,7 @@ from kdkeras.losses.functional import (
 )
 from kdkeras.losses.losses import (
     DistillationLoss,
+    DKDLoss,
     FunctionLoss,
     HardPseudoLabelCrossEntropy,
     KDLoss,

@@ -15,10 +15,12 @@ class DistillationLoss(keras.losses.Loss):
     """Base class of losses between teacher logits and student logits.
 
     The Distiller calls them with logits; a loss without a `temperature`
-    attribute is applied without temperature softening.
+    attribute is applied without temperature softening. A loss with
+    `uses_labels = True` gets `y_true=(teacher_logits, labels)`.
     """
 
     uses_temperature = False
+    uses_labels = False
 
 
 class _TemperatureLoss(DistillationLoss):
@@ -75,6 +77,72 @@ class SoftTargetCrossEntropy(_TemperatureLoss):
 
     loss_fn = staticmethod(functional.soft_target_cross_entropy)
     default_name = "soft_target_cross_entropy"
+
+
+@register_distillation_loss("dkd")
+class DKDLoss(_TemperatureLoss):
+    """Decoupled KD: `T² · (α · TCKD + β · NCKD)` (Zhao et al., 2022).
+
+    See `kdkeras.losses.dkd_loss` for the formula (arXiv:2203.08679). It needs
+    the labels: called with `y_true=(teacher_logits, labels)`.
+
+    Args:
+        temperature: Positive float `T` (the paper uses 4).
+        target_weight: Weight α of the target-class term TCKD (paper: 1).
+        non_target_weight: Weight β of the non-target term NCKD (paper: 8 on
+            CIFAR-100).
+        reduction: Keras reduction of the per-sample values.
+        name: Optional name.
+        dtype: Optional dtype of the computation.
+    """
+
+    uses_labels = True
+    default_name = "dkd_loss"
+
+    def __init__(
+        self,
+        temperature=4.0,
+        target_weight=1.0,
+        non_target_weight=8.0,
+        reduction="sum_over_batch_size",
+        name=None,
+        dtype=None,
+    ):
+        super().__init__(
+            temperature=temperature, reduction=reduction, name=name, dtype=dtype
+        )
+        for argument, value in (
+            ("target_weight", target_weight),
+            ("non_target_weight", non_target_weight),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(
+                    f"`{argument}` must be a number ≥ 0. Received: {argument}={value!r}"
+                )
+            if not value >= 0:
+                raise ValueError(
+                    f"`{argument}` must be ≥ 0. Received: {argument}={value}"
+                )
+        self.target_weight = float(target_weight)
+        self.non_target_weight = float(non_target_weight)
+
+    def call(self, y_true, y_pred):
+        teacher_logits, labels = y_true
+        return functional.dkd_loss(
+            teacher_logits,
+            y_pred,
+            labels,
+            temperature=self.temperature,
+            target_weight=self.target_weight,
+            non_target_weight=self.non_target_weight,
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "target_weight": self.target_weight,
+            "non_target_weight": self.non_target_weight,
+        }
 
 
 @register_distillation_loss("logit_mse")

@@ -46,7 +46,7 @@ SCRIPT = textwrap.dedent(
             distiller.compile(
                 optimizer=keras.optimizers.SGD(0.1),
                 metrics=["accuracy"],
-                alpha=0.3,
+                alpha=kdkeras.distillation.schedules.Linear(0.6, 0.1, steps=4),
                 temperature=2.0,
             )
         dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
@@ -83,6 +83,8 @@ def test_mirrored_loss_equals_single_device_loss():
     results = json.loads(completed.stdout.strip().splitlines()[-1])
     single, mirrored = results["single"], results["mirrored"]
     assert mirrored["replicas"] == 2
+    # The scheduled alpha is counted once per step, not once per replica.
+    np.testing.assert_allclose(mirrored["first_step"]["alpha"], 0.6, rtol=1e-6)
     for phase in ("first_step", "epoch", "evaluation"):
         assert set(single[phase]) == set(mirrored[phase])
         for key, value in single[phase].items():

@@ -6,6 +6,7 @@ from kdkeras import losses
 
 def test_builtin_names():
     assert losses.registered_names() == [
+        "dkd",
         "hard_pseudo_label",
         "kd",
         "logit_mse",
