@@ -4,6 +4,7 @@ kinds and the callbacks `fit` adds."""
 from kdkeras.distillation import offline, outputs, schedules
 from kdkeras.distillation.callbacks import NonFiniteLossError, RaiseOnNonFiniteLoss
 from kdkeras.distillation.distiller import Distiller
+from kdkeras.distillation.features import AttentionTransfer, FeatureDistillation, Hint
 from kdkeras.distillation.objective import DistillationObjective
 from kdkeras.distillation.outputs import probabilities_to_logits
 from kdkeras.distillation.teachers import TeacherEnsemble, average_teacher_logits

@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from kdkeras import compat
+from kdkeras.distillation import features as feature_distillation
 from kdkeras.distillation import inputs
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.distillation.callbacks import RaiseOnNonFiniteLoss
@@ -76,6 +77,10 @@ class Distiller(keras.Model):
             before both views, so teacher and student see the same augmented
             images ("consistent teaching", Beyer et al., 2022,
             arXiv:2106.05237).
+        features: Optional feature distillation: a list of
+            `kdkeras.distillation.Hint` or `AttentionTransfer` pairing named
+            layers of the teacher and the student (functional models). Their
+            projections train with the student but are not part of it.
         name: The model's name.
     """
 
@@ -87,6 +92,7 @@ class Distiller(keras.Model):
         teacher_view=None,
         student_view=None,
         augmentation=None,
+        features=None,
         name="distiller",
         **kwargs,
     ):
@@ -137,10 +143,22 @@ class Distiller(keras.Model):
         self.teacher_view = teacher_view
         self.student_view = student_view
         self.augmentation = augmentation
+        self.features = feature_distillation.check_features(features)
+        self._taps = None
+        if self.features:
+            if teacher is None:
+                raise ValueError(
+                    "`features` need the teacher's intermediate layers, so a "
+                    "teacher model (not stored logits). Received: teacher=None"
+                )
+            self._taps = feature_distillation.FeatureTaps(
+                teacher, student, self.features
+            )
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
         self.alpha_tracker = keras.metrics.Mean(name="alpha")
         self.temperature_tracker = keras.metrics.Mean(name="temperature")
+        self.feature_loss_tracker = keras.metrics.Mean(name="feature_loss")
         self._step = None
         self._objective = None
         self._compile_arguments = None
@@ -154,17 +172,30 @@ class Distiller(keras.Model):
         With `training=True` (as Keras' trainer calls it), the batch is
         augmented once, both models see that same augmented batch through
         their views, and the result is a dict with `"student_logits"` and,
-        when there is a teacher, `"teacher_logits"` (frozen, no gradient).
+        when there is a teacher, `"teacher_logits"` (frozen, no gradient),
+        plus `"student_features"` and `"teacher_features"` with `features`.
         Otherwise it is the student's logits, as `predict` returns them.
         """
         if not training:
             return self._student_logits(inputs, training=training)
         if self.augmentation is not None:
             inputs = self.augmentation(inputs, training=True)
+        if self._taps is not None:
+            return self._tapped_outputs(inputs)
         logits = {_STUDENT: self._student_logits(inputs, training=True)}
         if self.teacher is not None:
             logits[_TEACHER] = self._teacher_logits(inputs)
         return logits
+
+    def _tapped_outputs(self, inputs):
+        student_inputs, teacher_inputs = inputs, inputs
+        if self.student_view is not None:
+            student_inputs = self.student_view(inputs)
+        if self.teacher_view is not None:
+            teacher_inputs = self.teacher_view(inputs)
+        outputs = self._taps(student_inputs, teacher_inputs)
+        outputs[_TEACHER] = ops.stop_gradient(self._as_logits(outputs[_TEACHER]))
+        return outputs
 
     def build(self, input_shape):
         """Creates the weights of every model, the teacher's included.
@@ -283,8 +314,10 @@ class Distiller(keras.Model):
             for name, tracker in (
                 ("alpha", self.alpha_tracker),
                 ("temperature", self.temperature_tracker),
+                ("features", self.feature_loss_tracker),
             )
-            if name not in scheduled or self._evaluating
+            if name not in (*scheduled, *(("features",) if self.features else ()))
+            or self._evaluating
         ]
         if self._evaluating:
             hidden += [self.student_loss_tracker, self.distillation_loss_tracker]
@@ -335,6 +368,13 @@ class Distiller(keras.Model):
                 compat.unscale_loss_for_distribution(value), sample_weight=batch_size
             )
         total_loss = self._objective.combine(student_loss, distillation_loss, alpha)
+        if self._taps is not None:
+            feature_loss = self._taps.loss(y_pred, sample_weight)
+            self.feature_loss_tracker.update_state(
+                compat.unscale_loss_for_distribution(feature_loss),
+                sample_weight=batch_size,
+            )
+            total_loss = total_loss + feature_loss
         return total_loss + self._regularization_loss()
 
     def _scheduled_values(self):
@@ -403,6 +443,9 @@ class Distiller(keras.Model):
             "teacher_view": _serialize_layer(self.teacher_view),
             "student_view": _serialize_layer(self.student_view),
             "augmentation": _serialize_layer(self.augmentation),
+            "features": None
+            if not self.features
+            else [keras.saving.serialize_keras_object(f) for f in self.features],
             "name": self.name,
         }
 
@@ -418,6 +461,11 @@ class Distiller(keras.Model):
         ):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
+        if config.get("features"):
+            config["features"] = [
+                keras.saving.deserialize_keras_object(feature)
+                for feature in config["features"]
+            ]
         return cls(**config)
 
     def _student_logits(self, inputs, training):

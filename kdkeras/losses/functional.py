@@ -17,8 +17,7 @@ def check_temperature(temperature):
         )
     if not 0 < temperature < float("inf"):
         raise ValueError(
-            "`temperature` must be > 0 and finite. "
-            f"Received: temperature={temperature}"
+            f"`temperature` must be > 0 and finite. Received: temperature={temperature}"
         )
 
 
