@@ -146,8 +146,12 @@ class AttentionTransfer(FeatureDistillation):
         name: The layer's name.
     """
 
-    def __init__(self, teacher_layer, student_layer, weight=500.0, p=2, **kwargs):
-        super().__init__(teacher_layer, student_layer, weight=weight, **kwargs)
+    def __init__(
+        self, teacher_layer, student_layer, weight=500.0, p=2, name=None, **kwargs
+    ):
+        super().__init__(
+            teacher_layer, student_layer, weight=weight, name=name, **kwargs
+        )
         self.p = p
 
     def build(self, shapes):
