@@ -1,8 +1,42 @@
 """Writing files so that a failure never leaves a half-written file behind."""
 
 import contextlib
+import glob
 import os
 import tempfile
+
+_PARTIAL_PREFIX = ".partial-"
+
+
+def remove_stale_partials(directory):
+    """Removes the temporary files of writes whose process has died.
+
+    A write killed mid-way (`kill -9`, a power cut) cannot remove its own
+    `.partial-<pid>-…` file; the next write into the same directory does,
+    when process `<pid>` no longer runs. Files of live writers are kept.
+
+    Returns:
+        The removed paths.
+    """
+    removed = []
+    for path in glob.glob(os.path.join(glob.escape(directory), _PARTIAL_PREFIX + "*")):
+        pid = os.path.basename(path)[len(_PARTIAL_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or _is_running(int(pid)):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+            removed.append(path)
+    return removed
+
+
+def _is_running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # Someone else's process.
+    return True
 
 
 @contextlib.contextmanager
@@ -11,7 +45,8 @@ def atomic_path(path, overwrite=False):
 
     The rename is atomic on POSIX, so readers see the old file or the complete
     new one. On an exception the temporary file is removed and `path` is left
-    as it was.
+    as it was. Temporary files of killed writers in the same directory are
+    removed first (see `remove_stale_partials`).
 
     Args:
         path: The final file path.
@@ -27,10 +62,14 @@ def atomic_path(path, overwrite=False):
         )
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
+    remove_stale_partials(directory)
     # The temporary name ends with the final name, so writers that check the
-    # extension (`save_weights` wants ".weights.h5") accept it.
+    # extension (`save_weights` wants ".weights.h5") accept it; it starts with
+    # the writer's process id, so a later write can tell a dead writer's file.
     handle, temporary_path = tempfile.mkstemp(
-        prefix=".partial-", suffix=f"-{os.path.basename(path)}", dir=directory
+        prefix=f"{_PARTIAL_PREFIX}{os.getpid()}-",
+        suffix=f"-{os.path.basename(path)}",
+        dir=directory,
     )
     os.close(handle)
     # mkstemp creates the file 0600; give it the mode a plain open() would.

@@ -17,6 +17,7 @@ distiller.fit(dataset, epochs=3)
 
 import hashlib
 import pickle
+import zipfile
 
 import keras
 import numpy as np
@@ -188,7 +189,22 @@ def load_teacher_logits(path, x, teacher=None):
         StaleCacheError: If the fingerprint of `x` or `teacher` differs from
             the stored one.
     """
-    with np.load(path, allow_pickle=False) as stored:
+    try:
+        stored = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"{path!r} is not a kdkeras teacher-logits cache (truncated, or "
+            f"another format: {type(error).__name__}). Recompute it with "
+            "`cache_teacher_logits(..., overwrite=True)`."
+        ) from None
+    if not isinstance(stored, np.lib.npyio.NpzFile):
+        raise ValueError(
+            f"{path!r} is not a kdkeras teacher-logits cache: it holds one "
+            "array, not the `.npz` archive `save_teacher_logits` writes."
+        )
+    with stored:
         missing = {"teacher_logits", "teacher_fingerprint", "data_fingerprint"}
         missing -= set(stored.files)
         if missing:

@@ -17,6 +17,21 @@ def _check_shape(shape, expected, argument_name):
         )
 
 
+def _check_finite(examples, argument_name):
+    """Refuses NaN or infinite calibration inputs: the converter can crash on
+    them (a segmentation fault) or silently build a useless int8 model."""
+    if not np.issubdtype(examples.dtype, np.floating):
+        return
+    bad = ~np.isfinite(examples.reshape(len(examples), -1)).all(axis=-1)
+    if bad.any():
+        raise ValueError(
+            f"`{argument_name}` must be finite: {int(bad.sum())} of the "
+            f"{len(examples)} calibration examples hold NaN or infinite values "
+            f"(examples {np.flatnonzero(bad)[:5].tolist()}). Clean or drop them "
+            "before quantizing."
+        )
+
+
 def representative_dataset(data, model, num_examples, argument_name):
     """A generator function yielding `[example]` batches of one for the converter.
 
@@ -47,7 +62,14 @@ def representative_dataset(data, model, num_examples, argument_name):
             data = data.unbatch()
             shape = shape[1:]
         _check_shape(shape, expected, argument_name)
-        examples = data.take(num_examples)
+        # At most `num_examples` (hundreds), read once so they can be checked.
+        examples = [np.asarray(example) for example in data.take(num_examples)]
+        if not examples:
+            raise ValueError(
+                f"`{argument_name}` must hold at least one example. "
+                "Received an empty dataset."
+            )
+        examples = np.stack(examples)
     else:
         array = np.asarray(data)
         if array.ndim == 0 or len(array) == 0:
@@ -57,6 +79,7 @@ def representative_dataset(data, model, num_examples, argument_name):
             )
         _check_shape(array.shape[1:], expected, argument_name)
         examples = array[:num_examples]
+    _check_finite(examples, argument_name)
 
     def generate():
         # Each call starts over: the converter may calibrate more than once.

@@ -135,3 +135,24 @@ def test_fingerprints():
     )
     with pytest.raises(TypeError, match="picklable"):
         offline.fingerprint_teacher(lambda x: x)
+
+
+def test_truncated_or_foreign_cache_files_give_a_clear_error(
+    small_cnn, digits, tmp_path
+):
+    x, _ = digits
+    path = tmp_path / "teacher.npz"
+    offline.cache_teacher_logits(small_cnn(seed=1), x[:50], path)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    foreign = tmp_path / "foreign.npz"
+    foreign.write_bytes(b"not a cache at all" * 10)
+    single_array = tmp_path / "array.npy"
+    np.save(single_array, np.zeros((50, 10), "float32"))
+    for bad in (truncated, foreign):
+        with pytest.raises(ValueError, match="is not a kdkeras teacher-logits cache"):
+            offline.load_teacher_logits(bad, x[:50])
+    with pytest.raises(ValueError, match="holds one array"):
+        offline.load_teacher_logits(single_array, x[:50])
+    with pytest.raises(FileNotFoundError):
+        offline.load_teacher_logits(tmp_path / "missing.npz", x[:50])

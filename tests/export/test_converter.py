@@ -278,3 +278,25 @@ def test_model_must_be_a_keras_model(tmp_path):
     with pytest.raises(TypeError, match="`model` must be a Keras 3 `keras.Model`"):
         export_litert(lambda x: x, tmp_path / "m.tflite")
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
+def test_non_finite_calibration_data_is_refused_before_the_converter(
+    trained_cnn, fashion, tmp_path, monkeypatch, bad_value
+):
+    """The converter can crash (segfault) or silently fail on NaN/inf inputs:
+    they are refused first, and nothing is written."""
+    calibration = np.asarray(fashion[0][:50], dtype="float32")
+    calibration[7, 3, 3, 0] = bad_value
+    converted = []
+    monkeypatch.setattr(converter, "_convert", lambda *args: converted.append(args))
+    path = tmp_path / "student_int8.tflite"
+    for data in (calibration, tf.data.Dataset.from_tensor_slices(calibration)):
+        with pytest.raises(
+            ValueError,
+            match=r"`representative_data` must be finite: 1 of the 50.*\[7\]",
+        ):
+            export_litert(
+                trained_cnn, path, quantization="int8", representative_data=data
+            )
+    assert not converted and not os.listdir(tmp_path)
