@@ -111,6 +111,7 @@ class Distiller(keras.Model):
                 f"(offline distillation). Received: teacher={teacher!r} of type "
                 f"{type(teacher)}"
             )
+        model_outputs.check_single_output(student, "student")
         if model_outputs.ends_in_softmax(student):
             raise ValueError(
                 f"`student` must output logits, but {student.name!r} ends in a "

@@ -1,5 +1,7 @@
 """Whether a classifier outputs logits or probabilities, and converting them."""
 
+import warnings
+
 import keras
 from keras import ops
 
@@ -68,6 +70,16 @@ def resolve_output_kind(model, declared, argument_name):
             f"`{argument_name}` must be one of {OUTPUT_KINDS}. "
             f"Received: {argument_name}={declared!r}"
         )
+    if model is not None:
+        check_single_output(model, argument_name.replace("_outputs", ""))
+    if declared == "logits" and model is not None and ends_in_softmax(model):
+        warnings.warn(
+            f"{argument_name}='logits' was declared, but {model.name!r} ends in "
+            "a softmax, so it outputs probabilities: they would be softened "
+            f"as if they were logits. Pass {argument_name}='probabilities' "
+            "(or 'auto').",
+            stacklevel=3,
+        )
     if declared != "auto":
         return declared
     if model is None:
@@ -93,6 +105,25 @@ def probabilities_to_logits(probabilities):
     """
     probabilities = ops.convert_to_tensor(probabilities)
     return ops.log(ops.clip(probabilities, _PROBABILITY_FLOOR, 1.0))
+
+
+def check_single_output(model, argument_name):
+    """Raises `ValueError` unless a functional `model` has exactly one output.
+
+    A classifier distils through one tensor of class scores; with several
+    outputs, the others would be silently ignored.
+    """
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        return  # A subclassed model: its outputs are only known when it runs.
+    if outputs and len(outputs) != 1:
+        raise ValueError(
+            f"`{argument_name}` must have one output, the class scores "
+            f"(batch, num_classes). Received: {model.name!r} with "
+            f"{len(outputs)} outputs {[tuple(o.shape) for o in outputs]}. Wrap "
+            "it in a `keras.Model(inputs, outputs[i])` of the scores."
+        )
 
 
 def num_classes(model):

@@ -166,3 +166,30 @@ def test_probability_loss_named_by_string_is_refused(dense_model):
     distiller = kdkeras.Distiller(dense_model(3), dense_model(3))
     with pytest.raises(ValueError, match="from_logits=False"):
         distiller.compile(student_loss_fn="sparse_categorical_crossentropy")
+
+
+def _two_outputs(name):
+    inputs = keras.Input((4,))
+    return keras.Model(
+        inputs,
+        [keras.layers.Dense(3)(inputs), keras.layers.Dense(2)(inputs)],
+        name=name,
+    )
+
+
+def test_models_with_two_outputs_are_refused(dense_model):
+    with pytest.raises(ValueError, match=r"`teacher` must have one output.*2 outputs"):
+        kdkeras.Distiller(
+            _two_outputs("teacher"), dense_model(3), teacher_outputs="logits"
+        )
+    with pytest.raises(ValueError, match=r"`student` must have one output"):
+        kdkeras.Distiller(dense_model(3), _two_outputs("student"))
+
+
+def test_softmax_teacher_declared_as_logits_warns(dense_model):
+    with pytest.warns(UserWarning, match="ends in a softmax"):
+        kdkeras.Distiller(
+            dense_model(3, activation="softmax"),
+            dense_model(3),
+            teacher_outputs="logits",
+        )

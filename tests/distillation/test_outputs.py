@@ -38,7 +38,9 @@ def test_resolve_output_kind(dense_model):
     assert model_outputs.resolve_output_kind(softmax_model, "auto", "x") == (
         "probabilities"
     )
-    assert model_outputs.resolve_output_kind(softmax_model, "logits", "x") == "logits"
+    with pytest.warns(UserWarning, match="x='logits' was declared"):
+        kind = model_outputs.resolve_output_kind(softmax_model, "logits", "x")
+    assert kind == "logits"
     with pytest.raises(ValueError, match="teacher_outputs='raw'"):
         model_outputs.resolve_output_kind(None, "raw", "teacher_outputs")
 
