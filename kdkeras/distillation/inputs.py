@@ -76,7 +76,9 @@ def check_labels(y, num_classes, argument_name="y"):
             )
     outside = labels[(labels < 0) | (labels >= num_classes)]
     if outside.size:
-        raise ValueError(f"{_range_message(num_classes)} {outside[:5].tolist()}")
+        raise ValueError(
+            f"`{argument_name}`: {_range_message(num_classes)} {outside[:5].tolist()}"
+        )
 
 
 def check_one_hot_width(labels, student_logits):

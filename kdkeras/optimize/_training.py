@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kdkeras.distillation import inputs as label_checks
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.distillation.objective import DistillationObjective
 from kdkeras.optimize import bridge
@@ -34,7 +35,9 @@ def prepare(student, data, alpha, temperature, **dataset_kwargs):
         `student` rebuilt in `tf_keras`, checked to give the same outputs.
     """
     objective = distillation_objective(alpha, temperature)
-    dataset, validation, steps_per_epoch = build_datasets(data, **dataset_kwargs)
+    dataset, validation, steps_per_epoch = build_datasets(
+        data, num_classes=model_outputs.num_classes(student), **dataset_kwargs
+    )
     tf_keras_model = bridge.to_tf_keras(student)
     bridge.check_same_outputs(student, tf_keras_model, first_inputs(data))
     return objective, dataset, validation, steps_per_epoch, tf_keras_model
@@ -68,15 +71,23 @@ def packed_accuracy(packed_targets, student_logits):
     return tf.cast(tf.equal(tf.argmax(student_logits, axis=-1), labels), "float32")
 
 
-def _as_arrays(data, argument_name):
+def _as_arrays(data, argument_name, num_classes=None):
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise TypeError(
             f"`{argument_name}` must be a tuple `(x, y)` of arrays with integer "
             f"class labels. Received: {argument_name} of type {type(data)}"
         )
     x, y = np.asarray(data[0]), np.asarray(data[1])
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError(
+            f"`{argument_name}` must hold at least one example. Received inputs "
+            f"of shape {x.shape}"
+        )
     if len(x) != len(y):
         raise ValueError(f"`{argument_name}` has {len(x)} inputs but {len(y)} labels.")
+    if y.ndim <= 1 or y.shape[-1] == 1:
+        # The same checks as the Distiller's: whole class ids in range.
+        label_checks.check_labels(y, num_classes, argument_name)
     if y.ndim > 1 and y.shape[-1] != 1:
         raise ValueError(
             f"`{argument_name}` labels must be integer class ids of shape "
@@ -93,8 +104,13 @@ def build_datasets(
     validation_data=None,
     batch_size=64,
     seed=0,
+    num_classes=None,
 ):
-    """Returns `(train_dataset, validation_dataset or None, steps_per_epoch)`."""
+    """Returns `(train_dataset, validation_dataset or None, steps_per_epoch)`.
+
+    `num_classes` is the student's; labels and teacher outputs are checked
+    against it before anything is built.
+    """
     if teacher is not None and teacher_logits is not None:
         raise ValueError(
             "Pass either `teacher` (run on each batch) or `teacher_logits` "
@@ -105,13 +121,33 @@ def build_datasets(
             "`teacher` must be a Keras 3 `keras.Model`. "
             f"Received: teacher={teacher!r} of type {type(teacher)}"
         )
-    x, y = _as_arrays(data, "data")
+    x, y = _as_arrays(data, "data", num_classes)
+    if teacher is not None:
+        teacher_classes = model_outputs.num_classes(teacher)
+        if None not in (teacher_classes, num_classes) and teacher_classes != (
+            num_classes
+        ):
+            raise ValueError(
+                "`teacher` and the student must output the same number of "
+                f"classes. Received: teacher with {teacher_classes} outputs, "
+                f"student with {num_classes}"
+            )
     if teacher_logits is not None:
         teacher_logits = np.asarray(teacher_logits, dtype="float32")
-        if teacher_logits.ndim != 2 or len(teacher_logits) != len(x):
+        if (
+            teacher_logits.ndim != 2
+            or len(teacher_logits) != len(x)
+            or (num_classes is not None and teacher_logits.shape[1] != num_classes)
+        ):
             raise ValueError(
                 "`teacher_logits` must have shape (n, classes), one row per "
-                f"input of `data` ({len(x)}). Received shape {teacher_logits.shape}"
+                f"input of `data` ({len(x)}) and one column per class of the "
+                f"student ({num_classes}). Received shape {teacher_logits.shape}"
+            )
+        if not np.isfinite(teacher_logits).all():
+            raise ValueError(
+                "`teacher_logits` must be finite. Received "
+                f"{int((~np.isfinite(teacher_logits)).sum())} NaN or infinite values."
             )
         kind = model_outputs.resolve_output_kind(
             None, teacher_outputs, "teacher_outputs"
@@ -130,7 +166,7 @@ def build_datasets(
         dataset = dataset.map(_with_teacher_logits(teacher, teacher_outputs))
     validation = None
     if validation_data is not None:
-        x_val, y_val = _as_arrays(validation_data, "validation_data")
+        x_val, y_val = _as_arrays(validation_data, "validation_data", num_classes)
         validation = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(
             batch_size
         )

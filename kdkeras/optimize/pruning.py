@@ -114,6 +114,14 @@ def prune(
         RuntimeError: If Keras does not run on the TensorFlow backend.
     """
     require_tensorflow_backend("kdkeras.optimize.prune")
+    if isinstance(target_sparsity, bool) or not isinstance(
+        target_sparsity, (int, float)
+    ):
+        raise TypeError(
+            "`target_sparsity` must be a number in (0, 1). "
+            f"Received: target_sparsity={target_sparsity!r} of type "
+            f"{type(target_sparsity).__name__}"
+        )
     if not 0.0 < target_sparsity < 1.0:
         raise ValueError(
             "`target_sparsity` must be in (0, 1). "

@@ -74,3 +74,40 @@ def test_pruned_student_reaches_its_target_sparsity():
     assert optimize.gzipped_size_bytes(result.model) < 0.7 * (
         optimize.gzipped_size_bytes(student)
     )
+
+
+@pytest.mark.parametrize(
+    "data, kwargs, error, message",
+    [
+        (
+            (np.zeros((4, 28, 28, 1)), np.array([0, 1, 12, 3])),
+            {},
+            ValueError,
+            r"class ids in \[0, 10\).*\[12\]",
+        ),
+        (
+            (np.zeros((4, 28, 28, 1)), np.array([0.0, 1.5, 2.0, 3.0])),
+            {},
+            ValueError,
+            r"whole class ids.*\[1\.5\]",
+        ),
+        ((np.zeros((0, 28, 28, 1)), np.zeros(0)), {}, ValueError, "at least one"),
+        (
+            (np.zeros((4, 28, 28, 1)), np.zeros(4)),
+            {"teacher_logits": np.zeros((4, 7))},
+            ValueError,
+            r"one column per class of the student \(10\)",
+        ),
+        (
+            (np.zeros((4, 28, 28, 1)), np.zeros(4)),
+            {"target_sparsity": "0.5"},
+            TypeError,
+            "`target_sparsity` must be a number",
+        ),
+    ],
+)
+def test_bad_inputs_are_refused_before_training(data, kwargs, error, message):
+    student = kdkeras.models.build_cnn(filters=(4,), dense_units=None)
+    kwargs = {"target_sparsity": 0.5, **kwargs}
+    with pytest.raises(error, match=message):
+        optimize.prune(student, data, **kwargs)

@@ -231,3 +231,18 @@ def test_qat_of_a_pruned_student_keeps_its_zeros_by_default(tmp_path):
     assert int8_accuracy >= sparse_accuracy - 0.02
     with pytest.raises(ValueError, match="preserve_sparsity"):
         qat.quantize_aware(student, (x_train, y_train), preserve_sparsity="yes")
+
+
+def test_labels_and_teacher_logits_are_checked_like_the_distillers():
+    student = kdkeras.models.build_cnn(filters=(4,), dense_units=None)
+    x = np.zeros((8, 28, 28, 1), "uint8")
+    with pytest.raises(ValueError, match=r"class ids in \[0, 10\).*\[-3\]"):
+        qat.quantize_aware(student, (x, np.array([0, 1, 2, 3, 4, 5, 6, -3])))
+    with pytest.raises(ValueError, match="`teacher_logits` must be finite"):
+        qat.quantize_aware(
+            student, (x, np.zeros(8)), teacher_logits=np.full((8, 10), np.nan)
+        )
+    with pytest.raises(ValueError, match="`validation_data`.*class ids"):
+        qat.quantize_aware(
+            student, (x, np.zeros(8)), validation_data=(x, np.full(8, 10))
+        )
