@@ -7,12 +7,11 @@ import keras
 from keras import ops
 
 from kdkeras import compat
+from kdkeras.distillation import arguments, inputs
 from kdkeras.distillation import features as feature_distillation
-from kdkeras.distillation import inputs
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.distillation.callbacks import RaiseOnNonFiniteLoss
 from kdkeras.distillation.objective import DEFAULT_ALPHA, DistillationObjective
-from kdkeras.distillation.teachers import TeacherEnsemble
 
 _STUDENT, _TEACHER = "student_logits", "teacher_logits"
 
@@ -97,53 +96,19 @@ class Distiller(keras.Model):
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
-        if not isinstance(student, keras.Model):
-            raise TypeError(
-                "`student` must be a `keras.Model`. "
-                f"Received: student={student!r} of type {type(student)}"
-            )
-        if isinstance(teacher, (list, tuple)):
-            teacher = TeacherEnsemble(teacher, teacher_outputs=teacher_outputs)
-            teacher_outputs = "auto"
-        if teacher is not None and not isinstance(teacher, keras.Model):
-            raise TypeError(
-                "`teacher` must be a `keras.Model`, a list of them or `None` "
-                f"(offline distillation). Received: teacher={teacher!r} of type "
-                f"{type(teacher)}"
-            )
-        model_outputs.check_single_output(student, "student")
-        if model_outputs.ends_in_softmax(student):
-            raise ValueError(
-                f"`student` must output logits, but {student.name!r} ends in a "
-                "softmax. Build it with `activation=None` on its last layer; add "
-                "a `keras.layers.Softmax()` after distillation if the deployed "
-                "model should output probabilities."
-            )
-        self.teacher_outputs = teacher_outputs
-        self._teacher_output_kind = model_outputs.resolve_output_kind(
-            teacher, teacher_outputs, "teacher_outputs"
+        self.student = arguments.checked_student(student)
+        teacher, self.teacher_outputs, self._teacher_output_kind = (
+            arguments.checked_teacher(teacher, teacher_outputs, student)
         )
-        if teacher is not None:
-            model_outputs.check_same_classes(teacher, student)
-            teacher.trainable = False
         self.teacher = teacher
-        self.student = student
-        for argument, layer in (
-            ("teacher_view", teacher_view),
-            ("student_view", student_view),
-            ("augmentation", augmentation),
-        ):
-            if layer is not None and not isinstance(layer, keras.layers.Layer):
-                raise TypeError(
-                    f"`{argument}` must be a Keras layer (so that the Distiller "
-                    f"saves and reloads it). Received: {argument}={layer!r}"
-                )
-            if layer is not None:
-                # Views and augmentation are fixed: only the student learns.
-                layer.trainable = False
-        self.teacher_view = teacher_view
-        self.student_view = student_view
-        self.augmentation = augmentation
+        layers = arguments.checked_fixed_layers(
+            teacher_view=teacher_view,
+            student_view=student_view,
+            augmentation=augmentation,
+        )
+        self.teacher_view = layers["teacher_view"]
+        self.student_view = layers["student_view"]
+        self.augmentation = layers["augmentation"]
         self.features = feature_distillation.check_features(features)
         self._taps = None
         if self.features:
