@@ -77,7 +77,7 @@ def _run(backend, *args):
         text=True,
         env=environment,
         cwd=TESTS.parent,
-        timeout=600,
+        timeout=1500,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
