@@ -12,7 +12,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from kdkeras.export import calibration, errors
+from kdkeras.export import calibration, errors, verify
 from kdkeras.io_utils import atomic_path
 from kdkeras.validation import check_positive_int, require_tensorflow_backend
 
@@ -186,7 +186,10 @@ def export_litert(
     """Exports `model` to a LiteRT (`.tflite`) file for phones and edge devices.
 
     The file is written atomically: if the export fails or is interrupted,
-    no file is left at `path` (and an existing one is kept).
+    no file is left at `path` (and an existing one is kept). Before it takes
+    its name, the file is run with the LiteRT interpreter at batch size 1 and
+    8 and compared with Keras (see `kdkeras.export.verify`; not with
+    `allow_select_tf_ops`, whose Flex delegate the interpreter lacks).
 
     Example:
 
@@ -229,8 +232,9 @@ def export_litert(
         `path`, as a string.
 
     Raises:
-        ExportError: If the model uses ops LiteRT cannot run, or (with
-            `"int8"`) ops that cannot be quantized to int8.
+        ExportError: If the model uses ops LiteRT cannot run, (with
+            `"int8"`) ops that cannot be quantized to int8, or if the file
+            fails its check against Keras.
         FileExistsError: If `path` exists and `overwrite` is `False`.
         RuntimeError: If Keras does not run on the TensorFlow backend.
     """
@@ -270,4 +274,14 @@ def export_litert(
             raise
         if quantization == "int8":
             errors.check_fully_quantized(temporary_path, model)
+        examples = verify.check_examples(model, representative_data)
+        # Select TF ops need the Flex delegate, which this interpreter lacks.
+        if examples is not None and not allow_select_tf_ops:
+            verify.verify_tflite(
+                model,
+                temporary_path,
+                quantization,
+                examples,
+                from_data=representative_data is not None,
+            )
     return path

@@ -1,0 +1,107 @@
+"""Checking a freshly converted `.tflite` file before it takes its final name.
+
+The converter can write files that load but do not run (a custom layer that
+fails at another batch size), or that run but answer nonsense (a broken int8
+calibration). `verify_tflite` runs the file with the LiteRT interpreter at
+batch size 1 and at a larger batch, and compares it with the Keras model; the
+exporter raises `ExportError` and writes nothing when it fails.
+"""
+
+import itertools
+
+import numpy as np
+
+from kdkeras.export import calibration
+from kdkeras.export.errors import ExportError
+from kdkeras.litert.runner import LiteRTModel
+
+CHECK_EXAMPLES = 8
+"""How many examples the check runs (at batch size 1, then all at once)."""
+
+FLOAT32_TOLERANCE = 1e-3
+"""Largest float32 difference from Keras, relative to the largest output."""
+
+MIN_INT8_AGREEMENT = 0.5
+"""Smallest int8 top-1 agreement with Keras on calibration examples."""
+
+
+def check_examples(model, representative_data):
+    """Inputs to check a conversion on, or `None` when none can be made.
+
+    The first `CHECK_EXAMPLES` of `representative_data`, else random values in
+    [0, 1) of the model's input shape (`None` if that shape is not fixed).
+    """
+    if representative_data is not None:
+        generate = calibration.representative_dataset(
+            representative_data, model, CHECK_EXAMPLES, "representative_data"
+        )
+        return np.stack(
+            [batch[0][0] for batch in itertools.islice(generate(), CHECK_EXAMPLES)]
+        )
+    shape = tuple(model.inputs[0].shape[1:])
+    if None in shape:
+        return None
+    rng = np.random.default_rng(0)
+    return rng.uniform(size=(CHECK_EXAMPLES, *shape)).astype("float32")
+
+
+def verify_tflite(model, tflite_path, quantization, examples, from_data):
+    """Raises `ExportError` unless the `.tflite` file runs and follows Keras.
+
+    Checks: it runs at batch size 1 and at batch size `len(examples)`, with
+    the same, finite outputs of the Keras model's shape; float32 outputs lie
+    within `FLOAT32_TOLERANCE` of Keras'; int8 outputs agree with Keras' top-1
+    on at least `MIN_INT8_AGREEMENT` of calibration examples (`from_data`).
+
+    Args:
+        model: The Keras (or `tf_keras`) model that was converted.
+        tflite_path: The converted file.
+        quantization: The quantization it was converted with.
+        examples: Model inputs (see `check_examples`).
+        from_data: Whether `examples` are real inputs (calibration data).
+    """
+    # One at a time: the check is of the file, not of the model's batching.
+    keras_outputs = np.asarray(
+        model.predict(examples, batch_size=1, verbose=0), dtype="float32"
+    )
+    try:
+        runner = LiteRTModel(tflite_path)
+        one_at_a_time = runner.predict(examples, batch_size=1, verbose=0)
+        all_at_once = runner.predict(examples, batch_size=len(examples), verbose=0)
+    except Exception as error:
+        raise ExportError(
+            f"The {quantization} LiteRT file does not run: {type(error).__name__}: "
+            f"{error}"
+        ) from error
+    for outputs, batch_size in ((one_at_a_time, 1), (all_at_once, len(examples))):
+        outputs = np.asarray(outputs)
+        if outputs.shape != keras_outputs.shape or not np.isfinite(outputs).all():
+            raise ExportError(
+                f"The {quantization} LiteRT file gives outputs of shape "
+                f"{outputs.shape} (finite: {bool(np.isfinite(outputs).all())}) at "
+                f"batch size {batch_size}; Keras gives {keras_outputs.shape}."
+            )
+    scale = max(1.0, float(np.abs(keras_outputs).max()))
+    if quantization == "float32":
+        difference = float(np.abs(one_at_a_time - keras_outputs).max())
+        if difference > FLOAT32_TOLERANCE * scale:
+            raise ExportError(
+                "The float32 LiteRT file differs from Keras by up to "
+                f"{difference:.3g} (allowed {FLOAT32_TOLERANCE * scale:.3g})."
+            )
+    if quantization == "int8" and from_data and keras_outputs.ndim == 2:
+        agreement = float(np.mean(one_at_a_time.argmax(-1) == keras_outputs.argmax(-1)))
+        if agreement < MIN_INT8_AGREEMENT:
+            raise ExportError(
+                f"The int8 LiteRT file agrees with Keras on {agreement:.0%} of "
+                f"{len(examples)} calibration examples (at least "
+                f"{MIN_INT8_AGREEMENT:.0%} expected): its calibration is broken."
+            )
+    # Integer kernels may round a batch differently by a quantization step.
+    tolerance = (0.05 if quantization == "int8" else 1e-3) * scale
+    difference = np.abs(np.asarray(all_at_once) - np.asarray(one_at_a_time)).max()
+    if difference > tolerance:
+        raise ExportError(
+            f"The {quantization} LiteRT file answers differently at batch size "
+            f"{len(examples)} than at batch size 1 (by up to {difference:.3g})."
+        )

@@ -1,0 +1,52 @@
+"""A converted file is run and compared with Keras before it takes its name."""
+
+import keras
+import numpy as np
+import pytest
+
+from kdkeras.export import ExportError, export_litert, verify
+
+
+@keras.saving.register_keras_serializable(package="kdkeras_tests")
+class OneExampleAtATime(keras.layers.Layer):
+    """Runs at batch size 1 only: a hard-coded reshape."""
+
+    def call(self, inputs):
+        return keras.ops.reshape(inputs, (1, 4))
+
+
+def _model(layer=None):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    x = inputs if layer is None else layer(inputs)
+    return keras.Model(inputs, keras.layers.Dense(3)(x))
+
+
+def test_a_file_that_fails_at_batch_size_8_is_not_written(tmp_path):
+    model = _model(OneExampleAtATime())
+    model.predict(np.zeros((1, 4)), verbose=0)  # Keras runs it at batch size 1
+    path = tmp_path / "model.tflite"
+    with pytest.raises(ExportError, match="float32 LiteRT file"):
+        export_litert(model, path)
+    assert not path.exists() and not list(tmp_path.iterdir())
+
+
+def test_a_file_that_differs_from_keras_is_refused(tmp_path, monkeypatch):
+    model = _model()
+    path = export_litert(model, tmp_path / "model.tflite")
+    examples = verify.check_examples(model, None)
+    verify.verify_tflite(model, path, "float32", examples, from_data=False)
+    other = _model(keras.layers.Rescaling(2.0))  # same weights, doubled input
+    with pytest.raises(ExportError, match="differs from Keras by up to"):
+        verify.verify_tflite(other, path, "float32", examples, from_data=False)
+
+
+def test_check_examples_come_from_the_data_or_the_input_shape():
+    model = _model()
+    data = np.arange(40, dtype="float32").reshape(10, 4)
+    np.testing.assert_array_equal(verify.check_examples(model, data), data[:8])
+    synthetic = verify.check_examples(model, None)
+    assert synthetic.shape == (8, 4) and ((0 <= synthetic) & (synthetic < 1)).all()
+    inputs = keras.Input((None, 3))
+    ragged = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    assert verify.check_examples(ragged, None) is None
