@@ -88,3 +88,14 @@ def require_tensorflow_backend(feature_name):
             "`KERAS_BACKEND=tensorflow python train.py`), or set "
             '"backend": "tensorflow" in ~/.keras/keras.json.'
         )
+
+
+def check_finite(array, argument_name):
+    """Raises `ValueError` if a NumPy `array` holds NaN or infinite values."""
+    import numpy as np
+
+    bad = int((~np.isfinite(array)).sum())
+    if bad:
+        raise ValueError(
+            f"`{argument_name}` must be finite. Received {bad} NaN or infinite values."
+        )

@@ -24,6 +24,7 @@ import numpy as np
 
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.io_utils import atomic_path
+from kdkeras.validation import check_finite
 from kdkeras.version import __version__
 
 _FORMAT_VERSION = 1
@@ -139,11 +140,7 @@ def save_teacher_logits(path, teacher_logits, x, teacher, overwrite=False):
             f"one row per sample of `x` ({_num_samples(x)}). Received: "
             f"teacher_logits.shape={teacher_logits.shape}"
         )
-    if not np.isfinite(teacher_logits).all():
-        raise ValueError(
-            "`teacher_logits` must be finite. Received "
-            f"{int((~np.isfinite(teacher_logits)).sum())} NaN or infinite values."
-        )
+    check_finite(teacher_logits, "teacher_logits")
     with atomic_path(path, overwrite=overwrite) as temporary_path:
         with open(temporary_path, "wb") as file:
             np.savez_compressed(

@@ -15,6 +15,7 @@ from kdkeras.distillation import inputs as label_checks
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.distillation.objective import DistillationObjective
 from kdkeras.optimize import bridge
+from kdkeras.validation import check_finite
 
 
 def distillation_objective(alpha, temperature, distillation_loss_fn=None):
@@ -144,11 +145,7 @@ def build_datasets(
                 f"input of `data` ({len(x)}) and one column per class of the "
                 f"student ({num_classes}). Received shape {teacher_logits.shape}"
             )
-        if not np.isfinite(teacher_logits).all():
-            raise ValueError(
-                "`teacher_logits` must be finite. Received "
-                f"{int((~np.isfinite(teacher_logits)).sum())} NaN or infinite values."
-            )
+        check_finite(teacher_logits, "teacher_logits")
         kind = model_outputs.resolve_output_kind(
             None, teacher_outputs, "teacher_outputs"
         )
