@@ -186,32 +186,14 @@ def load_teacher_logits(path, x, teacher=None):
         StaleCacheError: If the fingerprint of `x` or `teacher` differs from
             the stored one.
     """
-    try:
-        stored = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(
-            f"{path!r} is not a kdkeras teacher-logits cache (truncated, or "
-            f"another format: {type(error).__name__}). Recompute it with "
-            "`cache_teacher_logits(..., overwrite=True)`."
-        ) from None
-    if not isinstance(stored, np.lib.npyio.NpzFile):
-        raise ValueError(
-            f"{path!r} is not a kdkeras teacher-logits cache: it holds one "
-            "array, not the `.npz` archive `save_teacher_logits` writes."
-        )
-    with stored:
-        missing = {"teacher_logits", "teacher_fingerprint", "data_fingerprint"}
-        missing -= set(stored.files)
-        if missing:
-            raise ValueError(
-                f"{path!r} is not a kdkeras teacher-logits cache: it lacks "
-                f"{sorted(missing)}. Write it with `cache_teacher_logits`."
-            )
-        teacher_logits = stored["teacher_logits"]
-        stored_data = str(stored["data_fingerprint"])
-        stored_teacher = str(stored["teacher_fingerprint"])
+    stored = read_cache_arrays(
+        path,
+        ("teacher_logits", "teacher_fingerprint", "data_fingerprint"),
+        "cache_teacher_logits",
+    )
+    teacher_logits = stored["teacher_logits"]
+    stored_data = str(stored["data_fingerprint"])
+    stored_teacher = str(stored["teacher_fingerprint"])
     if fingerprint_data(x) != stored_data:
         raise StaleCacheError(
             f"The cache {path!r} was made for other data than `x` (fingerprint "
@@ -226,6 +208,51 @@ def load_teacher_logits(path, x, teacher=None):
             "`cache_teacher_logits(..., overwrite=True)`."
         )
     return teacher_logits
+
+
+def read_cache_arrays(path, required, writer, kind="teacher-logits cache"):
+    """The arrays of a kdkeras `.npz` cache, as a dict, read without pickle.
+
+    Args:
+        path: The file.
+        required: The names of the arrays it must hold.
+        writer: The function that writes such a file (named in errors).
+        kind: What the file is, in errors.
+
+    Raises:
+        FileNotFoundError: If `path` does not exist.
+        ValueError: If the file is truncated, of another format, or lacks
+            one of `required`.
+    """
+    try:
+        stored = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"{path!r} is not a kdkeras {kind} (truncated, or another format: "
+            f"{type(error).__name__}). Recompute it with `{writer}(..., "
+            "overwrite=True)`."
+        ) from None
+    if not isinstance(stored, np.lib.npyio.NpzFile):
+        raise ValueError(
+            f"{path!r} is not a kdkeras {kind}: it holds one array, not the "
+            f"`.npz` archive `{writer}` writes."
+        )
+    with stored:
+        missing = set(required) - set(stored.files)
+        if missing:
+            raise ValueError(
+                f"{path!r} is not a kdkeras {kind} written by `{writer}`: it "
+                f"lacks {sorted(missing)}."
+            )
+        try:
+            return {name: stored[name] for name in stored.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(
+                f"{path!r} is truncated or damaged ({type(error).__name__}). "
+                f"Recompute it with `{writer}(..., overwrite=True)`."
+            ) from None
 
 
 def offline_dataset(x, y, teacher_logits, batch_size=32, shuffle=True, seed=None):
