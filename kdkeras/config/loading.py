@@ -1,0 +1,188 @@
+"""Reading, overriding, validating and writing `kdkeras run` configs.
+
+```python
+config = load_config("examples/configs/demo.yaml", ["distill.alpha=0.5"])
+write_config(config, "runs/demo-20261130-120000/config.yaml")
+```
+
+Input paths in a config (data, weights, ready models) are relative to the
+config file's folder, `run.output_dir` to the current folder; the validated
+config holds them absolute, so the config written into a run folder repeats
+the run from anywhere.
+"""
+
+import os
+
+import pydantic
+import yaml
+
+from kdkeras.config.errors import ConfigError, from_validation_error
+from kdkeras.config.schema import RunConfig
+from kdkeras.io_utils import atomic_path
+
+PATH_KEYS = (
+    ("data", "path"),
+    ("data", "test_path"),
+    ("teacher", "path"),
+    ("teacher", "weights"),
+    ("scratch", "path"),
+    ("distill", "student_path"),
+)
+"""The keys that hold paths: resolved against the config's folder, checked."""
+
+_NOT_PATHS = {("teacher", "weights"): ("imagenet",)}
+
+
+def read_yaml(path):
+    """The mapping in the YAML file `path` (`yaml.safe_load`).
+
+    Raises:
+        ConfigError: If the file is missing, is not YAML, or is not a mapping.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ConfigError([f"config file not found: {os.path.abspath(path)}"])
+    with open(path, encoding="utf-8") as file:
+        try:
+            data = yaml.safe_load(file)
+        except yaml.YAMLError as error:
+            raise ConfigError([f"not valid YAML: {error}"], source=path) from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [f"expected a mapping of sections (run, data, …); received: {data!r}"],
+            source=path,
+        )
+    return data
+
+
+def parse_override(text):
+    """`"distill.alpha=0.5"` → `(("distill", "alpha"), 0.5)`.
+
+    The value is read as a YAML scalar or flow collection: `0.5` is a float,
+    `true` a bool, `null` None, `[32, 32]` a list, anything else a string.
+
+    Raises:
+        ConfigError: If `text` is not `key.path=value`.
+    """
+    key, separator, value = text.partition("=")
+    parts = tuple(key.strip().split("."))
+    if not separator or not all(parts):
+        raise ConfigError(
+            [
+                "--set expects key.path=value, e.g. distill.alpha=0.5; "
+                f"received: {text!r}"
+            ]
+        )
+    try:
+        return parts, yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        raise ConfigError(
+            [f"{key.strip()}: the --set value is not valid YAML ({error})"]
+        ) from None
+
+
+def apply_overrides(data, overrides):
+    """A copy of the config mapping `data` with each `key.path=value` set.
+
+    Sections missing from `data` are created; an unknown key is left for the
+    schema to refuse with the valid keys.
+    """
+    data = _deep_copy(data)
+    for text in overrides:
+        parts, value = parse_override(text)
+        section = data
+        for depth, part in enumerate(parts[:-1]):
+            if section.get(part) is None:
+                section[part] = {}
+            section = section[part]
+            if not isinstance(section, dict):
+                where = ".".join(parts[: depth + 1])
+                raise ConfigError(
+                    [
+                        f"{where}: --set {text!r} needs a section here; it holds "
+                        f"{section!r}"
+                    ]
+                )
+        section[parts[-1]] = value
+    return data
+
+
+def _deep_copy(data):
+    if isinstance(data, dict):
+        return {key: _deep_copy(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_deep_copy(value) for value in data]
+    return data
+
+
+def validate_config(data, base_dir=".", source=None):
+    """The `RunConfig` of a mapping, its paths absolute and checked.
+
+    Args:
+        data: The mapping read from YAML (overrides applied).
+        base_dir: The folder relative paths are relative to.
+        source: Where `data` came from, for the error message.
+
+    Raises:
+        ConfigError: Listing every schema error, or every missing path.
+    """
+    try:
+        config = RunConfig.model_validate(data)
+    except pydantic.ValidationError as error:
+        raise from_validation_error(error, RunConfig, source) from None
+    return _resolved_paths(config, base_dir, source)
+
+
+def _resolved_paths(config, base_dir, source):
+    problems = []
+    for section_name, key in PATH_KEYS:
+        section = getattr(config, section_name)
+        value = getattr(section, key)
+        if value is None or value in _NOT_PATHS.get((section_name, key), ()):
+            continue
+        path = os.path.abspath(os.path.join(base_dir, os.path.expanduser(value)))
+        if not os.path.exists(path):
+            problems.append(
+                f"{section_name}.{key}: expected an existing file or folder; "
+                f"received: {value!r} (not found: {path})"
+            )
+            continue
+        setattr(section, key, path)
+    # Outputs go where the command runs, as `runs/` does for most tools.
+    config.run.output_dir = os.path.abspath(os.path.expanduser(config.run.output_dir))
+    if problems:
+        raise ConfigError(problems, source)
+    return config
+
+
+def load_config(path, overrides=()):
+    """Reads, overrides and validates the config file `path`.
+
+    Args:
+        path: A YAML file.
+        overrides: `key.path=value` strings (`--set`), applied before the
+            validation.
+
+    Returns:
+        A `RunConfig` with every default filled in and absolute paths.
+
+    Raises:
+        ConfigError: If anything is wrong, before anything runs.
+    """
+    data = apply_overrides(read_yaml(path), overrides)
+    return validate_config(data, os.path.dirname(os.path.abspath(path)), path)
+
+
+def config_to_yaml(config):
+    """The YAML text of a `RunConfig`, every default written out."""
+    return yaml.safe_dump(
+        config.model_dump(mode="json"), sort_keys=False, allow_unicode=True
+    )
+
+
+def write_config(config, path, overwrite=False):
+    """Writes `config` as YAML to `path`, atomically."""
+    with atomic_path(path, overwrite=overwrite) as temporary_path:
+        with open(temporary_path, "w", encoding="utf-8") as file:
+            file.write(config_to_yaml(config))
+    return path

@@ -1,0 +1,280 @@
+"""The schema of a `kdkeras run` config file: one pydantic model per section.
+
+Every section refuses unknown keys (`extra="forbid"`), so a misspelt key is an
+error, not a silently ignored setting. Defaults are those of `make demo`
+where the demo has one. Paths are strings here; `kdkeras.config.loading`
+resolves them against the config file's folder and checks that they exist.
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from kdkeras.config.errors import InvalidValue
+
+NAMED_DATA_SETS = ("embedded_fashion_mnist", "fashion_mnist", "mnist")
+"""Data sets `data.source` names, loaded by `kdkeras.datasets`."""
+
+DATA_SOURCES = (*NAMED_DATA_SETS, "npz", "image_folder")
+"""Every value of `data.source`."""
+
+QUANTIZATION_NAMES = ("float32", "float16", "dynamic", "int8")
+"""The LiteRT variants of `export.quantizations` (`kdkeras.export.QUANTIZATIONS`)."""
+
+STUDENT_PRESETS = ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large")
+"""`keras.applications` students: the presets with a width multiplier."""
+
+PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+Count = Annotated[int, Field(strict=True, ge=0)]
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+ImageSize = tuple[PositiveInt, PositiveInt]
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are refused, assignments validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RunSection(Section):
+    """`run:` where the run folder goes and what makes it repeatable."""
+
+    name: str = Field("run", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    output_dir: str = "runs"
+    seed: Annotated[int, Field(strict=True)] = 1337
+    tensorboard: bool = True
+
+
+class DataSection(Section):
+    """`data:` the images and labels: a named set, `.npz` arrays or a folder."""
+
+    source: Literal[DATA_SOURCES]
+    path: str | None = None
+    test_path: str | None = None
+    validation_split: Fraction = 0.1
+    test_split: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+    image_size: ImageSize | None = None
+    color_mode: Literal["grayscale", "rgb"] = "rgb"
+    max_train_examples: PositiveInt | None = None
+    max_test_examples: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _check_source_fields(self):
+        if self.source in ("npz", "image_folder") and self.path is None:
+            what = "the .npz file" if self.source == "npz" else "the image folder"
+            raise InvalidValue(
+                ("path",), f"{what}, required with source {self.source!r}", None
+            )
+        if self.source == "image_folder" and self.image_size is None:
+            raise InvalidValue(
+                ("image_size",),
+                "[height, width], required with source 'image_folder' (every "
+                "image is resized to it)",
+                None,
+            )
+        if self.image_size is not None and self.source != "image_folder":
+            raise InvalidValue(
+                ("image_size",),
+                f"no image_size with source {self.source!r}: images of a folder "
+                "only are resized",
+                self.image_size,
+            )
+        if self.max_train_examples is not None and self.source == "image_folder":
+            raise InvalidValue(
+                ("max_train_examples",),
+                "no max_train_examples with source 'image_folder': a folder's "
+                "training split is reshuffled every epoch, so a subset would change",
+                self.max_train_examples,
+            )
+        if self.test_path is not None and self.source != "image_folder":
+            raise InvalidValue(
+                ("test_path",),
+                "no test_path with source "
+                f"{self.source!r}: a folder of test images is read with source "
+                "'image_folder' only",
+                self.test_path,
+            )
+        return self
+
+
+class TeacherSection(Section):
+    """`teacher:` a `keras.applications` preset fine-tuned in two stages, or a
+    saved `.keras` teacher (`path`) that takes the data's images as they are."""
+
+    path: str | None = None
+    preset: str = "mobilenet_v2"
+    weights: str | None = "imagenet"
+    width: Annotated[float, Field(gt=0.0)] | None = None
+    image_size: ImageSize | None = None
+    dropout: Fraction = 0.2
+    head_epochs: Count = 2
+    fine_tune_epochs: Count = 2
+    head_learning_rate: Annotated[float, Field(gt=0.0)] = 1e-3
+    fine_tune_learning_rate: Annotated[float, Field(gt=0.0)] = 1e-4
+    num_unfrozen_layers: PositiveInt | None = 20
+    batch_size: PositiveInt = 128
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, preset):
+        from kdkeras.models.presets import BACKBONE_PRESETS
+
+        if preset not in BACKBONE_PRESETS:
+            raise ValueError(f"expected one of {sorted(BACKBONE_PRESETS)}")
+        return preset
+
+    @field_validator("weights")
+    @classmethod
+    def _none_means_random(cls, weights):
+        return None if weights is None or weights.lower() == "none" else weights
+
+
+class StudentSection(Section):
+    """`student:` the small model, a CNN, an MLP or a width-scaled MobileNet.
+
+    `filters`, `dense_units` and `pooling` are read for a CNN,
+    `hidden_units` for an MLP, `width` for a MobileNet.
+    """
+
+    architecture: Literal[("cnn", "mlp", *STUDENT_PRESETS)] = "cnn"
+    filters: list[PositiveInt] = [8, 16]
+    dense_units: PositiveInt | None = None
+    pooling: Literal["avg", "flatten"] = "flatten"
+    hidden_units: list[PositiveInt] = [128]
+    width: Annotated[float, Field(gt=0.0)] | None = None
+    dropout: Fraction = 0.0
+
+
+class TrainingSection(Section):
+    """What a student's training shares: epochs, batch size, learning rate.
+
+    Adam's learning rate decays to 0 over the epochs (cosine).
+    """
+
+    epochs: PositiveInt = 15
+    batch_size: PositiveInt = 64
+    learning_rate: Annotated[float, Field(gt=0.0)] = 3e-3
+
+
+class ScratchSection(TrainingSection):
+    """`scratch:` the baseline student trained on the labels alone."""
+
+    enabled: bool = True
+    path: str | None = None
+
+
+class DistillSection(TrainingSection):
+    """`distill:` the student trained on the labels and the teacher."""
+
+    enabled: bool = True
+    method: str = "kd"
+    alpha: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+    temperature: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 2.0
+    mode: Literal["online", "offline"] = "online"
+    student_path: str | None = None
+
+    @field_validator("method")
+    @classmethod
+    def _registered_method(cls, method):
+        from kdkeras.losses import registered_names
+
+        if method not in registered_names():
+            raise ValueError(
+                f"expected a registered distillation loss, one of {registered_names()}"
+            )
+        return method
+
+
+class OptimizeSection(Section):
+    """`optimize:` quantization-aware training or pruning, teacher in the loss."""
+
+    method: Literal["qat", "prune"]
+    epochs: PositiveInt = 1
+    batch_size: PositiveInt = 64
+    learning_rate: Annotated[float, Field(gt=0.0)] = 1e-4
+    target_sparsity: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
+
+
+class ExportSection(Section):
+    """`export:` the LiteRT variants of the student, with labels and metadata."""
+
+    enabled: bool = True
+    quantizations: list[Literal[QUANTIZATION_NAMES]] = ["float16", "int8"]
+    integer_io: bool = False
+
+    @field_validator("quantizations")
+    @classmethod
+    def _distinct(cls, quantizations):
+        if not quantizations or len(set(quantizations)) != len(quantizations):
+            raise ValueError("expected a non-empty list of distinct quantizations")
+        return quantizations
+
+
+class ReportSection(Section):
+    """`report:` the comparison of every model on the test set."""
+
+    enabled: bool = True
+    title: str | None = None
+    latency_runs: Count = 100
+    num_threads: PositiveInt | None = 1
+
+
+class RunConfig(Section):
+    """A whole `kdkeras run` config: only `data` has no default."""
+
+    run: RunSection = RunSection()
+    data: DataSection
+    teacher: TeacherSection = TeacherSection()
+    student: StudentSection = StudentSection()
+    scratch: ScratchSection = ScratchSection()
+    distill: DistillSection = DistillSection()
+    optimize: OptimizeSection | None = None
+    export: ExportSection = ExportSection()
+    report: ReportSection = ReportSection()
+
+    @model_validator(mode="after")
+    def _check_stages(self):
+        in_memory = self.data.source != "image_folder"
+        if self.distill.enabled and self.distill.mode == "offline" and not in_memory:
+            raise InvalidValue(
+                ("distill", "mode"),
+                "'online' with an image folder (offline distillation needs the "
+                "training images in memory, a named data set or .npz: an "
+                "image folder is read in a new order every epoch)",
+                "offline",
+            )
+        if self.optimize is not None:
+            self._check_optimize(in_memory)
+        if not (self.scratch.enabled or self.distill.enabled):
+            raise InvalidValue(
+                ("distill", "enabled"),
+                "true when scratch.enabled is false (there is no student otherwise)",
+                False,
+            )
+        return self
+
+    def _check_optimize(self, in_memory):
+        requirements = (
+            (
+                in_memory,
+                ("data", "source"),
+                "a named data set or 'npz' when optimize is set "
+                "(kdkeras.optimize takes arrays)",
+                self.data.source,
+            ),
+            (
+                self.distill.enabled,
+                ("distill", "enabled"),
+                "true when optimize is set (it fine-tunes the distilled student)",
+                False,
+            ),
+            (
+                self.export.enabled,
+                ("export", "enabled"),
+                "true when optimize is set (its LiteRT file joins the package)",
+                False,
+            ),
+        )
+        for satisfied, location, expectation, received in requirements:
+            if not satisfied:
+                raise InvalidValue(location, expectation, received)

@@ -1,0 +1,127 @@
+"""The models of a run: the student the config describes, the teacher's view,
+and ready `.keras` models checked against the data before anything trains."""
+
+import keras
+
+from kdkeras.config.errors import ConfigError
+from kdkeras.layers import ImageView
+from kdkeras.models import build_student, get_preset
+
+
+def build_configured_student(student_config, input_shape, num_classes, name):
+    """The student of the `student` section, for images of `input_shape`.
+
+    Raises:
+        ConfigError: If the architecture cannot take these images.
+    """
+    options = {"dropout": student_config.dropout}
+    if student_config.architecture == "cnn":
+        options.update(
+            filters=tuple(student_config.filters),
+            dense_units=student_config.dense_units,
+            pooling=student_config.pooling,
+        )
+    elif student_config.architecture == "mlp":
+        options.update(hidden_units=tuple(student_config.hidden_units))
+    else:
+        options.update(width=student_config.width)
+    try:
+        return build_student(
+            student_config.architecture,
+            num_classes,
+            input_shape=tuple(input_shape),
+            name=name,
+            **options,
+        )
+    except ValueError as error:
+        raise ConfigError(
+            [
+                f"student.architecture: expected a student that takes the data's "
+                f"images of shape {tuple(input_shape)}; received "
+                f"{student_config.architecture!r} ({error})"
+            ]
+        ) from None
+
+
+def teacher_image_size(teacher_config, input_shape):
+    """The teacher's `(height, width)`: configured, else the data's, at least
+    the preset's smallest size."""
+    if teacher_config.image_size is not None:
+        return tuple(teacher_config.image_size)
+    min_size = get_preset(teacher_config.preset).min_size
+    return tuple(max(side, min_size) for side in input_shape[:2])
+
+
+def check_teacher_preset(teacher_config, input_shape):
+    """Refuses a preset teacher that cannot be built, before anything trains."""
+    preset = get_preset(teacher_config.preset)
+    size = teacher_image_size(teacher_config, input_shape)
+    if min(size) < preset.min_size:
+        raise ConfigError(
+            [
+                f"teacher.image_size: expected sides of at least {preset.min_size} "
+                f"pixels for {preset.name}; received {list(size)}"
+            ]
+        )
+    if teacher_config.width is not None and not preset.width_multiplier:
+        raise ConfigError(
+            [
+                f"teacher.width: expected null for {preset.name}, which has no "
+                f"width multiplier; received {teacher_config.width}"
+            ]
+        )
+
+
+def teacher_view(teacher_config, input_shape):
+    """How the preset teacher sees the data's images: resized, RGB, its own
+    preprocessing (`kdkeras.layers.ImageView`)."""
+    return ImageView(
+        size=teacher_image_size(teacher_config, input_shape),
+        channels=3,
+        preprocessing=teacher_config.preset,
+        name="teacher_view",
+    )
+
+
+def with_view(model, view, input_shape, name):
+    """`model` behind `view`: a model that takes the data's raw images."""
+    return keras.Sequential([keras.Input(tuple(input_shape)), view, model], name=name)
+
+
+def load_ready_model(path, key, input_shape, num_classes):
+    """Loads the `.keras` model at `path` given as config key `key`, checked.
+
+    Raises:
+        ConfigError: If it cannot be loaded, does not take the data's images
+            or does not output one score per class.
+    """
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as error:  # Keras raises many kinds on a bad file.
+        raise ConfigError(
+            [f"{key}: expected a .keras model; received {path} ({error})"]
+        ) from None
+    expected_shape = (None, *input_shape)
+    inputs, outputs = model.inputs, model.outputs
+    if len(inputs) != 1 or not _compatible(tuple(inputs[0].shape), expected_shape):
+        raise ConfigError(
+            [
+                f"{key}: expected a model taking images of shape {expected_shape}; "
+                f"received {path} taking {[tuple(i.shape) for i in inputs]}"
+            ]
+        )
+    if len(outputs) != 1 or outputs[0].shape[-1] != num_classes:
+        raise ConfigError(
+            [
+                f"{key}: expected a model with one output of {num_classes} class "
+                f"scores; received {path} with outputs "
+                f"{[tuple(o.shape) for o in outputs]}"
+            ]
+        )
+    return model
+
+
+def _compatible(shape, expected):
+    return len(shape) == len(expected) and all(
+        a is None or b is None or a == b for a, b in zip(shape, expected, strict=True)
+    )

@@ -1,0 +1,178 @@
+"""The folder of one run: its config, state, logs, checkpoints and results.
+
+```
+runs/<name>-<YYYYmmdd-HHMMSS>/
+  config.yaml          the config that ran, every default filled in
+  state.json           the finished stages and their artifacts
+  run.log              one line per stage, and the final table
+  history/<stage>.csv  loss and metrics per epoch of each training stage
+  tensorboard/<stage>/ TensorBoard event files of each training stage
+  checkpoints/<stage>/ `keras.callbacks.BackupAndRestore`, while it trains
+  models/              teacher.keras, student_scratch.keras, …
+  package/             the device package (`kdkeras.export.save_for_device`)
+  report/              report.md, report.json, report.png
+```
+
+Every file kdkeras writes here is written atomically, so a run killed at any
+moment leaves a folder `kdkeras run --resume` continues from.
+"""
+
+import contextlib
+import datetime
+import json
+import logging
+import os
+import sys
+
+from kdkeras.config.loading import load_config, write_config
+from kdkeras.io_utils import atomic_path
+from kdkeras.version import __version__
+
+CONFIG_FILE = "config.yaml"
+STATE_FILE = "state.json"
+LOG_FILE = "run.log"
+
+LOGGER = logging.getLogger("kdkeras.run")
+
+
+class RunFolderError(ValueError):
+    """A folder that is not a `kdkeras run` folder, or one that cannot go on."""
+
+
+class RunFolder:
+    """The paths of a run folder and its record of finished stages.
+
+    Create one with `RunFolder.create(config)` or open an existing one with
+    `RunFolder.open(path)`.
+    """
+
+    def __init__(self, path):
+        self.path = os.path.abspath(os.fspath(path))
+
+    @classmethod
+    def create(cls, config, output_dir=None, now=None):
+        """Makes `<output_dir>/<run.name>-<timestamp>/` and writes the config.
+
+        Args:
+            config: The validated `RunConfig`.
+            output_dir: Overrides `config.run.output_dir`.
+            now: The `datetime` of the timestamp (default: now, UTC).
+        """
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        output_dir = os.path.abspath(output_dir or config.run.output_dir)
+        stem = f"{config.run.name}-{now:%Y%m%d-%H%M%S}"
+        path, suffix = os.path.join(output_dir, stem), 1
+        while True:
+            try:
+                os.makedirs(path)
+                break
+            except FileExistsError:
+                suffix += 1
+                path = os.path.join(output_dir, f"{stem}-{suffix}")
+        folder = cls(path)
+        write_config(config, folder.file(CONFIG_FILE))
+        folder._write_state({"kdkeras_version": __version__, "stages": {}})
+        return folder
+
+    @classmethod
+    def open(cls, path):
+        """An existing run folder, to resume.
+
+        Raises:
+            RunFolderError: If `path` has no `config.yaml` and `state.json`.
+        """
+        folder = cls(path)
+        missing = [
+            name
+            for name in (CONFIG_FILE, STATE_FILE)
+            if not os.path.isfile(folder.file(name))
+        ]
+        if missing:
+            raise RunFolderError(
+                f"--resume expects a run folder written by `kdkeras run`, with "
+                f"{CONFIG_FILE} and {STATE_FILE}. Received: {folder.path} "
+                f"(missing {', '.join(missing)})"
+            )
+        return folder
+
+    def load_config(self):
+        """The `RunConfig` the run started with."""
+        return load_config(self.file(CONFIG_FILE))
+
+    def file(self, *parts):
+        """The path of `parts` inside the run folder."""
+        return os.path.join(self.path, *parts)
+
+    def directory(self, *parts):
+        """The path of the folder `parts`, created if needed."""
+        path = self.file(*parts)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def model_path(self, name):
+        """`models/<name>.keras`."""
+        return os.path.join(self.directory("models"), f"{name}.keras")
+
+    def checkpoint_dir(self, stage):
+        """Where `BackupAndRestore` keeps the training state of `stage`."""
+        return self.file("checkpoints", stage)
+
+    def tensorboard_dir(self, stage):
+        return self.file("tensorboard", stage)
+
+    def history_path(self, stage):
+        return os.path.join(self.directory("history"), f"{stage}.csv")
+
+    def state(self):
+        """The content of `state.json`."""
+        with open(self.file(STATE_FILE), encoding="utf-8") as file:
+            return json.load(file)
+
+    def finished_stages(self):
+        """The names of the finished stages, in the order they finished."""
+        return list(self.state()["stages"])
+
+    def is_finished(self, stage):
+        return stage in self.state()["stages"]
+
+    def artifacts(self, stage):
+        """What `mark_finished(stage, ...)` recorded."""
+        return self.state()["stages"][stage]["artifacts"]
+
+    def mark_finished(self, stage, **artifacts):
+        """Records that `stage` finished, with its artifacts (JSON values)."""
+        state = self.state()
+        state["stages"][stage] = {
+            "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"
+            ),
+            "artifacts": artifacts,
+        }
+        self._write_state(state)
+
+    def _write_state(self, state):
+        with atomic_path(self.file(STATE_FILE), overwrite=True) as temporary_path:
+            with open(temporary_path, "w", encoding="utf-8") as file:
+                json.dump(state, file, indent=2)
+                file.write("\n")
+
+    @contextlib.contextmanager
+    def logging_to_file(self):
+        """Sends the `kdkeras.run` log to `run.log` (appended) and the console."""
+        file_handler = logging.FileHandler(self.file(LOG_FILE), encoding="utf-8")
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+        )
+        console_handler = logging.StreamHandler(sys.stdout)
+        console_handler.setFormatter(logging.Formatter("%(message)s"))
+        previous_level = LOGGER.level
+        LOGGER.setLevel(logging.INFO)
+        LOGGER.addHandler(file_handler)
+        LOGGER.addHandler(console_handler)
+        try:
+            yield LOGGER
+        finally:
+            LOGGER.removeHandler(file_handler)
+            LOGGER.removeHandler(console_handler)
+            LOGGER.setLevel(previous_level)
+            file_handler.close()

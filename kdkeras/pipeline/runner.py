@@ -1,0 +1,144 @@
+"""`kdkeras run` as a function: plan the stages, check, run, record, resume.
+
+```python
+from kdkeras.config import load_config
+from kdkeras.pipeline import start_run, resume_run
+
+folder = start_run(load_config("examples/configs/demo.yaml"))
+# after an interruption:
+resume_run(folder.path)
+```
+"""
+
+import time
+
+import keras
+
+from kdkeras.config.errors import ConfigError
+from kdkeras.pipeline import models as run_models
+from kdkeras.pipeline import stages
+from kdkeras.pipeline.data import load_run_data, num_examples
+from kdkeras.pipeline.run_folder import RunFolder
+
+STAGE_FUNCTIONS = {
+    "teacher": stages.run_teacher,
+    "scratch": stages.run_scratch,
+    "distill": stages.run_distill,
+    "export": stages.run_export,
+    "optimize": stages.run_optimize,
+    "report": stages.run_report,
+}
+"""Every stage, in the order a run goes through them."""
+
+
+def planned_stages(config):
+    """The names of the stages `config` runs, in order."""
+    distills = config.distill.enabled and config.distill.student_path is None
+    wanted = {
+        "teacher": distills
+        or config.optimize is not None
+        or config.teacher.path is not None,
+        "scratch": config.scratch.enabled,
+        "distill": config.distill.enabled,
+        "export": config.export.enabled,
+        "optimize": config.optimize is not None,
+        "report": config.report.enabled,
+    }
+    return [stage for stage in STAGE_FUNCTIONS if wanted[stage]]
+
+
+def start_run(config, output_dir=None, extra_callbacks=()):
+    """Runs `config` in a new run folder.
+
+    Args:
+        config: A validated `kdkeras.config.RunConfig`.
+        output_dir: Overrides `run.output_dir`.
+        extra_callbacks: Keras callbacks added to every training stage.
+
+    Returns:
+        The `RunFolder`.
+    """
+    folder = RunFolder.create(config, output_dir=output_dir)
+    run_stages(folder, config, extra_callbacks)
+    return folder
+
+
+def resume_run(path, extra_callbacks=()):
+    """Continues the run in the folder `path` with the config it started with.
+
+    Finished stages are loaded, not run again; an interrupted training stage
+    restarts from its last finished epoch (`BackupAndRestore`).
+
+    Returns:
+        The `RunFolder`.
+    """
+    folder = RunFolder.open(path)
+    run_stages(folder, folder.load_config(), extra_callbacks)
+    return folder
+
+
+def run_stages(folder, config, extra_callbacks=()):
+    """Runs the stages of `config` that `folder` has not finished."""
+    with folder.logging_to_file() as log:
+        keras.utils.set_random_seed(config.run.seed)
+        data = load_run_data(config.data, config.run.seed)
+        log.info(
+            "kdkeras run %s: %d training, %s validation and %d test images of "
+            "shape %s, %d classes",
+            folder.path,
+            num_examples(data.train),
+            num_examples(data.validation) if data.validation is not None else 0,
+            num_examples(data.test),
+            tuple(data.input_shape),
+            data.num_classes,
+        )
+        context = stages.RunContext(config, folder, data, log, tuple(extra_callbacks))
+        plan = planned_stages(config)
+        check_before_training(context, plan)
+        for stage in plan:
+            if folder.is_finished(stage):
+                _load_finished(context, stage)
+                log.info("[%s] finished before: loaded", stage)
+                continue
+            log.info("[%s] starting", stage)
+            start = time.perf_counter()
+            artifacts = STAGE_FUNCTIONS[stage](context)
+            folder.mark_finished(stage, **artifacts)
+            log.info("[%s] done in %.0f s", stage, time.perf_counter() - start)
+        log.info("Run finished: %s", folder.path)
+    return folder
+
+
+def check_before_training(context, plan):
+    """Refuses what would fail late, before the first stage trains.
+
+    A student architecture that cannot take the data's images, a preset
+    teacher too small for its backbone, and ready `.keras` models that do
+    not take the images or output one score per class.
+    """
+    config, data = context.config, context.data
+    run_models.build_configured_student(
+        config.student, data.input_shape, data.num_classes, "student_check"
+    )
+    if "teacher" in plan and config.teacher.path is None:
+        run_models.check_teacher_preset(config.teacher, data.input_shape)
+    ready_models = (
+        ("teacher.path", config.teacher.path),
+        ("scratch.path", config.scratch.path),
+        ("distill.student_path", config.distill.student_path),
+    )
+    for key, path in ready_models:
+        if path is not None:
+            run_models.load_ready_model(path, key, data.input_shape, data.num_classes)
+    if "report" in plan and data.test is None:
+        raise ConfigError(["data: expected a test split for the report; none found"])
+
+
+def _load_finished(context, stage):
+    """Puts a finished stage's models and files back into `context`."""
+    artifacts = context.folder.artifacts(stage)
+    if "model" in artifacts and stage in stages.MODEL_NAMES:
+        context.models[stages.MODEL_NAMES[stage]] = keras.saving.load_model(
+            artifacts["model"]
+        )
+    context.tflite.update(artifacts.get("tflite", {}))

@@ -1,0 +1,53 @@
+"""What every training stage of a run shares: callbacks and the optimizer.
+
+Each stage trains with `keras.callbacks.BackupAndRestore` (the model, the
+optimizer and the epoch, saved every epoch into the run folder, so a killed
+run resumes at the last finished epoch), a `CSVLogger` of its history and,
+by default, `TensorBoard`.
+"""
+
+import keras
+
+
+def stage_callbacks(folder, stage, tensorboard=True, extra_callbacks=()):
+    """The callbacks of the training stage `stage` of the run in `folder`.
+
+    Args:
+        folder: The `RunFolder`.
+        stage: The stage's name, e.g. `"distill"`: names its checkpoint,
+            history and TensorBoard folders.
+        tensorboard: Whether to write TensorBoard event files.
+        extra_callbacks: More Keras callbacks, e.g. the user's own.
+    """
+    callbacks = [
+        keras.callbacks.BackupAndRestore(folder.checkpoint_dir(stage)),
+        # Appends, so an interrupted stage keeps the epochs it finished.
+        keras.callbacks.CSVLogger(folder.history_path(stage), append=True),
+    ]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(folder.tensorboard_dir(stage)))
+    return callbacks + list(extra_callbacks)
+
+
+def cosine_adam(learning_rate, epochs, steps_per_epoch):
+    """Adam whose learning rate decays to 0 over the run (as `make demo`)."""
+    schedule = keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps=max(1, epochs * steps_per_epoch)
+    )
+    return keras.optimizers.Adam(schedule)
+
+
+def label_loss():
+    """Cross-entropy of logits against class ids: the student's label loss."""
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def final_metrics(history):
+    """The last epoch's logs of a `History`, rounded for a summary line."""
+    if history is None or not history.history:
+        return {}
+    return {
+        name: round(float(values[-1]), 4)
+        for name, values in history.history.items()
+        if values
+    }
