@@ -1,0 +1,253 @@
+"""An augmentation-consistent logit cache: the teacher's logits for E views.
+
+For each of `epochs` epochs, every training image gets one augmented view
+(`kdkeras.distillation.views.ViewPlan`: shifts, flips, mixup/cutmix pairs,
+drawn as stored parameters); the teacher runs once over all of them. The
+student later trains on exactly those views, paired with the logits the
+teacher gave them, with no teacher in memory: function matching's long
+schedules at the speed of plain training.
+
+```python
+from kdkeras.distillation import view_cache, views
+
+plan = views.ViewPlan(shift=2, horizontal_flip=True, mixup_alpha=0.2, seed=0)
+cache = view_cache.cache_teacher_views(teacher, x_train, "views.npz", plan, epochs=30)
+# later, in another process:
+cache = view_cache.load_teacher_views("views.npz", x_train, teacher="my-teacher-v1")
+distiller = kdkeras.Distiller(teacher=None, student=student, alpha=0.0)
+distiller.compile(optimizer="adam", metrics=["accuracy"])
+distiller.fit(cache.dataset(x_train, y_train, batch_size=128), epochs=cache.epochs,
+              steps_per_epoch=cache.steps_per_epoch(len(x_train), 128))
+```
+
+Size: `epochs * N * 4C` bytes of logits (40 B per image per epoch for 10
+classes), or `epochs * N * (6k + 4)` with `top_k=k` (`kdkeras.distillation.topk`),
+plus ~36 B of view parameters per image per epoch.
+"""
+
+import json
+
+import numpy as np
+
+from kdkeras.distillation import offline, topk, views
+from kdkeras.io_utils import atomic_path
+from kdkeras.validation import check_finite, check_positive_int
+from kdkeras.version import __version__
+
+_FORMAT_VERSION = 1
+_WRITER = "cache_teacher_views"
+_KIND = "augmented-view cache"
+
+
+class ViewCache:
+    """The teacher's logits for every view of every epoch, and the views' parameters.
+
+    Attributes:
+        plan: The `ViewPlan` the views were drawn with.
+        parameters: `ViewPlan.draw(...)` output, `(epochs, N)` arrays.
+        teacher_logits: `float32` `(epochs, N, classes)` (rebuilt from top-k
+            when stored so).
+        top_k: The number of logits stored per view, or `None` for all.
+    """
+
+    def __init__(self, plan, parameters, teacher_logits, top_k=None):
+        self.plan = plan
+        self.parameters = parameters
+        self.teacher_logits = np.asarray(teacher_logits, "float32")
+        self.top_k = top_k
+
+    @property
+    def epochs(self):
+        return self.teacher_logits.shape[0]
+
+    @property
+    def num_samples(self):
+        return self.teacher_logits.shape[1]
+
+    @property
+    def num_classes(self):
+        return self.teacher_logits.shape[2]
+
+    def bytes_per_view(self):
+        """Stored logit bytes per image per epoch."""
+        return topk.bytes_per_row(self.num_classes, self.top_k)
+
+    def steps_per_epoch(self, num_samples, batch_size):
+        return views.steps_per_epoch(num_samples, batch_size)
+
+    def dataset(self, x, y, batch_size=32, shuffle=True, seed=0):
+        """`views.views_dataset` of `(view, (labels, teacher_logits))` batches."""
+        return views.views_dataset(
+            x,
+            y,
+            self.parameters,
+            batch_size=batch_size,
+            teacher_logits=self.teacher_logits,
+            shuffle=shuffle,
+            seed=seed,
+        )
+
+
+def compute_teacher_views(
+    teacher, x, plan, epochs, batch_size=256, teacher_outputs="auto", verbose=0
+):
+    """Draws `epochs` views of every image and runs `teacher` on them.
+
+    Args:
+        teacher: A Keras model (logits or probabilities, see `kdkeras.Distiller`).
+        x: Images, NumPy `(N, H, W[, C])`, as the teacher takes them.
+        plan: A `ViewPlan`.
+        epochs: Number of views per image.
+        batch_size: Batch size of the teacher's forward passes.
+        teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`.
+        verbose: Verbosity of the teacher's `predict`.
+
+    Returns:
+        A `ViewCache`.
+    """
+    if not isinstance(plan, views.ViewPlan):
+        raise TypeError(f"`plan` must be a `ViewPlan`. Received: {type(plan).__name__}")
+    check_positive_int(epochs, "epochs")
+    images = np.asarray(x)
+    if images.ndim not in (3, 4) or len(images) == 0:
+        raise ValueError(
+            "`x` must hold images of shape (N, height, width[, channels]), N > 0. "
+            f"Received: x.shape={images.shape}"
+        )
+    parameters = plan.draw(len(images), images.shape[1:3], epochs)
+    per_epoch = []
+    for epoch in range(epochs):
+        epoch_parameters = {
+            name: value[epoch : epoch + 1] for name, value in parameters.items()
+        }
+        epoch_views = views.views_dataset(
+            images, None, epoch_parameters, batch_size=batch_size, shuffle=False
+        )
+        per_epoch.append(
+            offline.compute_teacher_logits(
+                teacher, epoch_views, teacher_outputs=teacher_outputs, verbose=verbose
+            )
+        )
+    return ViewCache(plan, parameters, np.stack(per_epoch))
+
+
+def save_teacher_views(path, cache, x, teacher, top_k=None, overwrite=False):
+    """Writes a `ViewCache` (atomically) with fingerprints of `teacher` and `x`.
+
+    Args:
+        path: The `.npz` file.
+        cache: A `ViewCache` for `x`.
+        x: The images the views were drawn from.
+        teacher: What produced the logits (see `offline.fingerprint_teacher`).
+        top_k: Keep only the `k` largest logits of each view (and the rest's
+            log-sum-exp); `None` keeps all.
+        overwrite: Whether to replace an existing file.
+    """
+    if len(x) != cache.num_samples:
+        raise ValueError(
+            f"`x` holds {len(x)} images; the cache was made for {cache.num_samples}."
+        )
+    check_finite(cache.teacher_logits, "teacher_logits")
+    arrays = {f"view_{name}": value for name, value in cache.parameters.items()}
+    if top_k is None:
+        arrays["teacher_logits"] = cache.teacher_logits
+    else:
+        values, classes, rest = topk.top_k_logits(cache.teacher_logits, top_k)
+        arrays.update(top_values=values, top_classes=classes, rest_logsumexp=rest)
+    with atomic_path(path, overwrite=overwrite) as temporary_path:
+        with open(temporary_path, "wb") as file:
+            np.savez_compressed(
+                file,
+                plan=np.array(cache.plan.to_json()),
+                num_classes=np.array(cache.num_classes),
+                teacher_fingerprint=np.array(offline.fingerprint_teacher(teacher)),
+                data_fingerprint=np.array(offline.fingerprint_data(x)),
+                format_version=np.array(_FORMAT_VERSION),
+                kdkeras_version=np.array(__version__),
+                **arrays,
+            )
+
+
+def cache_teacher_views(
+    teacher,
+    x,
+    path,
+    plan,
+    epochs,
+    batch_size=256,
+    teacher_outputs="auto",
+    top_k=None,
+    overwrite=False,
+    verbose=0,
+):
+    """`compute_teacher_views` then `save_teacher_views`; returns the cache.
+
+    The returned cache holds what was stored (top-k logits rebuilt), so the
+    student trains on the same targets now as after `load_teacher_views`.
+    """
+    if top_k is not None:
+        topk.check_top_k(top_k)
+    cache = compute_teacher_views(
+        teacher,
+        x,
+        plan,
+        epochs,
+        batch_size=batch_size,
+        teacher_outputs=teacher_outputs,
+        verbose=verbose,
+    )
+    save_teacher_views(path, cache, x, teacher, top_k=top_k, overwrite=overwrite)
+    if top_k is None:
+        return cache
+    return ViewCache(
+        plan,
+        cache.parameters,
+        topk.logits_from_top_k(
+            *topk.top_k_logits(cache.teacher_logits, top_k), cache.num_classes
+        ),
+        top_k=top_k,
+    )
+
+
+def load_teacher_views(path, x, teacher=None):
+    """Loads a `ViewCache`, refusing one made for other images or another teacher.
+
+    Args:
+        path: A file written by `cache_teacher_views` or `save_teacher_views`.
+        x: The images the views must be drawn from.
+        teacher: Optionally, the teacher the logits must come from.
+
+    Raises:
+        offline.StaleCacheError: If `x` or `teacher` differ from the stored
+            fingerprints.
+        ValueError: If the file is not such a cache.
+    """
+    required = ["plan", "num_classes", "teacher_fingerprint", "data_fingerprint"]
+    required += [f"view_{name}" for name in views.PARAMETER_NAMES]
+    stored = offline.read_cache_arrays(path, required, _WRITER, _KIND)
+    if offline.fingerprint_data(x) != str(stored["data_fingerprint"]):
+        raise offline.StaleCacheError(
+            f"The cache {path!r} was made for other images than `x`. Recompute "
+            f"it with `{_WRITER}(..., overwrite=True)`."
+        )
+    if teacher is not None and offline.fingerprint_teacher(teacher) != str(
+        stored["teacher_fingerprint"]
+    ):
+        raise offline.StaleCacheError(
+            f"The cache {path!r} was made by another teacher. Recompute it with "
+            f"`{_WRITER}(..., overwrite=True)`."
+        )
+    plan = views.ViewPlan.from_config(json.loads(str(stored["plan"])))
+    parameters = {name: stored[f"view_{name}"] for name in views.PARAMETER_NAMES}
+    num_classes = int(stored["num_classes"])
+    if "teacher_logits" in stored:
+        return ViewCache(plan, parameters, stored["teacher_logits"])
+    if not {"top_values", "top_classes", "rest_logsumexp"} <= set(stored):
+        raise ValueError(f"{path!r} holds neither full nor top-k teacher logits.")
+    logits = topk.logits_from_top_k(
+        stored["top_values"],
+        stored["top_classes"],
+        stored["rest_logsumexp"],
+        num_classes,
+    )
+    return ViewCache(plan, parameters, logits, top_k=stored["top_values"].shape[-1])
