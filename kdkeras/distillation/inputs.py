@@ -8,7 +8,7 @@ is not checked (its labels are only seen inside the step).
 
 import contextlib
 
-import numpy as np
+from kdkeras.validation import check_class_labels, check_examples
 
 # The pipeline's assertions start their message with this tag, so `fit` and
 # `evaluate` can turn TensorFlow's error into a plain `ValueError`.
@@ -41,7 +41,8 @@ def check_labels(y, num_classes, argument_name="y"):
     """Checks NumPy labels (or `(labels, teacher_logits)`) for a classifier.
 
     Class ids must be whole numbers in `[0, num_classes)`; one-hot or
-    soft-label rows must have `num_classes` columns.
+    soft-label rows must have `num_classes` columns (see
+    `kdkeras.validation.check_class_labels`).
 
     Args:
         y: The targets of `fit` or `evaluate`.
@@ -52,33 +53,7 @@ def check_labels(y, num_classes, argument_name="y"):
         ValueError: If a label cannot be one of the student's classes.
     """
     labels, _ = split_targets(y)
-    if num_classes is None or not isinstance(labels, np.ndarray):
-        return
-    if labels.ndim >= 2 and labels.shape[-1] != 1:
-        if labels.shape[-1] != num_classes:
-            raise ValueError(
-                f"One-hot labels must have {num_classes} columns, one per class "
-                f"of the student. Received `{argument_name}` of shape "
-                f"{labels.shape}"
-            )
-        return
-    if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype.kind == "f"):
-        raise ValueError(
-            f"`{argument_name}` must hold class ids (integers). Received "
-            f"labels of dtype {labels.dtype}"
-        )
-    if labels.dtype.kind == "f":
-        fractional = labels[labels != np.round(labels)]
-        if fractional.size:
-            raise ValueError(
-                f"`{argument_name}` must hold whole class ids, or one-hot rows. "
-                f"Received fractional labels: {fractional[:5].tolist()}"
-            )
-    outside = labels[(labels < 0) | (labels >= num_classes)]
-    if outside.size:
-        raise ValueError(
-            f"`{argument_name}`: {_range_message(num_classes)} {outside[:5].tolist()}"
-        )
+    check_class_labels(labels, num_classes, argument_name, owner="student")
 
 
 def check_one_hot_width(labels, student_logits):
@@ -130,11 +105,12 @@ def with_label_checks(dataset, num_classes):
 
 
 def checked(x, y, num_classes):
-    """`x` with label checks: arrays now, a `tf.data.Dataset` as it runs."""
-    if num_classes is None:
-        return x
+    """`x` with checks: arrays now (examples, labels), a dataset as it runs."""
     if y is not None:
+        check_examples(x, "x")
         check_labels(y, num_classes)
+        return x
+    if num_classes is None:
         return x
     if _is_dataset(x):
         return with_label_checks(x, num_classes)

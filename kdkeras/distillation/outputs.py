@@ -5,6 +5,8 @@ import warnings
 import keras
 from keras import ops
 
+from kdkeras.validation.models import check_single_output, num_classes
+
 OUTPUT_KINDS = ("auto", "logits", "probabilities")
 
 # Probabilities are clipped here before the log: softmax(log(p)) == p for any
@@ -105,37 +107,6 @@ def probabilities_to_logits(probabilities):
     """
     probabilities = ops.convert_to_tensor(probabilities)
     return ops.log(ops.clip(probabilities, _PROBABILITY_FLOOR, 1.0))
-
-
-def check_single_output(model, argument_name):
-    """Raises `ValueError` unless a functional `model` has exactly one output.
-
-    A classifier distils through one tensor of class scores; with several
-    outputs, the others would be silently ignored.
-    """
-    try:
-        outputs = model.outputs
-    except (AttributeError, ValueError):
-        return  # A subclassed model: its outputs are only known when it runs.
-    if outputs and len(outputs) != 1:
-        raise ValueError(
-            f"`{argument_name}` must have one output, the class scores "
-            f"(batch, num_classes). Received: {model.name!r} with "
-            f"{len(outputs)} outputs {[tuple(o.shape) for o in outputs]}. Wrap "
-            "it in a `keras.Model(inputs, outputs[i])` of the scores."
-        )
-
-
-def num_classes(model):
-    """The number of outputs of a functional or Sequential classifier, or `None`.
-
-    `None` when it cannot be read without running the model (a subclassed or
-    unbuilt model).
-    """
-    try:
-        return model.outputs[0].shape[-1] if model.outputs else None
-    except (AttributeError, ValueError):
-        return None
 
 
 def check_same_classes(teacher, student):

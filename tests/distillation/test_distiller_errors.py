@@ -116,8 +116,12 @@ def test_non_finite_loss_stops_with_a_clear_error(small_cnn, digits):
     x[3, 0, 0, 0] = np.nan
     distiller = kdkeras.Distiller(small_cnn(seed=1), small_cnn(filters=4))
     distiller.compile()
-    with pytest.raises(kdkeras.NonFiniteLossError, match="non-finite at batch 0"):
+    # NumPy inputs are refused before training; a generator is only read
+    # inside the step, where the loss is checked.
+    with pytest.raises(ValueError, match="`x` must be finite. Received 1 NaN"):
         distiller.fit(x, y[:64], batch_size=64, verbose=0)
+    with pytest.raises(kdkeras.NonFiniteLossError, match="non-finite at batch 0"):
+        distiller.fit((batch for batch in [(x, y[:64])]), verbose=0)
 
 
 def test_offline_batches_must_carry_teacher_logits(dense_model):
