@@ -35,6 +35,19 @@ LOG_FILE = "run.log"
 LOGGER = logging.getLogger("kdkeras.run")
 
 
+_INSIDE = "run:"
+"""The prefix of `state.json` paths relative to the run folder."""
+
+
+def _map_paths(value, transform):
+    """`value` (JSON: dicts, lists, strings) with `transform` of each string."""
+    if isinstance(value, dict):
+        return {key: _map_paths(item, transform) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_map_paths(item, transform) for item in value]
+    return transform(value) if isinstance(value, str) else value
+
+
 class RunFolderError(ValueError):
     """A folder that is not a `kdkeras run` folder, or one that cannot go on."""
 
@@ -136,17 +149,34 @@ class RunFolder:
         return stage in self.state()["stages"]
 
     def artifacts(self, stage):
-        """What `mark_finished(stage, ...)` recorded."""
-        return self.state()["stages"][stage]["artifacts"]
+        """What `mark_finished(stage, ...)` recorded, paths absolute."""
+        return _map_paths(
+            self.state()["stages"][stage]["artifacts"],
+            lambda path: (
+                os.path.join(self.path, path[len(_INSIDE) :])
+                if path.startswith(_INSIDE)
+                else path
+            ),
+        )
 
     def mark_finished(self, stage, **artifacts):
-        """Records that `stage` finished, with its artifacts (JSON values)."""
+        """Records that `stage` finished, with its artifacts (JSON values).
+
+        Paths inside the run folder are stored relative to it, so a moved
+        folder still resumes.
+        """
+        inside = self.path + os.sep
         state = self.state()
         state["stages"][stage] = {
             "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"
             ),
-            "artifacts": artifacts,
+            "artifacts": _map_paths(
+                artifacts,
+                lambda path: (
+                    _INSIDE + path[len(inside) :] if path.startswith(inside) else path
+                ),
+            ),
         }
         self._write_state(state)
 
@@ -165,8 +195,10 @@ class RunFolder:
         )
         console_handler = logging.StreamHandler(sys.stdout)
         console_handler.setFormatter(logging.Formatter("%(message)s"))
-        previous_level = LOGGER.level
+        previous_level, previous_propagate = LOGGER.level, LOGGER.propagate
         LOGGER.setLevel(logging.INFO)
+        # Not also through the root logger, which TensorFlow's absl configures.
+        LOGGER.propagate = False
         LOGGER.addHandler(file_handler)
         LOGGER.addHandler(console_handler)
         try:
@@ -175,4 +207,5 @@ class RunFolder:
             LOGGER.removeHandler(file_handler)
             LOGGER.removeHandler(console_handler)
             LOGGER.setLevel(previous_level)
+            LOGGER.propagate = previous_propagate
             file_handler.close()

@@ -190,6 +190,7 @@ def run_scratch(context):
         validation_data=context.validation_batches(scratch.batch_size),
         epochs=scratch.epochs,
         callbacks=context.callbacks("scratch"),
+        shuffle=False,  # The batches are shuffled by the dataset itself.
         verbose=2,
     )
     context.log.info("  scratch: %s", final_metrics(history))
@@ -236,6 +237,7 @@ def run_distill(context):
         validation_data=context.validation_batches(distill.batch_size),
         epochs=distill.epochs,
         callbacks=context.callbacks("distill"),
+        shuffle=False,  # The batches are shuffled by the dataset itself.
         verbose=2,
     )
     context.log.info("  distill: %s", final_metrics(history))

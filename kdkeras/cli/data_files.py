@@ -1,0 +1,78 @@
+"""Labelled images for `kdkeras export` and `kdkeras report`: a `.npz` file or
+an image folder, read at the size a model takes."""
+
+import os
+
+import click
+import numpy as np
+
+from kdkeras.pipeline.data import class_folders
+
+
+def model_input_shape(path):
+    """The shape of one input of the `.keras` or `.tflite` model at `path`."""
+    if path.endswith(".tflite"):
+        from kdkeras.litert import LiteRTModel
+
+        return tuple(LiteRTModel(path).input_shape[1:])
+    import keras
+
+    return tuple(keras.saving.load_model(path).inputs[0].shape[1:])
+
+
+def read_labels_file(path):
+    """The class names in `path`, one per line (as `labels.txt`)."""
+    with open(path, encoding="utf-8") as file:
+        return [line.strip() for line in file if line.strip()]
+
+
+def read_images(path, input_shape, split, batch_size=64):
+    """`(data, class_names)`: labelled images from a `.npz` or an image folder.
+
+    Args:
+        path: A `.npz` file (`x_<split>`, `y_<split>`, else `x`, `y`, and
+            optionally `class_names`) or a folder with one sub-folder per class.
+        input_shape: The model's input shape, `(height, width, channels)`:
+            images of a folder are resized to it.
+        split: `"train"` or `"test"`: which arrays of a `.npz` to read.
+        batch_size: Batch size of a folder's dataset.
+
+    Returns:
+        `data` is `(x, y)` arrays or a batched `(images, labels)`
+        `tf.data.Dataset` (in a fixed order); `class_names` is `None` when the
+        file names none.
+    """
+    if os.path.isdir(path):
+        import keras
+
+        class_names = class_folders(path)
+        dataset = keras.utils.image_dataset_from_directory(
+            path,
+            class_names=class_names,
+            color_mode="grayscale" if input_shape[-1] == 1 else "rgb",
+            image_size=tuple(input_shape[:2]),
+            batch_size=batch_size,
+            shuffle=False,
+            verbose=False,
+        )
+        return dataset, class_names
+    with np.load(path, allow_pickle=False) as arrays:
+        keys = (f"x_{split}", f"y_{split}")
+        if not all(key in arrays.files for key in keys):
+            keys = ("x", "y")
+        if not all(key in arrays.files for key in keys):
+            raise click.BadParameter(
+                f"expected a folder of class sub-folders, or a .npz with "
+                f"x_{split} and y_{split} (or x and y); received {path} with "
+                f"{sorted(arrays.files)}",
+                param_hint="--data",
+            )
+        x, y = arrays[keys[0]], arrays[keys[1]]
+        class_names = (
+            [str(name) for name in arrays["class_names"]]
+            if "class_names" in arrays.files
+            else None
+        )
+    if x.ndim == len(input_shape):  # Grayscale images without a channel axis.
+        x = x[..., None]
+    return (x, y), class_names

@@ -1,0 +1,278 @@
+"""The `kdkeras` command: `run`, `init`, `export` and `report` (click).
+
+```
+kdkeras init --data photos/                  # writes kdkeras.yaml
+kdkeras run kdkeras.yaml --set distill.epochs=3
+kdkeras run --resume runs/photos-20261130-120000
+kdkeras export student.keras --output package/ --data photos/
+kdkeras report teacher.keras student.keras package/model_int8.tflite \\
+    --data test_photos/ --output report/
+```
+
+TensorFlow and the pipeline are imported when a command runs, not for
+`--help`.
+"""
+
+import os
+
+import click
+
+
+class ConfigProblem(click.ClickException):
+    """A config error, shown without a traceback; exit code 2, as click's
+    usage errors."""
+
+    exit_code = 2
+
+
+def _config_errors():
+    """Turns `ConfigError` and `RunFolderError` into `ConfigProblem`."""
+    from kdkeras.config import ConfigError
+    from kdkeras.pipeline.run_folder import RunFolderError
+
+    return (ConfigError, RunFolderError)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kdkeras")
+def cli():
+    """Knowledge distillation for Keras 3: a big teacher, a small student,
+    LiteRT files for a phone and a report, from one config file."""
+
+
+@cli.command()
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY.PATH=VALUE",
+    help="Override one config key for this run, e.g. --set distill.alpha=0.5 "
+    "(the value is read as YAML: 3, 0.5, true, null, [48, 48]). Repeatable.",
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False),
+    help="Folder the run folder is made in (default: the config's "
+    "run.output_dir, `runs`).",
+)
+@click.option(
+    "--resume",
+    type=click.Path(file_okay=False),
+    metavar="RUN_DIR",
+    help="Continue the interrupted run in RUN_DIR with the config it started "
+    "with: finished stages are loaded, the interrupted training stage goes on "
+    "from its last finished epoch. Takes no CONFIG.",
+)
+def run(config, overrides, output, resume):
+    """Run the whole job of CONFIG.yaml in runs/<name>-<timestamp>/.
+
+    Stages: teacher (fine-tuned preset or saved .keras) → scratch student →
+    distilled student → LiteRT export → optional QAT/pruning → report. The
+    config is validated, and every file it names checked, before anything
+    trains.
+    """
+    if (config is None) == (resume is None):
+        raise click.UsageError("Give CONFIG to start a run, or --resume RUN_DIR.")
+    if resume is not None and (overrides or output):
+        raise click.UsageError(
+            "--resume continues a run with the config it started with; it takes "
+            "no --set or --output."
+        )
+    from kdkeras.config import load_config
+    from kdkeras.pipeline import resume_run, start_run
+
+    try:
+        if resume is not None:
+            folder = resume_run(resume)
+        else:
+            folder = start_run(load_config(config, overrides), output_dir=output)
+    except _config_errors() as error:
+        raise ConfigProblem(str(error)) from None
+    click.echo(f"Run folder: {folder.path}")
+
+
+@cli.command()
+@click.option(
+    "--data",
+    type=click.Path(exists=True, file_okay=False),
+    help="A folder with one sub-folder of images per class: its class names, "
+    "image size and colour mode go into the config.",
+)
+@click.option(
+    "--output",
+    "-o",
+    "config_path",
+    default="kdkeras.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The config file to write.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing config file.")
+def init(data, config_path, force):
+    """Write a commented starter config (the demo's, or for --data DIR)."""
+    from kdkeras.cli.starter_config import starter_config
+    from kdkeras.io_utils import atomic_path
+
+    if os.path.exists(config_path) and not force:
+        raise click.ClickException(
+            f"{config_path} already exists; pass --force to replace it."
+        )
+    try:
+        text = starter_config(config_path, data)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--data") from None
+    with atomic_path(config_path, overwrite=force) as temporary_path:
+        with open(temporary_path, "w", encoding="utf-8") as file:
+            file.write(text)
+    click.echo(f"Wrote {config_path}. Run it with: kdkeras run {config_path}")
+
+
+_QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="The device package folder: model.keras, model_<q>.tflite, labels.txt, "
+    "metadata.json.",
+)
+@click.option(
+    "--quantization",
+    "-q",
+    "quantizations",
+    multiple=True,
+    type=click.Choice(_QUANTIZATIONS),
+    help="A LiteRT variant to write; repeatable. Default: float16 and int8.",
+)
+@click.option(
+    "--data",
+    type=click.Path(exists=True),
+    help="Images to calibrate int8 on: a folder of class sub-folders (its "
+    "folder names are the labels) or a .npz with x_train (or x).",
+)
+@click.option(
+    "--labels",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A text file with one class name per line (default: the --data "
+    "folder's class folders, or the .npz's class_names).",
+)
+@click.option("--integer-io", is_flag=True, help="int8 file with int8 input/output.")
+@click.option("--overwrite", is_flag=True, help="Replace existing package files.")
+def export(model, output, quantizations, data, labels, integer_io, overwrite):
+    """Export MODEL.keras as LiteRT files with labels and metadata."""
+    import keras
+
+    from kdkeras.cli.data_files import read_images, read_labels_file
+    from kdkeras.export import save_for_device
+
+    quantizations = quantizations or ("float16", "int8")
+    keras_model = keras.saving.load_model(model)
+    input_shape = tuple(keras_model.inputs[0].shape[1:])
+    calibration, class_names = None, None
+    if data is not None:
+        images, class_names = read_images(data, input_shape, "train")
+        calibration = images[0] if isinstance(images, tuple) else images
+    if labels is not None:
+        class_names = read_labels_file(labels)
+    if class_names is None:
+        raise click.UsageError("Give --labels FILE, or --data with class names.")
+    if "int8" in quantizations and calibration is None:
+        raise click.UsageError("int8 needs calibration images: give --data.")
+    try:
+        paths = save_for_device(
+            keras_model,
+            output,
+            labels=class_names,
+            representative_data=calibration,
+            quantizations=quantizations,
+            integer_io=integer_io,
+            overwrite=overwrite,
+        )
+    except (ValueError, FileExistsError) as error:
+        raise click.ClickException(str(error)) from None
+    for quantization, path in paths["tflite"].items():
+        click.echo(f"{quantization}: {path}")
+
+
+@cli.command()
+@click.argument("models", nargs=-1, required=True, metavar="MODEL...")
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(exists=True),
+    help="Test images: a folder of class sub-folders, or a .npz with x_test "
+    "and y_test (or x and y).",
+)
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Where report.md, report.json and report.png go.",
+)
+@click.option(
+    "--labels",
+    type=click.Path(exists=True, dir_okay=False),
+    help="One class name per line (default: the folder's class folders).",
+)
+@click.option("--title", default="Model comparison", show_default=True)
+@click.option(
+    "--latency-runs",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Timed batch-1 runs per model; 0 skips the latency.",
+)
+@click.option(
+    "--num-threads",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Threads of the LiteRT interpreters.",
+)
+def report(models, data, output, labels, title, latency_runs, num_threads):
+    """Compare .keras and .tflite models on test images.
+
+    Each MODEL is a path, or NAME=PATH to name its row in the table.
+    """
+    import keras
+
+    from kdkeras.cli.data_files import model_input_shape, read_images, read_labels_file
+    from kdkeras.evaluation import format_table
+    from kdkeras.evaluation import report as report_module
+
+    named = {}
+    for text in models:
+        name, _, path = text.rpartition("=")
+        if not os.path.isfile(path):
+            raise click.BadParameter(f"no such file: {path}", param_hint="MODEL")
+        row = name or os.path.splitext(os.path.basename(path))[0]
+        named[row] = keras.saving.load_model(path) if path.endswith(".keras") else path
+    first_path = models[0].rpartition("=")[2]
+    images, class_names = read_images(data, model_input_shape(first_path), "test")
+    if labels is not None:
+        class_names = read_labels_file(labels)
+    x, y = images if isinstance(images, tuple) else (images, None)
+    try:
+        rows = report_module.compare_and_report(
+            named,
+            x,
+            y,
+            output,
+            class_names=class_names,
+            title=title,
+            latency_runs=latency_runs,
+            num_threads=num_threads,
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(format_table(rows, report_module.report_columns(rows)))
+    click.echo(f"Report: {os.path.join(output, 'report.md')}")
+
+
+def main():
+    """The console script `kdkeras`."""
+    cli(prog_name="kdkeras")

@@ -1,0 +1,175 @@
+"""The commented starter config `kdkeras init` writes.
+
+Without data it runs the demo (the embedded Fashion-MNIST subset); with an
+image folder it names the folder, its classes, the image size most of its
+images have (longest side at most `MAX_IMAGE_SIDE`) and their colour mode.
+"""
+
+import collections
+import os
+
+from kdkeras.pipeline.data import class_folders
+
+MAX_IMAGE_SIDE = 224
+"""The largest image side `init` proposes: the size ImageNet backbones take."""
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+"""What `keras.utils.image_dataset_from_directory` reads."""
+
+_SAMPLED_IMAGES = 200
+
+_DATA_EMBEDDED = """\
+data:
+  # embedded_fashion_mnist (in the package), fashion_mnist, mnist,
+  # npz (path: arrays x_train, y_train[, x_test, y_test, class_names])
+  # or image_folder (path: one sub-folder per class).
+  source: embedded_fashion_mnist
+  validation_split: 0.1   # of the training images, held out (seeded)
+"""
+
+_DATA_FOLDER = """\
+data:
+  source: image_folder
+  path: {path}
+  # {num_classes} classes found ({counts}).
+  image_size: [{height}, {width}]   # every image is resized to it
+  color_mode: {color_mode}
+  validation_split: 0.1   # held out for validation (seeded)
+  test_split: 0.2         # held out for the report; or give test_path: FOLDER
+"""
+
+_REST = """\
+teacher:
+  # A keras.applications preset fine-tuned in two stages (head, then the top
+  # 20 layers), or path: a saved .keras teacher taking these images.
+  preset: mobilenet_v2
+  weights: imagenet      # imagenet (downloads), none, or a .weights.h5 / .h5
+  width: 0.35
+  image_size: [{teacher_side}, {teacher_side}]
+  head_epochs: 2
+  fine_tune_epochs: 2
+  batch_size: 64
+
+student:
+  architecture: cnn      # cnn, mlp, mobilenet_v2, mobilenet_v3_small, …
+  filters: [8, 16]
+  pooling: flatten
+
+scratch:                 # the baseline: the student on the labels alone
+  enabled: true
+  epochs: 15
+  batch_size: 64
+  learning_rate: 0.003
+
+distill:
+  method: kd             # any kdkeras.losses name: kd, dkd, logit_mse, …
+  alpha: 0.1             # weight of the label loss
+  temperature: 2.0
+  mode: online           # or offline (teacher logits cached once)
+  epochs: 15
+  batch_size: 64
+  learning_rate: 0.003
+
+# optimize:              # quantization-aware training or pruning
+#   method: qat          # or prune (target_sparsity: 0.5)
+#   epochs: 1
+
+export:
+  quantizations: [float16, int8]   # float32, float16, dynamic, int8
+
+report:
+  latency_runs: 100
+
+run:
+  name: {name}
+  output_dir: runs       # relative to where kdkeras runs
+  seed: 1337
+  tensorboard: true
+"""
+
+_HEADER = """\
+# kdkeras run config: `kdkeras run {file_name}`.
+# Input paths are relative to this file. Any key can be changed for one run
+# with --set, e.g. `kdkeras run {file_name} --set distill.epochs=3`.
+
+"""
+
+
+def describe_image_folder(directory, max_images=_SAMPLED_IMAGES):
+    """What `init` needs to know about an image folder.
+
+    Returns:
+        A dict: `class_names`, `counts` (images per class), `image_size`
+        (`(height, width)` of most sampled images) and `color_mode`
+        (`"grayscale"` if every sampled image is, else `"rgb"`).
+
+    Raises:
+        ValueError: If the folder has fewer than two class folders of images.
+    """
+    from PIL import Image
+
+    class_names = class_folders(directory)
+    counts, sampled = {}, []
+    for class_name in class_names:
+        files = sorted(
+            entry.path
+            for entry in os.scandir(os.path.join(directory, class_name))
+            if entry.name.lower().endswith(IMAGE_EXTENSIONS)
+        )
+        counts[class_name] = len(files)
+        sampled += files[: max(1, max_images // max(1, len(class_names)))]
+    with_images = [name for name in class_names if counts[name]]
+    if len(with_images) < 2:
+        raise ValueError(
+            f"`--data` must be a folder with one sub-folder of images per class "
+            f"(at least 2). Received: {directory} with sub-folders {class_names} "
+            f"holding {sum(counts.values())} images"
+        )
+    sizes, modes = collections.Counter(), set()
+    for path in sampled:
+        with Image.open(path) as image:
+            sizes[(image.height, image.width)] += 1
+            modes.add(image.mode)
+    height, width = sizes.most_common(1)[0][0]
+    scale = min(1.0, MAX_IMAGE_SIDE / max(height, width))
+    return {
+        "class_names": class_names,
+        "counts": counts,
+        "image_size": (max(1, round(height * scale)), max(1, round(width * scale))),
+        "color_mode": "grayscale" if modes <= {"L", "1"} else "rgb",
+    }
+
+
+def starter_config(config_path, data_dir=None):
+    """The text of a commented starter config to be written at `config_path`."""
+    file_name = os.path.basename(config_path)
+    text = _HEADER.format(file_name=file_name)
+    if data_dir is None:
+        text += _DATA_EMBEDDED
+        image_side = 28
+        name = "fashion-mnist"
+    else:
+        folder = describe_image_folder(data_dir)
+        height, width = folder["image_size"]
+        relative = os.path.relpath(
+            os.path.abspath(data_dir), os.path.dirname(os.path.abspath(config_path))
+        )
+        text += _DATA_FOLDER.format(
+            path=relative,
+            num_classes=len(folder["class_names"]),
+            counts=", ".join(f"{n}: {c}" for n, c in folder["counts"].items()),
+            height=height,
+            width=width,
+            color_mode=folder["color_mode"],
+        )
+        image_side = max(height, width)
+        name = os.path.basename(os.path.abspath(data_dir)) or "images"
+    # MobileNetV2 takes 32 px and more; small images are scaled up to 48 px.
+    teacher_side = max(48, min(image_side, MAX_IMAGE_SIDE))
+    return text + "\n" + _REST.format(teacher_side=teacher_side, name=_run_name(name))
+
+
+def _run_name(text):
+    """`text` as a run name: letters, digits, `_`, `.`, `-`."""
+    cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in text)
+    return cleaned.strip("-._") or "run"
