@@ -1,0 +1,152 @@
+"""Reading YAML, `--set` overrides, path checks and the resolved config."""
+
+import os
+
+import pytest
+import yaml
+
+from kdkeras.config import (
+    ConfigError,
+    apply_overrides,
+    config_to_yaml,
+    load_config,
+    parse_override,
+    write_config,
+)
+
+
+def write_yaml(path, data):
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("distill.alpha=0.5", (("distill", "alpha"), 0.5)),
+        ("scratch.epochs=3", (("scratch", "epochs"), 3)),
+        ("run.tensorboard=false", (("run", "tensorboard"), False)),
+        ("teacher.weights=null", (("teacher", "weights"), None)),
+        ("teacher.image_size=[48, 48]", (("teacher", "image_size"), [48, 48])),
+        ("run.name=my run=1", (("run", "name"), "my run=1")),
+        (" data.source = mnist", (("data", "source"), "mnist")),
+    ],
+)
+def test_parse_override_reads_the_value_as_yaml(text, expected):
+    assert parse_override(text) == expected
+
+
+@pytest.mark.parametrize("text", ["distill.alpha", "=3", "distill..alpha=1", "a.=1"])
+def test_malformed_override_is_refused(text):
+    with pytest.raises(ConfigError, match="--set expects key.path=value"):
+        parse_override(text)
+
+
+def test_overrides_create_sections_and_leave_the_input_alone():
+    data = {"data": {"source": "mnist"}, "distill": {"alpha": 0.1}}
+    overridden = apply_overrides(data, ["distill.alpha=0.7", "scratch.epochs=2"])
+    assert overridden["distill"] == {"alpha": 0.7}
+    assert overridden["scratch"] == {"epochs": 2}
+    assert data["distill"] == {"alpha": 0.1} and "scratch" not in data
+
+
+def test_override_into_a_value_is_refused():
+    with pytest.raises(ConfigError, match=r"run\.name: --set 'run\.name\.x=1'"):
+        apply_overrides({"run": {"name": "a"}}, ["run.name.x=1"])
+
+
+def test_misspelt_override_is_refused_with_a_suggestion(tmp_path):
+    path = write_yaml(tmp_path / "c.yaml", {"data": {"source": "mnist"}})
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["distill.temprature=4"])
+    assert "distill.temprature: unknown key (received: 4)" in str(info.value)
+    assert "did you mean 'temperature'?" in str(info.value)
+
+
+def test_override_is_validated_like_the_file(tmp_path):
+    path = write_yaml(tmp_path / "c.yaml", {"data": {"source": "mnist"}})
+    with pytest.raises(ConfigError, match=r"distill\.alpha: Input should be"):
+        load_config(path, ["distill.alpha=2"])
+    assert load_config(path, ["distill.alpha=0.3"]).distill.alpha == 0.3
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found: .*absent.yaml"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_not_a_mapping(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("- data\n- run\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="expected a mapping of sections"):
+        load_config(path)
+
+
+def test_invalid_yaml(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {source: mnist\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path)
+
+
+def test_missing_files_are_refused_with_their_key_paths(tmp_path):
+    path = write_yaml(
+        tmp_path / "c.yaml",
+        {
+            "data": {"source": "npz", "path": "data.npz"},
+            "teacher": {"path": "models/teacher.keras"},
+        },
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == [
+        f"data.path: expected an existing file or folder; received: 'data.npz' "
+        f"(not found: {tmp_path / 'data.npz'})",
+        "teacher.path: expected an existing file or folder; received: "
+        f"'models/teacher.keras' (not found: {tmp_path / 'models/teacher.keras'})",
+    ]
+
+
+def test_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "data.npz").write_bytes(b"")
+    path = write_yaml(
+        tmp_path / "configs" / "c.yaml",
+        {"data": {"source": "npz", "path": "../data.npz"}, "run": {"output_dir": "r"}},
+    )
+    monkeypatch.chdir(tmp_path)
+    config = load_config(path)
+    assert config.data.path == str(tmp_path / "data.npz")
+    # Outputs go where the command runs.
+    assert config.run.output_dir == str(tmp_path / "r")
+
+
+def test_imagenet_weights_are_not_a_path(tmp_path):
+    path = write_yaml(tmp_path / "c.yaml", {"data": {"source": "mnist"}})
+    assert load_config(path).teacher.weights == "imagenet"
+
+
+def test_resolved_config_round_trips(tmp_path):
+    path = write_yaml(
+        tmp_path / "c.yaml",
+        {"data": {"source": "mnist"}, "optimize": {"method": "prune"}},
+    )
+    config = load_config(path, ["distill.alpha=0.25", "teacher.image_size=[40, 40]"])
+    resolved = write_config(config, tmp_path / "run" / "config.yaml")
+    assert load_config(resolved) == config
+    written = yaml.safe_load(open(resolved, encoding="utf-8"))
+    # Every default is written out, overrides applied.
+    assert written["distill"]["alpha"] == 0.25
+    assert written["teacher"]["image_size"] == [40, 40]
+    assert written["optimize"]["target_sparsity"] == 0.5
+    assert written["report"]["latency_runs"] == 100
+    assert config_to_yaml(config) == open(resolved, encoding="utf-8").read()
+
+
+def test_write_config_keeps_an_existing_file(tmp_path):
+    path = write_yaml(tmp_path / "c.yaml", {"data": {"source": "mnist"}})
+    config = load_config(path)
+    with pytest.raises(FileExistsError):
+        write_config(config, path)
+    assert yaml.safe_load(open(path, encoding="utf-8")) == {"data": {"source": "mnist"}}
+    assert os.listdir(tmp_path) == ["c.yaml"]
