@@ -111,3 +111,33 @@ def float32_tflite(student_tflite_files):
 @pytest.fixture
 def int8_tflite(student_tflite_files):
     return student_tflite_files[1]
+
+
+IMAGE_FOLDER_CLASSES = {"bag": 8, "sneaker": 7, "trouser": 1}
+"""The classes of `image_folder`: folder name → Fashion-MNIST label."""
+
+
+def write_image_folder(directory, images_per_class, offset=0):
+    """Writes real Fashion-MNIST images as PNG files, one folder per class.
+
+    Returns:
+        The sorted class names (the folder names).
+    """
+    (x_train, y_train), _ = load_embedded_fashion_mnist()
+    for class_name, label in IMAGE_FOLDER_CLASSES.items():
+        class_dir = directory / class_name
+        class_dir.mkdir(parents=True)
+        images = x_train[y_train == label][offset : offset + images_per_class]
+        for index, image in enumerate(images):
+            keras.utils.save_img(
+                class_dir / f"{index:03d}.png", image[..., None], scale=False
+            )
+    return sorted(IMAGE_FOLDER_CLASSES)
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory):
+    """A folder of 3 class sub-folders of 14 28×28 grayscale PNGs each (42)."""
+    directory = tmp_path_factory.mktemp("images") / "train"
+    write_image_folder(directory, images_per_class=14)
+    return directory

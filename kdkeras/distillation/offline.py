@@ -22,6 +22,7 @@ import zipfile
 import keras
 import numpy as np
 
+from kdkeras import batches
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.io_utils import atomic_path
 from kdkeras.validation import check_finite
@@ -67,7 +68,14 @@ def fingerprint_teacher(teacher):
 
 
 def fingerprint_data(x):
-    """A SHA-256 fingerprint of input arrays (an array, or a list/dict of them)."""
+    """A SHA-256 fingerprint of input arrays (an array, or a list/dict of them).
+
+    A `tf.data.Dataset` is read once, batch by batch: its inputs (labels
+    left out) are hashed in order, so it must yield the same batches in the
+    same order every time (no reshuffling).
+    """
+    if batches.is_dataset(x):
+        return _size_and_fingerprint(x)[1]
     if isinstance(x, dict):
         return _hash_arrays([x[key] for key in sorted(x)], b"dict")
     if isinstance(x, (list, tuple)):
@@ -75,7 +83,23 @@ def fingerprint_data(x):
     return _hash_arrays([np.asarray(x)])
 
 
+def _size_and_fingerprint(x):
+    """`(number of examples, fingerprint_data(x))`, a dataset read once."""
+    if not batches.is_dataset(x):
+        return _num_samples(x), fingerprint_data(x)
+    digest = hashlib.sha256(b"dataset")
+    num_samples = 0
+    for inputs in batches.input_batches(x):
+        inputs = np.ascontiguousarray(inputs)
+        digest.update(f"{inputs.dtype.str}{inputs.shape}".encode())
+        digest.update(inputs.tobytes())
+        num_samples += len(inputs)
+    return num_samples, digest.hexdigest()
+
+
 def _num_samples(x):
+    if batches.is_dataset(x):
+        return _size_and_fingerprint(x)[0]
     if isinstance(x, dict):
         x = next(iter(x.values()))
     elif isinstance(x, (list, tuple)):
@@ -91,8 +115,11 @@ def compute_teacher_logits(
     Args:
         teacher: A Keras model, or an estimator with `predict_proba` (e.g.
             scikit-learn), whose probabilities are turned into logits.
-        x: Inputs: NumPy arrays as the teacher takes them.
-        batch_size: Batch size of the Keras teacher's `predict`.
+        x: Inputs: NumPy arrays as the teacher takes them, or a batched
+            `tf.data.Dataset` of inputs or `(inputs, labels)`, read batch by
+            batch (e.g. from `keras.utils.image_dataset_from_directory(...,
+            shuffle=False)`: a cache needs the same order every time).
+        batch_size: Batch size of the Keras teacher's `predict` (of arrays).
         teacher_outputs: `"auto"`, `"logits"` or `"probabilities"` for a Keras
             teacher (see `kdkeras.Distiller`).
         verbose: Verbosity of `predict` (1 shows a progress bar).
@@ -105,6 +132,11 @@ def compute_teacher_logits(
             teacher, teacher_outputs, "teacher_outputs"
         )
         outputs = teacher.predict(x, batch_size=batch_size, verbose=verbose)
+    elif hasattr(teacher, "predict_proba") and batches.is_dataset(x):
+        kind = "probabilities"
+        outputs = np.concatenate(
+            [teacher.predict_proba(inputs) for inputs in batches.input_batches(x)]
+        )
     elif hasattr(teacher, "predict_proba"):
         kind, outputs = "probabilities", teacher.predict_proba(x)
     else:
@@ -134,10 +166,11 @@ def save_teacher_logits(path, teacher_logits, x, teacher, overwrite=False):
         overwrite: Whether to replace an existing file.
     """
     teacher_logits = np.asarray(teacher_logits, dtype="float32")
-    if teacher_logits.ndim != 2 or len(teacher_logits) != _num_samples(x):
+    num_samples, data_fingerprint = _size_and_fingerprint(x)
+    if teacher_logits.ndim != 2 or len(teacher_logits) != num_samples:
         raise ValueError(
             "`teacher_logits` must have shape (num_samples, num_classes) with "
-            f"one row per sample of `x` ({_num_samples(x)}). Received: "
+            f"one row per sample of `x` ({num_samples}). Received: "
             f"teacher_logits.shape={teacher_logits.shape}"
         )
     check_finite(teacher_logits, "teacher_logits")
@@ -147,7 +180,7 @@ def save_teacher_logits(path, teacher_logits, x, teacher, overwrite=False):
                 file,
                 teacher_logits=teacher_logits,
                 teacher_fingerprint=np.array(fingerprint_teacher(teacher)),
-                data_fingerprint=np.array(fingerprint_data(x)),
+                data_fingerprint=np.array(data_fingerprint),
                 format_version=np.array(_FORMAT_VERSION),
                 kdkeras_version=np.array(__version__),
             )

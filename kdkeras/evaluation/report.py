@@ -71,8 +71,10 @@ def compare_and_report(
     Args:
         models: A `dict` from row name to a `keras.Model`, a `.tflite` path or
             a `kdkeras.litert.LiteRTModel`, in the order of the table.
-        x: Test inputs as the Keras models take them.
-        y: Test labels (class ids or one-hot).
+        x: Test inputs as the Keras models take them, or a batched
+            `tf.data.Dataset` of `(inputs, labels)` (e.g. from
+            `keras.utils.image_dataset_from_directory`), read batch by batch.
+        y: Test labels (class ids or one-hot); `None` for a dataset.
         directory: Where `report.md`, `report.json` and `report.png` go
             (created if needed; existing reports are replaced).
         class_names: Names of the classes, for the confusion matrices.

@@ -28,6 +28,7 @@ import keras
 import numpy as np
 from sklearn import metrics as sklearn_metrics
 
+from kdkeras import batches
 from kdkeras.evaluation import sparsity
 from kdkeras.evaluation.latency import measure_latency
 from kdkeras.litert.checks import load_litert_model
@@ -129,10 +130,13 @@ def evaluate_model(
             `kdkeras.litert.LiteRTModel`: a classifier with one output of
             shape `(batch_size, num_classes)`, `num_classes >= 2`.
         x: The inputs, real values as the Keras model takes them (LiteRT
-            quantizes them for an integer input tensor).
+            quantizes them for an integer input tensor); or a batched
+            `tf.data.Dataset` of `(inputs, labels)`, e.g. from
+            `keras.utils.image_dataset_from_directory`, read once, batch by
+            batch (then `y` is `None`).
         y: The labels: class ids in `[0, num_classes)` of shape `(N,)` or
             `(N, 1)`, or one-hot (or probability) rows of shape
-            `(N, num_classes)`.
+            `(N, num_classes)`; `None` when `x` is a dataset.
         name: Name of the row, a string. Defaults to `model.name`; for a
             `.tflite` file, its name without the extension.
         parameters: The `parameters` of a LiteRT row, e.g. the
@@ -193,16 +197,18 @@ def evaluate_model(
             "`tf.config.threading.set_intra_op_parallelism_threads`. "
             f"Received: num_threads={num_threads!r}"
         )
-    labels = np.asarray(y)
-    true_classes = to_class_ids(labels)
-
-    if model_format == "keras":
-        outputs = model.predict(x, batch_size=batch_size, verbose=0)
-        source = f"model {model.name!r}"
-    else:
+    if model_format == "litert":
         model = load_litert_model(model, num_threads=num_threads)
+    source = f"model {model.name!r}" if model_format == "keras" else repr(model.path)
+    if batches.is_dataset(x):
+        outputs, labels, latency_example = _predict_dataset(
+            model, x, y, batch_size, source
+        )
+        true_classes = to_class_ids(labels)
+    else:
+        labels, latency_example = np.asarray(y), x[:1]
+        true_classes = to_class_ids(labels)  # Checked before predicting.
         outputs = model.predict(x, batch_size=batch_size, verbose=0)
-        source = repr(model.path)
     outputs = _class_scores(outputs, source)
     num_classes = outputs.shape[-1]
     _check_labels(labels, true_classes, num_classes, len(outputs))
@@ -236,7 +242,7 @@ def evaluate_model(
     if latency_runs:
         latency = measure_latency(
             model,
-            example=x[:1],
+            example=latency_example,
             num_runs=latency_runs,
             warmup=max(1, latency_runs // 10),
             num_threads=num_threads,
@@ -244,6 +250,34 @@ def evaluate_model(
         row["latency_median_ms"] = latency["median_ms"]
         row["latency_p90_ms"] = latency["p90_ms"]
     return row
+
+
+def _predict_dataset(model, dataset, y, batch_size, source):
+    """Predictions and labels of a `(inputs, labels)` dataset, in one pass.
+
+    One pass, so a dataset that reshuffles every iteration still pairs each
+    prediction with its label. Returns the outputs, the labels and the first
+    example (for the latency).
+    """
+    if y is not None:
+        raise ValueError(
+            "`y` must be None when `x` is a tf.data.Dataset: the labels come "
+            f"from its (inputs, labels) batches. Received: y of type {type(y)}"
+        )
+    batches.check_batched_pairs(dataset, "x")
+    outputs, labels, first_example = [], [], None
+    for inputs, batch_labels in batches.labelled_batches(dataset):
+        if first_example is None:
+            first_example = inputs[:1]
+        if isinstance(model, keras.Model):
+            batch_outputs = model.predict_on_batch(inputs)
+        else:
+            batch_outputs = model.predict(inputs, batch_size=batch_size, verbose=0)
+        outputs.append(_class_scores(batch_outputs, source))
+        labels.append(batch_labels)
+    if first_example is None:
+        raise ValueError("`x` must hold at least one batch. Received: an empty dataset")
+    return np.concatenate(outputs), np.concatenate(labels), first_example
 
 
 def _model_format(model):
@@ -333,8 +367,8 @@ def compare_models(models, x, y, batch_size=256, latency_runs=0, num_threads=Non
         models: A `dict` from row name to a `keras.Model`, a `.tflite` path or
             a `kdkeras.litert.LiteRTModel`, in the order of the table, e.g.
             `{"teacher": teacher, "student int8": "student_int8.tflite"}`.
-        x: The inputs.
-        y: The labels (class ids or one-hot).
+        x: The inputs, or a batched `tf.data.Dataset` of `(inputs, labels)`.
+        y: The labels (class ids or one-hot); `None` for a dataset.
         batch_size: Batch size of the predictions.
         latency_runs: Timed runs per model at batch 1; 0 skips the latency.
         num_threads: Threads of the LiteRT interpreters (`None`: LiteRT's
