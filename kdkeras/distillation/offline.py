@@ -6,8 +6,11 @@ another teacher or for other data is refused instead of silently used.
 
 ```python
 logits = kdkeras.offline.cache_teacher_logits(teacher, x_train, "teacher.npz")
+fingerprint = kdkeras.offline.fingerprint_teacher(teacher)  # a string to keep
 # later, perhaps in another process, with no teacher in memory:
-logits = kdkeras.offline.load_teacher_logits("teacher.npz", x_train)
+logits = kdkeras.offline.load_teacher_logits(
+    "teacher.npz", x_train, teacher_fingerprint=fingerprint
+)
 dataset = kdkeras.offline.offline_dataset(x_train, y_train, logits, batch_size=64)
 distiller = kdkeras.Distiller(teacher=None, student=student)
 distiller.compile(optimizer="adam", metrics=["accuracy"])
@@ -17,6 +20,7 @@ distiller.fit(dataset, epochs=3)
 
 import hashlib
 import pickle
+import re
 import zipfile
 
 import keras
@@ -25,10 +29,17 @@ import numpy as np
 from kdkeras import batches
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.io_utils import atomic_path
-from kdkeras.validation import check_finite
+from kdkeras.validation import (
+    check_class_labels,
+    check_examples,
+    check_finite,
+    check_positive_int,
+)
 from kdkeras.version import __version__
 
 _FORMAT_VERSION = 1
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class StaleCacheError(ValueError):
@@ -127,6 +138,8 @@ def compute_teacher_logits(
     Returns:
         `float32` array `(num_samples, num_classes)`.
     """
+    check_examples(x, "x")
+    check_positive_int(batch_size, "batch_size")
     if isinstance(teacher, keras.Model):
         kind = model_outputs.resolve_output_kind(
             teacher, teacher_outputs, "teacher_outputs"
@@ -204,21 +217,48 @@ def cache_teacher_logits(
     return teacher_logits
 
 
-def load_teacher_logits(path, x, teacher=None):
+def load_teacher_logits(
+    path, x, teacher=None, *, teacher_fingerprint=None, allow_any_teacher=False
+):
     """Loads stored teacher logits, refusing a cache for other data or teacher.
+
+    Say which teacher the logits must come from with exactly one of
+    `teacher`, `teacher_fingerprint` or `allow_any_teacher=True`, so that a
+    cache made by another teacher never loads silently.
+
+    Example, in a process with no teacher in memory:
+
+    ```python
+    # when caching: keep the teacher's fingerprint, a 64-character string
+    fingerprint = offline.fingerprint_teacher(teacher)
+    # later:
+    logits = offline.load_teacher_logits(
+        "teacher.npz", x_train, teacher_fingerprint=fingerprint
+    )
+    ```
 
     Args:
         path: A file written by `save_teacher_logits` or `cache_teacher_logits`.
         x: The inputs the logits must belong to.
-        teacher: Optionally, the teacher they must come from.
+        teacher: The teacher they must come from: the model, estimator or
+            string id given to `cache_teacher_logits` / `save_teacher_logits`.
+        teacher_fingerprint: Or its `fingerprint_teacher`, a SHA-256 hex
+            digest.
+        allow_any_teacher: Or `True`, to accept logits of any teacher (the
+            data are still checked).
 
     Returns:
         `float32` array `(num_samples, num_classes)`.
 
     Raises:
-        StaleCacheError: If the fingerprint of `x` or `teacher` differs from
-            the stored one.
+        ValueError: If not exactly one of `teacher`, `teacher_fingerprint`
+            and `allow_any_teacher=True` is given.
+        StaleCacheError: If the fingerprint of `x` or of the teacher differs
+            from the stored one.
     """
+    expected_teacher = expected_teacher_fingerprint(
+        teacher, teacher_fingerprint, allow_any_teacher
+    )
     stored = read_cache_arrays(
         path,
         ("teacher_logits", "teacher_fingerprint", "data_fingerprint"),
@@ -233,14 +273,59 @@ def load_teacher_logits(path, x, teacher=None):
             f"{stored_data[:12]}…, received {fingerprint_data(x)[:12]}…). "
             "Recompute it with `cache_teacher_logits(..., overwrite=True)`."
         )
-    if teacher is not None and fingerprint_teacher(teacher) != stored_teacher:
+    if expected_teacher is not None and expected_teacher != stored_teacher:
         raise StaleCacheError(
             f"The cache {path!r} was made by another teacher (fingerprint "
             f"{stored_teacher[:12]}…, received "
-            f"{fingerprint_teacher(teacher)[:12]}…). Recompute it with "
+            f"{expected_teacher[:12]}…). Recompute it with "
             "`cache_teacher_logits(..., overwrite=True)`."
         )
     return teacher_logits
+
+
+def expected_teacher_fingerprint(
+    teacher, teacher_fingerprint, allow_any_teacher, caller="load_teacher_logits"
+):
+    """The teacher fingerprint a cache must have, or `None` for any teacher.
+
+    Exactly one of `teacher`, `teacher_fingerprint` and `allow_any_teacher=True`
+    must be given (`caller`, the loading function, is named in the error).
+    """
+    if not isinstance(allow_any_teacher, bool):
+        raise TypeError(
+            "`allow_any_teacher` must be True or False. Received: "
+            f"allow_any_teacher={allow_any_teacher!r}"
+        )
+    given = [
+        f"{name}={value!r}"
+        for name, value, unset in (
+            ("teacher", teacher, None),
+            ("teacher_fingerprint", teacher_fingerprint, None),
+            ("allow_any_teacher", allow_any_teacher, False),
+        )
+        if value is not unset
+    ]
+    if len(given) != 1:
+        raise ValueError(
+            f"`{caller}` needs exactly one of `teacher` (the model, "
+            "estimator or id the cache was made with), `teacher_fingerprint` "
+            "(its `offline.fingerprint_teacher`, a string to keep beside the "
+            "cache) or `allow_any_teacher=True`, so that a cache of another "
+            f"teacher does not load silently. Received: {', '.join(given) or 'none'}"
+        )
+    if teacher is not None:
+        return fingerprint_teacher(teacher)
+    if teacher_fingerprint is not None:
+        if not isinstance(teacher_fingerprint, str) or not _SHA256.fullmatch(
+            teacher_fingerprint
+        ):
+            raise ValueError(
+                "`teacher_fingerprint` must be the 64 hexadecimal characters "
+                "of `offline.fingerprint_teacher(teacher)`. Received: "
+                f"teacher_fingerprint={teacher_fingerprint!r}"
+            )
+        return teacher_fingerprint
+    return None
 
 
 def read_cache_arrays(path, required, writer, kind="teacher-logits cache"):
@@ -305,6 +390,10 @@ def offline_dataset(x, y, teacher_logits, batch_size=32, shuffle=True, seed=None
     import tensorflow as tf
 
     teacher_logits = np.asarray(teacher_logits, dtype="float32")
+    check_positive_int(batch_size, "batch_size")
+    check_finite(teacher_logits, "teacher_logits")
+    num_classes = teacher_logits.shape[-1] if teacher_logits.ndim == 2 else None
+    check_class_labels(np.asarray(y), num_classes, "y", owner="teacher_logits")
     num_samples = _num_samples(x)
     for name, value in (("y", y), ("teacher_logits", teacher_logits)):
         if len(value) != num_samples:

@@ -27,10 +27,21 @@ import datetime
 import json
 import os
 import platform
+from collections.abc import Mapping
+
+import keras
+import numpy as np
 
 from kdkeras.evaluation import sparsity, tables
-from kdkeras.evaluation.scoring import compare_models
+from kdkeras.evaluation.scoring import compare_models, static_num_classes
 from kdkeras.io_utils import atomic_path
+from kdkeras.litert import LiteRTModel, load_litert_model
+from kdkeras.validation import (
+    check_class_labels,
+    check_class_names,
+    check_path,
+    check_string,
+)
 
 REPORT_COLUMNS = (
     *tables.DEFAULT_COLUMNS,
@@ -86,6 +97,7 @@ def compare_and_report(
         The list of rows, one `kdkeras.evaluation.evaluate_model` row per
         model (see `compare_models`).
     """
+    _check_arguments(models, y, directory, class_names, title)
     rows = compare_models(
         models, x, y, latency_runs=latency_runs, num_threads=num_threads
     )
@@ -99,6 +111,40 @@ def compare_and_report(
                 )
     write_report(rows, directory, class_names=class_names, title=title)
     return rows
+
+
+def _check_arguments(models, y, directory, class_names, title):
+    """Checks what can be checked before any model is scored.
+
+    With `class_names`, every model must output one score per name and every
+    label must be one of the classes: otherwise the confusion matrices would
+    have the wrong size.
+    """
+    check_string(title, "title")
+    directory = check_path(directory, "directory")
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise ValueError(
+            "`directory` must be a directory (created if needed). Received: "
+            f"directory={directory!r}, an existing file"
+        )
+    if class_names is None:
+        return
+    class_names = check_class_names(class_names)
+    if isinstance(models, Mapping):
+        for name, model in models.items():
+            if isinstance(model, (str, bytes, os.PathLike)):
+                model = load_litert_model(model)
+            if not isinstance(model, (keras.Model, LiteRTModel)):
+                continue  # `compare_models` names it.
+            num_classes = static_num_classes(model)
+            if num_classes is not None and num_classes != len(class_names):
+                raise ValueError(
+                    "`class_names` must name each class the models output. "
+                    f"Received: {len(class_names)} class_names for {num_classes} "
+                    f"classes of {name!r}"
+                )
+    if y is not None:
+        check_class_labels(np.asarray(y), len(class_names), "y")
 
 
 def row_is_pruned(row):

@@ -34,7 +34,14 @@ from kdkeras.evaluation.latency import measure_latency
 from kdkeras.litert.checks import load_litert_model
 from kdkeras.litert.runner import LiteRTModel
 from kdkeras.models.layers import walk_layers
-from kdkeras.validation import check_count, check_positive_int
+from kdkeras.validation import (
+    check_class_labels,
+    check_count,
+    check_examples,
+    check_positive_int,
+    check_single_output,
+)
+from kdkeras.validation import num_classes as num_classes_of
 
 
 def count_parameters(model):
@@ -207,6 +214,7 @@ def evaluate_model(
         true_classes = to_class_ids(labels)
     else:
         labels, latency_example = np.asarray(y), x[:1]
+        _check_array_data(model, x, labels)
         true_classes = to_class_ids(labels)  # Checked before predicting.
         outputs = model.predict(x, batch_size=batch_size, verbose=0)
     outputs = _class_scores(outputs, source)
@@ -309,25 +317,36 @@ def _class_scores(outputs, source):
     return outputs
 
 
+def static_num_classes(model):
+    """The class count of a classifier, read without running it, or `None`."""
+    if isinstance(model, LiteRTModel):
+        details = model.output_details
+        shape = tuple(details[0]["shape"]) if len(details) == 1 else ()
+    else:
+        check_single_output(model, "model")
+        shape = (num_classes_of(model),)
+    count = shape[-1] if shape else None
+    return count if count is not None and count >= 2 else None
+
+
+def _check_array_data(model, x, labels):
+    """Checks array data before the model runs: examples, labels, classes."""
+    num_examples = check_examples(x, "x")
+    check_class_labels(labels, static_num_classes(model), "y")
+    if num_examples is not None and len(labels) != num_examples:
+        raise ValueError(
+            f"`x` and `y` must hold as many examples. Received: {num_examples} "
+            f"examples in x and {len(labels)} labels"
+        )
+
+
 def _check_labels(labels, true_classes, num_classes, num_predictions):
     if len(true_classes) != num_predictions:
         raise ValueError(
             f"`x` and `y` must hold as many examples. Received: {num_predictions} "
             f"predictions and {len(true_classes)} labels"
         )
-    if labels.ndim == 2 and labels.shape[-1] > 1 and labels.shape[-1] != num_classes:
-        raise ValueError(
-            f"`y` must have one column per class of the model ({num_classes}) when "
-            f"it is one-hot. Received: y of shape {labels.shape}"
-        )
-    if len(true_classes) and not 0 <= true_classes.min() <= true_classes.max() < (
-        num_classes
-    ):
-        raise ValueError(
-            f"`y` must hold class ids in [0, {num_classes}), as the model outputs "
-            f"{num_classes} scores. Received: class ids from {true_classes.min()} "
-            f"to {true_classes.max()}"
-        )
+    check_class_labels(labels, num_classes, "y")
 
 
 def to_class_ids(y):

@@ -9,12 +9,15 @@ import os
 import sys
 import tempfile
 
-import keras
 import tensorflow as tf
 
 from kdkeras.export import calibration, errors, verify
 from kdkeras.io_utils import atomic_path
-from kdkeras.validation import check_positive_int, require_tensorflow_backend
+from kdkeras.validation import (
+    check_positive_int,
+    keras_model_argument,
+    require_tensorflow_backend,
+)
 
 QUANTIZATIONS = ("float32", "float16", "dynamic_range", "int8")
 """The quantizations `export_litert` supports, from the largest file down."""
@@ -202,8 +205,10 @@ def export_litert(
     ```
 
     Args:
-        model: A Keras model (TensorFlow backend), or a `tf_keras` model such
-            as the quantization-aware `kdkeras.optimize.QATResult.model`.
+        model: A Keras model (TensorFlow backend), the path of one saved as
+            `.keras` (loaded with `keras.saving.load_model(path,
+            compile=False)`), or a `tf_keras` model such as the
+            quantization-aware `kdkeras.optimize.QATResult.model`.
         path: Where to write the file; must end with `.tflite`.
         quantization: `"float32"` (no quantization), `"float16"` (weights in
             float16, half the size), `"dynamic_range"` (int8 weights, float
@@ -239,12 +244,6 @@ def export_litert(
         RuntimeError: If Keras does not run on the TensorFlow backend.
     """
     require_tensorflow_backend("kdkeras.export.export_litert")
-    if not isinstance(model, keras.Model) and not _is_tf_keras_model(model):
-        raise TypeError(
-            "`model` must be a Keras 3 `keras.Model`, or a `tf_keras` model such "
-            "as `kdkeras.optimize.QATResult.model`. "
-            f"Received: model of type {type(model).__name__}"
-        )
     check_arguments(
         path,
         quantization,
@@ -254,6 +253,9 @@ def export_litert(
         quantization_aware,
     )
     path = os.fspath(path)
+    if not _is_tf_keras_model(model):
+        # A `.keras` path is loaded; anything else but a Keras model is refused.
+        model = keras_model_argument(model, "model")
     options = converter_options(
         model,
         quantization,

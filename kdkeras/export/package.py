@@ -33,7 +33,11 @@ from kdkeras.export.metadata import (
 from kdkeras.io_utils import atomic_path
 from kdkeras.litert.checks import compare_with_keras
 from kdkeras.litert.runner import LiteRTModel
-from kdkeras.validation import require_tensorflow_backend
+from kdkeras.validation import (
+    check_single_output,
+    keras_model_argument,
+    require_tensorflow_backend,
+)
 from kdkeras.version import __version__
 
 SHARED_FIELDS = ("labels", "output_kind", "preprocessing", "kdkeras_version")
@@ -43,6 +47,12 @@ _VARIANT_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
 def _check_labels(model, labels):
+    if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__"):
+        raise TypeError(
+            "`labels` must be a list of class names, one per model output. "
+            f"Received: labels={labels!r}"
+        )
+    check_single_output(model, "model")
     num_classes = model.outputs[0].shape[-1]
     if len(labels) != num_classes:
         raise ValueError(
@@ -152,7 +162,7 @@ def save_for_device(
     ```
 
     Args:
-        model: The Keras classifier (e.g. a distilled student).
+        model: The Keras classifier (e.g. a distilled student), or its `.keras` path.
         directory: The directory to write into; created if needed.
         labels: Class names, one per model output.
         representative_data: Model inputs to calibrate int8 on (see
@@ -168,6 +178,7 @@ def save_for_device(
         `"tflite"` (a dict from quantization to path).
     """
     require_tensorflow_backend("kdkeras.export.save_for_device")
+    model = keras_model_argument(model, "model")
     quantizations = _check_arguments(model, labels, quantizations, representative_data)
     directory = os.fspath(directory)
     paths = {
@@ -290,6 +301,7 @@ def add_variant(
         RuntimeError: If Keras does not run on the TensorFlow backend.
     """
     require_tensorflow_backend("kdkeras.export.add_variant")
+    model = keras_model_argument(model, "model")
     if not isinstance(variant, str) or not _VARIANT_NAME.fullmatch(variant):
         raise ValueError(
             "`variant` must be a name of letters, digits and underscores, such "

@@ -13,7 +13,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from kdkeras import compat
-from kdkeras.validation import check_positive_int
+from kdkeras.validation import check_positive_int, check_tflite_file
 
 _PROGRESS_AFTER_SECONDS = 1.0
 
@@ -45,11 +45,9 @@ class LiteRTModel:
     """
 
     def __init__(self, path, num_threads=None):
-        self._path = os.fspath(path)
-        if not os.path.isfile(self._path):
-            raise FileNotFoundError(
-                f"`path` must be an existing .tflite file. Received: path={path!r}"
-            )
+        # Checked by content: a `.keras` file or a truncated download is
+        # refused here, not by the interpreter's "not a valid Flatbuffer".
+        self._path = check_tflite_file(path, "path")
         self._num_threads = check_positive_int(
             num_threads, "num_threads", allow_none=True
         )

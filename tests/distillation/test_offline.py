@@ -28,7 +28,7 @@ def test_stale_cache_for_other_data_is_refused(small_cnn, digits, tmp_path):
     changed = x.copy()
     changed[0, 0, 0, 0] += 0.5
     with pytest.raises(offline.StaleCacheError, match="other data than `x`"):
-        offline.load_teacher_logits(path, changed)
+        offline.load_teacher_logits(path, changed, allow_any_teacher=True)
 
 
 def test_stale_cache_from_another_teacher_is_refused(small_cnn, digits, tmp_path):
@@ -37,6 +37,33 @@ def test_stale_cache_from_another_teacher_is_refused(small_cnn, digits, tmp_path
     offline.cache_teacher_logits(small_cnn(seed=1), x, path)
     with pytest.raises(offline.StaleCacheError, match="another teacher"):
         offline.load_teacher_logits(path, x, teacher=small_cnn(seed=2))
+
+
+def test_loading_says_which_teacher_the_cache_must_come_from(
+    small_cnn, digits, tmp_path
+):
+    x = digits[0][:20]
+    path = tmp_path / "teacher.npz"
+    teacher, other = small_cnn(seed=1), small_cnn(seed=2)
+    logits = offline.cache_teacher_logits(teacher, x, path)
+    # As the README once showed it: no teacher, so any cache would load.
+    with pytest.raises(ValueError, match="needs exactly one of `teacher`.*none"):
+        offline.load_teacher_logits(path, x)
+    fingerprint = offline.fingerprint_teacher(teacher)
+    np.testing.assert_array_equal(
+        offline.load_teacher_logits(path, x, teacher_fingerprint=fingerprint), logits
+    )
+    with pytest.raises(offline.StaleCacheError, match="another teacher"):
+        offline.load_teacher_logits(
+            path, x, teacher_fingerprint=offline.fingerprint_teacher(other)
+        )
+    np.testing.assert_array_equal(
+        offline.load_teacher_logits(path, x, allow_any_teacher=True), logits
+    )
+    with pytest.raises(ValueError, match="exactly one.*teacher=.*allow_any_teacher"):
+        offline.load_teacher_logits(path, x, teacher=other, allow_any_teacher=True)
+    with pytest.raises(ValueError, match="64 hexadecimal.*'abc'"):
+        offline.load_teacher_logits(path, x, teacher_fingerprint="abc")
 
 
 def test_existing_cache_is_not_overwritten_unless_asked(small_cnn, digits, tmp_path):
@@ -151,8 +178,10 @@ def test_truncated_or_foreign_cache_files_give_a_clear_error(
     np.save(single_array, np.zeros((50, 10), "float32"))
     for bad in (truncated, foreign):
         with pytest.raises(ValueError, match="is not a kdkeras teacher-logits cache"):
-            offline.load_teacher_logits(bad, x[:50])
+            offline.load_teacher_logits(bad, x[:50], allow_any_teacher=True)
     with pytest.raises(ValueError, match="holds one array"):
-        offline.load_teacher_logits(single_array, x[:50])
+        offline.load_teacher_logits(single_array, x[:50], allow_any_teacher=True)
     with pytest.raises(FileNotFoundError):
-        offline.load_teacher_logits(tmp_path / "missing.npz", x[:50])
+        offline.load_teacher_logits(
+            tmp_path / "missing.npz", x[:50], allow_any_teacher=True
+        )

@@ -305,7 +305,10 @@ def test_evaluate_model_refuses_labels_of_bad_rank():
     [
         (np.array([0, 0, 1, 1, 2, 3]), r"`y` must hold class ids in \[0, 3\)"),
         (np.array([0, 0, 1, 1, 2, -1]), r"from -1 to 2"),
-        (np.eye(4)[TRUE_CLASSES], r"`y` must have one column per class of the model"),
+        (
+            np.eye(4)[TRUE_CLASSES],
+            r"`y` must have 3 columns, one per class of the model",
+        ),
     ],
 )
 def test_evaluate_model_refuses_classes_the_model_does_not_output(labels, message):

@@ -275,9 +275,23 @@ def test_path_must_end_with_tflite(tmp_path):
 
 
 def test_model_must_be_a_keras_model(tmp_path):
-    with pytest.raises(TypeError, match="`model` must be a Keras 3 `keras.Model`"):
+    with pytest.raises(TypeError, match="`model` must be a `keras.Model`"):
         export_litert(lambda x: x, tmp_path / "m.tflite")
+    with pytest.raises(TypeError, match=r"\(.keras, .h5\). Received: model='m.tflite'"):
+        export_litert("m.tflite", tmp_path / "m.tflite")
     assert os.listdir(tmp_path) == []
+
+
+def test_a_keras_file_is_loaded_and_converted(tmp_path):
+    model = tiny_model()
+    model.save(tmp_path / "student.keras")
+    path = export_litert(str(tmp_path / "student.keras"), tmp_path / "student.tflite")
+    x = np.random.default_rng(0).uniform(0, 255, (3, 28, 28, 1)).astype("float32")
+    np.testing.assert_allclose(
+        kdkeras.litert.LiteRTModel(path).predict(x),
+        model.predict(x, verbose=0),
+        atol=1e-4,
+    )
 
 
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf])
