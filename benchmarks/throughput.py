@@ -6,7 +6,12 @@ Measures training samples per second, in one run and side by side, of
 * online: `kdkeras.Distiller(teacher, student)`, a teacher forward pass per step;
 * offline: `kdkeras.Distiller(teacher=None, student)` on
   `kdkeras.offline.offline_dataset(...)` of logits computed once by
-  `kdkeras.offline.compute_teacher_logits`.
+  `kdkeras.offline.compute_teacher_logits`;
+* plain, views / views cache: the same two on augmented views (shifts, flips,
+  mixup; `kdkeras.distillation.views`), rendered in the input pipeline: the
+  student alone on the views' (mixed) labels, and the offline Distiller on an
+  augmentation-consistent cache of the teacher's logits for those views
+  (`kdkeras.distillation.view_cache`). Goal: views cache >= 0.95x plain, views.
 
 All three train the same small CNN (from the same initial weights) with the
 same optimizer settings on the embedded Fashion-MNIST subset, fed as cached
@@ -39,6 +44,9 @@ import kdkeras
 
 OFFLINE_GOAL = 0.98
 """Offline distillation should train at least this fraction of plain speed."""
+
+VIEWS_GOAL = 0.95
+"""Training from the view cache vs plain training on the same views (issue 10)."""
 
 BUSY_SHARE = 0.05
 """An epoch during which other processes (or the hypervisor, as steal time) used
@@ -198,6 +206,7 @@ def build_variants(x, y, batch_size, diagnose=False, autotune=False):
         Variant("plain", plain, make_dataset(x, y, batch_size, autotune)),
         Variant("online", online, make_dataset(x, y, batch_size, autotune)),
         Variant("offline", offline, offline_data()),
+        *view_variants(teacher, new_student, x, y, batch_size, autotune),
     ]
     if diagnose:
         unchecked = kdkeras.Distiller(teacher=None, student=new_student())
@@ -233,6 +242,24 @@ def build_variants(x, y, batch_size, diagnose=False, autotune=False):
             )
         )
     return variants, logits_seconds
+
+
+def view_variants(teacher, new_student, x, y, batch_size, autotune):
+    """Plain training and the offline Distiller on one epoch of the same views."""
+    plan = kdkeras.distillation.views.ViewPlan(shift=2, mixup_alpha=0.2, seed=SEED)
+    cache = kdkeras.distillation.view_cache.compute_teacher_views(teacher, x, plan, 1)
+    plain = new_student()
+    plain.compile(optimizer=make_optimizer(), loss=kdkeras.losses.LabelCrossEntropy())
+    plain_views = kdkeras.distillation.views.views_dataset(
+        x, y, cache.parameters, batch_size, num_classes=10, shuffle=False
+    )
+    distiller = kdkeras.Distiller(teacher=None, student=new_student())
+    distiller.compile(optimizer=make_optimizer())
+    cached_views = cache.dataset(x, y, batch_size, shuffle=False)
+    return [
+        Variant("plain, views", plain, with_autotune(plain_views, autotune)),
+        Variant("views cache", distiller, with_autotune(cached_views, autotune)),
+    ]
 
 
 def print_report(variants, num_samples, batch_size, repeats, logits_seconds):
@@ -273,6 +300,11 @@ def print_report(variants, num_samples, batch_size, repeats, logits_seconds):
             f"{name + ' / plain:':<16} {ratios[name]:.3f}  (median of the "
             f"per-repetition ratios: {paired:.3f})"
         )
+    views_ratio = medians["views cache"] / medians["plain, views"]
+    print(
+        f"{'views cache / plain, views:':<16} {views_ratio:.3f}  (goal >= "
+        f"{VIEWS_GOAL:.2f}: {'met' if views_ratio >= VIEWS_GOAL else 'NOT met'})"
+    )
     met = ratios["offline"] >= OFFLINE_GOAL
     print(
         f"goal offline >= {OFFLINE_GOAL:.2f} x plain: {'met' if met else 'NOT met'} "

@@ -12,8 +12,9 @@ from kdkeras.distillation import view_cache, views
 
 plan = views.ViewPlan(shift=2, horizontal_flip=True, mixup_alpha=0.2, seed=0)
 cache = view_cache.cache_teacher_views(teacher, x_train, "views.npz", plan, epochs=30)
+fp = kdkeras.offline.fingerprint_teacher(teacher)  # a string to keep
 # later, in another process:
-cache = view_cache.load_teacher_views("views.npz", x_train, teacher="my-teacher-v1")
+cache = view_cache.load_teacher_views("views.npz", x_train, teacher_fingerprint=fp)
 distiller = kdkeras.Distiller(teacher=None, student=student, alpha=0.0)
 distiller.compile(optimizer="adam", metrics=["accuracy"])
 distiller.fit(cache.dataset(x_train, y_train, batch_size=128), epochs=cache.epochs,
@@ -209,19 +210,30 @@ def cache_teacher_views(
     )
 
 
-def load_teacher_views(path, x, teacher=None):
+def load_teacher_views(
+    path, x, teacher=None, *, teacher_fingerprint=None, allow_any_teacher=False
+):
     """Loads a `ViewCache`, refusing one made for other images or another teacher.
+
+    As with `offline.load_teacher_logits`, say which teacher the logits must
+    come from with exactly one of `teacher`, `teacher_fingerprint` or
+    `allow_any_teacher=True`.
 
     Args:
         path: A file written by `cache_teacher_views` or `save_teacher_views`.
         x: The images the views must be drawn from.
-        teacher: Optionally, the teacher the logits must come from.
+        teacher: The teacher (model, estimator or string id) of the logits.
+        teacher_fingerprint: Or its `offline.fingerprint_teacher`.
+        allow_any_teacher: Or `True`, to check only the images.
 
     Raises:
         offline.StaleCacheError: If `x` or `teacher` differ from the stored
             fingerprints.
         ValueError: If the file is not such a cache.
     """
+    expected_teacher = offline.expected_teacher_fingerprint(
+        teacher, teacher_fingerprint, allow_any_teacher, caller="load_teacher_views"
+    )
     required = ["plan", "num_classes", "teacher_fingerprint", "data_fingerprint"]
     required += [f"view_{name}" for name in views.PARAMETER_NAMES]
     stored = offline.read_cache_arrays(path, required, _WRITER, _KIND)
@@ -230,7 +242,7 @@ def load_teacher_views(path, x, teacher=None):
             f"The cache {path!r} was made for other images than `x`. Recompute "
             f"it with `{_WRITER}(..., overwrite=True)`."
         )
-    if teacher is not None and offline.fingerprint_teacher(teacher) != str(
+    if expected_teacher is not None and expected_teacher != str(
         stored["teacher_fingerprint"]
     ):
         raise offline.StaleCacheError(

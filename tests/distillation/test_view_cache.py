@@ -82,7 +82,7 @@ def test_top_k_cache_round_trip_and_size(images, tmp_path):
     full = view_cache.compute_teacher_views(teacher, x, PLAN, epochs=2)
     path = tmp_path / "top2.npz"
     returned = view_cache.cache_teacher_views(teacher, x, path, PLAN, epochs=2, top_k=2)
-    loaded = view_cache.load_teacher_views(path, x)
+    loaded = view_cache.load_teacher_views(path, x, teacher=teacher)
     assert loaded.top_k == returned.top_k == 2
     np.testing.assert_array_equal(loaded.teacher_logits, returned.teacher_logits)
     top = np.argsort(-full.teacher_logits, axis=-1)[..., :2]
@@ -99,13 +99,18 @@ def test_stale_and_foreign_caches_are_refused(images, tmp_path):
     path = tmp_path / "v.npz"
     view_cache.cache_teacher_views(make_teacher(0), x, path, PLAN, epochs=1)
     with pytest.raises(offline.StaleCacheError, match="other images"):
-        view_cache.load_teacher_views(path, x[::-1])
+        view_cache.load_teacher_views(path, x[::-1], allow_any_teacher=True)
     with pytest.raises(offline.StaleCacheError, match="another teacher"):
         view_cache.load_teacher_views(path, x, teacher=make_teacher(1))
     logits_path = tmp_path / "logits.npz"
     offline.cache_teacher_logits(make_teacher(0), x, logits_path)
     with pytest.raises(ValueError, match="not a kdkeras augmented-view cache"):
-        view_cache.load_teacher_views(logits_path, x)
+        view_cache.load_teacher_views(logits_path, x, allow_any_teacher=True)
+    with pytest.raises(ValueError, match="`load_teacher_views` needs exactly one"):
+        view_cache.load_teacher_views(path, x)
+    fingerprint = offline.fingerprint_teacher(make_teacher(0))
+    cache = view_cache.load_teacher_views(path, x, teacher_fingerprint=fingerprint)
+    assert cache.epochs == 1
     with pytest.raises(FileExistsError):
         view_cache.cache_teacher_views(make_teacher(0), x, path, PLAN, epochs=1)
 

@@ -1,0 +1,276 @@
+"""Distillation methods against fair scratch baselines on the full Fashion-MNIST.
+
+Issue 10, section 4. The teacher is the project's ResNet
+(`tools/train_teacher.py`, weights in `saved_models/pretrained/`). For each
+student and seed, every method starts from the same initial weights and
+trains for the same epochs with the same optimizer (Adam, cosine decay to 0,
+batches of 128); a method is compared with the scratch student **that saw the
+same augmentation**:
+
+* `scratch`: labels only, the plain images;
+* `kd`: Hinton et al.'s KD (`alpha`, `T`) from teacher logits cached once on
+  the plain images (offline);
+* `dkd`: decoupled KD (Zhao et al. 2022) from the same cache;
+* `scratch_views`: labels only, on replayable augmented views (shifts by up
+  to 2 px, flips, and mixup when `--mixup` > 0; mixed views get mixed labels);
+* `kd_views`: KD on the same views, the teacher's logits for each view from an
+  augmentation-consistent cache (`kdkeras.distillation.view_cache`);
+* `fm`: function matching (Beyer et al. 2022): the same views, pure
+  distillation (`alpha = 0`, `T = 1`).
+
+Gap closed = `(method - baseline) / (teacher - baseline)`, with the baseline
+`scratch` for `kd`/`dkd` and `scratch_views` for `kd_views`/`fm`. Models are
+picked by nothing: the last epoch's student is scored on the 10,000 test
+images (55,000 train; the last 5,000 training images are held out and give
+the validation accuracy printed beside it).
+
+    python benchmarks/accuracy_methods.py --student cnn9k --epochs 20
+    python benchmarks/accuracy_methods.py --methods scratch kd --seeds 0 --quick
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from train_teacher import OUTPUT as TEACHER_WEIGHTS  # noqa: E402
+from train_teacher import load_pretrained_teacher  # noqa: E402
+
+import kdkeras  # noqa: E402
+from kdkeras import io_utils  # noqa: E402
+from kdkeras.distillation import offline, view_cache, views  # noqa: E402
+from kdkeras.models import build_cnn, build_mlp  # noqa: E402
+
+NUM_VALIDATION_IMAGES = 5000
+LABEL_LOSS = kdkeras.losses.LabelCrossEntropy()  # class ids or (mixed) one-hot
+STUDENTS = {
+    # The demo's student: 9,098 parameters.
+    "cnn9k": lambda: build_cnn(filters=(8, 16), dense_units=None, pooling="flatten"),
+    # A 784-128-10 MLP: 101,770 parameters, no convolutions.
+    "mlp": lambda: build_mlp(hidden_units=(128,)),
+    # A 4k-parameter CNN: a larger gap to the teacher.
+    "cnn4k": lambda: build_cnn(filters=(4, 8), dense_units=None, pooling="flatten"),
+}
+METHODS = ("scratch", "kd", "dkd", "scratch_views", "kd_views", "fm")
+BASELINE = {
+    "kd": "scratch",
+    "dkd": "scratch",
+    "kd_views": "scratch_views",
+    "fm": "scratch_views",
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--student", choices=sorted(STUDENTS), default="cnn9k")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--alpha", type=float, default=0.1, help="kd, dkd, kd_views")
+    parser.add_argument("--temperature", type=float, default=2.0, help="kd, kd_views")
+    parser.add_argument("--dkd-temperature", type=float, default=4.0)
+    parser.add_argument("--dkd-beta", type=float, default=8.0, help="NCKD weight")
+    parser.add_argument("--fm-temperature", type=float, default=1.0)
+    parser.add_argument("--shift", type=int, default=2, help="views: pixels")
+    parser.add_argument("--mixup", type=float, default=0.0, help="views: mixup alpha")
+    parser.add_argument("--teacher-weights", default=TEACHER_WEIGHTS)
+    parser.add_argument("--cache-dir", default="/tmp/kdkeras_accuracy_methods")
+    parser.add_argument("--data-path", default=None, help="Fashion-MNIST folder")
+    parser.add_argument("--output", default=None, help="results .json")
+    parser.add_argument("--quick", action="store_true", help="3,000 images, 2 epochs")
+    return parser.parse_args(argv)
+
+
+def load_data(path, quick):
+    (x_train, y_train), (x_test, y_test) = kdkeras.datasets.load_fashion_mnist(
+        path=path
+    )
+    x_train, x_test = x_train[..., None], x_test[..., None]
+    if quick:
+        x_train, y_train, x_test, y_test = (
+            x_train[:3000],
+            y_train[:3000],
+            x_test[:1000],
+            y_test[:1000],
+        )
+    num_validation = min(NUM_VALIDATION_IMAGES, len(x_train) // 6)
+    train = (x_train[:-num_validation], y_train[:-num_validation])
+    validation = (x_train[-num_validation:], y_train[-num_validation:])
+    return train, validation, (x_test, y_test)
+
+
+def accuracy(model, data):
+    logits = model.predict(data[0], batch_size=1000, verbose=0)
+    return float(np.mean(np.argmax(logits, axis=-1) == data[1]))
+
+
+def teacher_caches(teacher, train, args, epochs):
+    """Teacher logits on the plain images, and on `epochs` replayable views."""
+    os.makedirs(args.cache_dir, exist_ok=True)
+    tag = f"{len(train[0])}"
+    plain_path = os.path.join(args.cache_dir, f"plain-{tag}.npz")
+    if os.path.exists(plain_path):
+        plain = offline.load_teacher_logits(plain_path, train[0], teacher=teacher)
+    else:
+        plain = offline.cache_teacher_logits(teacher, train[0], plain_path)
+    plan = views.ViewPlan(
+        shift=args.shift, horizontal_flip=True, mixup_alpha=args.mixup, seed=0
+    )
+    views_path = os.path.join(
+        args.cache_dir, f"views-{tag}-e{epochs}-s{args.shift}-m{args.mixup}.npz"
+    )
+    if os.path.exists(views_path):
+        cache = view_cache.load_teacher_views(views_path, train[0], teacher=teacher)
+    else:
+        start = time.perf_counter()
+        cache = view_cache.cache_teacher_views(
+            teacher, train[0], views_path, plan, epochs
+        )
+        print(
+            f"view cache: {epochs} epochs in {time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
+    return plain, cache
+
+
+def compile_student(model, args, steps_per_epoch, **kd):
+    schedule = keras.optimizers.schedules.CosineDecay(
+        args.learning_rate, args.epochs * steps_per_epoch
+    )
+    model.compile(optimizer=keras.optimizers.Adam(schedule), metrics=["accuracy"], **kd)
+
+
+def train_one(method, student, train, plain_logits, cache, args, seed):
+    """Trains `student` in place by `method`; returns the trained student."""
+    x, y = train
+    steps = views.steps_per_epoch(len(x), args.batch_size)
+    fit = dict(epochs=args.epochs, verbose=0)
+    if method == "scratch":
+        compile_student(student, args, steps, loss=LABEL_LOSS)
+        student.fit(x, y, batch_size=args.batch_size, shuffle=True, **fit)
+        return student
+    if method == "scratch_views":
+        compile_student(student, args, steps, loss=LABEL_LOSS)
+        dataset = views.views_dataset(
+            x, y, cache.parameters, args.batch_size, num_classes=10, seed=seed
+        )
+        student.fit(dataset, steps_per_epoch=steps, **fit)
+        return student
+    distiller = kdkeras.Distiller(teacher=None, student=student)
+    if method in ("kd", "dkd"):
+        dataset = offline.offline_dataset(
+            x, y, plain_logits, batch_size=args.batch_size, seed=seed
+        )
+        if method == "kd":
+            kd = dict(alpha=args.alpha, temperature=args.temperature)
+        else:
+            kd = dict(
+                alpha=args.alpha,
+                distillation_loss_fn=kdkeras.losses.DKDLoss(
+                    temperature=args.dkd_temperature, non_target_weight=args.dkd_beta
+                ),
+            )
+        compile_student(distiller, args, steps, **kd)
+        distiller.fit(dataset, **fit)
+        return distiller.student
+    kd = (
+        dict(alpha=args.alpha, temperature=args.temperature)
+        if method == "kd_views"
+        else dict(alpha=0.0, temperature=args.fm_temperature)
+    )
+    compile_student(distiller, args, steps, **kd)
+    distiller.fit(
+        cache.dataset(x, y, args.batch_size, seed=seed), steps_per_epoch=steps, **fit
+    )
+    return distiller.student
+
+
+def summarize(results, teacher_accuracy):
+    """Mean ± std per method and the gap closed against its baseline."""
+    lines = [
+        f"teacher: {teacher_accuracy:.4f}",
+        "| method | test accuracy (mean ± std) | per seed | gap closed |",
+        "|---|---|---|---|",
+    ]
+    means = {m: statistics.mean(r) for m, r in results.items()}
+    for method, values in results.items():
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        baseline = BASELINE.get(method)
+        closed = "—"
+        if baseline in means and teacher_accuracy != means[baseline]:
+            gap = (means[method] - means[baseline]) / (
+                teacher_accuracy - means[baseline]
+            )
+            closed = f"{100 * gap:+.0f}% (vs {baseline})"
+        per_seed = ", ".join(f"{v:.4f}" for v in values)
+        lines.append(
+            f"| {method} | {means[method]:.4f} ± {spread:.4f} | {per_seed} | {closed} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.quick:
+        args.epochs = 2
+    start = time.perf_counter()
+    train, validation, test = load_data(args.data_path, args.quick)
+    teacher = load_pretrained_teacher(args.teacher_weights)
+    teacher_accuracy = accuracy(teacher, test)
+    print(f"teacher test accuracy {teacher_accuracy:.4f}", flush=True)
+    plain_logits, cache = teacher_caches(teacher, train, args, args.epochs)
+    del teacher
+    results, runs = {}, []
+    for seed in args.seeds:
+        for method in args.methods:
+            keras.utils.set_random_seed(seed)
+            student = STUDENTS[args.student]()
+            run_start = time.perf_counter()
+            student = train_one(method, student, train, plain_logits, cache, args, seed)
+            run = dict(
+                method=method,
+                seed=seed,
+                test_accuracy=accuracy(student, test),
+                validation_accuracy=accuracy(student, validation),
+                seconds=round(time.perf_counter() - run_start),
+            )
+            runs.append(run)
+            results.setdefault(method, []).append(run["test_accuracy"])
+            print(json.dumps(run), flush=True)
+    table = summarize(results, teacher_accuracy)
+    print(
+        f"\nstudent {args.student} ({student.count_params():,} parameters), "
+        f"{args.epochs} epochs, seeds {args.seeds}, "
+        f"{(time.perf_counter() - start) / 60:.1f} min\n{table}",
+        flush=True,
+    )
+    if args.output:
+        with io_utils.atomic_path(args.output, overwrite=True) as path:
+            with open(path, "w") as file:
+                json.dump(
+                    dict(
+                        arguments=vars(args),
+                        teacher_accuracy=teacher_accuracy,
+                        runs=runs,
+                        table=table,
+                    ),
+                    file,
+                    indent=1,
+                )
+
+
+if __name__ == "__main__":
+    main()

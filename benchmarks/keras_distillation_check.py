@@ -1,0 +1,130 @@
+"""Cross-check: kdkeras' KD against Keras' own `keras.distillation`, same setup.
+
+Issue 10 asks that, on one setup, `keras.distillation.Distiller` with
+`LogitsDistillation(temperature=T, loss=keras.losses.KLDivergence())` (the
+instance, with which Keras applies the softmax and the T² factor; its default
+string `"kl_divergence"` does neither) gives the same result as
+`kdkeras.Distiller` within seed noise. Both train the same student from the
+same initial weights, with the same optimizer, batches, epochs, `alpha`
+(Keras: `student_loss_weight`) and `T`:
+
+* kdkeras: offline, from the teacher's logits computed once
+  (`kdkeras.offline`); without augmentation the teacher's logits of an image
+  do not change, so this is the same objective as an online teacher;
+* Keras: online, the teacher run on every batch.
+
+Data: the embedded Fashion-MNIST subset (9,000 training images, the last
+1,000 held out, 2,000 test images): Keras' online teacher makes the full
+data set an hour's run on 2 cores. Teacher: the project's ResNet
+(`tools/train_teacher.py`).
+
+    python benchmarks/keras_distillation_check.py            # ~10 min
+    python benchmarks/keras_distillation_check.py --quick
+"""
+
+import argparse
+import statistics
+import time
+
+import accuracy_methods as common
+import keras
+import numpy as np
+
+import kdkeras
+from kdkeras.distillation import offline
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--student", choices=sorted(common.STUDENTS), default="cnn9k")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--alpha", type=float, default=0.1)
+    parser.add_argument("--temperature", type=float, default=4.0)
+    parser.add_argument("--quick", action="store_true", help="1,000 images, 1 epoch")
+    return parser.parse_args(argv)
+
+
+def load_embedded(quick):
+    (x_train, y_train), (x_test, y_test) = (
+        kdkeras.datasets.load_embedded_fashion_mnist()
+    )
+    x_train, x_test = x_train[..., None], x_test[..., None]
+    if quick:
+        x_train, y_train, x_test, y_test = (
+            x_train[:1000],
+            y_train[:1000],
+            x_test[:500],
+            y_test[:500],
+        )
+    held_out = min(1000, len(x_train) // 5)  # unused: as in benchmarks/accuracy.py
+    return (x_train[:-held_out], y_train[:-held_out]), (x_test, y_test)
+
+
+def train_kdkeras(student, teacher_logits, train, args, seed):
+    dataset = offline.offline_dataset(
+        *train, teacher_logits, batch_size=args.batch_size, seed=seed
+    )
+    distiller = kdkeras.Distiller(teacher=None, student=student)
+    steps = common.views.steps_per_epoch(len(train[0]), args.batch_size)
+    common.compile_student(
+        distiller, args, steps, alpha=args.alpha, temperature=args.temperature
+    )
+    distiller.fit(dataset, epochs=args.epochs, verbose=0)
+    return distiller.student
+
+
+def train_keras(student, teacher, train, args):
+    distiller = keras.distillation.Distiller(
+        teacher=teacher,
+        student=student,
+        distillation_losses=keras.distillation.LogitsDistillation(
+            temperature=args.temperature, loss=keras.losses.KLDivergence()
+        ),
+        student_loss_weight=args.alpha,
+    )
+    steps = common.views.steps_per_epoch(len(train[0]), args.batch_size)
+    common.compile_student(distiller, args, steps, loss=common.LABEL_LOSS)
+    distiller.fit(*train, batch_size=args.batch_size, epochs=args.epochs, verbose=0)
+    return student
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.quick:
+        args.epochs = 1
+    start = time.perf_counter()
+    train, test = load_embedded(args.quick)
+    teacher = common.load_pretrained_teacher()
+    teacher.trainable = False
+    teacher_logits = offline.compute_teacher_logits(teacher, train[0])
+    print(f"teacher test accuracy {common.accuracy(teacher, test):.4f}", flush=True)
+    results = {"kdkeras": [], "keras.distillation": []}
+    for seed in args.seeds:
+        for name in results:
+            keras.utils.set_random_seed(seed)
+            student = common.STUDENTS[args.student]()
+            if name == "kdkeras":
+                student = train_kdkeras(student, teacher_logits, train, args, seed)
+            else:
+                student = train_keras(student, teacher, train, args)
+            results[name].append(common.accuracy(student, test))
+            print(f"seed {seed} {name}: {results[name][-1]:.4f}", flush=True)
+    print(
+        f"\n{args.student}, {args.epochs} epochs, alpha {args.alpha}, "
+        f"T {args.temperature}, seeds {args.seeds}, "
+        f"{(time.perf_counter() - start) / 60:.1f} min"
+    )
+    print("| implementation | test accuracy (mean ± std) | per seed |\n|---|---|---|")
+    for name, values in results.items():
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        per_seed = ", ".join(f"{v:.4f}" for v in values)
+        print(f"| {name} | {statistics.mean(values):.4f} ± {spread:.4f} | {per_seed} |")
+    difference = np.mean(results["kdkeras"]) - np.mean(results["keras.distillation"])
+    print(f"difference of the means: {difference:+.4f}")
+
+
+if __name__ == "__main__":
+    main()
