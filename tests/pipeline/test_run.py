@@ -1,0 +1,184 @@
+"""`start_run` and `resume_run` on a tiny image folder: every stage, the run
+folder's files, and a resume that skips finished stages and continues the
+interrupted one from its last finished epoch."""
+
+import csv
+import json
+import os
+
+import keras
+import pytest
+
+import kdkeras
+from kdkeras.config import validate_config
+from kdkeras.models import build_cnn
+from kdkeras.pipeline import planned_stages, resume_run, start_run
+from kdkeras.pipeline.run_folder import RunFolder
+
+
+class SimulatedCrash(Exception):
+    """Stands for a run killed in the middle of distillation."""
+
+
+class CrashAfterFirstDistillEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if isinstance(self.model, kdkeras.Distiller) and epoch == 0:
+            raise SimulatedCrash()
+
+
+@pytest.fixture(scope="module")
+def tiny_teacher_path(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("teacher") / "teacher.keras"
+    build_cnn(num_classes=3, filters=(4,), dense_units=None, name="teacher").save(path)
+    return str(path)
+
+
+def tiny_config(image_folder, teacher_path, output_dir, **sections):
+    data = {
+        "run": {"name": "tiny", "output_dir": str(output_dir)},
+        "data": {
+            "source": "image_folder",
+            "path": str(image_folder),
+            "image_size": [28, 28],
+            "color_mode": "grayscale",
+            "validation_split": 0.2,
+            "test_split": 0.2,
+        },
+        "teacher": {"path": teacher_path},
+        "student": {"filters": [4]},
+        "scratch": {"epochs": 1, "batch_size": 8},
+        "distill": {"epochs": 1, "batch_size": 8},
+        "export": {"quantizations": ["float16"]},
+        "report": {"latency_runs": 0},
+    }
+    for name, values in sections.items():
+        data[name] = {**data.get(name, {}), **values}
+    return validate_config(data)
+
+
+def history_epochs(folder, stage):
+    with open(folder.history_path(stage), newline="") as file:
+        return [int(row["epoch"]) for row in csv.DictReader(file)]
+
+
+def test_planned_stages():
+    config = validate_config(
+        {"data": {"source": "mnist"}, "optimize": {"method": "qat"}}
+    )
+    assert planned_stages(config) == [
+        "teacher",
+        "scratch",
+        "distill",
+        "export",
+        "optimize",
+        "report",
+    ]
+    config = validate_config(
+        {
+            "data": {"source": "mnist"},
+            "distill": {"enabled": False},
+            "export": {"enabled": False},
+        }
+    )
+    assert planned_stages(config) == ["scratch", "report"]
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes_without_redoing_finished_work(
+    image_folder, tiny_teacher_path, tmp_path
+):
+    config = tiny_config(
+        image_folder,
+        tiny_teacher_path,
+        tmp_path / "runs",
+        distill={"epochs": 3},
+        export={"enabled": False},
+    )
+    with pytest.raises(SimulatedCrash):
+        start_run(config, extra_callbacks=[CrashAfterFirstDistillEpoch()])
+    [name] = os.listdir(tmp_path / "runs")
+    folder = RunFolder.open(tmp_path / "runs" / name)
+    assert folder.finished_stages() == ["teacher", "scratch"]
+    metadata = json.load(
+        open(folder.file("checkpoints", "distill", "training_metadata.json"))
+    )
+    assert metadata["epoch"] == 1
+    scratch_path = folder.model_path("student_scratch")
+    scratch_written = os.stat(scratch_path).st_mtime_ns
+
+    resume_run(folder.path)
+
+    assert folder.finished_stages() == ["teacher", "scratch", "distill", "report"]
+    assert os.stat(scratch_path).st_mtime_ns == scratch_written
+    # Epoch 0 ran before the crash; the resumed fit ran epochs 1 and 2 only.
+    assert history_epochs(folder, "distill") == [0, 1, 2]
+    assert not os.path.exists(folder.checkpoint_dir("distill"))
+    log = open(folder.file("run.log"), encoding="utf-8").read()
+    assert "[scratch] finished before: loaded" in log
+    assert log.count("[scratch] starting") == 1
+    assert log.count("[distill] starting") == 2
+    report = json.load(open(folder.file("report", "report.json")))
+    assert [row["name"] for row in report["rows"]] == [
+        "teacher",
+        "student (scratch)",
+        "student (distilled)",
+    ]
+
+
+@pytest.mark.slow
+def test_preset_teacher_is_fine_tuned_in_resumable_stages(image_folder, tmp_path):
+    config = tiny_config(
+        image_folder,
+        None,
+        tmp_path / "runs",
+        teacher={
+            "path": None,
+            "preset": "mobilenet_v2",
+            "weights": "none",
+            "width": 0.35,
+            "image_size": [32, 32],
+            "head_epochs": 1,
+            "fine_tune_epochs": 1,
+            "batch_size": 8,
+        },
+        scratch={"enabled": False},
+        export={"enabled": False},
+        report={"enabled": False},
+    )
+    folder = start_run(config)
+    assert folder.finished_stages() == ["teacher_head", "teacher", "distill"]
+    for stage in ("teacher_head", "teacher_fine_tune", "distill"):
+        assert os.listdir(folder.tensorboard_dir(stage)), stage
+        assert history_epochs(folder, stage) == [0], stage
+    teacher = keras.saving.load_model(folder.model_path("teacher"))
+    # The saved teacher takes the data's raw images and outputs 3 logits.
+    assert teacher.input_shape == (None, 28, 28, 1)
+    assert teacher.output_shape == (None, 3)
+
+
+def test_a_student_that_cannot_take_the_images_is_refused_before_training(
+    image_folder, tiny_teacher_path, tmp_path
+):
+    config = tiny_config(
+        image_folder,
+        tiny_teacher_path,
+        tmp_path / "runs",
+        student={"architecture": "mobilenet_v2", "width": 0.35},
+    )
+    with pytest.raises(kdkeras.config.ConfigError, match="student.architecture"):
+        start_run(config)
+    [name] = os.listdir(tmp_path / "runs")
+    assert RunFolder.open(tmp_path / "runs" / name).finished_stages() == []
+
+
+def test_a_ready_teacher_with_other_classes_is_refused(image_folder, tmp_path):
+    path = tmp_path / "teacher10.keras"
+    build_cnn(num_classes=10, filters=(4,), dense_units=None).save(path)
+    config = tiny_config(image_folder, str(path), tmp_path / "runs")
+    with pytest.raises(kdkeras.config.ConfigError) as info:
+        start_run(config)
+    assert str(info.value).startswith(
+        "Invalid config:\n  teacher.path: expected a model"
+    )
+    assert "one output of 3 class scores" in str(info.value)
