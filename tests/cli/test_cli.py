@@ -1,0 +1,262 @@
+"""The `kdkeras` command, run in-process with click's runner (and once as
+`python -m kdkeras`)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from kdkeras.cli.main import cli
+from kdkeras.config import load_config
+from kdkeras.models import build_cnn
+
+CLASS_NAMES = ["bag", "sneaker", "trouser"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_path(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("models") / "tiny.keras"
+    build_cnn(num_classes=3, filters=(4,), dense_units=None, name="tiny").save(path)
+    return path
+
+
+@pytest.fixture
+def tiny_config_path(tmp_path, image_folder, tiny_model_path):
+    config = {
+        "run": {"name": "cli", "output_dir": "runs"},
+        "data": {
+            "source": "image_folder",
+            "path": str(image_folder),
+            "image_size": [28, 28],
+            "color_mode": "grayscale",
+            "validation_split": 0.2,
+        },
+        "teacher": {"path": str(tiny_model_path)},
+        "student": {"filters": [4]},
+        "scratch": {"epochs": 1, "batch_size": 8},
+        "distill": {"epochs": 2, "batch_size": 8},
+        "report": {"latency_runs": 3},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def test_every_command_and_option_has_help():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("run", "init", "export", "report"):
+        assert command in result.output
+        help_text = invoke(command, "--help").output
+        options = [word for word in help_text.split() if word.startswith("--")]
+        assert options, command
+    run_help = invoke("run", "--help").output
+    for option in ("--set KEY.PATH=VALUE", "--output", "--resume RUN_DIR"):
+        assert option in run_help
+
+
+@pytest.mark.slow
+def test_run_writes_the_whole_run_folder(tiny_config_path, tmp_path, monkeypatch):
+    result = invoke(
+        "run",
+        tiny_config_path,
+        "--set",
+        "distill.epochs=1",
+        "--set",
+        "distill.alpha=0.3",
+        "--output",
+        tmp_path / "out",
+    )
+    assert result.exit_code == 0, result.output
+    [name] = os.listdir(tmp_path / "out")
+    assert name.startswith("cli-")
+    run_dir = tmp_path / "out" / name
+    assert f"Run folder: {run_dir}" in result.output
+    resolved = load_config(run_dir / "config.yaml")
+    assert (resolved.distill.epochs, resolved.distill.alpha) == (1, 0.3)
+    state = json.loads((run_dir / "state.json").read_text())
+    assert list(state["stages"]) == [
+        "teacher",
+        "scratch",
+        "distill",
+        "export",
+        "report",
+    ]
+    for stage in ("scratch", "distill"):
+        assert os.listdir(run_dir / "tensorboard" / stage / "train")
+        assert (run_dir / "history" / f"{stage}.csv").exists()
+    assert not os.path.exists(run_dir / "checkpoints" / "distill")
+    for model in ("student_scratch", "student_distilled"):
+        assert (run_dir / "models" / f"{model}.keras").exists()
+    package = run_dir / "package"
+    assert (package / "labels.txt").read_text().split() == CLASS_NAMES
+    metadata = json.loads((package / "metadata.json").read_text())
+    assert metadata["labels"] == CLASS_NAMES
+    assert sorted(metadata["variants"]) == ["float16", "int8"]
+    report = json.loads((run_dir / "report" / "report.json").read_text())
+    assert report["class_names"] == CLASS_NAMES
+    assert [row["name"] for row in report["rows"]] == [
+        "teacher",
+        "student (scratch)",
+        "student (distilled)",
+        "student float16 .tflite",
+        "student int8 .tflite",
+    ]
+    assert (
+        "| true \\ predicted | bag | sneaker | trouser |"
+        in (run_dir / "report" / "report.md").read_text()
+    )
+    log = (run_dir / "run.log").read_text()
+    assert "[report] done" in log and "student int8 .tflite" in log
+    # Resuming a finished run runs nothing again.
+    again = invoke("run", "--resume", run_dir)
+    assert again.exit_code == 0
+    assert again.output.count("finished before: loaded") == 5
+
+
+def test_config_errors_exit_2_before_anything_runs(tiny_config_path, tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            str(tiny_config_path),
+            "--set",
+            "distill.alpah=2",
+            "--output",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "distill.alpah: unknown key (received: 2)" in result.output
+    assert "did you mean 'alpha'?" in result.output
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_missing_config_and_missing_data_are_refused(tmp_path):
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "absent.yaml")])
+    assert result.exit_code == 2 and "config file not found" in result.output
+    config = tmp_path / "c.yaml"
+    config.write_text("data: {source: npz, path: arrays.npz}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["run", str(config)])
+    assert result.exit_code == 2
+    assert "data.path: expected an existing file or folder; received: " in result.output
+
+
+def test_run_needs_a_config_or_resume(tmp_path, tiny_config_path):
+    assert CliRunner().invoke(cli, ["run"]).exit_code == 2
+    result = CliRunner().invoke(
+        cli, ["run", "--resume", str(tmp_path), "--set", "a.b=1"]
+    )
+    assert result.exit_code == 2 and "takes no --set" in result.output
+    result = CliRunner().invoke(cli, ["run", "--resume", str(tmp_path)])
+    assert result.exit_code == 2 and "missing config.yaml, state.json" in result.output
+
+
+def test_init_for_an_image_folder(image_folder, tmp_path):
+    path = tmp_path / "configs" / "photos.yaml"
+    path.parent.mkdir()
+    result = invoke("init", "--data", image_folder, "-o", path)
+    assert result.exit_code == 0, result.output
+    text = path.read_text()
+    assert "# 3 classes found (bag: 14, sneaker: 14, trouser: 14)." in text
+    config = load_config(path)
+    assert config.data.path == str(image_folder)
+    assert config.data.image_size == (28, 28)
+    assert config.data.color_mode == "grayscale"
+    # An existing config is kept unless --force.
+    result = CliRunner().invoke(cli, ["init", "-o", str(path)])
+    assert result.exit_code == 1 and "already exists" in result.output
+    assert path.read_text() == text
+    assert invoke("init", "-o", path, "--force").exit_code == 0
+    assert load_config(path).data.source == "embedded_fashion_mnist"
+
+
+def test_init_refuses_a_folder_without_classes(tmp_path):
+    (tmp_path / "photos" / "only").mkdir(parents=True)
+    result = CliRunner().invoke(
+        cli,
+        ["init", "--data", str(tmp_path / "photos"), "-o", str(tmp_path / "c.yaml")],
+    )
+    assert (
+        result.exit_code == 2 and "one sub-folder of images per class" in result.output
+    )
+    assert not (tmp_path / "c.yaml").exists()
+
+
+@pytest.mark.slow
+def test_export_then_report(tiny_model_path, image_folder, tmp_path):
+    result = invoke(
+        "export",
+        tiny_model_path,
+        "--output",
+        tmp_path / "package",
+        "--data",
+        image_folder,
+        "-q",
+        "float32",
+        "-q",
+        "int8",
+    )
+    assert result.exit_code == 0, result.output
+    package = tmp_path / "package"
+    assert (package / "labels.txt").read_text().split() == CLASS_NAMES
+    result = invoke(
+        "report",
+        f"keras={tiny_model_path}",
+        package / "model_int8.tflite",
+        "--data",
+        image_folder,
+        "--output",
+        tmp_path / "report",
+        "--latency-runs",
+        2,
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "report" / "report.json").read_text())["rows"]
+    assert [row["name"] for row in rows] == ["keras", "model_int8"]
+    assert sum(map(sum, rows[0]["confusion_matrix"])) == 42
+
+
+def test_export_needs_labels_and_calibration(tiny_model_path, tmp_path):
+    result = CliRunner().invoke(
+        cli, ["export", str(tiny_model_path), "--output", str(tmp_path / "p")]
+    )
+    assert result.exit_code == 2 and "--labels" in result.output
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\nc\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "export",
+            str(tiny_model_path),
+            "--output",
+            str(tmp_path / "p"),
+            "--labels",
+            str(labels),
+        ],
+    )
+    assert result.exit_code == 2 and "int8 needs calibration images" in result.output
+
+
+@pytest.mark.slow
+def test_python_dash_m_kdkeras():
+    result = subprocess.run(
+        [sys.executable, "-m", "kdkeras", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: kdkeras [OPTIONS] COMMAND [ARGS]...")
+    for command in ("run", "init", "export", "report"):
+        assert f"\n  {command} " in result.stdout
