@@ -12,6 +12,7 @@ from kdkeras.distillation import features as feature_distillation
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.distillation.callbacks import RaiseOnNonFiniteLoss
 from kdkeras.distillation.objective import DEFAULT_ALPHA, DistillationObjective
+from kdkeras.validation import check_positive_int
 
 _STUDENT, _TEACHER = "student_logits", "teacher_logits"
 
@@ -373,6 +374,7 @@ class Distiller(keras.Model):
         `NonFiniteLossError` (see `RaiseOnNonFiniteLoss`).
         """
         num_classes = model_outputs.num_classes(self.student)
+        check_positive_int(kwargs.get("batch_size"), "batch_size", allow_none=True)
         x = inputs.checked(x, y, num_classes)
         validation_data = kwargs.get("validation_data")
         if isinstance(validation_data, (tuple, list)) and len(validation_data) > 1:

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from kdkeras.distillation import outputs as model_outputs
+from kdkeras.validation import check_finite
 
 
 def _normalized_weights(weights, count, argument_name="weights"):
@@ -160,5 +161,7 @@ def average_teacher_logits(teacher_logits, weights=None):
             "(num_samples, num_classes). Received shapes: "
             f"{[array.shape for array in arrays]}"
         )
+    for index, array in enumerate(arrays):
+        check_finite(array, f"teacher_logits[{index}]")
     weights = _normalized_weights(weights, len(arrays))
     return sum(w * a for w, a in zip(weights, arrays, strict=True)).astype("float32")

@@ -133,7 +133,7 @@ def _check_arguments(models, y, directory, class_names, title):
     if isinstance(models, Mapping):
         for name, model in models.items():
             if isinstance(model, (str, bytes, os.PathLike)):
-                model = load_litert_model(model)
+                model = load_litert_model(model, argument_name=f"models[{name!r}]")
             if not isinstance(model, (keras.Model, LiteRTModel)):
                 continue  # `compare_models` names it.
             num_classes = static_num_classes(model)

@@ -205,7 +205,7 @@ def evaluate_model(
             f"Received: num_threads={num_threads!r}"
         )
     if model_format == "litert":
-        model = load_litert_model(model, num_threads=num_threads)
+        model = load_litert_model(model, num_threads=num_threads, argument_name="model")
     source = f"model {model.name!r}" if model_format == "keras" else repr(model.path)
     if batches.is_dataset(x):
         outputs, labels, latency_example = _predict_dataset(

@@ -14,23 +14,26 @@ import os
 import numpy as np
 
 from kdkeras.litert.runner import LiteRTModel
+from kdkeras.validation import check_tflite_file
 
 
-def load_litert_model(path_or_model, num_threads=None):
+def load_litert_model(path_or_model, num_threads=None, argument_name="path_or_model"):
     """A `LiteRTModel` from a path, or the given `LiteRTModel` unchanged.
 
     Args:
         path_or_model: The path of a `.tflite` file, or a `LiteRTModel`.
         num_threads: Threads of a model loaded from a path (see `LiteRTModel`);
             a given `LiteRTModel` keeps its own.
+        argument_name: The argument named in errors.
     """
     if isinstance(path_or_model, LiteRTModel):
         return path_or_model
     if isinstance(path_or_model, (str, bytes, os.PathLike)):
-        return LiteRTModel(path_or_model, num_threads=num_threads)
+        path = check_tflite_file(path_or_model, argument_name)
+        return LiteRTModel(path, num_threads=num_threads)
     raise ValueError(
-        "`path_or_model` must be the path of a .tflite file or a LiteRTModel. "
-        f"Received: path_or_model of type {type(path_or_model).__name__}"
+        f"`{argument_name}` must be the path of a .tflite file or a LiteRTModel. "
+        f"Received: {argument_name} of type {type(path_or_model).__name__}"
     )
 
 

@@ -5,7 +5,10 @@ Every function returns one loss value per sample (shape `(batch,)`); the
 weights. Teacher logits are targets: no gradient flows into them.
 """
 
+import numpy as np
 from keras import ops
+
+from kdkeras.validation import check_class_labels, check_same_shape
 
 
 def check_temperature(temperature):
@@ -31,6 +34,7 @@ def _softened_log_probs(teacher_logits, student_logits, temperature):
     _check_static_temperature(temperature)
     teacher_logits = ops.stop_gradient(ops.convert_to_tensor(teacher_logits))
     student_logits = ops.convert_to_tensor(student_logits)
+    check_same_shape(teacher_logits=teacher_logits, student_logits=student_logits)
     teacher_logits = ops.cast(teacher_logits, student_logits.dtype)
     teacher_log_probs = ops.log_softmax(teacher_logits / temperature, axis=-1)
     student_log_probs = ops.log_softmax(student_logits / temperature, axis=-1)
@@ -115,6 +119,7 @@ def logit_mse(teacher_logits, student_logits):
         ops.stop_gradient(ops.convert_to_tensor(teacher_logits)),
         student_logits.dtype,
     )
+    check_same_shape(teacher_logits=teacher_logits, student_logits=student_logits)
     return ops.mean(ops.square(student_logits - teacher_logits), axis=-1)
 
 
@@ -136,6 +141,9 @@ def hard_pseudo_label_cross_entropy(teacher_logits, student_logits):
     Returns:
         Tensor `(batch,)`.
     """
+    teacher_logits = ops.convert_to_tensor(teacher_logits)
+    student_logits = ops.convert_to_tensor(student_logits)
+    check_same_shape(teacher_logits=teacher_logits, student_logits=student_logits)
     pseudo_labels = ops.argmax(ops.stop_gradient(teacher_logits), axis=-1)
     return ops.sparse_categorical_crossentropy(
         pseudo_labels, student_logits, from_logits=True
@@ -228,6 +236,12 @@ def dkd_loss(
     teacher_log_probs, student_log_probs = _softened_log_probs(
         teacher_logits, student_logits, temperature
     )
+    if isinstance(labels, (np.ndarray, list)):
+        # Concrete labels can be checked; a class id out of range would give
+        # an all-zero mask and a silently wrong loss.
+        check_class_labels(
+            np.asarray(labels), student_log_probs.shape[-1], "labels", "logits"
+        )
     mask = target_mask(labels, student_log_probs.shape[-1], student_log_probs.dtype)
     is_target = mask > 0
 

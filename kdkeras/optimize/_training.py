@@ -15,7 +15,23 @@ from kdkeras.distillation import inputs as label_checks
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.distillation.objective import DistillationObjective
 from kdkeras.optimize import bridge
-from kdkeras.validation import check_finite
+from kdkeras.validation import (
+    check_finite,
+    check_keras_model,
+    check_number,
+    check_positive_int,
+)
+
+
+def check_arguments(student, epochs, batch_size, learning_rate):
+    """Raises for arguments QAT and pruning cannot train with.
+
+    Called first: rebuilding the student in `tf_keras` takes a while.
+    """
+    check_keras_model(student, "student")
+    check_positive_int(epochs, "epochs")
+    check_positive_int(batch_size, "batch_size")
+    check_number(learning_rate, "learning_rate", low=0, include_low=False)
 
 
 def distillation_objective(alpha, temperature, distillation_loss_fn=None):

@@ -114,6 +114,7 @@ def prune(
         RuntimeError: If Keras does not run on the TensorFlow backend.
     """
     require_tensorflow_backend("kdkeras.optimize.prune")
+    _training.check_arguments(student, epochs, batch_size, learning_rate)
     if isinstance(target_sparsity, bool) or not isinstance(
         target_sparsity, (int, float)
     ):

@@ -121,6 +121,7 @@ def quantize_aware(
         RuntimeError: If Keras does not run on the TensorFlow backend.
     """
     require_tensorflow_backend("kdkeras.optimize.quantize_aware")
+    _training.check_arguments(student, epochs, batch_size, learning_rate)
     # Checked before the student is rebuilt in tf_keras, which takes a while.
     if preserve_sparsity == "auto":
         preserve_sparsity = is_pruned(student)

@@ -21,7 +21,12 @@ from kdkeras.validation.arguments import (
     is_count,
     is_positive_int,
 )
-from kdkeras.validation.arrays import check_examples, check_finite, check_same_length
+from kdkeras.validation.arrays import (
+    check_examples,
+    check_finite,
+    check_same_length,
+    check_same_shape,
+)
 from kdkeras.validation.environment import require_tensorflow_backend
 from kdkeras.validation.files import check_existing_file, check_path, check_tflite_file
 from kdkeras.validation.labels import check_class_labels, check_class_names

@@ -86,3 +86,22 @@ def check_same_length(**named):
             f"len({name})={length}" for name, length in lengths.items()
         )
         raise ValueError(f"{names} must hold as many examples. Received: {received}")
+
+
+def check_same_shape(**named):
+    """Raises `ValueError` unless the named tensors' known shapes agree.
+
+    Works on NumPy arrays and on backend tensors whose shapes hold `None`
+    for sizes only known when a traced function runs (those are not
+    compared). Example: `check_same_shape(teacher_logits=t, student_logits=s)`.
+    """
+    shapes = {name: tuple(value.shape) for name, value in named.items()}
+    first = next(iter(shapes.values()))
+    for shape in shapes.values():
+        if len(shape) != len(first) or any(
+            a is not None and b is not None and a != b
+            for a, b in zip(shape, first, strict=True)
+        ):
+            names = " and ".join(f"`{name}`" for name in shapes)
+            received = ", ".join(f"{name} of shape {s}" for name, s in shapes.items())
+            raise ValueError(f"{names} must have the same shape. Received: {received}")
