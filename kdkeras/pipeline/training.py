@@ -20,9 +20,11 @@ def stage_callbacks(folder, stage, tensorboard=True, extra_callbacks=()):
         extra_callbacks: More Keras callbacks, e.g. the user's own.
     """
     callbacks = [
-        keras.callbacks.BackupAndRestore(folder.checkpoint_dir(stage)),
-        # Appends, so an interrupted stage keeps the epochs it finished.
+        # Appends, so an interrupted stage keeps the epochs it finished. It
+        # logs an epoch before the backup saves it: a kill in between repeats
+        # that epoch's row, never loses it.
         keras.callbacks.CSVLogger(folder.history_path(stage), append=True),
+        keras.callbacks.BackupAndRestore(folder.checkpoint_dir(stage)),
     ]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(folder.tensorboard_dir(stage)))
