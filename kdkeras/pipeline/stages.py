@@ -255,7 +255,9 @@ def _cached_teacher_logits(context, teacher):
             return offline.load_teacher_logits(path, x_train, teacher)
         except offline.StaleCacheError:
             context.log.info("  the teacher-logit cache is stale: recomputing it")
-    return offline.cache_teacher_logits(teacher, x_train, path, overwrite=True)
+    return offline.cache_teacher_logits(
+        teacher, x_train, path, overwrite=True, verbose=2
+    )
 
 
 def run_export(context):

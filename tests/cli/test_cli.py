@@ -248,15 +248,25 @@ def test_export_needs_labels_and_calibration(tiny_model_path, tmp_path):
     assert result.exit_code == 2 and "int8 needs calibration images" in result.output
 
 
+LAZY_IMPORT_CHECK = """
+import runpy, sys
+import kdkeras
+eager = [m for m in ("click", "pydantic", "yaml", "kdkeras.cli") if m in sys.modules]
+assert not eager, f"import kdkeras imported {eager}"
+sys.argv = ["kdkeras", "--help"]
+runpy.run_module("kdkeras", run_name="__main__")  # what python -m kdkeras runs
+"""
+
+
 @pytest.mark.slow
-def test_python_dash_m_kdkeras():
+def test_python_dash_m_kdkeras_and_a_lazy_import_kdkeras():
     result = subprocess.run(
-        [sys.executable, "-m", "kdkeras", "--help"],
+        [sys.executable, "-c", LAZY_IMPORT_CHECK],
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("Usage: kdkeras [OPTIONS] COMMAND [ARGS]...")
     for command in ("run", "init", "export", "report"):
         assert f"\n  {command} " in result.stdout
