@@ -117,7 +117,7 @@ def accuracy(model, data):
     return float(np.mean(np.argmax(logits, axis=-1) == data[1]))
 
 
-def teacher_caches(teacher, train, args, epochs):
+def teacher_caches(teacher, train, args, epochs, needs_views):
     """Teacher logits on the plain images, and on `epochs` replayable views."""
     os.makedirs(args.cache_dir, exist_ok=True)
     tag = f"{len(train[0])}"
@@ -126,6 +126,8 @@ def teacher_caches(teacher, train, args, epochs):
         plain = offline.load_teacher_logits(plain_path, train[0], teacher=teacher)
     else:
         plain = offline.cache_teacher_logits(teacher, train[0], plain_path)
+    if not needs_views:
+        return plain, None
     plan = views.ViewPlan(
         shift=args.shift, horizontal_flip=True, mixup_alpha=args.mixup, seed=0
     )
@@ -231,7 +233,8 @@ def main(argv=None):
     teacher = load_pretrained_teacher(args.teacher_weights)
     teacher_accuracy = accuracy(teacher, test)
     print(f"teacher test accuracy {teacher_accuracy:.4f}", flush=True)
-    plain_logits, cache = teacher_caches(teacher, train, args, args.epochs)
+    needs_views = any(m in ("scratch_views", "kd_views", "fm") for m in args.methods)
+    plain_logits, cache = teacher_caches(teacher, train, args, args.epochs, needs_views)
     del teacher
     results, runs = {}, []
     for seed in args.seeds:

@@ -1,0 +1,79 @@
+"""Tests of benchmarks/accuracy_methods.py: the gap-closed table, and one
+method of each kind trained for a step on a handful of generated images."""
+
+import importlib.util
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def methods():
+    spec = importlib.util.spec_from_file_location(
+        "accuracy_methods", BENCHMARKS / "accuracy_methods.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gap_closed_against_the_baseline_with_the_same_augmentation(methods):
+    table = methods.summarize(
+        {
+            "scratch": [0.88, 0.90],  # mean 0.89
+            "kd": [0.91, 0.91],  # (0.91 - 0.89) / (0.93 - 0.89) = 50%
+            "scratch_views": [0.85, 0.85],
+            "fm": [0.84, 0.84],  # (0.84 - 0.85) / (0.93 - 0.85) = -12.5%
+        },
+        teacher_accuracy=0.93,
+    )
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[3:]}
+    assert "+50% (vs scratch)" in rows["kd"]
+    assert (
+        "-12% (vs scratch_views)" in rows["fm"]
+        or "-13% (vs scratch_views)" in rows["fm"]
+    )
+    assert "0.8900 ± 0.0141" in rows["scratch"]
+    assert rows["scratch"].endswith("| — |")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["dkd", "scratch_views", "fm"])
+def test_each_method_trains(methods, method):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (40, 28, 28, 1)).astype("uint8")
+    y = rng.integers(0, 10, 40)
+    args = methods.parse_args(["--epochs", "1", "--batch-size", "16", "--mixup", "0.2"])
+    plain_logits = rng.normal(size=(40, 10)).astype("float32")
+    plan = methods.views.ViewPlan(mixup_alpha=0.2, seed=0)
+    parameters = plan.draw(40, (28, 28), 1)
+    cache = methods.view_cache.ViewCache(
+        plan, parameters, rng.normal(size=(1, 40, 10)).astype("float32")
+    )
+    student = methods.STUDENTS["cnn4k"]()
+    before = [w.copy() for w in student.get_weights()]
+    trained = methods.train_one(method, student, (x, y), plain_logits, cache, args, 0)
+    assert trained is student or trained.count_params() == student.count_params()
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(before, trained.get_weights(), strict=True)
+    )
+    assert 0.0 <= methods.accuracy(trained, (x, y)) <= 1.0
+
+
+def test_benchmarks_folder_is_importable_from_the_check_script():
+    # keras_distillation_check imports accuracy_methods by name.
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "keras_distillation_check", BENCHMARKS / "keras_distillation_check.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert module.parse_args([]).alpha == 0.1
+    finally:
+        sys.path.remove(str(BENCHMARKS))
