@@ -7,6 +7,7 @@ import json
 import os
 
 import keras
+import numpy as np
 import pytest
 
 import kdkeras
@@ -182,3 +183,88 @@ def test_a_ready_teacher_with_other_classes_is_refused(image_folder, tmp_path):
         "Invalid config:\n  teacher.path: expected a model"
     )
     assert "one output of 3 class scores" in str(info.value)
+
+
+@pytest.fixture
+def digits_npz(digits, tmp_path):
+    """The 8×8 digits as a data `.npz` (300 training, 100 test images)."""
+    x, y = digits
+    path = tmp_path / "digits.npz"
+    np.savez(
+        path,
+        x_train=x[:300],
+        y_train=y[:300],
+        x_test=x[300:400],
+        y_test=y[300:400],
+        class_names=np.array([f"digit {d}" for d in range(10)]),
+    )
+    return str(path)
+
+
+@pytest.fixture
+def digits_teacher_path(tmp_path):
+    keras.utils.set_random_seed(0)
+    path = tmp_path / "digits_teacher.keras"
+    teacher = build_cnn(
+        input_shape=(8, 8, 1), filters=(8,), dense_units=None, rescale=False
+    )
+    teacher.save(path)
+    return str(path)
+
+
+def digits_config(digits_npz, teacher_path, output_dir, **sections):
+    data = {
+        "run": {"name": "digits", "output_dir": str(output_dir)},
+        "data": {"source": "npz", "path": digits_npz, "validation_split": 0.1},
+        "teacher": {"path": teacher_path},
+        "student": {"filters": [4], "pooling": "avg"},
+        "scratch": {"enabled": False},
+        "distill": {"epochs": 1, "batch_size": 32},
+        "report": {"latency_runs": 0},
+    }
+    for name, values in sections.items():
+        data[name] = {**data.get(name, {}), **values}
+    return validate_config(data)
+
+
+@pytest.mark.slow
+def test_offline_distillation_caches_the_teacher_logits_once(
+    digits_npz, digits_teacher_path, tmp_path
+):
+    config = digits_config(
+        digits_npz,
+        digits_teacher_path,
+        tmp_path / "runs",
+        distill={"mode": "offline"},
+        export={"enabled": False},
+    )
+    folder = start_run(config)
+    cache = folder.file("models", "teacher_logits.npz")
+    assert np.load(cache)["teacher_logits"].shape == (270, 10)
+    assert folder.finished_stages() == ["teacher", "distill", "report"]
+    report = json.load(open(folder.file("report", "report.json")))
+    assert report["class_names"][0] == "digit 0"
+    assert sum(map(sum, report["rows"][1]["confusion_matrix"])) == 100
+
+
+@pytest.mark.slow
+def test_pruning_stage_adds_its_variants_to_the_package(
+    digits_npz, digits_teacher_path, tmp_path
+):
+    pytest.importorskip("tensorflow_model_optimization")
+    config = digits_config(
+        digits_npz,
+        digits_teacher_path,
+        tmp_path / "runs",
+        optimize={"method": "prune", "epochs": 1, "target_sparsity": 0.5},
+        export={"quantizations": ["float32"]},
+    )
+    folder = start_run(config)
+    assert folder.finished_stages()[-2:] == ["optimize", "report"]
+    metadata = json.load(open(folder.file("package", "metadata.json")))
+    assert sorted(metadata["variants"]) == ["float32", "pruned_float32"]
+    rows = json.load(open(folder.file("report", "report.json")))["rows"]
+    names = [row["name"] for row in rows]
+    assert "student (optimized)" in names and "student pruned float32 .tflite" in names
+    optimized = rows[names.index("student (optimized)")]
+    assert optimized["sparsity"] >= 0.4
