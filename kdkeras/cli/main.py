@@ -80,6 +80,7 @@ def run(config, overrides, output, resume):
             "no --set or --output."
         )
     from kdkeras.config import load_config
+    from kdkeras.models import PretrainedWeightsUnavailableError
     from kdkeras.pipeline import resume_run, start_run
 
     try:
@@ -89,6 +90,10 @@ def run(config, overrides, output, resume):
             folder = start_run(load_config(config, overrides), output_dir=output)
     except _config_errors() as error:
         raise ConfigProblem(str(error)) from None
+    except (PretrainedWeightsUnavailableError, FileNotFoundError) as error:
+        # Data or weights that are not on this machine: the message says
+        # where they were looked for and what to do.
+        raise click.ClickException(str(error)) from None
     click.echo(f"Run folder: {folder.path}")
 
 

@@ -58,8 +58,12 @@ def start_run(config, output_dir=None, extra_callbacks=()):
     Returns:
         The `RunFolder`.
     """
+    # Data and models are checked before the run folder exists: a config
+    # that cannot run leaves nothing behind.
+    data = load_run_data(config.data, config.run.seed)
+    check_before_training(config, data, planned_stages(config))
     folder = RunFolder.create(config, output_dir=output_dir)
-    run_stages(folder, config, extra_callbacks)
+    run_stages(folder, config, extra_callbacks, data=data)
     return folder
 
 
@@ -77,11 +81,21 @@ def resume_run(path, extra_callbacks=()):
     return folder
 
 
-def run_stages(folder, config, extra_callbacks=()):
-    """Runs the stages of `config` that `folder` has not finished."""
+def run_stages(folder, config, extra_callbacks=(), data=None):
+    """Runs the stages of `config` that `folder` has not finished.
+
+    Args:
+        folder: The `RunFolder`.
+        config: Its `RunConfig`.
+        extra_callbacks: Keras callbacks added to every training stage.
+        data: The `RunData`, if already loaded and checked.
+    """
+    plan = planned_stages(config)
+    if data is None:
+        data = load_run_data(config.data, config.run.seed)
+        check_before_training(config, data, plan)
     with folder.logging_to_file() as log:
         keras.utils.set_random_seed(config.run.seed)
-        data = load_run_data(config.data, config.run.seed)
         log.info(
             "kdkeras run %s: %d training, %s validation and %d test images of "
             "shape %s, %d classes",
@@ -93,8 +107,6 @@ def run_stages(folder, config, extra_callbacks=()):
             data.num_classes,
         )
         context = stages.RunContext(config, folder, data, log, tuple(extra_callbacks))
-        plan = planned_stages(config)
-        check_before_training(context, plan)
         for stage in plan:
             if folder.is_finished(stage):
                 _load_finished(context, stage)
@@ -109,14 +121,16 @@ def run_stages(folder, config, extra_callbacks=()):
     return folder
 
 
-def check_before_training(context, plan):
+def check_before_training(config, data, plan):
     """Refuses what would fail late, before the first stage trains.
 
     A student architecture that cannot take the data's images, a preset
     teacher too small for its backbone, and ready `.keras` models that do
     not take the images or output one score per class.
+
+    Raises:
+        ConfigError: Naming the key at fault.
     """
-    config, data = context.config, context.data
     run_models.build_configured_student(
         config.student, data.input_shape, data.num_classes, "student_check"
     )

@@ -169,8 +169,7 @@ def test_a_student_that_cannot_take_the_images_is_refused_before_training(
     )
     with pytest.raises(kdkeras.config.ConfigError, match="student.architecture"):
         start_run(config)
-    [name] = os.listdir(tmp_path / "runs")
-    assert RunFolder.open(tmp_path / "runs" / name).finished_stages() == []
+    assert not os.path.exists(tmp_path / "runs")
 
 
 def test_a_ready_teacher_with_other_classes_is_refused(image_folder, tmp_path):
