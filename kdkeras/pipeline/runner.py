@@ -19,9 +19,10 @@ from kdkeras.pipeline import models as run_models
 from kdkeras.pipeline import stages
 from kdkeras.pipeline.data import load_run_data, num_examples
 from kdkeras.pipeline.run_folder import RunFolder
+from kdkeras.pipeline.teacher_stage import run_teacher
 
 STAGE_FUNCTIONS = {
-    "teacher": stages.run_teacher,
+    "teacher": run_teacher,
     "scratch": stages.run_scratch,
     "distill": stages.run_distill,
     "export": stages.run_export,

@@ -1,10 +1,9 @@
 """The stages of `kdkeras run`, each a thin layer over kdkeras' own functions.
 
-teacher (`kdkeras.models.build_teacher` + `kdkeras.transfer.fine_tune`) →
-scratch (a plain Keras `fit`) → distill (`kdkeras.Distiller`, online or from
-`kdkeras.offline`'s logit cache) → export (`kdkeras.export.save_for_device`)
-→ optimize (`kdkeras.optimize`) → report
-(`kdkeras.evaluation.report.compare_and_report`).
+teacher (`kdkeras.pipeline.teacher_stage`) → scratch (a plain Keras `fit`) →
+distill (`kdkeras.Distiller`, online or from `kdkeras.offline`'s logit cache)
+→ export (`kdkeras.export.save_for_device`) → optimize (`kdkeras.optimize`)
+→ report (`kdkeras.evaluation.report.compare_and_report`).
 
 Each stage takes the `RunContext`, trains or loads its models into
 `context.models` and returns the artifacts `state.json` records, so a resumed
@@ -85,78 +84,6 @@ class RunContext:
     def final_student(self):
         """The student to deploy: the distilled one, else the scratch one."""
         return self.models.get("student_distilled", self.models.get("student_scratch"))
-
-
-def run_teacher(context):
-    """The teacher: the ready `teacher.path`, or a preset fine-tuned in two
-    stages (`teacher_head`, `teacher_fine_tune`), each resumable."""
-    config, folder, data = context.config, context.folder, context.data
-    teacher_config = config.teacher
-    if teacher_config.path is not None:
-        teacher = run_models.load_ready_model(
-            teacher_config.path, "teacher.path", data.input_shape, data.num_classes
-        )
-        context.models["teacher"] = teacher
-        return {"model": teacher_config.path}
-    from kdkeras.io_utils import atomic_path
-    from kdkeras.models import build_teacher, transfer
-
-    keras.utils.set_random_seed(config.run.seed)
-    view = run_models.teacher_view(teacher_config, data.input_shape)
-    core = build_teacher(
-        teacher_config.preset,
-        data.num_classes,
-        (*view.size, 3),
-        weights=teacher_config.weights,
-        dropout=teacher_config.dropout,
-        width=teacher_config.width,
-        name="teacher_core",
-    )
-    from_scratch = teacher_config.weights is None
-    if from_scratch:
-        # keras.applications' momentum (0.999) suits long ImageNet runs only.
-        transfer.set_batch_norm_momentum(core, 0.9)
-
-    def viewed(batches):
-        return None if batches is None else batches.map(lambda x, y: (view(x), y))
-
-    train = viewed(context.training_batches(teacher_config.batch_size))
-    validation = viewed(context.validation_batches(teacher_config.batch_size))
-    head_weights = os.path.join(folder.directory("models"), "teacher_head.weights.h5")
-    if folder.is_finished("teacher_head"):
-        core.load_weights(head_weights)
-    elif teacher_config.head_epochs:
-        transfer.fine_tune(
-            core,
-            train,
-            validation,
-            head_epochs=teacher_config.head_epochs,
-            head_learning_rate=teacher_config.head_learning_rate,
-            fine_tune_epochs=0,
-            callbacks=context.callbacks("teacher_head"),
-            verbose=2,
-        )
-        with atomic_path(head_weights, overwrite=True) as temporary_path:
-            core.save_weights(temporary_path)
-        folder.mark_finished("teacher_head", weights=head_weights)
-    if teacher_config.fine_tune_epochs:
-        histories = transfer.fine_tune(
-            core,
-            train,
-            validation,
-            head_epochs=0,
-            fine_tune_epochs=teacher_config.fine_tune_epochs,
-            fine_tune_learning_rate=teacher_config.fine_tune_learning_rate,
-            num_unfrozen_layers=None
-            if from_scratch
-            else teacher_config.num_unfrozen_layers,
-            freeze_batch_norm=not from_scratch,
-            callbacks=context.callbacks("teacher_fine_tune"),
-            verbose=2,
-        )
-        context.log.info("  teacher: %s", final_metrics(histories["fine_tune"]))
-    teacher = run_models.with_view(core, view, data.input_shape, name="teacher")
-    return context.save_model("teacher", teacher)
 
 
 def _new_student(context, name):
@@ -269,6 +196,11 @@ def run_export(context):
     if "int8" in export.quantizations:
         train = context.data.train
         calibration = train[0] if isinstance(train, tuple) else train.batch(32)
+    context.log.info(
+        "  converting the %s to LiteRT %s, each checked against Keras",
+        "distilled student" if "student_distilled" in context.models else "student",
+        ", ".join(export.quantizations),
+    )
     paths = save_for_device(
         context.final_student(),
         context.folder.directory("package"),
@@ -279,6 +211,10 @@ def run_export(context):
         overwrite=True,
     )
     tflite = {f"student {q} .tflite": path for q, path in paths["tflite"].items()}
+    for quantization, path in paths["tflite"].items():
+        context.log.info(
+            "  %s: %s (%.1f KB)", quantization, path, os.path.getsize(path) / 1024
+        )
     context.tflite.update(tflite)
     return {"tflite": tflite, "package": os.path.dirname(paths["keras"])}
 
@@ -348,6 +284,14 @@ def run_report(context):
         if name in context.models
     }
     x, y = run_data.evaluation_data(context.data.test)
+    context.log.info(
+        "  scoring %d models on %d test images%s",
+        len(models) + len(context.tflite),
+        run_data.num_examples(context.data.test),
+        f", {settings.latency_runs} timed batch-1 runs each"
+        if settings.latency_runs
+        else "",
+    )
     rows = report.compare_and_report(
         {**models, **context.tflite},
         x,

@@ -1,0 +1,80 @@
+"""The teacher stage of `kdkeras run`: a ready `.keras` teacher, or a
+`keras.applications` preset fine-tuned in two resumable stages."""
+
+import os
+
+import keras
+
+from kdkeras.io_utils import atomic_path
+from kdkeras.models import build_teacher, transfer
+from kdkeras.pipeline import models as run_models
+from kdkeras.pipeline.training import final_metrics
+
+
+def run_teacher(context):
+    """The teacher: the ready `teacher.path`, or a preset fine-tuned in two
+    stages (`teacher_head`, `teacher_fine_tune`), each resumable."""
+    config, folder, data = context.config, context.folder, context.data
+    teacher_config = config.teacher
+    if teacher_config.path is not None:
+        teacher = run_models.load_ready_model(
+            teacher_config.path, "teacher.path", data.input_shape, data.num_classes
+        )
+        context.models["teacher"] = teacher
+        return {"model": teacher_config.path}
+    keras.utils.set_random_seed(config.run.seed)
+    view = run_models.teacher_view(teacher_config, data.input_shape)
+    core = build_teacher(
+        teacher_config.preset,
+        data.num_classes,
+        (*view.size, 3),
+        weights=teacher_config.weights,
+        dropout=teacher_config.dropout,
+        width=teacher_config.width,
+        name="teacher_core",
+    )
+    from_scratch = teacher_config.weights is None
+    if from_scratch:
+        # keras.applications' momentum (0.999) suits long ImageNet runs only.
+        transfer.set_batch_norm_momentum(core, 0.9)
+
+    def viewed(batches):
+        return None if batches is None else batches.map(lambda x, y: (view(x), y))
+
+    train = viewed(context.training_batches(teacher_config.batch_size))
+    validation = viewed(context.validation_batches(teacher_config.batch_size))
+    head_weights = os.path.join(folder.directory("models"), "teacher_head.weights.h5")
+    if folder.is_finished("teacher_head"):
+        core.load_weights(head_weights)
+    elif teacher_config.head_epochs:
+        transfer.fine_tune(
+            core,
+            train,
+            validation,
+            head_epochs=teacher_config.head_epochs,
+            head_learning_rate=teacher_config.head_learning_rate,
+            fine_tune_epochs=0,
+            callbacks=context.callbacks("teacher_head"),
+            verbose=2,
+        )
+        with atomic_path(head_weights, overwrite=True) as temporary_path:
+            core.save_weights(temporary_path)
+        folder.mark_finished("teacher_head", weights=head_weights)
+    if teacher_config.fine_tune_epochs:
+        histories = transfer.fine_tune(
+            core,
+            train,
+            validation,
+            head_epochs=0,
+            fine_tune_epochs=teacher_config.fine_tune_epochs,
+            fine_tune_learning_rate=teacher_config.fine_tune_learning_rate,
+            num_unfrozen_layers=None
+            if from_scratch
+            else teacher_config.num_unfrozen_layers,
+            freeze_batch_norm=not from_scratch,
+            callbacks=context.callbacks("teacher_fine_tune"),
+            verbose=2,
+        )
+        context.log.info("  teacher: %s", final_metrics(histories["fine_tune"]))
+    teacher = run_models.with_view(core, view, data.input_shape, name="teacher")
+    return context.save_model("teacher", teacher)
