@@ -267,3 +267,27 @@ def test_pruning_stage_adds_its_variants_to_the_package(
     assert "student (optimized)" in names and "student pruned float32 .tflite" in names
     optimized = rows[names.index("student (optimized)")]
     assert optimized["sparsity"] >= 0.4
+
+
+def test_ready_students_skip_training(image_folder, tiny_teacher_path, tmp_path):
+    config = validate_config(
+        {
+            "run": {"name": "ready", "output_dir": str(tmp_path / "runs")},
+            "data": {
+                "source": "image_folder",
+                "path": str(image_folder),
+                "image_size": [28, 28],
+                "color_mode": "grayscale",
+            },
+            "scratch": {"path": tiny_teacher_path},
+            "distill": {"student_path": tiny_teacher_path},
+            "export": {"enabled": False},
+            "report": {"latency_runs": 0},
+        }
+    )
+    assert planned_stages(config) == ["scratch", "distill", "report"]
+    folder = start_run(config)
+    assert folder.artifacts("distill") == {"model": tiny_teacher_path}
+    assert not os.path.exists(folder.file("history"))
+    rows = json.load(open(folder.file("report", "report.json")))["rows"]
+    assert [row["name"] for row in rows] == ["student (scratch)", "student (distilled)"]
