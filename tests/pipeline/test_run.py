@@ -127,37 +127,6 @@ def test_interrupted_run_resumes_without_redoing_finished_work(
     ]
 
 
-@pytest.mark.slow
-def test_preset_teacher_is_fine_tuned_in_resumable_stages(image_folder, tmp_path):
-    config = tiny_config(
-        image_folder,
-        None,
-        tmp_path / "runs",
-        teacher={
-            "path": None,
-            "preset": "mobilenet_v2",
-            "weights": "none",
-            "width": 0.35,
-            "image_size": [32, 32],
-            "head_epochs": 1,
-            "fine_tune_epochs": 1,
-            "batch_size": 8,
-        },
-        scratch={"enabled": False},
-        export={"enabled": False},
-        report={"enabled": False},
-    )
-    folder = start_run(config)
-    assert folder.finished_stages() == ["teacher_head", "teacher", "distill"]
-    for stage in ("teacher_head", "teacher_fine_tune", "distill"):
-        assert os.listdir(folder.tensorboard_dir(stage)), stage
-        assert history_epochs(folder, stage) == [0], stage
-    teacher = keras.saving.load_model(folder.model_path("teacher"))
-    # The saved teacher takes the data's raw images and outputs 3 logits.
-    assert teacher.input_shape == (None, 28, 28, 1)
-    assert teacher.output_shape == (None, 3)
-
-
 def test_a_student_that_cannot_take_the_images_is_refused_before_training(
     image_folder, tiny_teacher_path, tmp_path
 ):
