@@ -16,7 +16,7 @@ import yaml
 
 from kdkeras.models import build_cnn
 
-DISTILL_EPOCHS = 40
+DISTILL_EPOCHS = 12
 
 
 def kdkeras_command(*args):
