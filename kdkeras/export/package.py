@@ -260,9 +260,9 @@ def add_variant(
     ```
 
     Args:
-        model: The Keras 3 classifier the variant stands for: it gives the
-            output kind and the default preprocessing, and `check_data`
-            compares the file with it.
+        model: The Keras 3 classifier the variant stands for (or its
+            `.keras` path): it gives the output kind and the default
+            preprocessing, and `check_data` compares the file with it.
         directory: The package directory; created if needed.
         labels: Class names, one per model output; must equal those of an
             existing `metadata.json`.
