@@ -115,7 +115,16 @@ def run_stages(folder, config, extra_callbacks=(), data=None):
                 continue
             log.info("[%s] starting", stage)
             start = time.perf_counter()
-            artifacts = STAGE_FUNCTIONS[stage](context)
+            try:
+                artifacts = STAGE_FUNCTIONS[stage](context)
+            except BaseException as error:  # Ctrl-C included: say how to go on.
+                log.info(
+                    "[%s] interrupted (%s). Continue with: kdkeras run --resume %s",
+                    stage,
+                    type(error).__name__,
+                    folder.path,
+                )
+                raise
             folder.mark_finished(stage, **artifacts)
             log.info("[%s] done in %.0f s", stage, time.perf_counter() - start)
         log.info("Run finished: %s", folder.path)

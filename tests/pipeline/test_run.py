@@ -116,6 +116,10 @@ def test_interrupted_run_resumes_without_redoing_finished_work(
     assert history_epochs(folder, "distill") == [0, 1, 2]
     assert not os.path.exists(folder.checkpoint_dir("distill"))
     log = open(folder.file("run.log"), encoding="utf-8").read()
+    assert (
+        f"[distill] interrupted (SimulatedCrash). Continue with: kdkeras run "
+        f"--resume {folder.path}"
+    ) in log
     assert "[scratch] finished before: loaded" in log
     assert log.count("[scratch] starting") == 1
     assert log.count("[distill] starting") == 2
