@@ -223,7 +223,9 @@ def export(model, output, quantizations, data, labels, integer_io, overwrite):
     type=click.Path(exists=True, dir_okay=False),
     help="One class name per line (default: the folder's class folders).",
 )
-@click.option("--title", default="Model comparison", show_default=True)
+@click.option(
+    "--title", default="Model comparison", show_default=True, help="The report's title."
+)
 @click.option(
     "--latency-runs",
     default=100,

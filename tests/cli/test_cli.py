@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import click
 import keras
 import pytest
 import yaml
@@ -60,6 +61,10 @@ def test_every_command_and_option_has_help():
         help_text = invoke(command, "--help").output
         options = [word for word in help_text.split() if word.startswith("--")]
         assert options, command
+    for command in cli.commands.values():
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{command.name} {param.opts}"
     run_help = invoke("run", "--help").output
     for option in ("--set KEY.PATH=VALUE", "--output", "--resume RUN_DIR"):
         assert option in run_help
