@@ -11,10 +11,13 @@ same augmentation**:
 * `kd`: Hinton et al.'s KD (`alpha`, `T`) from teacher logits cached once on
   the plain images (offline);
 * `dkd`: decoupled KD (Zhao et al. 2022) from the same cache;
+* `lskd`: KD on z-scored logits (Sun et al. 2024, `"kd_standardized"`), from
+  the same cache;
 * `scratch_views`: labels only, on replayable augmented views (shifts by up
   to 2 px, flips, and mixup when `--mixup` > 0; mixed views get mixed labels);
 * `kd_views`: KD on the same views, the teacher's logits for each view from an
   augmentation-consistent cache (`kdkeras.distillation.view_cache`);
+* `lskd_views`: logit-standardized KD on the same views;
 * `fm`: function matching (Beyer et al. 2022): the same views, pure
   distillation (`alpha = 0`, `T = 1`).
 
@@ -59,10 +62,21 @@ STUDENTS = {
     # A 4k-parameter CNN: a larger gap to the teacher.
     "cnn4k": lambda: build_cnn(filters=(4, 8), dense_units=None, pooling="flatten"),
 }
-METHODS = ("scratch", "kd", "dkd", "scratch_views", "kd_views", "fm")
+METHODS = (
+    "scratch",
+    "kd",
+    "dkd",
+    "lskd",
+    "scratch_views",
+    "kd_views",
+    "lskd_views",
+    "fm",
+)
 BASELINE = {
     "kd": "scratch",
     "dkd": "scratch",
+    "lskd": "scratch",
+    "lskd_views": "scratch_views",
     "kd_views": "scratch_views",
     "fm": "scratch_views",
 }
@@ -84,6 +98,7 @@ def parse_args(argv=None):
     parser.add_argument("--dkd-temperature", type=float, default=4.0)
     parser.add_argument("--dkd-beta", type=float, default=8.0, help="NCKD weight")
     parser.add_argument("--fm-temperature", type=float, default=1.0)
+    parser.add_argument("--lskd-temperature", type=float, default=2.0)
     parser.add_argument("--shift", type=int, default=2, help="views: pixels")
     parser.add_argument("--mixup", type=float, default=0.0, help="views: mixup alpha")
     parser.add_argument("--teacher-weights", default=TEACHER_WEIGHTS)
@@ -172,12 +187,15 @@ def train_one(method, student, train, plain_logits, cache, args, seed):
         student.fit(dataset, steps_per_epoch=steps, **fit)
         return student
     distiller = kdkeras.Distiller(teacher=None, student=student)
-    if method in ("kd", "dkd"):
+    standardized = kdkeras.losses.StandardizedKDLoss(temperature=args.lskd_temperature)
+    if method in ("kd", "dkd", "lskd"):
         dataset = offline.offline_dataset(
             x, y, plain_logits, batch_size=args.batch_size, seed=seed
         )
         if method == "kd":
             kd = dict(alpha=args.alpha, temperature=args.temperature)
+        elif method == "lskd":
+            kd = dict(alpha=args.alpha, distillation_loss_fn=standardized)
         else:
             kd = dict(
                 alpha=args.alpha,
@@ -188,11 +206,11 @@ def train_one(method, student, train, plain_logits, cache, args, seed):
         compile_student(distiller, args, steps, **kd)
         distiller.fit(dataset, **fit)
         return distiller.student
-    kd = (
-        dict(alpha=args.alpha, temperature=args.temperature)
-        if method == "kd_views"
-        else dict(alpha=0.0, temperature=args.fm_temperature)
-    )
+    kd = {
+        "kd_views": dict(alpha=args.alpha, temperature=args.temperature),
+        "lskd_views": dict(alpha=args.alpha, distillation_loss_fn=standardized),
+        "fm": dict(alpha=0.0, temperature=args.fm_temperature),
+    }[method]
     compile_student(distiller, args, steps, **kd)
     distiller.fit(
         cache.dataset(x, y, args.batch_size, seed=seed), steps_per_epoch=steps, **fit
@@ -233,7 +251,7 @@ def main(argv=None):
     teacher = load_pretrained_teacher(args.teacher_weights)
     teacher_accuracy = accuracy(teacher, test)
     print(f"teacher test accuracy {teacher_accuracy:.4f}", flush=True)
-    needs_views = any(m in ("scratch_views", "kd_views", "fm") for m in args.methods)
+    needs_views = any(m.endswith("_views") or m == "fm" for m in args.methods)
     plain_logits, cache = teacher_caches(teacher, train, args, args.epochs, needs_views)
     del teacher
     results, runs = {}, []

@@ -7,6 +7,8 @@ from kdkeras.losses.functional import (
     label_cross_entropy,
     logit_mse,
     soft_target_cross_entropy,
+    standardize_logits,
+    standardized_kd_loss,
 )
 from kdkeras.losses.losses import (
     DistillationLoss,
@@ -17,5 +19,6 @@ from kdkeras.losses.losses import (
     LabelCrossEntropy,
     LogitMSE,
     SoftTargetCrossEntropy,
+    StandardizedKDLoss,
 )
 from kdkeras.losses.registry import get, register_distillation_loss, registered_names

@@ -70,6 +70,56 @@ def kd_loss(teacher_logits, student_logits, temperature=1.0):
     return (temperature**2) * kl
 
 
+def standardize_logits(logits, epsilon=1e-7):
+    """Z-scores each row of logits: `(z − mean(z)) / (std(z) + ε)`.
+
+    `std` is the sample standard deviation (divided by `classes − 1`), as in
+    the reference code of Sun et al. (2024).
+    """
+    logits = ops.convert_to_tensor(logits)
+    mean = ops.mean(logits, axis=-1, keepdims=True)
+    num_classes = ops.cast(ops.shape(logits)[-1], logits.dtype)
+    variance = ops.sum(ops.square(logits - mean), axis=-1, keepdims=True) / (
+        num_classes - 1.0
+    )
+    return (logits - mean) / (ops.sqrt(variance) + epsilon)
+
+
+def standardized_kd_loss(teacher_logits, student_logits, temperature=2.0):
+    """KD on z-scored logits (Sun et al., 2024, "Logit Standardization in
+    Knowledge Distillation", CVPR, arXiv:2403.01427).
+
+    ```
+    Z(z) = (z − mean(z)) / std(z)           per sample, over the classes
+    loss = T² · KL(softmax(Z(t) / T) ‖ softmax(Z(s) / T))
+    ```
+
+    The student matches the *ranking and relative gaps* of the teacher's
+    logits, not their range: a teacher whose logits are compressed (trained
+    with label smoothing, or much larger than the student) no longer forces
+    the student to copy that scale, and no single temperature has to suit
+    both models. Unchanged by adding a constant to, or multiplying by a
+    positive number, either model's logits.
+
+    Args:
+        teacher_logits: Tensor `(batch, classes)`, the teacher's logits.
+        student_logits: Tensor `(batch, classes)`, the student's logits.
+        temperature: Positive float `T` (the paper's base temperature: 2).
+
+    Returns:
+        Tensor `(batch,)`.
+    """
+    teacher_logits = ops.stop_gradient(ops.convert_to_tensor(teacher_logits))
+    student_logits = ops.convert_to_tensor(student_logits)
+    check_same_shape(teacher_logits=teacher_logits, student_logits=student_logits)
+    teacher_logits = ops.cast(teacher_logits, student_logits.dtype)
+    return kd_loss(
+        standardize_logits(teacher_logits),
+        standardize_logits(student_logits),
+        temperature=temperature,
+    )
+
+
 def soft_target_cross_entropy(teacher_logits, student_logits, temperature=1.0):
     """Cross-entropy of the student against the teacher's softened outputs.
 

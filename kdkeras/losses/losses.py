@@ -68,6 +68,24 @@ class KDLoss(_TemperatureLoss):
     default_name = "kd_loss"
 
 
+@register_distillation_loss("kd_standardized")
+class StandardizedKDLoss(_TemperatureLoss):
+    """KD on z-scored logits (Sun et al., 2024, arXiv:2403.01427).
+
+    `T² · KL(softmax(Z(t) / T) ‖ softmax(Z(s) / T))` with
+    `Z(z) = (z − mean(z)) / std(z)`; see `kdkeras.losses.standardized_kd_loss`.
+
+    Args:
+        temperature: Positive float `T` (the paper's base temperature: 2).
+        reduction: Keras reduction of the per-sample values.
+        name: Optional name.
+        dtype: Optional dtype of the computation.
+    """
+
+    loss_fn = staticmethod(functional.standardized_kd_loss)
+    default_name = "standardized_kd_loss"
+
+
 @register_distillation_loss("soft_target_cross_entropy")
 class SoftTargetCrossEntropy(_TemperatureLoss):
     """`−T² · Σ softmax(t / T) · log_softmax(s / T)` (Hinton et al., 2015).

@@ -9,6 +9,7 @@ def test_builtin_names():
         "dkd",
         "hard_pseudo_label",
         "kd",
+        "kd_standardized",
         "logit_mse",
         "soft_target_cross_entropy",
     ]
