@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint docs benchmark benchmark-accuracy benchmark-optimize clean
+.PHONY: demo test lint docs benchmark benchmark-accuracy benchmark-optimize benchmark-hinton clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ benchmark-accuracy: $(STAMP)
 
 benchmark-optimize: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/optimize.py
+
+# Hinton et al. 2015, section 3, on the full MNIST (issue 10): the long mode,
+# HINTON_ARGS="--quick" for the quick one (benchmarks/README.md has the times).
+# Needs MNIST: $KDKERAS_MNIST_DIR, internet, or HINTON_ARGS="--data-path DIR".
+benchmark-hinton: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/hinton_mnist.py $(HINTON_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

