@@ -22,6 +22,7 @@ from kdkeras.distillation import (
     schedules,
 )
 from kdkeras.evaluation import compare_models, evaluate_model, report
+from kdkeras.models.transfer import fine_tune
 
 NUM_CLASSES = 10
 
@@ -535,6 +536,11 @@ CASES = {
         ValueError,
         "`path_or_model` must be a LiteRT",
     ),
+    "litert-compare-keras-path": (
+        lambda c: litert.compare_with_keras(c.keras_file, c.junk_tflite, c.x),
+        TypeError,
+        "`keras_model` must be a `keras.Model`",
+    ),
     # The report and scoring.
     "report-class-name-count": (
         lambda c: _report(c, class_names=c.names[:5]),
@@ -712,6 +718,28 @@ CASES = {
         lambda c: models.build_teacher("mobilenet_v2", 0, (32, 32, 3)),
         ValueError,
         "`num_classes` must be a positive integer",
+    ),
+    "fine-tune-label-out-of-range": (
+        lambda c: fine_tune(c.student, (c.x, _with(c.y, 0, 12)), head_epochs=1),
+        ValueError,
+        r"`train_data` must hold class ids in \[0, 10\)",
+    ),
+    "fine-tune-validation-labels": (
+        lambda c: fine_tune(
+            c.student, (c.x, c.y), validation_data=(c.x, c.y + 0.5), head_epochs=1
+        ),
+        ValueError,
+        "`validation_data` must hold whole class ids",
+    ),
+    "fine-tune-learning-rate": (
+        lambda c: fine_tune(c.student, (c.x, c.y), head_learning_rate=0),
+        ValueError,
+        r"`head_learning_rate` must be a finite number in \(0, inf\]",
+    ),
+    "fine-tune-epochs": (
+        lambda c: fine_tune(c.student, (c.x, c.y), fine_tune_epochs=-1),
+        ValueError,
+        "`fine_tune_epochs` must be a non-negative integer",
     ),
     "image-view-channels": (
         lambda c: kdkeras.layers.ImageView(size=(8, 8), channels=2),

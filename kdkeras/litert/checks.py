@@ -14,7 +14,11 @@ import os
 import numpy as np
 
 from kdkeras.litert.runner import LiteRTModel
-from kdkeras.validation import check_tflite_file
+from kdkeras.validation import (
+    check_keras_model,
+    check_single_output,
+    check_tflite_file,
+)
 
 
 def load_litert_model(path_or_model, num_threads=None, argument_name="path_or_model"):
@@ -55,6 +59,8 @@ def compare_with_keras(keras_model, path_or_model, x, batch_size=256, verbose="a
         outputs), `top1_agreement` (the fraction of examples whose argmax over
         the last axis is the same in both) and `num_examples`.
     """
+    check_keras_model(keras_model, "keras_model")
+    check_single_output(keras_model, "keras_model")
     model = load_litert_model(path_or_model)
     litert_outputs = _single_output(
         model.predict(x, batch_size=batch_size, verbose=verbose)

@@ -9,7 +9,9 @@ fine-tuning").
 """
 
 import keras
+import numpy as np
 
+from kdkeras import validation
 from kdkeras.models.layers import walk_layers
 
 
@@ -96,6 +98,27 @@ def unfreeze_top(
     return [layer.name for layer in weighted if layer.trainable]
 
 
+def _check_arguments(
+    model, train_data, validation_data, epochs, learning_rates, batch_size
+):
+    """Checks `fine_tune`'s arguments before the first stage trains."""
+    validation.check_keras_model(model, "model")
+    for name, value in epochs.items():
+        validation.check_count(value, name, meaning="0 skips the stage")
+    for name, value in learning_rates.items():
+        validation.check_number(value, name, low=0, include_low=False)
+    validation.check_positive_int(batch_size, "batch_size", allow_none=True)
+    num_classes = validation.num_classes(model)
+    for name, data in (
+        ("train_data", train_data),
+        ("validation_data", validation_data),
+    ):
+        if isinstance(data, tuple) and len(data) == 2:
+            # Sparse labels out of range would end in a TensorFlow graph error.
+            validation.check_examples(data[0], name)
+            validation.check_class_labels(np.asarray(data[1]), num_classes, name)
+
+
 def fine_tune(
     model,
     train_data,
@@ -146,6 +169,17 @@ def fine_tune(
         A dict `{"head": History or None, "fine_tune": History or None}`.
     """
     x, y = train_data if isinstance(train_data, tuple) else (train_data, None)
+    _check_arguments(
+        model,
+        train_data,
+        validation_data,
+        epochs={"head_epochs": head_epochs, "fine_tune_epochs": fine_tune_epochs},
+        learning_rates={
+            "head_learning_rate": head_learning_rate,
+            "fine_tune_learning_rate": fine_tune_learning_rate,
+        },
+        batch_size=batch_size,
+    )
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     def run_stage(learning_rate, epochs):
