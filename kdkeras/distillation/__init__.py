@@ -1,7 +1,15 @@
 """Distillation: the `Distiller`, its objective, offline logit caches, output
 kinds and the callbacks `fit` adds."""
 
-from kdkeras.distillation import offline, outputs, schedules, topk, view_cache, views
+from kdkeras.distillation import (
+    diagnostics,
+    offline,
+    outputs,
+    schedules,
+    topk,
+    view_cache,
+    views,
+)
 from kdkeras.distillation.callbacks import NonFiniteLossError, RaiseOnNonFiniteLoss
 from kdkeras.distillation.distiller import Distiller
 from kdkeras.distillation.features import AttentionTransfer, FeatureDistillation, Hint
