@@ -94,6 +94,20 @@ def test_kd_loss_is_t_squared_times_the_kl_of_softened_outputs(pair, temperature
     )
 
 
+@FAST
+@given(logit_pairs(low=-(2.0**119), high=2.0**119), TEMPERATURE)
+def test_kd_loss_is_finite_far_beyond_real_logits(pair, temperature):
+    """Finite up to ±2^119 (≈ 6.6e35), where T² · KL still fits in a float32.
+
+    (At ±3e38, the largest float32, `log_softmax` overflows: not covered.)
+    """
+    teacher, student = pair
+    assert np.all(np.isfinite(_numpy(losses.kd_loss(teacher, student, temperature))))
+    np.testing.assert_array_equal(
+        _numpy(losses.kd_loss(teacher, teacher, temperature)), 0.0
+    )
+
+
 @pytest.mark.tensorflow
 @FAST
 @given(logit_pairs(), TEMPERATURE)
