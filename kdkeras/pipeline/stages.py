@@ -18,6 +18,7 @@ import keras
 
 from kdkeras.pipeline import data as run_data
 from kdkeras.pipeline import models as run_models
+from kdkeras.pipeline.curves import plot_training_curves
 from kdkeras.pipeline.training import (
     cosine_adam,
     final_metrics,
@@ -303,4 +304,12 @@ def run_report(context):
         num_threads=settings.num_threads,
     )
     context.log.info("\n%s", format_table(rows, report.report_columns(rows)))
-    return {"report": context.folder.file("report", "report.md")}
+    artifacts = {"report": context.folder.file("report", "report.md")}
+    curves = plot_training_curves(
+        context.folder.file("history"),
+        context.folder.file("report", "training_curves.png"),
+    )
+    if curves is not None:
+        context.log.info("  training curves: %s", curves)
+        artifacts["training_curves"] = curves
+    return artifacts

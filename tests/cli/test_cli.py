@@ -121,6 +121,7 @@ def test_run_writes_the_whole_run_folder(tiny_config_path, tmp_path, monkeypatch
         "| true \\ predicted | bag | sneaker | trouser |"
         in (run_dir / "report" / "report.md").read_text()
     )
+    assert (run_dir / "report" / "training_curves.png").stat().st_size > 0
     log = (run_dir / "run.log").read_text()
     assert "[report] done" in log and "student int8 .tflite" in log
     # Resuming a finished run runs nothing again.
