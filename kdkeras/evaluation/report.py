@@ -25,6 +25,7 @@ pruning does and does not buy.
 
 import datetime
 import json
+import math
 import os
 import platform
 from collections.abc import Mapping
@@ -160,16 +161,19 @@ def report_columns(rows):
 
 
 def write_report(rows, directory, class_names=None, title="Model comparison"):
-    """Writes `report.md`, `report.json` and `report.png` atomically.
+    """Writes `report.md`, `report.json`, `report.png` and
+    `confusion_matrices.png` atomically.
 
     Returns:
-        A `dict` with the paths under `"markdown"`, `"json"` and `"figure"`.
+        A `dict` with the paths under `"markdown"`, `"json"`, `"figure"` and
+        `"confusion_matrices"`.
     """
     os.makedirs(directory, exist_ok=True)
     paths = {
         "markdown": os.path.join(directory, "report.md"),
         "json": os.path.join(directory, "report.json"),
         "figure": os.path.join(directory, "report.png"),
+        "confusion_matrices": os.path.join(directory, "confusion_matrices.png"),
     }
     environment = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -197,6 +201,10 @@ def write_report(rows, directory, class_names=None, title="Model comparison"):
             file.write(format_markdown(rows, title, environment, class_names))
     with atomic_path(paths["figure"], overwrite=True) as temporary_path:
         plot_tradeoffs(rows, title).savefig(temporary_path, format="png", dpi=120)
+    with atomic_path(paths["confusion_matrices"], overwrite=True) as temporary_path:
+        plot_confusion_matrices(rows, class_names).savefig(
+            temporary_path, format="png", dpi=100
+        )
     return paths
 
 
@@ -215,6 +223,8 @@ def format_markdown(rows, title, environment, class_names=None):
         tables.format_markdown_table(rows, report_columns(rows)),
         "",
         "![accuracy against size and latency](report.png)",
+        "",
+        "![confusion matrices](confusion_matrices.png)",
     ]
     pruned_rows = [row for row in rows if row_is_pruned(row)]
     if pruned_rows:
@@ -284,5 +294,39 @@ def plot_tradeoffs(rows, title):
         axis.set_ylabel("test accuracy")
         axis.grid(True, alpha=0.3)
     figure.suptitle(f"{title} (circles: Keras, squares: LiteRT)")
+    figure.tight_layout()
+    return figure
+
+
+def plot_confusion_matrices(rows, class_names=None):
+    """A matplotlib figure: each row's confusion matrix as a heatmap.
+
+    One panel per model (`sklearn.metrics.ConfusionMatrixDisplay`), three to
+    a line; the counts are written in the cells up to 20 classes.
+    """
+    from matplotlib.figure import Figure
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    num_classes = len(rows[0]["confusion_matrix"])
+    labels = class_names or [str(index) for index in range(num_classes)]
+    num_columns = min(3, len(rows))
+    num_lines = math.ceil(len(rows) / num_columns)
+    side = 3 + 0.3 * num_classes
+    figure = Figure(figsize=(side * num_columns, side * num_lines))
+    axes = figure.subplots(num_lines, num_columns, squeeze=False).ravel()
+    for axis, row in zip(axes, rows, strict=False):
+        display = ConfusionMatrixDisplay(
+            np.asarray(row["confusion_matrix"]), display_labels=labels
+        )
+        display.plot(
+            ax=axis,
+            colorbar=False,
+            include_values=num_classes <= 20,
+            values_format="d",
+            xticks_rotation="vertical",
+        )
+        axis.set_title(f"{row['name']}: accuracy {row['accuracy']:.4f}", fontsize=9)
+    for axis in axes[len(rows) :]:
+        axis.set_visible(False)
     figure.tight_layout()
     return figure

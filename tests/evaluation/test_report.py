@@ -68,7 +68,11 @@ def test_report_rows_files_and_figure(trained_models, digits, tmp_path):
     # No pruned model: no sparsity columns, no pruning section.
     assert "| sparsity |" not in markdown and "## Pruning" not in markdown
     assert (directory / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    confusion_png = (directory / "confusion_matrices.png").read_bytes()
+    assert confusion_png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "![confusion matrices](confusion_matrices.png)" in markdown
     assert sorted(path.name for path in directory.iterdir()) == [
+        "confusion_matrices.png",
         "report.json",
         "report.md",
         "report.png",
