@@ -30,12 +30,22 @@ def _check_static_temperature(temperature):
         check_temperature(temperature)
 
 
+# Logits are clipped to ±LOGIT_LIMIT before softening: near the float32 limit
+# (3.4e38) the difference of two logits overflows to inf, and the KL's
+# `0 · (−inf)` gives NaN. No trained model produces logits near 1e30, so the
+# clip changes no real value, and every loss and gradient stays finite for any
+# logits a float32 can hold.
+LOGIT_LIMIT = 1e30
+
+
 def _softened_log_probs(teacher_logits, student_logits, temperature):
     _check_static_temperature(temperature)
     teacher_logits = ops.stop_gradient(ops.convert_to_tensor(teacher_logits))
     student_logits = ops.convert_to_tensor(student_logits)
     check_same_shape(teacher_logits=teacher_logits, student_logits=student_logits)
     teacher_logits = ops.cast(teacher_logits, student_logits.dtype)
+    teacher_logits = ops.clip(teacher_logits, -LOGIT_LIMIT, LOGIT_LIMIT)
+    student_logits = ops.clip(student_logits, -LOGIT_LIMIT, LOGIT_LIMIT)
     teacher_log_probs = ops.log_softmax(teacher_logits / temperature, axis=-1)
     student_log_probs = ops.log_softmax(student_logits / temperature, axis=-1)
     return teacher_log_probs, student_log_probs
@@ -76,7 +86,11 @@ def standardize_logits(logits, epsilon=1e-7):
     `std` is the sample standard deviation (divided by `classes − 1`), as in
     the reference code of Sun et al. (2024).
     """
-    logits = ops.convert_to_tensor(logits)
+    logits = ops.clip(ops.convert_to_tensor(logits), -LOGIT_LIMIT, LOGIT_LIMIT)
+    # Rows beyond ±1e15 are scaled down first (the z-score does not change)
+    # so that their squares fit in a float32; other rows are divided by 1.
+    largest = ops.max(ops.abs(logits), axis=-1, keepdims=True)
+    logits = logits / ops.maximum(largest / 1e15, 1.0)
     mean = ops.mean(logits, axis=-1, keepdims=True)
     num_classes = ops.cast(ops.shape(logits)[-1], logits.dtype)
     variance = ops.sum(ops.square(logits - mean), axis=-1, keepdims=True) / (
