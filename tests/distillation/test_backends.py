@@ -115,8 +115,10 @@ def test_one_step_gives_the_same_loss_and_weights_on_tensorflow_and_jax():
 
 @pytest.mark.slow
 @pytest.mark.tensorflow
-def test_distillation_and_loss_tests_pass_on_jax():
-    """The Distiller's tests, run again on JAX (TF-only ones are skipped)."""
+@pytest.mark.parametrize("folder", ["distillation", "losses"])
+def test_distillation_and_loss_tests_pass_on_jax(folder):
+    """The Distiller's and the losses' tests, run again on JAX (TF-only ones
+    are skipped); one test per folder, so pytest-xdist runs them side by side."""
     output = _run(
         "jax",
         "-m",
@@ -126,7 +128,6 @@ def test_distillation_and_loss_tests_pass_on_jax():
         "no:cacheprovider",
         "-p",
         "no:xdist",
-        str(TESTS / "distillation"),
-        str(TESTS / "losses"),
+        str(TESTS / folder),
     )
     assert " passed" in output and "failed" not in output, output[-2000:]
