@@ -171,6 +171,71 @@ def build_teacher_resnet(
     return keras.Model(inputs, averaged, name=name + "_flip_tta")
 
 
+def build_teacher_vgg(
+    stage_filters=(32, 64, 128),
+    convs_per_stage=2,
+    dropout=0.3,
+    num_classes=NUM_CLASSES,
+    flip_tta=False,
+    name="fashion_mnist_vgg_teacher",
+):
+    """Builds a VGG-style teacher: stages of 3x3 Conv-BN-ReLU, max pooling.
+
+    Stage `i` has `convs_per_stage` 3x3 Conv-BN-ReLU layers with
+    `stage_filters[i]` filters, followed by 2x2 max pooling (not after the
+    last stage); then global average pooling, `Dropout(dropout)` and
+    `Dense(num_classes)` logits. Cheaper per image than the ResNet at the
+    same accuracy on this CPU: every convolution after the first stage works
+    on pooled maps.
+
+    Returns:
+        A functional `keras.Model` from `(N, 28, 28, 1)` pixels in [0, 255]
+        to `(N, num_classes)` float32 logits (flip TTA as in
+        `build_teacher_resnet`).
+    """
+    inputs = keras.Input((28, 28, 1), name="pixels")
+    x = keras.layers.Rescaling(
+        1.0 / (255.0 * STD), offset=-MEAN / STD, name="rescaling"
+    )(inputs)
+    for stage, filters in enumerate(stage_filters, start=1):
+        for conv in range(1, convs_per_stage + 1):
+            x = _conv_bn(x, filters, 3, 1, f"stage{stage}_conv{conv}")
+        if stage < len(stage_filters):
+            x = keras.layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    network = keras.Model(inputs, logits, name=name if not flip_tta else "network")
+    if not flip_tta:
+        return network
+    inputs = keras.Input((28, 28, 1), name="pixels")
+    flipped = HorizontalFlip(name="horizontal_flip")(inputs)
+    averaged = keras.layers.Average(name="flip_tta_mean")(
+        [network(inputs), network(flipped)]
+    )
+    return keras.Model(inputs, averaged, name=name + "_flip_tta")
+
+
+def build_from_architecture(arch, flip_tta=False):
+    """Builds the teacher an `"architecture"` entry of the JSON describes."""
+    if arch.get("builder", "").endswith("build_teacher_vgg"):
+        return build_teacher_vgg(
+            stage_filters=tuple(arch["stage_filters"]),
+            convs_per_stage=arch["convs_per_stage"],
+            dropout=arch["dropout"],
+            num_classes=arch["num_classes"],
+            flip_tta=flip_tta,
+        )
+    return build_teacher_resnet(
+        width=arch["width"],
+        blocks=tuple(arch["blocks"]),
+        base_filters=tuple(arch["base_filters"]),
+        num_classes=arch["num_classes"],
+        flip_tta=flip_tta,
+    )
+
+
 def plain_network(model):
     """The plain network of a teacher built by `build_teacher_resnet`."""
     try:
@@ -189,13 +254,7 @@ def load_pretrained_teacher(path=OUTPUT, flip_tta=None):
     arch = info["architecture"]
     if flip_tta is None:
         flip_tta = arch.get("flip_tta", False)
-    model = build_teacher_resnet(
-        width=arch["width"],
-        blocks=tuple(arch["blocks"]),
-        base_filters=tuple(arch["base_filters"]),
-        num_classes=arch["num_classes"],
-        flip_tta=flip_tta,
-    )
+    model = build_from_architecture(arch, flip_tta=flip_tta)
     plain_network(model).load_weights(path)
     return model
 
@@ -318,7 +377,13 @@ class EpochTimer(keras.callbacks.Callback):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=18)
+    parser.add_argument("--arch", choices=["resnet", "vgg"], default="resnet")
     parser.add_argument("--width", type=float, default=1.0)
+    parser.add_argument(
+        "--stage-filters", default="32,64,128", help="vgg: filters per stage"
+    )
+    parser.add_argument("--convs-per-stage", type=int, default=2, help="vgg")
+    parser.add_argument("--dropout", type=float, default=0.3, help="vgg")
     parser.add_argument(
         "--blocks", default="0,1,1", help="residual blocks per stage (28, 14, 7 px)"
     )
@@ -375,7 +440,23 @@ def main(argv=None):
         x_train, y_train = x_train[: args.subset], y_train[: args.subset]
         epochs = 2
 
-    model = build_teacher_resnet(width=args.width, blocks=blocks)
+    stage_filters = tuple(int(f) for f in args.stage_filters.split(","))
+    if args.arch == "vgg":
+        architecture = {
+            "builder": "tools/train_teacher.py:build_teacher_vgg",
+            "stage_filters": list(stage_filters),
+            "convs_per_stage": args.convs_per_stage,
+            "dropout": args.dropout,
+        }
+    else:
+        architecture = {
+            "builder": "tools/train_teacher.py:build_teacher_resnet",
+            "width": args.width,
+            "blocks": list(blocks),
+            "base_filters": [32, 64, 128],
+        }
+    architecture["num_classes"] = NUM_CLASSES
+    model = build_from_architecture(architecture)
     print(f"parameters: {model.count_params():,}", flush=True)
     steps_per_epoch = len(x_train) // args.batch_size
     warmup = int(round(args.warmup_epochs * steps_per_epoch))
@@ -406,7 +487,7 @@ def main(argv=None):
         # The first epoch includes tracing; the second is the steady state.
         per_image = timer.seconds[-1] / (steps_per_epoch * args.batch_size)
         print(
-            f"width {args.width} blocks {blocks}: {model.count_params():,} "
+            f"{args.arch} {architecture}: {model.count_params():,} "
             f"parameters, {timer.seconds[-1]:.1f} s for "
             f"{steps_per_epoch * args.batch_size} images -> "
             f"~{per_image * 60000:.0f} s per 60,000-image epoch",
@@ -433,11 +514,7 @@ def main(argv=None):
         model.save_weights(temporary_path)
     summary = {
         "architecture": {
-            "builder": "tools/train_teacher.py:build_teacher_resnet",
-            "width": args.width,
-            "blocks": list(blocks),
-            "base_filters": [32, 64, 128],
-            "num_classes": NUM_CLASSES,
+            **architecture,
             "flip_tta": flip_tta,
             "input": "uint8 pixels, shape (N, 28, 28, 1); outputs logits",
         },
