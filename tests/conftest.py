@@ -141,3 +141,23 @@ def image_folder(tmp_path_factory):
     directory = tmp_path_factory.mktemp("images") / "train"
     write_image_folder(directory, images_per_class=14)
     return directory
+
+
+def _image_folder_dataset(directory, shuffle=False, batch_size=8):
+    return keras.utils.image_dataset_from_directory(
+        directory,
+        color_mode="grayscale",
+        image_size=(28, 28),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=0,
+        verbose=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def folder_dataset():
+    """`folder_dataset(directory, shuffle=False, batch_size=8)`: a folder of
+    28×28 grayscale PNGs as `keras.utils.image_dataset_from_directory` batches
+    of `(uint8-valued float32 images, class ids)`."""
+    return _image_folder_dataset

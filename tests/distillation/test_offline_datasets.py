@@ -10,24 +10,15 @@ from kdkeras import offline
 from kdkeras.models import build_cnn
 
 
-def folder_dataset(directory, batch_size=8):
-    return keras.utils.image_dataset_from_directory(
-        directory,
-        color_mode="grayscale",
-        image_size=(28, 28),
-        batch_size=batch_size,
-        shuffle=False,
-        verbose=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def folder_teacher():
     keras.utils.set_random_seed(0)
     return build_cnn(num_classes=3, filters=(4,), dense_units=None)
 
 
-def test_cache_has_one_row_per_image(folder_teacher, image_folder, tmp_path):
+def test_cache_has_one_row_per_image(
+    folder_teacher, image_folder, tmp_path, folder_dataset
+):
     dataset = folder_dataset(image_folder)  # 42 images in 6 batches
     path = tmp_path / "teacher.npz"
     logits = offline.cache_teacher_logits(folder_teacher, dataset, path)
@@ -40,7 +31,7 @@ def test_cache_has_one_row_per_image(folder_teacher, image_folder, tmp_path):
     np.testing.assert_array_equal(loaded, logits)
 
 
-def test_dataset_fingerprint_follows_the_inputs(image_folder):
+def test_dataset_fingerprint_follows_the_inputs(image_folder, folder_dataset):
     dataset = folder_dataset(image_folder)
     fingerprint = offline.fingerprint_data(dataset)
     assert offline.fingerprint_data(folder_dataset(image_folder)) == fingerprint
@@ -49,7 +40,9 @@ def test_dataset_fingerprint_follows_the_inputs(image_folder):
     assert offline.fingerprint_data(dataset.take(2)) != fingerprint
 
 
-def test_cache_for_another_dataset_is_stale(folder_teacher, image_folder, tmp_path):
+def test_cache_for_another_dataset_is_stale(
+    folder_teacher, image_folder, tmp_path, folder_dataset
+):
     path = tmp_path / "teacher.npz"
     offline.cache_teacher_logits(folder_teacher, folder_dataset(image_folder), path)
     with pytest.raises(offline.StaleCacheError, match="other data"):
@@ -58,7 +51,7 @@ def test_cache_for_another_dataset_is_stale(folder_teacher, image_folder, tmp_pa
         )
 
 
-def test_save_counts_examples_not_batches(image_folder, tmp_path):
+def test_save_counts_examples_not_batches(image_folder, tmp_path, folder_dataset):
     dataset = folder_dataset(image_folder)
     with pytest.raises(ValueError, match=r"one row per sample of `x` \(42\)"):
         offline.save_teacher_logits(
@@ -69,7 +62,7 @@ def test_save_counts_examples_not_batches(image_folder, tmp_path):
     )
 
 
-def test_scikit_learn_teacher_on_a_dataset(image_folder):
+def test_scikit_learn_teacher_on_a_dataset(image_folder, folder_dataset):
     import tensorflow as tf  # a tf.data map runs TensorFlow ops on every backend
 
     dataset = folder_dataset(image_folder).map(

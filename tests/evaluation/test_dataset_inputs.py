@@ -15,25 +15,13 @@ from kdkeras.export import export_litert
 from kdkeras.models import build_cnn
 
 
-def folder_dataset(directory, shuffle=False, batch_size=8):
-    return keras.utils.image_dataset_from_directory(
-        directory,
-        color_mode="grayscale",
-        image_size=(28, 28),
-        batch_size=batch_size,
-        shuffle=shuffle,
-        seed=0,
-        verbose=False,
-    )
-
-
 def as_arrays(dataset):
     images, labels = zip(*dataset.as_numpy_iterator(), strict=True)
     return np.concatenate(images), np.concatenate(labels)
 
 
 @pytest.fixture(scope="module")
-def folder_model(image_folder):
+def folder_model(image_folder, folder_dataset):
     keras.utils.set_random_seed(0)
     model = build_cnn(num_classes=3, filters=(4,), dense_units=None, name="cnn")
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -41,7 +29,7 @@ def folder_model(image_folder):
     return model
 
 
-def test_dataset_row_equals_the_array_row(folder_model, image_folder):
+def test_dataset_row_equals_the_array_row(folder_model, image_folder, folder_dataset):
     dataset = folder_dataset(image_folder)
     x, y = as_arrays(dataset)
     from_arrays = evaluate_model(folder_model, x, y)
@@ -53,7 +41,7 @@ def test_dataset_row_equals_the_array_row(folder_model, image_folder):
 
 
 def test_a_reshuffling_dataset_still_pairs_predictions_with_labels(
-    folder_model, image_folder
+    folder_model, image_folder, folder_dataset
 ):
     """One pass: each prediction is scored against its own label."""
     x, y = as_arrays(folder_dataset(image_folder))
@@ -62,7 +50,7 @@ def test_a_reshuffling_dataset_still_pairs_predictions_with_labels(
     assert evaluate_model(folder_model, shuffled, None)["confusion_matrix"] == expected
 
 
-def test_litert_file_on_a_dataset(folder_model, image_folder, tmp_path):
+def test_litert_file_on_a_dataset(folder_model, image_folder, tmp_path, folder_dataset):
     dataset = folder_dataset(image_folder)
     tflite_path = export_litert(
         folder_model,
@@ -77,7 +65,7 @@ def test_litert_file_on_a_dataset(folder_model, image_folder, tmp_path):
 
 
 def test_report_on_an_image_folder_names_the_classes(
-    folder_model, image_folder, tmp_path
+    folder_model, image_folder, tmp_path, folder_dataset
 ):
     rows = compare_and_report(
         {"student": folder_model},
@@ -94,7 +82,7 @@ def test_report_on_an_image_folder_names_the_classes(
     assert "| true \\ predicted | bag | sneaker | trouser |" in markdown
 
 
-def test_dataset_errors(folder_model, image_folder):
+def test_dataset_errors(folder_model, image_folder, folder_dataset):
     dataset = folder_dataset(image_folder)
     with pytest.raises(ValueError, match="`y` must be None when `x` is a tf.data"):
         evaluate_model(folder_model, dataset, np.zeros(42))
