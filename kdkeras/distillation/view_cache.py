@@ -143,6 +143,10 @@ def save_teacher_views(path, cache, x, teacher, top_k=None, overwrite=False):
         top_k: Keep only the `k` largest logits of each view (and the rest's
             log-sum-exp); `None` keeps all.
         overwrite: Whether to replace an existing file.
+
+    Returns:
+        The cache as stored: `cache` itself, or with `top_k` a `ViewCache`
+        of the logits rebuilt from the stored top-k values.
     """
     if len(x) != cache.num_samples:
         raise ValueError(
@@ -167,6 +171,10 @@ def save_teacher_views(path, cache, x, teacher, top_k=None, overwrite=False):
                 kdkeras_version=np.array(__version__),
                 **arrays,
             )
+    if top_k is None:
+        return cache
+    rebuilt_logits = topk.logits_from_top_k(values, classes, rest, cache.num_classes)
+    return ViewCache(cache.plan, cache.parameters, rebuilt_logits, top_k=top_k)
 
 
 def cache_teacher_views(
@@ -197,17 +205,7 @@ def cache_teacher_views(
         teacher_outputs=teacher_outputs,
         verbose=verbose,
     )
-    save_teacher_views(path, cache, x, teacher, top_k=top_k, overwrite=overwrite)
-    if top_k is None:
-        return cache
-    return ViewCache(
-        plan,
-        cache.parameters,
-        topk.logits_from_top_k(
-            *topk.top_k_logits(cache.teacher_logits, top_k), cache.num_classes
-        ),
-        top_k=top_k,
-    )
+    return save_teacher_views(path, cache, x, teacher, top_k=top_k, overwrite=overwrite)
 
 
 def load_teacher_views(
