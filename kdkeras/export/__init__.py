@@ -2,7 +2,8 @@
 
 The only door from a model to a device: every `.tflite` file and device
 package kdkeras writes goes through `export_litert`, `save_for_device` or
-`add_variant`.
+`add_variant`. `DeploymentCheck` exports the student the same way while it
+trains, to log its int8 numbers.
 """
 
 from kdkeras.export.converter import (
@@ -10,6 +11,7 @@ from kdkeras.export.converter import (
     QUANTIZATIONS,
     export_litert,
 )
+from kdkeras.export.deployment_check import DeploymentCheck
 from kdkeras.export.errors import ExportError
 from kdkeras.export.metadata import (
     ModelMetadata,
