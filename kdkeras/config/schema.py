@@ -163,10 +163,30 @@ class ScratchSection(TrainingSection):
     path: str | None = None
 
 
+class DeploymentCheckSection(Section):
+    """`distill.deployment_check:` the int8 student's numbers while it trains.
+
+    Every `every_n_epochs` epochs the student is exported to int8 LiteRT
+    (`kdkeras.export.DeploymentCheck`) and scored on `num_examples` validation
+    images; the numbers go to the epoch's logs and TensorBoard. Runs only when
+    `export.quantizations` includes int8 and the data has a validation split.
+    """
+
+    enabled: bool = True
+    every_n_epochs: PositiveInt = 5
+    num_examples: PositiveInt = 500
+    max_accuracy_drop: (
+        Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)] | None
+    ) = 0.02
+    on_budget_exceeded: Literal["warn", "stop"] = "warn"
+    latency_runs: Count = 50
+
+
 class DistillSection(TrainingSection):
     """`distill:` the student trained on the labels and the teacher."""
 
     enabled: bool = True
+    deployment_check: DeploymentCheckSection = DeploymentCheckSection()
     method: str = "kd"
     alpha: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
     temperature: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 2.0

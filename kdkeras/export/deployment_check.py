@@ -117,6 +117,7 @@ class DeploymentCheck(keras.callbacks.Callback):
         results: One `dict` per finished check: `epoch` (1-based), the logged
             values, `float_accuracy` and `seconds` (the check's wall time), or
             `epoch`, `error` and `seconds` for a failed export.
+        stopped: Whether the check stopped the last `fit`.
     """
 
     def __init__(
@@ -159,9 +160,11 @@ class DeploymentCheck(keras.callbacks.Callback):
         self._representative_data = representative_data
         self._student_x = None
         self.results = []
+        self.stopped = False
 
     def on_train_begin(self, logs=None):
         self._student_x = None
+        self.stopped = False
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs:
@@ -267,6 +270,7 @@ class DeploymentCheck(keras.callbacks.Callback):
         message = f"Epoch {epoch + 1}: deployment check: {reason}."
         if self.on_budget_exceeded == "stop" and self.max_accuracy_drop is not None:
             self.model.stop_training = True
+            self.stopped = True
             print(f"{message} Stopping training.", flush=True)
         else:
             warnings.warn(message, stacklevel=2)

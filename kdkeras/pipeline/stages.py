@@ -19,6 +19,11 @@ import keras
 from kdkeras.pipeline import data as run_data
 from kdkeras.pipeline import models as run_models
 from kdkeras.pipeline.curves import plot_training_curves
+from kdkeras.pipeline.deployment_check import (
+    calibration_images,
+    deployment_check,
+    log_check_results,
+)
 from kdkeras.pipeline.training import (
     cosine_adam,
     final_metrics,
@@ -57,9 +62,13 @@ class RunContext:
     models: dict = dataclasses.field(default_factory=dict)
     tflite: dict = dataclasses.field(default_factory=dict)
 
-    def callbacks(self, stage):
+    def callbacks(self, stage, checks=()):
         return stage_callbacks(
-            self.folder, stage, self.config.run.tensorboard, self.extra_callbacks
+            self.folder,
+            stage,
+            self.config.run.tensorboard,
+            self.extra_callbacks,
+            checks,
         )
 
     def training_batches(self, batch_size):
@@ -152,6 +161,7 @@ def run_distill(context):
     distiller = kdkeras.Distiller(
         teacher=teacher, student=_new_student(context, "student_distilled")
     )
+    check = deployment_check(context.config, data, context.log)
     steps = run_data.steps_per_epoch(data.train, distill.batch_size)
     distiller.compile(
         optimizer=cosine_adam(distill.learning_rate, distill.epochs, steps),
@@ -164,11 +174,13 @@ def run_distill(context):
         train,
         validation_data=context.validation_batches(distill.batch_size),
         epochs=distill.epochs,
-        callbacks=context.callbacks("distill"),
+        callbacks=context.callbacks("distill", checks=(check,) if check else ()),
         shuffle=False,  # The batches are shuffled by the dataset itself.
         verbose=2,
     )
     context.log.info("  distill: %s", final_metrics(history))
+    if check is not None:
+        log_check_results(check, context.log)
     return context.save_model("distill", distiller.student)
 
 
@@ -195,8 +207,7 @@ def run_export(context):
     export = context.config.export
     calibration = None
     if "int8" in export.quantizations:
-        train = context.data.train
-        calibration = train[0] if isinstance(train, tuple) else train.batch(32)
+        calibration = calibration_images(context.data.train)
     context.log.info(
         "  converting the %s to LiteRT %s, each checked against Keras",
         "distilled student" if "student_distilled" in context.models else "student",

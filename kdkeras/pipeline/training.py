@@ -9,7 +9,7 @@ by default, `TensorBoard`.
 import keras
 
 
-def stage_callbacks(folder, stage, tensorboard=True, extra_callbacks=()):
+def stage_callbacks(folder, stage, tensorboard=True, extra_callbacks=(), checks=()):
     """The callbacks of the training stage `stage` of the run in `folder`.
 
     Args:
@@ -18,6 +18,10 @@ def stage_callbacks(folder, stage, tensorboard=True, extra_callbacks=()):
             history and TensorBoard folders.
         tensorboard: Whether to write TensorBoard event files.
         extra_callbacks: More Keras callbacks, e.g. the user's own.
+        checks: Callbacks that add values to the epoch's logs on some epochs
+            only (`kdkeras.export.DeploymentCheck`): placed after the
+            `CSVLogger`, whose columns are fixed at the first epoch, and
+            before TensorBoard, which records them.
     """
     callbacks = [
         # Appends, so an interrupted stage keeps the epochs it finished. It
@@ -25,6 +29,7 @@ def stage_callbacks(folder, stage, tensorboard=True, extra_callbacks=()):
         # that epoch's row, never loses it.
         keras.callbacks.CSVLogger(folder.history_path(stage), append=True),
         keras.callbacks.BackupAndRestore(folder.checkpoint_dir(stage)),
+        *checks,
     ]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(folder.tensorboard_dir(stage)))

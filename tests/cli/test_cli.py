@@ -79,6 +79,8 @@ def test_run_writes_the_whole_run_folder(tiny_config_path, tmp_path, monkeypatch
         "distill.epochs=1",
         "--set",
         "distill.alpha=0.3",
+        "--set",
+        "distill.deployment_check.every_n_epochs=1",
         "--output",
         tmp_path / "out",
     )
@@ -124,6 +126,11 @@ def test_run_writes_the_whole_run_folder(tiny_config_path, tmp_path, monkeypatch
     assert (run_dir / "report" / "training_curves.png").stat().st_size > 0
     log = (run_dir / "run.log").read_text()
     assert "[report] done" in log and "student int8 .tflite" in log
+    # The deployment check ran after the one distillation epoch, into
+    # TensorBoard.
+    assert "int8 check, epoch 1: accuracy " in log
+    events = (run_dir / "tensorboard" / "distill" / "train").glob("events.*")
+    assert any(b"epoch_int8_accuracy" in path.read_bytes() for path in events)
     # Resuming a finished run runs nothing again.
     again = invoke("run", "--resume", run_dir)
     assert again.exit_code == 0
