@@ -3,6 +3,7 @@
 import contextlib
 import glob
 import os
+import shutil
 import tempfile
 
 _PARTIAL_PREFIX = ".partial-"
@@ -12,8 +13,9 @@ def remove_stale_partials(directory):
     """Removes the temporary files of writes whose process has died.
 
     A write killed mid-way (`kill -9`, a power cut) cannot remove its own
-    `.partial-<pid>-…` file; the next write into the same directory does,
-    when process `<pid>` no longer runs. Files of live writers are kept.
+    `.partial-<pid>-…` file (or directory, see `atomic_directory`); the next
+    write into the same directory does, when process `<pid>` no longer runs.
+    Files of live writers are kept.
 
     Returns:
         The removed paths.
@@ -24,7 +26,10 @@ def remove_stale_partials(directory):
         if not pid.isdigit() or _is_running(int(pid)):
             continue
         with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
             removed.append(path)
     return removed
 
@@ -82,3 +87,51 @@ def atomic_path(path, overwrite=False):
     finally:
         if os.path.exists(temporary_path):
             os.remove(temporary_path)
+
+
+@contextlib.contextmanager
+def atomic_directory(path, overwrite=False):
+    """Yields a temporary directory beside `path`, renamed to `path` on success.
+
+    Readers never see a half-written directory: the files are written into
+    `.partial-<pid>-…-<name>`, which becomes `path` by one rename once the
+    `with` block ends without an exception. With `overwrite=True` an existing
+    `path` is first renamed away and deleted after the new one is in place, so
+    `path` is missing for the moment between two renames, never incomplete.
+    A killed write leaves only the temporary directory, which the next
+    `atomic_path`/`atomic_directory` in the same parent removes.
+
+    Args:
+        path: The final directory path.
+        overwrite: Whether an existing `path` may be replaced.
+
+    Raises:
+        FileExistsError: If `path` exists and `overwrite` is `False`.
+    """
+    path = os.fspath(path).rstrip(os.sep) or os.sep
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(
+            f"{path!r} already exists. Pass `overwrite=True` to replace it."
+        )
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    remove_stale_partials(parent)
+    prefix = f"{_PARTIAL_PREFIX}{os.getpid()}-"
+    name = os.path.basename(path)
+    temporary_path = tempfile.mkdtemp(prefix=prefix, suffix=f"-{name}", dir=parent)
+    # mkdtemp creates the directory 0700; give it the mode os.makedirs would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary_path, 0o777 & ~umask)
+    try:
+        yield temporary_path
+        if os.path.exists(path):
+            old = tempfile.mkdtemp(prefix=prefix, suffix=f"-old-{name}", dir=parent)
+            os.replace(path, os.path.join(old, name))
+            os.replace(temporary_path, path)
+            shutil.rmtree(old)
+        else:
+            os.replace(temporary_path, path)
+    finally:
+        if os.path.exists(temporary_path):
+            shutil.rmtree(temporary_path)

@@ -6,6 +6,7 @@ from kdkeras.distillation import (
     offline,
     outputs,
     schedules,
+    sharded_cache,
     topk,
     view_cache,
     views,

@@ -18,8 +18,6 @@ distiller.fit(dataset, epochs=3)
 ```
 """
 
-import hashlib
-import pickle
 import re
 import zipfile
 
@@ -27,7 +25,9 @@ import keras
 import numpy as np
 
 from kdkeras import batches
+from kdkeras.distillation import fingerprints
 from kdkeras.distillation import outputs as model_outputs
+from kdkeras.distillation.fingerprints import fingerprint_data, fingerprint_teacher
 from kdkeras.io_utils import atomic_path
 from kdkeras.validation import (
     check_class_labels,
@@ -44,78 +44,6 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 class StaleCacheError(ValueError):
     """A teacher-logits cache does not belong to the given teacher or data."""
-
-
-def _hash_arrays(arrays, prefix=b""):
-    digest = hashlib.sha256(prefix)
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
-def fingerprint_teacher(teacher):
-    """A SHA-256 fingerprint of a teacher.
-
-    Args:
-        teacher: A Keras model (its architecture class and weights are
-            hashed), a picklable estimator such as a scikit-learn model (its
-            pickle is hashed), or a string naming the source of stored outputs
-            (e.g. `"expert-decisions-2026-11"`), used as is.
-    """
-    if isinstance(teacher, str):
-        return hashlib.sha256(teacher.encode()).hexdigest()
-    if isinstance(teacher, keras.Model):
-        prefix = type(teacher).__name__.encode()
-        return _hash_arrays(teacher.get_weights(), prefix)
-    try:
-        return hashlib.sha256(pickle.dumps(teacher)).hexdigest()
-    except Exception as error:
-        raise TypeError(
-            "`teacher` must be a Keras model, a picklable estimator or a string "
-            f"id. Received: teacher of type {type(teacher)} ({error})"
-        ) from None
-
-
-def fingerprint_data(x):
-    """A SHA-256 fingerprint of input arrays (an array, or a list/dict of them).
-
-    A `tf.data.Dataset` is read once, batch by batch: its inputs (labels
-    left out) are hashed in order, so it must yield the same batches in the
-    same order every time (no reshuffling).
-    """
-    if batches.is_dataset(x):
-        return _size_and_fingerprint(x)[1]
-    if isinstance(x, dict):
-        return _hash_arrays([x[key] for key in sorted(x)], b"dict")
-    if isinstance(x, (list, tuple)):
-        return _hash_arrays(x, b"list")
-    return _hash_arrays([np.asarray(x)])
-
-
-def _size_and_fingerprint(x):
-    """`(number of examples, fingerprint_data(x))`, a dataset read once."""
-    if not batches.is_dataset(x):
-        return _num_samples(x), fingerprint_data(x)
-    digest = hashlib.sha256(b"dataset")
-    num_samples = 0
-    for inputs in batches.input_batches(x):
-        inputs = np.ascontiguousarray(inputs)
-        digest.update(f"{inputs.dtype.str}{inputs.shape}".encode())
-        digest.update(inputs.tobytes())
-        num_samples += len(inputs)
-    return num_samples, digest.hexdigest()
-
-
-def _num_samples(x):
-    if batches.is_dataset(x):
-        return _size_and_fingerprint(x)[0]
-    if isinstance(x, dict):
-        x = next(iter(x.values()))
-    elif isinstance(x, (list, tuple)):
-        x = x[0]
-    return len(x)
 
 
 def compute_teacher_logits(
@@ -179,7 +107,7 @@ def save_teacher_logits(path, teacher_logits, x, teacher, overwrite=False):
         overwrite: Whether to replace an existing file.
     """
     teacher_logits = np.asarray(teacher_logits, dtype="float32")
-    num_samples, data_fingerprint = _size_and_fingerprint(x)
+    num_samples, data_fingerprint = fingerprints.size_and_fingerprint(x)
     if teacher_logits.ndim != 2 or len(teacher_logits) != num_samples:
         raise ValueError(
             "`teacher_logits` must have shape (num_samples, num_classes) with "
@@ -394,7 +322,7 @@ def offline_dataset(x, y, teacher_logits, batch_size=32, shuffle=True, seed=None
     check_finite(teacher_logits, "teacher_logits")
     num_classes = teacher_logits.shape[-1] if teacher_logits.ndim == 2 else None
     check_class_labels(np.asarray(y), num_classes, "y", owner="teacher_logits")
-    num_samples = _num_samples(x)
+    num_samples = fingerprints.num_samples(x)
     for name, value in (("y", y), ("teacher_logits", teacher_logits)):
         if len(value) != num_samples:
             raise ValueError(

@@ -1,0 +1,161 @@
+"""The record format of the sharded logit cache (`sharded_cache`).
+
+One `tf.train.Example` per batch of logits: `logits` (float32 bytes,
+little-endian, `(rows, classes)`), or with top-k storage `top_values`
+(float32), `top_classes` (int16) and `rest_logsumexp` (float32)
+(`kdkeras.distillation.topk`), rebuilt into full logits while reading.
+Shards are contiguous runs of `batches_per_shard` records.
+"""
+
+import os
+
+import numpy as np
+
+from kdkeras.distillation import topk
+
+# A TFRecord adds a length (8 bytes) and two CRCs (4 + 4) to every record.
+RECORD_FRAMING = 16
+_FULL_KEYS = ("logits",)
+_TOP_K_KEYS = ("top_values", "top_classes", "rest_logsumexp")
+
+
+def serialize_batch(logits, top_k):
+    """`(record, rows)`: a serialized `tf.train.Example` of a batch of logits."""
+    import tensorflow as tf
+
+    if top_k is None:
+        arrays = {"logits": logits}
+    else:
+        values, classes, rest = topk.top_k_logits(logits, top_k)
+        arrays = {
+            "top_values": values.astype("<f4"),
+            "top_classes": classes.astype("<i2"),
+            "rest_logsumexp": rest.astype("<f4"),
+        }
+    feature = {
+        name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[array.tobytes()]))
+        for name, array in arrays.items()
+    }
+    example = tf.train.Example(features=tf.train.Features(feature=feature))
+    return example.SerializeToString(), len(logits)
+
+
+class ShardWriter:
+    """Appends records to contiguous shard files of `batches_per_shard` records.
+
+    The number of records per shard is set by the first record (`shard_size`
+    bytes, at least one record), so that every shard but the last holds the
+    same number and an interleave with that block length reads them in order.
+    """
+
+    def __init__(self, directory, shard_size):
+        self.directory = directory
+        self.shard_size = shard_size
+        self.batches_per_shard = None
+        self.records = 0
+        self.rows = 0
+        self._shards = []
+        self._writer = None
+
+    def write(self, record, rows):
+        """Appends `record`, a batch of `rows` examples."""
+        import tensorflow as tf
+
+        if self.batches_per_shard is None:
+            self.batches_per_shard = max(1, self.shard_size // len(record))
+        if self.records % self.batches_per_shard == 0:
+            self._close_shard()
+            name = f"shard-{len(self._shards):05d}.tfrecord"
+            self._writer = tf.io.TFRecordWriter(os.path.join(self.directory, name))
+            self._shards.append({"file": name, "records": 0, "rows": 0, "bytes": 0})
+        self._writer.write(record)
+        shard = self._shards[-1]
+        shard["records"] += 1
+        shard["rows"] += rows
+        shard["bytes"] += len(record) + RECORD_FRAMING
+        self.records += 1
+        self.rows += rows
+
+    def _close_shard(self):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def close(self):
+        """Closes the last shard; returns the shards' descriptions."""
+        self._close_shard()
+        return self._shards
+
+
+def read_logit_batches(files, manifest, parallel_reads):
+    """The logit batches of shard `files`, in order, as a `tf.data.Dataset`.
+
+    Args:
+        files: The shard paths, in order.
+        manifest: The cache's manifest (`batches_per_shard`, `num_batches`,
+            `num_classes`, `top_k`).
+        parallel_reads: Files read at once.
+    """
+    import tensorflow as tf
+
+    records = tf.data.Dataset.from_tensor_slices(files)
+    # Shards are contiguous runs of `batches_per_shard` records: taking that
+    # many from each shard in turn yields the records in the order written,
+    # while `parallel_reads` files are read ahead at once.
+    cycle = min(parallel_reads, len(files))
+    records = records.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=cycle,
+        block_length=manifest["batches_per_shard"],
+        num_parallel_calls=cycle,
+        deterministic=True,
+    )
+    num_classes, top_k = manifest["num_classes"], manifest["top_k"]
+    keys = _FULL_KEYS if top_k is None else _TOP_K_KEYS
+    features = {key: tf.io.FixedLenFeature([], tf.string) for key in keys}
+
+    def decode(record):
+        parsed = tf.io.parse_single_example(record, features)
+        if top_k is None:
+            logits = tf.io.decode_raw(parsed["logits"], tf.float32)
+            return tf.reshape(logits, (-1, num_classes))
+        values = tf.io.decode_raw(parsed["top_values"], tf.float32)
+        classes = tf.io.decode_raw(parsed["top_classes"], tf.int16)
+        rest = tf.io.decode_raw(parsed["rest_logsumexp"], tf.float32)
+        values = tf.reshape(values, (-1, top_k))
+        classes = tf.reshape(classes, (-1, top_k))
+        return rebuild_top_k(values, classes, rest, num_classes)
+
+    # The number of batches is known: Keras can count the steps of an epoch,
+    # and a shard that lost records fails the epoch instead of shortening it.
+    records = records.apply(
+        tf.data.experimental.assert_cardinality(manifest["num_batches"])
+    )
+    return records.map(decode)
+
+
+def rebuild_top_k(values, classes, rest_logsumexp, num_classes):
+    """`topk.logits_from_top_k` in TensorFlow, for a `tf.data` pipeline.
+
+    Args:
+        values: `(rows, k)` float32 top logits.
+        classes: `(rows, k)` integer class ids.
+        rest_logsumexp: `(rows,)` log-sum-exp of the other logits.
+        num_classes: The number of classes.
+
+    Returns:
+        `(rows, num_classes)` float32 logits; every class outside the top `k`
+        holds `rest_logsumexp - log(num_classes - k)`.
+    """
+    import tensorflow as tf
+
+    top_k = values.shape[-1]
+    if top_k == num_classes:
+        fill = tf.zeros_like(rest_logsumexp)
+    else:
+        fill = rest_logsumexp - tf.constant(np.log(num_classes - top_k), tf.float32)
+    rows = tf.shape(values)[0]
+    logits = tf.broadcast_to(fill[:, None], (rows, num_classes))
+    row_ids = tf.repeat(tf.range(rows), top_k)
+    indices = tf.stack([row_ids, tf.reshape(tf.cast(classes, tf.int32), [-1])], axis=1)
+    return tf.tensor_scatter_nd_update(logits, indices, tf.reshape(values, [-1]))
