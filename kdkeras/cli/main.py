@@ -25,6 +25,18 @@ class ConfigProblem(click.ClickException):
     exit_code = 2
 
 
+def _import_kdkeras():
+    """Imports all of kdkeras before a command loads `.keras` files.
+
+    `import kdkeras` is lazy (so `--help` does not import TensorFlow); a saved
+    model that holds kdkeras classes (an `ImageView`, a `Distiller`) loads
+    only once they are registered.
+    """
+    import kdkeras
+
+    kdkeras.import_all()
+
+
 def _config_errors():
     """Turns `ConfigError` and `RunFolderError` into `ConfigProblem`."""
     from kdkeras.config import ConfigError
@@ -79,6 +91,7 @@ def run(config, overrides, output, resume):
             "--resume continues a run with the config it started with; it takes "
             "no --set or --output."
         )
+    _import_kdkeras()
     from kdkeras.config import load_config
     from kdkeras.models import PretrainedWeightsUnavailableError
     from kdkeras.pipeline import resume_run, start_run
@@ -174,6 +187,7 @@ def export(model, output, quantizations, data, labels, integer_io, overwrite):
     from kdkeras.cli.data_files import read_images, read_labels_file
     from kdkeras.export import save_for_device
 
+    _import_kdkeras()
     quantizations = quantizations or ("float16", "int8")
     keras_model = keras.saving.load_model(model)
     input_shape = tuple(keras_model.inputs[0].shape[1:])
@@ -251,6 +265,7 @@ def report(models, data, output, labels, title, latency_runs, num_threads):
     from kdkeras.evaluation import format_table
     from kdkeras.evaluation import report as report_module
 
+    _import_kdkeras()
     named = {}
     for text in models:
         name, _, path = text.rpartition("=")

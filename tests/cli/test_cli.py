@@ -261,6 +261,60 @@ def test_export_needs_labels_and_calibration(tiny_model_path, tmp_path):
     assert result.exit_code == 2 and "int8 needs calibration images" in result.output
 
 
+HELP_WITHOUT_TENSORFLOW = """
+import sys
+from click.testing import CliRunner
+from kdkeras.cli.main import cli
+for args in (["--help"], ["run", "--help"], ["init", "--help"],
+             ["export", "--help"], ["report", "--help"]):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0 and "Usage:" in result.output, result.output
+heavy = ("tensorflow", "keras", "kdkeras.distillation", "kdkeras.pipeline")
+print(sorted(name for name in heavy if name in sys.modules))
+"""
+
+
+def test_help_does_not_import_tensorflow():
+    result = subprocess.run(
+        [sys.executable, "-c", HELP_WITHOUT_TENSORFLOW],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
+
+
+LAZY_KDKERAS = """
+import sys
+import kdkeras
+assert "tensorflow" not in sys.modules
+assert {"Distiller", "export", "offline", "transfer"} <= set(dir(kdkeras))
+import keras
+print(kdkeras.Distiller.__module__, "kdkeras.layers" in sys.modules)
+kdkeras.import_all()  # registers every kdkeras class for load_model
+registered = keras.saving.get_custom_objects()
+print("kdkeras>Distiller" in registered, "kdkeras>ImageView" in registered)
+"""
+
+
+def test_import_kdkeras_is_lazy_and_import_all_registers_everything():
+    result = subprocess.run(
+        [sys.executable, "-c", LAZY_KDKERAS],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == [
+        "kdkeras.distillation.distiller",
+        "False",  # kdkeras.Distiller imported its package, not all of kdkeras
+        "True",
+        "True",
+    ]
+
+
 LAZY_IMPORT_CHECK = """
 import runpy, sys
 import kdkeras
@@ -271,7 +325,6 @@ runpy.run_module("kdkeras", run_name="__main__")  # what python -m kdkeras runs
 """
 
 
-@pytest.mark.slow
 def test_python_dash_m_kdkeras_and_a_lazy_import_kdkeras():
     result = subprocess.run(
         [sys.executable, "-c", LAZY_IMPORT_CHECK],
