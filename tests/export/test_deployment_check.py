@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import kdkeras
 from kdkeras.datasets import load_embedded_fashion_mnist
-from kdkeras.export import DeploymentCheck
+from kdkeras.export import DeploymentCheck, ExportError, deployment_check
 from kdkeras.models import build_cnn
 
 
@@ -127,6 +127,33 @@ def test_warns_every_n_epochs_on_a_dataset_sample(tiny_fashion):
     assert history.epoch == [0, 1] and not check.stopped  # Warned only.
     assert len(history.history["int8_accuracy"]) == 1
     assert [result["epoch"] for result in check.results] == [2]
+
+
+def test_a_failed_export_warns_or_stops_instead_of_raising(tiny_fashion, monkeypatch):
+    def failing_export(*args, **kwargs):
+        raise ExportError("calibration broken")
+
+    monkeypatch.setattr(deployment_check, "export_litert", failing_export)
+    (x_train, y_train), (x_held_out, y_held_out) = tiny_fashion
+    model = demo_student()
+    check = DeploymentCheck(x_held_out[:20], y_held_out[:20])  # No budget.
+    with pytest.warns(UserWarning, match="export failed .*: calibration broken"):
+        history = model.fit(
+            x_train[:64], y_train[:64], epochs=2, verbose=0, callbacks=[check]
+        )
+    assert history.epoch == [0, 1] and not check.stopped
+    assert "int8_accuracy" not in history.history
+    assert [result["error"] for result in check.results] == ["calibration broken"] * 2
+    check = DeploymentCheck(
+        x_held_out[:20],
+        y_held_out[:20],
+        max_accuracy_drop=0.5,
+        on_budget_exceeded="stop",
+    )
+    history = model.fit(
+        x_train[:64], y_train[:64], epochs=2, verbose=0, callbacks=[check]
+    )
+    assert history.epoch == [0] and check.stopped
 
 
 X, Y = np.zeros((4, 28, 28, 1), "float32"), np.array([0, 1, 2, 3])
