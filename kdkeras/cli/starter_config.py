@@ -69,6 +69,10 @@ distill:
   epochs: 15
   batch_size: 64
   learning_rate: 0.003
+  deployment_check:      # the int8 student scored on validation images as it trains
+    every_n_epochs: 5
+    max_accuracy_drop: 0.02    # float minus int8 accuracy; null for no budget
+    on_budget_exceeded: warn   # or stop
 
 # optimize:              # quantization-aware training or pruning
 #   method: qat          # or prune (target_sparsity: 0.5)
