@@ -1,10 +1,16 @@
 """The record format of the sharded logit cache (`sharded_cache`).
 
-One `tf.train.Example` per batch of logits: `logits` (float32 bytes,
-little-endian, `(rows, classes)`), or with top-k storage `top_values`
-(float32), `top_classes` (int16) and `rest_logsumexp` (float32)
-(`kdkeras.distillation.topk`), rebuilt into full logits while reading.
-Shards are contiguous runs of `batches_per_shard` records.
+One TFRecord per batch of `rows` examples, the raw little-endian bytes of
+
+* full logits: float32 `(rows, classes)`;
+* top-k (`kdkeras.distillation.topk`): float32 values `(rows, k)`, then
+  int16 class ids `(rows, k)`, then float32 log-sum-exp of the rest
+  `(rows,)`: `rows · (6k + 4)` bytes, rebuilt into full logits while reading.
+
+Raw bytes rather than a `tf.train.Example`: decoding is one `decode_raw` (a
+parsed `Example` cost ~0.35 ms more per batch, measured on this machine, a
+few percent of a small student's training step). Shards are contiguous runs
+of `batches_per_shard` records.
 """
 
 import os
@@ -15,29 +21,18 @@ from kdkeras.distillation import topk
 
 # A TFRecord adds a length (8 bytes) and two CRCs (4 + 4) to every record.
 RECORD_FRAMING = 16
-_FULL_KEYS = ("logits",)
-_TOP_K_KEYS = ("top_values", "top_classes", "rest_logsumexp")
 
 
 def serialize_batch(logits, top_k):
-    """`(record, rows)`: a serialized `tf.train.Example` of a batch of logits."""
-    import tensorflow as tf
-
+    """`(record, rows)`: the bytes of a batch of logits, and its number of rows."""
     if top_k is None:
-        arrays = {"logits": logits}
-    else:
-        values, classes, rest = topk.top_k_logits(logits, top_k)
-        arrays = {
-            "top_values": values.astype("<f4"),
-            "top_classes": classes.astype("<i2"),
-            "rest_logsumexp": rest.astype("<f4"),
-        }
-    feature = {
-        name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[array.tobytes()]))
-        for name, array in arrays.items()
-    }
-    example = tf.train.Example(features=tf.train.Features(feature=feature))
-    return example.SerializeToString(), len(logits)
+        return np.ascontiguousarray(logits, "<f4").tobytes(), len(logits)
+    values, classes, rest = topk.top_k_logits(logits, top_k)
+    record = b"".join(
+        np.ascontiguousarray(array, dtype).tobytes()
+        for array, dtype in ((values, "<f4"), (classes, "<i2"), (rest, "<f4"))
+    )
+    return record, len(logits)
 
 
 class ShardWriter:
@@ -98,32 +93,35 @@ def read_logit_batches(files, manifest, parallel_reads):
     """
     import tensorflow as tf
 
-    records = tf.data.Dataset.from_tensor_slices(files)
-    # Shards are contiguous runs of `batches_per_shard` records: taking that
-    # many from each shard in turn yields the records in the order written,
-    # while `parallel_reads` files are read ahead at once.
     cycle = min(parallel_reads, len(files))
-    records = records.interleave(
-        tf.data.TFRecordDataset,
-        cycle_length=cycle,
-        block_length=manifest["batches_per_shard"],
-        num_parallel_calls=cycle,
-        deterministic=True,
-    )
+    if cycle == 1:
+        records = tf.data.TFRecordDataset(files)  # one file after the other
+    else:
+        # Shards are contiguous runs of `batches_per_shard` records: taking
+        # that many from each shard in turn yields the records in the order
+        # written, while `cycle` files are read ahead at once.
+        records = tf.data.Dataset.from_tensor_slices(files).interleave(
+            tf.data.TFRecordDataset,
+            cycle_length=cycle,
+            block_length=manifest["batches_per_shard"],
+            num_parallel_calls=cycle,
+            deterministic=True,
+        )
     num_classes, top_k = manifest["num_classes"], manifest["top_k"]
-    keys = _FULL_KEYS if top_k is None else _TOP_K_KEYS
-    features = {key: tf.io.FixedLenFeature([], tf.string) for key in keys}
 
     def decode(record):
-        parsed = tf.io.parse_single_example(record, features)
         if top_k is None:
-            logits = tf.io.decode_raw(parsed["logits"], tf.float32)
+            logits = tf.io.decode_raw(record, tf.float32, little_endian=True)
             return tf.reshape(logits, (-1, num_classes))
-        values = tf.io.decode_raw(parsed["top_values"], tf.float32)
-        classes = tf.io.decode_raw(parsed["top_classes"], tf.int16)
-        rest = tf.io.decode_raw(parsed["rest_logsumexp"], tf.float32)
-        values = tf.reshape(values, (-1, top_k))
-        classes = tf.reshape(classes, (-1, top_k))
+        rows = tf.strings.length(record) // (6 * top_k + 4)
+
+        def part(start, length, dtype):
+            piece = tf.strings.substr(record, start * rows, length * rows)
+            return tf.io.decode_raw(piece, dtype, little_endian=True)
+
+        values = tf.reshape(part(0, 4 * top_k, tf.float32), (-1, top_k))
+        classes = tf.reshape(part(4 * top_k, 2 * top_k, tf.int16), (-1, top_k))
+        rest = part(6 * top_k, 4, tf.float32)
         return rebuild_top_k(values, classes, rest, num_classes)
 
     # The number of batches is known: Keras can count the steps of an epoch,

@@ -30,10 +30,10 @@ written into a temporary directory and renamed into place once the shards
 are verified (`kdkeras.io_utils.atomic_directory`): a killed write leaves no
 half cache.
 
-**Records.** A `tf.train.Example` per batch: all logits, or with `top_k=k`
-the `k` largest, their class ids and the log-sum-exp of the rest
-(`kdkeras.distillation.topk`), rebuilt into full logits while reading
-(`kdkeras.distillation.shard_records`).
+**Records.** One TFRecord per batch, the raw little-endian bytes of all
+logits, or with `top_k=k` of the `k` largest, their class ids and the
+log-sum-exp of the rest (`kdkeras.distillation.topk`), rebuilt into full
+logits while reading (`kdkeras.distillation.shard_records`).
 
 **Why TFRecord rather than `tf.data.Dataset.save`.** The teacher runs in
 Python batch by batch (a Keras model on any backend, or a scikit-learn
@@ -159,6 +159,12 @@ def cache_teacher_logits(
 
 def read_manifest(directory):
     """The manifest of a sharded cache, its shard files checked for size.
+
+    Args:
+        directory: A cache written by `cache_teacher_logits`.
+
+    Returns:
+        The manifest, a dict (see `cache_teacher_logits`).
 
     Raises:
         FileNotFoundError: If `directory` holds no `manifest.json`.
@@ -300,23 +306,36 @@ def sharded_dataset(
 
     def join(element, teacher_logits):
         inputs, labels = element
+        return inputs, (labels, teacher_logits)
+
+    def checked_join(element, teacher_logits):
         same_rows = tf.debugging.assert_equal(
             tf.shape(teacher_logits)[0],
-            tf.shape(labels)[0],
+            tf.shape(element[1])[0],
             message="A batch of `data` and the cached batch of logits differ in "
             "rows: `data` is not the pipeline the cache was written from",
         )
         with tf.control_dependencies([same_rows]):
-            return inputs, (labels, tf.identity(teacher_logits))
+            return join(element, tf.identity(teacher_logits))
 
     logits = _logit_batches(directory, manifest, parallel_reads)
-    dataset = tf.data.Dataset.zip(pairs, logits).map(join)
+    # The fingerprint covers every batch's shape; without it, check the rows.
+    dataset = tf.data.Dataset.zip(pairs, logits).map(
+        join if verify_data else checked_join
+    )
     if shuffle_buffer is not None or batch_size is not None:
         dataset = dataset.unbatch()
         if shuffle_buffer is not None:
             dataset = dataset.shuffle(shuffle_buffer, seed=seed)
         dataset = dataset.batch(batch_size or manifest["batch_size"] or 32)
-    return dataset.prefetch(2)
+    # Under a multi-worker strategy, AUTO sharding could shard the shard files
+    # by worker but not the inputs they are zipped with; DATA sharding deals
+    # out whole zipped batches, so inputs and logits stay paired.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return dataset.prefetch(2).with_options(options)
 
 
 def _checked_manifest(directory, teacher, teacher_fingerprint, allow_any, caller):

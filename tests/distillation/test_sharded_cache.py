@@ -52,9 +52,9 @@ def read_all(dataset):
 
 
 def test_full_logits_round_trip_in_order(teacher, arrays, tmp_path):
-    # ~1.5 kB shards: 2 batches of 10 rows each, 6 shards read 4 at a time.
+    # 1 kB shards: 2 batches of 10 rows (480 B each), 6 shards read 4 at a time.
     manifest = sharded_cache.cache_teacher_logits(
-        teacher, pipeline(arrays), tmp_path / "cache", shard_size=1500
+        teacher, pipeline(arrays), tmp_path / "cache", shard_size=1000
     )
     assert (manifest["num_examples"], manifest["num_batches"]) == (103, 11)
     assert manifest["batches_per_shard"] == 2 and len(manifest["shards"]) == 6
@@ -76,7 +76,7 @@ def test_top_k_cache_holds_the_reconstruction(teacher, arrays, tmp_path):
         teacher, x, tmp_path / "top", 16, top_k=3, shard_size=900
     )
     assert full["num_batches"] == top["num_batches"] == 7
-    assert len(top["shards"]) == 4  # 2 records of 16 rows (424 B) per shard
+    assert len(top["shards"]) == 4  # 2 records of 16 rows (352 B) per shard
     exact = read_all(sharded_cache.teacher_logits_dataset(tmp_path / "full", teacher))
     rebuilt = read_all(
         sharded_cache.teacher_logits_dataset(tmp_path / "top", allow_any_teacher=True)
@@ -124,6 +124,11 @@ def test_distiller_trains_from_shards_as_from_the_offline_cache(arrays, tmp_path
     streamed = sharded_cache.sharded_dataset(
         tmp_path / "c", pipeline(arrays, 16), teacher=teacher
     )
+    # A multi-worker strategy deals out whole (inputs, logits) batches.
+    assert (
+        streamed.options().experimental_distribute.auto_shard_policy
+        == tf.data.experimental.AutoShardPolicy.DATA
+    )
     logits = read_all(sharded_cache.teacher_logits_dataset(tmp_path / "c", teacher))
     in_memory = offline.offline_dataset(x, y, logits, batch_size=16, shuffle=False)
     weights = []
@@ -160,6 +165,12 @@ def test_cache_of_another_teacher_or_other_data_is_refused(teacher, arrays, tmp_
         sharded_cache.sharded_dataset(
             tmp_path / "c", pipeline(arrays, 20), teacher=teacher, verify_data=False
         )
+    two_rows_short = pipeline((arrays[0][:101], arrays[1][:101]))  # 11 batches
+    dataset = sharded_cache.sharded_dataset(
+        tmp_path / "c", two_rows_short, teacher=teacher, verify_data=False
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="differ in rows"):
+        list(dataset.as_numpy_iterator())
 
 
 def test_failed_write_leaves_no_cache_and_keeps_the_old_one(arrays, tmp_path):
