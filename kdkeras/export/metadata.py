@@ -116,6 +116,9 @@ class ModelMetadata:
             details for the output tensor; dequantize an int8 output with
             `(q - output_zero_point) * output_scale`.
         kdkeras_version: The kdkeras version that wrote the model.
+        tokenizer: For a model over token ids, the settings of the tokenizer
+            that makes them (`kdkeras.text.WordTokenizer.get_config`; its
+            vocabulary file is in the package); `None` otherwise.
     """
 
     labels: list
@@ -131,6 +134,7 @@ class ModelMetadata:
     output_scale: float | None = None
     output_zero_point: int = 0
     kdkeras_version: str = __version__
+    tokenizer: dict | None = None
 
     def __post_init__(self):
         # Stored as JSON types, so that a JSON round trip gives an equal object.
@@ -139,6 +143,8 @@ class ModelMetadata:
         if self.output_shape is not None:
             self.output_shape = [int(d) for d in self.output_shape]
         self.preprocessing = json.loads(json.dumps(self.preprocessing))
+        if self.tokenizer is not None:
+            self.tokenizer = json.loads(json.dumps(self.tokenizer))
         if self.output_kind not in ("logits", "probabilities"):
             raise ValueError(
                 "`output_kind` must be 'logits' or 'probabilities'. "
@@ -146,13 +152,22 @@ class ModelMetadata:
             )
 
     @classmethod
-    def from_tflite(cls, tflite_path, labels, output_kind, preprocessing, quantization):
+    def from_tflite(
+        cls,
+        tflite_path,
+        labels,
+        output_kind,
+        preprocessing,
+        quantization,
+        tokenizer=None,
+    ):
         """Reads the tensor details of `tflite_path` and adds the given fields."""
         return cls(
             labels=list(labels),
             output_kind=output_kind,
             preprocessing=preprocessing,
             quantization=quantization,
+            tokenizer=tokenizer,
             **read_io_details(tflite_path),
         )
 

@@ -5,6 +5,7 @@ model.keras                   the Keras model (`save_for_device`)
 model_<variant>.tflite        one per variant: a quantization, or a name given
                               to `add_variant` such as "qat_int8"
 labels.txt                    one class name per line
+vocab.txt                     with `tokenizer=`: the tokenizer's vocabulary
 metadata.json                 the shared fields and, under "variants", the file
                               and input/output details of each .tflite
 ```
@@ -40,7 +41,13 @@ from kdkeras.validation import (
 )
 from kdkeras.version import __version__
 
-SHARED_FIELDS = ("labels", "output_kind", "preprocessing", "kdkeras_version")
+SHARED_FIELDS = (
+    "labels",
+    "output_kind",
+    "preprocessing",
+    "kdkeras_version",
+    "tokenizer",
+)
 """The fields of `metadata.json` all variants share; the others are per file."""
 
 _VARIANT_NAME = re.compile(r"[A-Za-z0-9_]+")
@@ -87,13 +94,34 @@ def _paths(directory):
     }
 
 
-def _shared_fields(model, labels, preprocessing):
+def _shared_fields(model, labels, preprocessing, tokenizer=None):
     """The fields every variant of `model`'s package shares, version aside."""
-    return {
+    fields = {
         "labels": [str(label) for label in labels],
         "output_kind": output_kind_of(model),
         "preprocessing": json.loads(json.dumps(preprocessing)),
     }
+    if tokenizer is not None:
+        fields["tokenizer"] = tokenizer.get_config()
+    return fields
+
+
+def _check_tokenizer(tokenizer, model):
+    """A `WordTokenizer` whose ids fit `model`'s input and embedding."""
+    from kdkeras.text.tokenizer import WordTokenizer
+
+    if not isinstance(tokenizer, WordTokenizer):
+        raise TypeError(
+            "`tokenizer` must be a kdkeras.text.WordTokenizer or None. "
+            f"Received: tokenizer of type {type(tokenizer).__name__}"
+        )
+    shape = tuple(model.inputs[0].shape[1:])
+    if shape != (tokenizer.sequence_length,):
+        raise ValueError(
+            "`tokenizer` must make the token ids `model` takes: sequences of "
+            f"{shape} ids. Received: tokenizer.sequence_length="
+            f"{tokenizer.sequence_length}"
+        )
 
 
 def _variant(tflite_path, file_name, quantization, shared):
@@ -135,6 +163,7 @@ def save_for_device(
     preprocessing=None,
     overwrite=False,
     integer_io=False,
+    tokenizer=None,
 ):
     """Writes `model` and its LiteRT variants with what an app needs to run them.
 
@@ -144,9 +173,16 @@ def save_for_device(
     model.keras              the Keras model
     model_<quantization>.tflite   one per entry of `quantizations`
     labels.txt               one class name per line
+    vocab.txt                with `tokenizer`: its vocabulary, one token a line
     metadata.json            shared fields and, under "variants", the file
                              and input/output details of each .tflite
     ```
+
+    A model over token ids takes `tokenizer`, the
+    `kdkeras.text.WordTokenizer` that made its training ids: its vocabulary
+    goes to `vocab.txt` and its settings to `"tokenizer"` in
+    `metadata.json`, so that an app (or `WordTokenizer.from_package`)
+    makes the same ids from the package's files alone.
 
     Each file is written atomically. Nothing is written if one of the files
     exists and `overwrite` is `False`.
@@ -172,14 +208,19 @@ def save_for_device(
             by default derived from the model (`describe_preprocessing`).
         overwrite: Whether existing files may be replaced.
         integer_io: Whether the int8 variant takes and returns int8 tensors.
+        tokenizer: For a text model, the `kdkeras.text.WordTokenizer` of its
+            inputs; the default `preprocessing` is then its description.
 
     Returns:
-        A dict with the paths: `"keras"`, `"labels"`, `"metadata"` and
-        `"tflite"` (a dict from quantization to path).
+        A dict with the paths: `"keras"`, `"labels"`, `"metadata"`,
+        `"tflite"` (a dict from quantization to path) and, with a tokenizer,
+        `"vocabulary"`.
     """
     require_tensorflow_backend("kdkeras.export.save_for_device")
     model = keras_model_argument(model, "model")
     quantizations = _check_arguments(model, labels, quantizations, representative_data)
+    if tokenizer is not None:
+        _check_tokenizer(tokenizer, model)
     directory = os.fspath(directory)
     paths = {
         "keras": os.path.join(directory, "model.keras"),
@@ -190,19 +231,28 @@ def save_for_device(
     }
     all_paths = [paths["keras"], paths["labels"], paths["metadata"]]
     all_paths += paths["tflite"].values()
+    if tokenizer is not None:
+        paths["vocabulary"] = os.path.join(
+            directory, tokenizer.get_config()["vocabulary_file"]
+        )
+        all_paths.append(paths["vocabulary"])
     existing = [path for path in all_paths if os.path.exists(path)]
     if existing and not overwrite:
         raise FileExistsError(
             f"{existing} already exist. Pass `overwrite=True` to replace them."
         )
-    if preprocessing is None:
+    if preprocessing is None and tokenizer is not None:
+        preprocessing = tokenizer.describe()
+    elif preprocessing is None:
         preprocessing = describe_preprocessing(model)
     os.makedirs(directory, exist_ok=True)
 
     with atomic_path(paths["keras"], overwrite=overwrite) as temporary_path:
         model.save(temporary_path)
+    if tokenizer is not None:
+        tokenizer.save_vocabulary(paths["vocabulary"], overwrite=overwrite)
 
-    shared = _shared_fields(model, labels, preprocessing)
+    shared = _shared_fields(model, labels, preprocessing, tokenizer)
     variants = {}
     for quantization, path in paths["tflite"].items():
         export_litert(
