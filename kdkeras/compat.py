@@ -5,7 +5,9 @@ every one against the installed versions, so a release that changes one fails
 there, loudly, instead of somewhere deep in training or export.
 
 They are: Keras' loss scaling under `tf.distribute` (not exported by
-`keras`); the op list of a LiteRT interpreter (a private method); and what
+`keras`); two fixes of Keras' TensorFlow trainer under a
+`MultiWorkerMirroredStrategy` across workers (`MultiWorkerFit`); the op list
+of a LiteRT interpreter (a private method); and what
 kdkeras relies on of tensorflow-model-optimization's internals: the names of
 its variables, the decay of its moving-average quantizer and the wording of
 its errors (tfmot exposes none of them). tfmot itself is never imported here.
@@ -13,6 +15,7 @@ its errors (tfmot exposes none of them). tfmot itself is never imported here.
 
 import re
 
+import keras
 from keras.src.losses.loss import (
     scale_loss_for_distribution as _scale_loss_for_distribution,
 )
@@ -36,6 +39,74 @@ def unscale_loss_for_distribution(loss):
     A replica's loss is its share of the whole; a tracker logs the whole.
     """
     return _unscale_loss_for_distribution(loss)
+
+
+class MultiWorkerFit:
+    """Lets Keras' TensorFlow trainer `fit` and `evaluate` across workers.
+
+    Under a `tf.distribute.MultiWorkerMirroredStrategy` with more than one
+    worker, Keras 3.15's `Model.fit` fails twice (keras-team/keras#20585,
+    tensorflow/tensorflow#72388), and this mixin fixes both:
+
+    - Before the first step, the trainer reduces a whole input batch across
+      the replicas to read its shapes; a nested batch cannot be reduced
+      across workers ("Attempt to convert a value (PerReplica...)"). Here
+      the shapes are read from this worker's part of the batch, with no
+      communication.
+    - After each step, the logs (scalars) are averaged over the replicas by
+      `strategy.reduce("MEAN", value, axis=0)`, which needs an axis ("Invalid
+      reduction dimension 0 for input with 0 dimensions"). Here each
+      replica's logs get an axis of length 1 first, so the reduction returns
+      their mean, a scalar, as on one machine.
+
+    Elsewhere (one worker, another strategy, another backend) nothing changes.
+    """
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if iterator is not None and _across_workers(self):
+            iterator, data_batch = None, _local_batch(self, iterator)
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def train_step(self, *args, **kwargs):
+        return _with_replica_axis(self, super().train_step(*args, **kwargs))
+
+    def test_step(self, *args, **kwargs):
+        return _with_replica_axis(self, super().test_step(*args, **kwargs))
+
+
+def _across_workers(model):
+    """Whether Keras reduces `model`'s logs as across several workers."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    from keras.src.backend.tensorflow.trainer import (
+        _collective_all_reduce_multi_worker,
+    )
+
+    return _collective_all_reduce_multi_worker(model.distribute_strategy)
+
+
+def _local_batch(model, iterator):
+    """The first batch of a `TFEpochIterator`, this worker's first replica's part."""
+    import tensorflow as tf
+
+    strategy = model.distribute_strategy
+    for _, _, batches in iterator:
+        batch = next(batches)
+        break
+    return keras.tree.map_structure(
+        lambda value: (
+            strategy.experimental_local_results(value)[0]
+            if isinstance(value, tf.distribute.DistributedValues)
+            else value
+        ),
+        batch,
+    )
+
+
+def _with_replica_axis(model, logs):
+    if not isinstance(logs, dict) or not _across_workers(model):
+        return logs
+    return {name: keras.ops.reshape(value, (1,)) for name, value in logs.items()}
 
 
 def litert_ops(interpreter):

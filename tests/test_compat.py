@@ -192,7 +192,38 @@ def test_tfmot_unsupported_layer_is_read():
 
 
 # Each public function of `kdkeras.compat` and the test that pins it down.
+def test_multi_worker_fit_relies_on_keras_tensorflow_trainer():
+    """What `MultiWorkerFit` takes of Keras' TensorFlow trainer; it is tested
+    end to end on two workers in tests/distillation/test_multi_worker.py."""
+    import inspect
+
+    import keras
+    from keras.src.backend.tensorflow import trainer
+
+    build = trainer.TensorFlowTrainer._maybe_symbolic_build
+    assert list(inspect.signature(build).parameters) == [
+        "self",
+        "iterator",
+        "data_batch",
+    ]
+    strategy = tf.distribute.get_strategy()
+    assert not trainer._collective_all_reduce_multi_worker(strategy)
+    # The epoch iterator yields `(begin, end, iterator)`.
+    x, y = np.arange(24, dtype="float32").reshape(6, 4), np.arange(6)
+    iterator = trainer.TFEpochIterator(
+        x=x, y=y, batch_size=4, shuffle=False, distribute_strategy=strategy
+    )
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    batch = compat._local_batch(model, iterator)
+    np.testing.assert_array_equal(batch[0], x[:4])
+    np.testing.assert_array_equal(batch[1], y[:4])
+    # One process: the logs stay scalars.
+    logs = {"loss": tf.constant(1.5)}
+    assert compat._with_replica_axis(model, logs) is logs
+
+
 _TESTS = {
+    "MultiWorkerFit": test_multi_worker_fit_relies_on_keras_tensorflow_trainer,
     "scale_loss_for_distribution": test_loss_scaling_follows_the_replicas,
     "unscale_loss_for_distribution": test_loss_scaling_follows_the_replicas,
     "litert_ops": test_litert_ops_lists_ops_and_tensors,

@@ -18,7 +18,7 @@ _STUDENT, _TEACHER = "student_logits", "teacher_logits"
 
 
 @keras.saving.register_keras_serializable(package="kdkeras")
-class Distiller(keras.Model):
+class Distiller(compat.MultiWorkerFit, keras.Model):
     """Trains `student` to match `teacher` (Hinton et al., 2015).
 
     Each training step minimizes
