@@ -1,19 +1,21 @@
 """kdkeras: knowledge distillation for Keras 3.
 
-`import kdkeras` gives every name below but imports each one (and so
-TensorFlow) only when it is first used (PEP 562 module `__getattr__`), so
-that `kdkeras --help` starts in a fraction of a second: `kdkeras.Distiller`
-imports `kdkeras.distillation`, `kdkeras.export` imports `kdkeras.export`.
+`import kdkeras` imports every package (`import_all`), so all of kdkeras'
+Keras classes are registered and `keras.saving.load_model` reads any file
+that holds them.
 
-A kdkeras Keras class is registered for `keras.saving.load_model` when its
-module is imported. In a fresh process, use the class's name or import its
-package before loading a file that holds it (`kdkeras.Distiller`, or
-`import kdkeras.distillation`; `kdkeras.layers` for `ImageView`), or call
-`kdkeras.import_all()`.
+One exception keeps the command line fast: when this process *is* the
+command line (the `kdkeras` console script, or `python -m kdkeras`), the
+packages are imported only when first used (PEP 562 module `__getattr__`),
+so `kdkeras --help` starts in a fraction of a second instead of waiting
+~10 s for TensorFlow; the commands that load `.keras` files call
+`import_all()` first.
 """
 
 import importlib
 import importlib.util
+import os
+import sys
 
 from kdkeras.version import __version__
 
@@ -44,7 +46,7 @@ __all__ = ["__version__", "import_all", *_SUBMODULES, *_SHORTCUTS]
 
 
 def import_all():
-    """Imports every kdkeras package, as `import kdkeras` did before it was lazy.
+    """Imports every kdkeras package (what `import kdkeras` does in a script).
 
     Registers all of kdkeras' Keras classes (`Distiller`, `ImageView`, the
     losses, schedules and feature projections), so that
@@ -78,3 +80,17 @@ def _is_module(name):
 
 def __dir__():
     return sorted({*globals(), *__all__})
+
+
+def _started_as_command_line():
+    """Whether this process is `kdkeras ...` or `python -m kdkeras ...`.
+
+    `sys.argv[0]` is the console script's path in the first case and `"-m"`
+    while `python -m` imports the package in the second.
+    """
+    program = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return program in ("kdkeras", "kdkeras.exe", "-m")
+
+
+if not _started_as_command_line():
+    import_all()

@@ -263,6 +263,7 @@ def test_export_needs_labels_and_calibration(tiny_model_path, tmp_path):
 
 HELP_WITHOUT_TENSORFLOW = """
 import sys
+sys.argv[0] = "kdkeras"  # what the console script's process has
 from click.testing import CliRunner
 from kdkeras.cli.main import cli
 for args in (["--help"], ["run", "--help"], ["init", "--help"],
@@ -287,6 +288,7 @@ def test_help_does_not_import_tensorflow():
 
 LAZY_KDKERAS = """
 import sys
+sys.argv[0] = "kdkeras"  # the command line's process: lazy
 import kdkeras
 assert "tensorflow" not in sys.modules
 assert {"Distiller", "export", "offline", "transfer"} <= set(dir(kdkeras))
@@ -297,8 +299,27 @@ registered = keras.saving.get_custom_objects()
 print("kdkeras>Distiller" in registered, "kdkeras>ImageView" in registered)
 """
 
+EAGER_KDKERAS = """
+import keras
+import kdkeras  # a user's script: every class registered at once
+registered = keras.saving.get_custom_objects()
+print("kdkeras>Distiller" in registered, "kdkeras>ImageView" in registered)
+"""
 
-def test_import_kdkeras_is_lazy_and_import_all_registers_everything():
+
+def test_import_kdkeras_in_a_script_registers_every_class():
+    result = subprocess.run(
+        [sys.executable, "-c", EAGER_KDKERAS],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "True"]
+
+
+def test_the_command_line_imports_lazily_and_import_all_registers_everything():
     result = subprocess.run(
         [sys.executable, "-c", LAZY_KDKERAS],
         capture_output=True,
@@ -317,6 +338,7 @@ def test_import_kdkeras_is_lazy_and_import_all_registers_everything():
 
 LAZY_IMPORT_CHECK = """
 import runpy, sys
+sys.argv[0] = "-m"  # as while python -m kdkeras imports the package
 import kdkeras
 eager = [m for m in ("click", "pydantic", "yaml", "kdkeras.cli") if m in sys.modules]
 assert not eager, f"import kdkeras imported {eager}"
