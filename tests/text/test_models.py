@@ -73,3 +73,26 @@ def test_bad_sizes_are_named():
         build_text_transformer(10, 4, 3, num_heads=0)
     with pytest.raises(ValueError, match="dropout"):
         build_embedding_bag(10, 4, 3, dropout=2)
+
+
+def test_distiller_trains_online_on_integer_token_ids():
+    from kdkeras.distillation import Distiller
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 40, (32, 8)).astype("int32")
+    labels = rng.integers(0, 3, 32)
+    teacher = build_text_transformer(40, 8, 3, **SMALL_TRANSFORMER)
+    student = build_embedding_bag(40, 8, 3, embedding_dim=4)
+    teacher_weights = [w.copy() for w in teacher.get_weights()]
+    student_weights = [w.copy() for w in student.get_weights()]
+    distiller = Distiller(teacher=teacher, student=student)
+    distiller.compile(optimizer="adam", alpha=0.5, temperature=2.0)
+    history = distiller.fit(ids, labels, epochs=1, batch_size=8, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert history.history["distillation_loss"][0] > 0
+    for before, after in zip(teacher_weights, teacher.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert any(
+        not np.array_equal(before, after)
+        for before, after in zip(student_weights, student.get_weights(), strict=True)
+    )
