@@ -12,6 +12,10 @@ Measures training samples per second, in one run and side by side, of
   student alone on the views' (mixed) labels, and the offline Distiller on an
   augmentation-consistent cache of the teacher's logits for those views
   (`kdkeras.distillation.view_cache`). Goal: views cache >= 0.95x plain, views.
+* sharded cache: the offline Distiller on `sharded_cache.sharded_dataset(...)`,
+  plain's pipeline zipped with logits streamed from TFRecord shards written
+  once by `kdkeras.distillation.sharded_cache.cache_teacher_logits` (issue 13).
+  Goal: sharded cache >= 0.95x plain.
 
 All three train the same small CNN (from the same initial weights) with the
 same optimizer settings on the embedded Fashion-MNIST subset, fed as cached
@@ -30,10 +34,13 @@ ratios to plain training, and whether other processes disturbed the timings.
 """
 
 import argparse
+import atexit
 import datetime
 import os
 import platform
+import shutil
 import statistics
+import tempfile
 import time
 
 import keras
@@ -47,6 +54,9 @@ OFFLINE_GOAL = 0.98
 
 VIEWS_GOAL = 0.95
 """Training from the view cache vs plain training on the same views (issue 10)."""
+
+SHARDED_GOAL = 0.95
+"""Training from the streamed, sharded logit cache vs plain training (issue 13)."""
 
 BUSY_SHARE = 0.05
 """An epoch during which other processes (or the hypervisor, as steal time) used
@@ -207,6 +217,7 @@ def build_variants(x, y, batch_size, diagnose=False, autotune=False):
         Variant("online", online, make_dataset(x, y, batch_size, autotune)),
         Variant("offline", offline, offline_data()),
         *view_variants(teacher, new_student, x, y, batch_size, autotune),
+        sharded_variant(teacher, new_student, x, y, batch_size, autotune),
     ]
     if diagnose:
         unchecked = kdkeras.Distiller(teacher=None, student=new_student())
@@ -262,6 +273,23 @@ def view_variants(teacher, new_student, x, y, batch_size, autotune):
     ]
 
 
+def sharded_variant(teacher, new_student, x, y, batch_size, autotune):
+    """The offline Distiller on plain's pipeline zipped with streamed logits."""
+    directory = tempfile.mkdtemp(prefix="kdkeras-throughput-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    cache = os.path.join(directory, "logits")
+    sharded_cache = kdkeras.distillation.sharded_cache
+    sharded_cache.cache_teacher_logits(
+        teacher, make_dataset(x, y, batch_size, autotune), cache
+    )
+    dataset = sharded_cache.sharded_dataset(
+        cache, make_dataset(x, y, batch_size, autotune), teacher=teacher
+    )
+    distiller = kdkeras.Distiller(teacher=None, student=new_student())
+    distiller.compile(optimizer=make_optimizer())
+    return Variant("sharded cache", distiller, with_autotune(dataset, autotune))
+
+
 def print_report(variants, num_samples, batch_size, repeats, logits_seconds):
     rates = {v.name: [num_samples / seconds for seconds in v.seconds] for v in variants}
     medians = {name: statistics.median(values) for name, values in rates.items()}
@@ -289,6 +317,8 @@ def print_report(variants, num_samples, batch_size, repeats, logits_seconds):
     print()
     ratios = {}
     for name in ("online", "offline"):
+        if name not in medians:
+            continue  # --sharded-only
         ratios[name] = medians[name] / plain
         # Paired per repetition (the epochs ran back to back): robust to drift.
         paired = statistics.median(
@@ -300,11 +330,28 @@ def print_report(variants, num_samples, batch_size, repeats, logits_seconds):
             f"{name + ' / plain:':<16} {ratios[name]:.3f}  (median of the "
             f"per-repetition ratios: {paired:.3f})"
         )
-    views_ratio = medians["views cache"] / medians["plain, views"]
-    print(
-        f"{'views cache / plain, views:':<16} {views_ratio:.3f}  (goal >= "
-        f"{VIEWS_GOAL:.2f}: {'met' if views_ratio >= VIEWS_GOAL else 'NOT met'})"
+    if "views cache" in medians:
+        views_ratio = medians["views cache"] / medians["plain, views"]
+        print(
+            f"{'views cache / plain, views:':<16} {views_ratio:.3f}  (goal >= "
+            f"{VIEWS_GOAL:.2f}: {'met' if views_ratio >= VIEWS_GOAL else 'NOT met'})"
+        )
+    sharded_ratio = medians["sharded cache"] / plain
+    sharded_paired = statistics.median(
+        rate / plain_rate
+        for rate, plain_rate in zip(rates["sharded cache"], rates["plain"], strict=True)
     )
+    sharded_cpu = statistics.median(
+        next(v for v in variants if v.name == "sharded cache").cpu_seconds
+    ) / statistics.median(variants[0].cpu_seconds)
+    print(
+        f"{'sharded cache / plain:':<16} {sharded_ratio:.3f}  (median of the "
+        f"per-repetition ratios: {sharded_paired:.3f}; CPU time per epoch, plain / "
+        f"sharded: {1 / sharded_cpu:.3f}; goal >= {SHARDED_GOAL:.2f}: "
+        f"{'met' if sharded_ratio >= SHARDED_GOAL else 'NOT met'})"
+    )
+    if "offline" not in ratios:
+        return None
     met = ratios["offline"] >= OFFLINE_GOAL
     print(
         f"goal offline >= {OFFLINE_GOAL:.2f} x plain: {'met' if met else 'NOT met'} "
@@ -356,6 +403,11 @@ def parse_args(argv=None):
         help="leave tf.data autotuning on (it stalls some epochs; see README)",
     )
     parser.add_argument(
+        "--sharded-only",
+        action="store_true",
+        help="time only plain and sharded cache (more repetitions in less time)",
+    )
+    parser.add_argument(
         "--diagnose",
         action="store_true",
         help="also time variants that isolate the offline Distiller's costs",
@@ -389,6 +441,8 @@ def main(argv=None):
     variants, logits_seconds = build_variants(
         x, y, args.batch_size, diagnose=args.diagnose, autotune=args.autotune
     )
+    if args.sharded_only:
+        variants = [v for v in variants if v.name in ("plain", "sharded cache")]
     for variant in variants:
         variant.warm_up()
     for repeat in range(args.repeats):
