@@ -1,8 +1,10 @@
 """The Distiller on two worker processes with `MultiWorkerMirroredStrategy`.
 
-Each test starts two workers on localhost (`TF_CONFIG` with free ports) that
-run `multi_worker_run.py`, and runs the same code in the test's own process,
-with no strategy, as the single-process reference. A global batch of 64 is split by
+Each test starts two workers on localhost (`TF_CONFIG` with free ports, new
+ones if another process takes them first) that run `multi_worker_run.py`.
+The equality test runs the same code in its own process, with no strategy,
+as the single-process reference; the kill test compares with an
+uninterrupted pair of workers. A global batch of 64 is split by
 tf.distribute's auto-sharding with the DATA policy (NumPy arrays: set by
 Keras; an in-memory `tf.data` pipeline: AUTO falls back to DATA, having no
 files to shard): worker 0 gets the first 32 examples of every global batch,
@@ -247,7 +249,7 @@ def test_workers_killed_after_an_epoch_resume_with_no_epoch_lost(tmp_path):
             run_dir,
             until=lambda: all(
                 (run_dir / f"{index}.progress").exists()
-                and len(_progress(run_dir / f"{index}.progress")[0]) == 2
+                and (run_dir / f"{index}.progress").read_text().count("\n") == 2
                 for index in range(2)
             ),
         )
