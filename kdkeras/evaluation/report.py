@@ -77,6 +77,7 @@ def compare_and_report(
     title="Model comparison",
     latency_runs=100,
     num_threads=None,
+    verbose="auto",
 ):
     """Scores and times every model on `(x, y)` and writes the report.
 
@@ -93,6 +94,8 @@ def compare_and_report(
         title: Title of the report.
         latency_runs: Timed runs per model at batch 1; 0 skips the latency.
         num_threads: Threads of the LiteRT interpreters.
+        verbose: As in Keras: `0` is silent; `1`, `2` or `"auto"` (1) print
+            one line per model as it is scored (`compare_models`).
 
     Returns:
         The list of rows, one `kdkeras.evaluation.evaluate_model` row per
@@ -100,7 +103,12 @@ def compare_and_report(
     """
     _check_arguments(models, y, directory, class_names, title)
     rows = compare_models(
-        models, x, y, latency_runs=latency_runs, num_threads=num_threads
+        models,
+        x,
+        y,
+        latency_runs=latency_runs,
+        num_threads=num_threads,
+        verbose=verbose,
     )
     if class_names is not None:
         for row in rows:

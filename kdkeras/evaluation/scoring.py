@@ -23,6 +23,7 @@ save_rows_json(rows, "comparison.json")
 import collections.abc
 import os
 import tempfile
+import time
 
 import keras
 import numpy as np
@@ -379,7 +380,15 @@ def classification_scores(true_classes, predicted_classes):
     }
 
 
-def compare_models(models, x, y, batch_size=256, latency_runs=0, num_threads=None):
+def compare_models(
+    models,
+    x,
+    y,
+    batch_size=256,
+    latency_runs=0,
+    num_threads=None,
+    verbose="auto",
+):
     """Scores several models on the same data, one `evaluate_model` row each.
 
     Args:
@@ -392,6 +401,9 @@ def compare_models(models, x, y, batch_size=256, latency_runs=0, num_threads=Non
         latency_runs: Timed runs per model at batch 1; 0 skips the latency.
         num_threads: Threads of the LiteRT interpreters (`None`: LiteRT's
             default). Keras models run with TensorFlow's threads.
+        verbose: As in Keras: `0` is silent; `1`, `2` or `"auto"` (1) print
+            one line per model as soon as it is scored, e.g.
+            `model 2/3 student int8: accuracy 0.8855 (4.1 s)`.
 
     Returns:
         A list of `evaluate_model` rows, in the order of `models`.
@@ -411,8 +423,11 @@ def compare_models(models, x, y, batch_size=256, latency_runs=0, num_threads=Non
             raise ValueError(
                 f"{expected} Received: models[{name!r}] of type {type(model).__name__}"
             ) from None
-    return [
-        evaluate_model(
+    verbose = _checked_verbose(verbose)
+    rows = []
+    for index, (name, model) in enumerate(models.items()):
+        start = time.perf_counter()
+        row = evaluate_model(
             model,
             x,
             y,
@@ -421,5 +436,22 @@ def compare_models(models, x, y, batch_size=256, latency_runs=0, num_threads=Non
             latency_runs=latency_runs,
             num_threads=num_threads if formats[name] == "litert" else None,
         )
-        for name, model in models.items()
-    ]
+        rows.append(row)
+        if verbose:
+            print(
+                f"model {index + 1}/{len(models)} {name}: accuracy "
+                f"{row['accuracy']:.4f} ({time.perf_counter() - start:.1f} s)",
+                flush=True,
+            )
+    return rows
+
+
+def _checked_verbose(verbose):
+    """`verbose` as Keras reads it: 0, 1 or 2, `"auto"` meaning 1."""
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(
+            f"`verbose` must be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}"
+        )
+    return verbose

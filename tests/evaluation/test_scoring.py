@@ -356,6 +356,23 @@ def test_compare_models_gives_one_row_per_model_in_order():
         assert_scores_equal(row, EXPECTED_SCORES)
 
 
+def test_compare_models_prints_a_line_per_model_as_keras_verbose_does(capsys):
+    models = {"teacher": identity_classifier(), "student": identity_classifier()}
+    evaluation.compare_models(models, INPUTS, TRUE_CLASSES, verbose=0)
+    assert capsys.readouterr().out == ""
+    for verbose in ("auto", 1, 2):
+        evaluation.compare_models(models, INPUTS, TRUE_CLASSES, verbose=verbose)
+        lines = capsys.readouterr().out.splitlines()
+        assert [line.split(" (")[0] for line in lines] == [
+            f"model 1/2 teacher: accuracy {EXPECTED_SCORES['accuracy']:.4f}",
+            f"model 2/2 student: accuracy {EXPECTED_SCORES['accuracy']:.4f}",
+        ]
+        assert all(line.endswith(" s)") for line in lines)
+    with pytest.raises(ValueError, match=r"`verbose` must be 0, 1, 2 or 'auto'"):
+        evaluation.compare_models(models, INPUTS, TRUE_CLASSES, verbose=3)
+    assert capsys.readouterr().out == ""
+
+
 def test_compare_models_mixes_keras_and_litert(student, float32_tflite, fashion):
     _, (x_test, y_test) = fashion
     # num_threads goes to the LiteRT interpreter only.
