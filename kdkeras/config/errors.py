@@ -136,9 +136,12 @@ def section_model(schema, location):
 
 
 def _model_class(annotation):
-    """The `BaseModel` subclass in `annotation` (`X` or `X | None`), or `None`."""
+    """The `BaseModel` subclass in `annotation` (`X`, `X | None`, or either
+    inside `Annotated`, e.g. a number-or-schedule), or `None`."""
     if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
         return annotation
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _model_class(typing.get_args(annotation)[0])
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         for member in typing.get_args(annotation):
             model = _model_class(member)

@@ -30,6 +30,9 @@ PATH_KEYS = (
 )
 """The keys that hold paths: resolved against the config's folder, checked."""
 
+LIST_PATH_KEYS = (("teacher", "paths"),)
+"""The keys that hold lists of paths, resolved and checked the same way."""
+
 _NOT_PATHS = {("teacher", "weights"): ("imagenet",)}
 
 
@@ -140,19 +143,37 @@ def _resolved_paths(config, base_dir, source):
         value = getattr(section, key)
         if value is None or value in _NOT_PATHS.get((section_name, key), ()):
             continue
-        path = os.path.abspath(os.path.join(base_dir, os.path.expanduser(value)))
-        if not os.path.exists(path):
-            problems.append(
-                f"{section_name}.{key}: expected an existing file or folder; "
-                f"received: {value!r} (not found: {path})"
-            )
+        path = _resolved_path(value, base_dir, f"{section_name}.{key}", problems)
+        if path is not None:
+            setattr(section, key, path)
+    for section_name, key in LIST_PATH_KEYS:
+        section = getattr(config, section_name)
+        values = getattr(section, key)
+        if values is None:
             continue
-        setattr(section, key, path)
+        paths = [
+            _resolved_path(value, base_dir, f"{section_name}.{key}[{index}]", problems)
+            for index, value in enumerate(values)
+        ]
+        if None not in paths:
+            setattr(section, key, paths)
     # Outputs go where the command runs, as `runs/` does for most tools.
     config.run.output_dir = os.path.abspath(os.path.expanduser(config.run.output_dir))
     if problems:
         raise ConfigError(problems, source)
     return config
+
+
+def _resolved_path(value, base_dir, key, problems):
+    """`value` made absolute, or `None` with a problem if it does not exist."""
+    path = os.path.abspath(os.path.join(base_dir, os.path.expanduser(value)))
+    if not os.path.exists(path):
+        problems.append(
+            f"{key}: expected an existing file or folder; "
+            f"received: {value!r} (not found: {path})"
+        )
+        return None
+    return path
 
 
 def load_config(path, overrides=()):

@@ -8,9 +8,19 @@ resolves them against the config file's folder and checks that they exist.
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from kdkeras.config.distillation import (
+    AugmentationSection,
+    LossConfig,
+    ScheduleSection,
+    check_loss,
+    check_schedule_range,
+    loss_name_and_arguments,
+    number_or_schedule,
+)
 from kdkeras.config.errors import InvalidValue
+from kdkeras.config.section import Section
 
 NAMED_DATA_SETS = ("embedded_fashion_mnist", "fashion_mnist", "mnist")
 """Data sets `data.source` names, loaded by `kdkeras.datasets`."""
@@ -28,12 +38,6 @@ PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 Count = Annotated[int, Field(strict=True, ge=0)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 ImageSize = tuple[PositiveInt, PositiveInt]
-
-
-class Section(BaseModel):
-    """A config section: unknown keys are refused, assignments validated."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class RunSection(Section):
@@ -98,10 +102,16 @@ class DataSection(Section):
 
 
 class TeacherSection(Section):
-    """`teacher:` a `keras.applications` preset fine-tuned in two stages, or a
-    saved `.keras` teacher (`path`) that takes the data's images as they are."""
+    """`teacher:` a `keras.applications` preset fine-tuned in two stages, a
+    saved `.keras` teacher (`path`) that takes the data's images as they are,
+    or several (`paths`), taught as one `TeacherEnsemble`: the mean of their
+    logits, weighted by `ensemble_weights` (equal when null)."""
 
     path: str | None = None
+    paths: list[str] | None = None
+    ensemble_weights: (
+        list[Annotated[float, Field(ge=0.0, allow_inf_nan=False)]] | None
+    ) = None
     preset: str = "mobilenet_v2"
     weights: str | None = "imagenet"
     width: Annotated[float, Field(gt=0.0)] | None = None
@@ -127,6 +137,37 @@ class TeacherSection(Section):
     @classmethod
     def _none_means_random(cls, weights):
         return None if weights is None or weights.lower() == "none" else weights
+
+    @model_validator(mode="after")
+    def _check_ensemble(self):
+        if self.paths is not None and len(self.paths) < 2:
+            raise InvalidValue(
+                ("paths",), "two or more .keras teachers (one: use path)", self.paths
+            )
+        if self.paths is not None and self.path is not None:
+            raise InvalidValue(
+                ("path",), "null when paths is set (one teacher or several)", self.path
+            )
+        if self.ensemble_weights is not None:
+            if self.paths is None or len(self.ensemble_weights) != len(self.paths):
+                raise InvalidValue(
+                    ("ensemble_weights",),
+                    "one weight per teacher of teacher.paths"
+                    + (f" ({len(self.paths)})" if self.paths else ""),
+                    self.ensemble_weights,
+                )
+            if sum(self.ensemble_weights) <= 0:
+                raise InvalidValue(
+                    ("ensemble_weights",),
+                    "weights with a positive sum",
+                    self.ensemble_weights,
+                )
+        return self
+
+    @property
+    def ready(self):
+        """Whether the teacher is given (`path` or `paths`), not trained."""
+        return self.path is not None or self.paths is not None
 
 
 class StudentSection(Section):
@@ -183,26 +224,91 @@ class DeploymentCheckSection(Section):
 
 
 class DistillSection(TrainingSection):
-    """`distill:` the student trained on the labels and the teacher."""
+    """`distill:` the student trained on the labels and the teacher.
+
+    `loss` is a `kdkeras.losses` name, or a mapping of the name and the
+    loss's arguments (`{name: dkd, non_target_weight: 8}`); `alpha` and
+    `temperature` are numbers or schedules (`ScheduleSection`). A null
+    temperature is the loss's own default; a loss without a temperature
+    (`logit_mse`, `hard_pseudo_label`) gets null when none is written.
+    `method` is read as the former name of `loss`.
+    """
 
     enabled: bool = True
     deployment_check: DeploymentCheckSection = DeploymentCheckSection()
-    method: str = "kd"
-    alpha: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
-    temperature: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 2.0
+    loss: LossConfig = "kd"
+    alpha: number_or_schedule(ge=0.0, le=1.0) = 0.1
+    temperature: number_or_schedule(gt=0.0) | None = 2.0
     mode: Literal["online", "offline"] = "online"
     student_path: str | None = None
 
-    @field_validator("method")
+    @model_validator(mode="before")
     @classmethod
-    def _registered_method(cls, method):
-        from kdkeras.losses import registered_names
+    def _former_names_and_loss_defaults(cls, data):
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "method" in data:
+            if "loss" in data:
+                raise InvalidValue(
+                    ("method",),
+                    "only distill.loss (method is its former name)",
+                    data["method"],
+                )
+            try:
+                check_loss(data["method"])
+            except InvalidValue as error:
+                raise InvalidValue(
+                    ("method", *error.location), str(error), error.received
+                ) from None
+            data["loss"] = data.pop("method")
+        if "temperature" not in data and "loss" in data:
+            loss_class = _loss_class_or_none(data["loss"])
+            if loss_class is not None and not loss_class.uses_temperature:
+                data["temperature"] = None
+        return data
 
-        if method not in registered_names():
-            raise ValueError(
-                f"expected a registered distillation loss, one of {registered_names()}"
+    @field_validator("loss")
+    @classmethod
+    def _registered_loss(cls, loss):
+        check_loss(loss)
+        return loss
+
+    @model_validator(mode="after")
+    def _check_loss_and_schedules(self):
+        cls = _loss_class_or_none(self.loss)
+        check_schedule_range("alpha", self.alpha, 0.0, 1.0, "a weight in [0, 1]")
+        check_schedule_range(
+            "temperature", self.temperature, 0.0, None, "a temperature > 0"
+        )
+        if self.temperature is not None and not cls.uses_temperature:
+            raise InvalidValue(
+                ("temperature",),
+                f"null with loss {self.loss_name!r}, which takes no temperature",
+                self.temperature
+                if not isinstance(self.temperature, ScheduleSection)
+                else self.temperature.model_dump(exclude_none=True),
             )
-        return method
+        return self
+
+    @property
+    def loss_name(self):
+        return loss_name_and_arguments(self.loss)[0]
+
+    @property
+    def loss_arguments(self):
+        return loss_name_and_arguments(self.loss)[1]
+
+
+def _loss_class_or_none(loss):
+    """The class of a registered `distill.loss`; `None` for anything else,
+    which the "after" validation refuses."""
+    from kdkeras import losses
+
+    name = loss.get("name") if isinstance(loss, dict) else loss
+    if isinstance(name, str) and name in losses.registered_names():
+        return type(losses.get(name))
+    return None
 
 
 class OptimizeSection(Section):
@@ -248,6 +354,7 @@ class RunConfig(Section):
     student: StudentSection = StudentSection()
     scratch: ScratchSection = ScratchSection()
     distill: DistillSection = DistillSection()
+    augmentation: AugmentationSection | None = None
     optimize: OptimizeSection | None = None
     export: ExportSection = ExportSection()
     report: ReportSection = ReportSection()
@@ -263,6 +370,8 @@ class RunConfig(Section):
                 "image folder is read in a new order every epoch)",
                 "offline",
             )
+        if self.augmentation is not None:
+            self._check_augmentation(in_memory)
         if self.optimize is not None:
             self._check_optimize(in_memory)
         if not (self.scratch.enabled or self.distill.enabled):
@@ -272,6 +381,22 @@ class RunConfig(Section):
                 False,
             )
         return self
+
+    def _check_augmentation(self, in_memory):
+        if not in_memory:
+            raise InvalidValue(
+                ("augmentation",),
+                "null with an image folder (the views are drawn per image and "
+                "epoch, kdkeras.distillation.views, over training images in "
+                "memory: a named data set or .npz)",
+                self.augmentation.model_dump(),
+            )
+        if self.run.seed < 0:
+            raise InvalidValue(
+                ("run", "seed"),
+                "a seed >= 0 with augmentation (it draws the views)",
+                self.run.seed,
+            )
 
     def _check_optimize(self, in_memory):
         requirements = (

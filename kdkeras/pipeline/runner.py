@@ -36,9 +36,7 @@ def planned_stages(config):
     """The names of the stages `config` runs, in order."""
     distills = config.distill.enabled and config.distill.student_path is None
     wanted = {
-        "teacher": distills
-        or config.optimize is not None
-        or config.teacher.path is not None,
+        "teacher": distills or config.optimize is not None or config.teacher.ready,
         "scratch": config.scratch.enabled,
         "distill": config.distill.enabled,
         "export": config.export.enabled,
@@ -144,10 +142,14 @@ def check_before_training(config, data, plan):
     run_models.build_configured_student(
         config.student, data.input_shape, data.num_classes, "student_check"
     )
-    if "teacher" in plan and config.teacher.path is None:
+    if "teacher" in plan and not config.teacher.ready:
         run_models.check_teacher_preset(config.teacher, data.input_shape)
     ready_models = (
         ("teacher.path", config.teacher.path),
+        *(
+            (f"teacher.paths[{index}]", path)
+            for index, path in enumerate(config.teacher.paths or ())
+        ),
         ("scratch.path", config.scratch.path),
         ("distill.student_path", config.distill.student_path),
     )

@@ -16,6 +16,7 @@ import os
 
 import keras
 
+from kdkeras.pipeline import augmentation, objective
 from kdkeras.pipeline import data as run_data
 from kdkeras.pipeline import models as run_models
 from kdkeras.pipeline.curves import plot_training_curves
@@ -76,6 +77,16 @@ class RunContext:
             self.data.train, batch_size, shuffle=True, seed=self.config.run.seed
         )
 
+    def student_batches(self, batch_size, epochs):
+        """`(dataset, steps_per_epoch)` of a student's training: augmented
+        views when `augmentation` is set (`steps_per_epoch` then keeps one
+        iterator over the epochs' views), else the shuffled batches."""
+        if self.config.augmentation is None:
+            return self.training_batches(batch_size), None
+        return augmentation.views_batches(
+            self.config, self.data.train, batch_size, epochs
+        )
+
     def validation_batches(self, batch_size):
         if self.data.validation is None:
             return None
@@ -122,8 +133,10 @@ def run_scratch(context):
         loss=label_loss(),
         metrics=["accuracy"],
     )
+    train, steps_per_epoch = context.student_batches(scratch.batch_size, scratch.epochs)
     history = student.fit(
-        context.training_batches(scratch.batch_size),
+        train,
+        steps_per_epoch=steps_per_epoch,
         validation_data=context.validation_batches(scratch.batch_size),
         epochs=scratch.epochs,
         callbacks=context.callbacks("scratch"),
@@ -148,7 +161,13 @@ def run_distill(context):
         )
         return {"model": distill.student_path}
     teacher = context.models["teacher"]
-    if distill.mode == "offline":
+    steps_per_epoch = None
+    if distill.mode == "offline" and context.config.augmentation is not None:
+        train, steps_per_epoch = augmentation.cached_views_batches(
+            context, teacher, distill.batch_size, distill.epochs
+        )
+        teacher = None
+    elif distill.mode == "offline":
         train = kdkeras.offline.offline_dataset(
             *data.train,
             _cached_teacher_logits(context, teacher),
@@ -157,7 +176,9 @@ def run_distill(context):
         )
         teacher = None
     else:
-        train = context.training_batches(distill.batch_size)
+        train, steps_per_epoch = context.student_batches(
+            distill.batch_size, distill.epochs
+        )
     distiller = kdkeras.Distiller(
         teacher=teacher, student=_new_student(context, "student_distilled")
     )
@@ -166,12 +187,11 @@ def run_distill(context):
     distiller.compile(
         optimizer=cosine_adam(distill.learning_rate, distill.epochs, steps),
         metrics=["accuracy"],
-        distillation_loss_fn=distill.method,
-        alpha=distill.alpha,
-        temperature=distill.temperature,
+        **objective.compile_arguments(distill, steps),
     )
     history = distiller.fit(
         train,
+        steps_per_epoch=steps_per_epoch,
         validation_data=context.validation_batches(distill.batch_size),
         epochs=distill.epochs,
         callbacks=context.callbacks("distill", checks=(check,) if check else ()),
@@ -244,8 +264,7 @@ def run_optimize(context):
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         learning_rate=settings.learning_rate,
-        alpha=distill.alpha,
-        temperature=distill.temperature,
+        **objective.optimize_arguments(distill),
         validation_data=data.validation,
         seed=context.config.run.seed,
     )
@@ -313,6 +332,7 @@ def run_report(context):
         title=settings.title or f"kdkeras run {context.config.run.name}",
         latency_runs=settings.latency_runs,
         num_threads=settings.num_threads,
+        verbose=2,
     )
     context.log.info("\n%s", format_table(rows, report.report_columns(rows)))
     artifacts = {"report": context.folder.file("report", "report.md")}

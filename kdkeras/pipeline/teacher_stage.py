@@ -12,8 +12,9 @@ from kdkeras.pipeline.training import final_metrics
 
 
 def run_teacher(context):
-    """The teacher: the ready `teacher.path`, or a preset fine-tuned in two
-    stages (`teacher_head`, `teacher_fine_tune`), each resumable."""
+    """The teacher: the ready `teacher.path`, an ensemble of the ready
+    `teacher.paths`, or a preset fine-tuned in two stages (`teacher_head`,
+    `teacher_fine_tune`), each resumable."""
     config, folder, data = context.config, context.folder, context.data
     teacher_config = config.teacher
     if teacher_config.path is not None:
@@ -22,6 +23,8 @@ def run_teacher(context):
         )
         context.models["teacher"] = teacher
         return {"model": teacher_config.path}
+    if teacher_config.paths is not None:
+        return _ensemble(context)
     keras.utils.set_random_seed(config.run.seed)
     view = run_models.teacher_view(teacher_config, data.input_shape)
     core = build_teacher(
@@ -78,3 +81,25 @@ def run_teacher(context):
         context.log.info("  teacher: %s", final_metrics(histories["fine_tune"]))
     teacher = run_models.with_view(core, view, data.input_shape, name="teacher")
     return context.save_model("teacher", teacher)
+
+
+def _ensemble(context):
+    """The teachers of `teacher.paths` as one `TeacherEnsemble`, saved."""
+    from kdkeras.distillation import TeacherEnsemble
+
+    teacher_config, data = context.config.teacher, context.data
+    teachers = [
+        run_models.load_ready_model(
+            path, f"teacher.paths[{index}]", data.input_shape, data.num_classes
+        )
+        for index, path in enumerate(teacher_config.paths)
+    ]
+    ensemble = TeacherEnsemble(
+        teachers, weights=teacher_config.ensemble_weights, name="teacher"
+    )
+    context.log.info(
+        "  teacher: the %s mean of %d teachers' logits",
+        "weighted" if teacher_config.ensemble_weights else "equal-weight",
+        len(teachers),
+    )
+    return context.save_model("teacher", ensemble)

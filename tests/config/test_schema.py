@@ -20,7 +20,7 @@ def with_section(section, **values):
 
 def test_minimal_config_fills_in_every_default():
     config = validate_config(MINIMAL)
-    assert config.distill.method == "kd"
+    assert config.distill.loss == "kd"
     assert config.distill.alpha == 0.1
     assert config.export.quantizations == ["float16", "int8"]
     assert config.optimize is None
@@ -37,9 +37,9 @@ def test_unknown_key_lists_the_valid_keys_and_the_closest_one():
 def test_unknown_section_suggests_the_section():
     problems = problems_of({**MINIMAL, "distil": {"alpha": 0.5}})
     assert problems == [
-        "distil: unknown key (received: {'alpha': 0.5}). Valid keys: data, "
-        "distill, export, optimize, report, run, scratch, student, teacher; "
-        "did you mean 'distill'?"
+        "distil: unknown key (received: {'alpha': 0.5}). Valid keys: "
+        "augmentation, data, distill, export, optimize, report, run, scratch, "
+        "student, teacher; did you mean 'distill'?"
     ]
 
 
@@ -64,17 +64,28 @@ def test_impossible_value_gives_the_bound():
 
 def test_every_problem_is_reported_at_once():
     problems = problems_of(
-        {**with_section("distill", temperature=0, method="kdd"), "run": {"seed": "x"}}
+        {**with_section("distill", temperature=0, loss="kdd"), "run": {"seed": "x"}}
     )
     paths = sorted(problem.split(":")[0] for problem in problems)
-    assert paths == ["distill.method", "distill.temperature", "run.seed"]
+    assert paths == ["distill.loss", "distill.temperature", "run.seed"]
 
 
-def test_unregistered_method_lists_the_registry():
-    [problem] = problems_of(with_section("distill", method="hinton"))
-    assert problem.startswith("distill.method: expected a registered distillation")
+def test_unregistered_loss_lists_the_registry():
+    [problem] = problems_of(with_section("distill", loss="hinton"))
+    assert problem.startswith("distill.loss: expected a registered distillation")
     assert "'dkd'" in problem and "'kd'" in problem
     assert problem.endswith("(received: 'hinton')")
+
+
+def test_method_is_read_as_the_former_name_of_loss():
+    assert validate_config(with_section("distill", method="dkd")).distill.loss == "dkd"
+    [problem] = problems_of(with_section("distill", method="hinton"))
+    assert problem.startswith("distill.method: expected a registered distillation")
+    [problem] = problems_of(with_section("distill", method="kd", loss="dkd"))
+    assert problem == (
+        "distill.method: expected only distill.loss (method is its former name) "
+        "(received: 'kd')"
+    )
 
 
 def test_list_items_are_located_by_index():

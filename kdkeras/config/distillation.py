@@ -1,0 +1,212 @@
+"""The config of what the distill stage trains with: the loss, schedules of
+`alpha` and the temperature, and the augmentation of the students' images.
+
+The loss is a name of the `kdkeras.losses` registry with its constructor
+arguments, checked by building it (`kdkeras.losses.get`); the schedules are
+those of `kdkeras.distillation.schedules`; the augmentation is a
+`kdkeras.distillation.views.ViewPlan` (shifts and flips).
+"""
+
+import inspect
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from kdkeras.config.errors import InvalidValue
+from kdkeras.config.section import Section
+
+LOSS_ARGUMENTS_NOT_IN_CONFIG = ("reduction", "name", "dtype", "temperature")
+"""Constructor arguments of a loss that `distill.loss` does not take: Keras'
+own, and the temperature, which is `distill.temperature` (a schedule too)."""
+
+
+def loss_name_and_arguments(loss):
+    """`("dkd", {"non_target_weight": 8.0})` from `distill.loss` (a name or a
+    mapping with `name`)."""
+    if isinstance(loss, str):
+        return loss, {}
+    arguments = dict(loss)
+    return arguments.pop("name", None), arguments
+
+
+def loss_class(name, location=()):
+    """The registered loss class of `name`.
+
+    Raises:
+        InvalidValue: At `location` (under `loss`) if `name` is not registered.
+    """
+    from kdkeras import losses
+
+    if not isinstance(name, str) or name not in losses.registered_names():
+        raise InvalidValue(
+            location,
+            "a registered distillation loss (kdkeras.losses), one of "
+            f"{losses.registered_names()}",
+            name,
+        )
+    return type(losses.get(name))
+
+
+def check_loss(loss):
+    """Builds `distill.loss` once, so a bad argument fails before any training.
+
+    Raises:
+        InvalidValue: Located under `loss`: `name`, or the argument at fault.
+    """
+    from kdkeras import losses
+
+    if isinstance(loss, dict) and "name" not in loss:
+        raise InvalidValue(
+            ("name",),
+            f"the loss's name, one of {losses.registered_names()}",
+            None,
+        )
+    name, arguments = loss_name_and_arguments(loss)
+    cls = loss_class(name, ("name",) if isinstance(loss, dict) else ())
+    accepted = sorted(
+        parameter
+        for parameter in inspect.signature(cls).parameters
+        if parameter not in LOSS_ARGUMENTS_NOT_IN_CONFIG
+    )
+    for argument, value in arguments.items():
+        if argument == "temperature" and cls.uses_temperature:
+            raise InvalidValue(
+                ("temperature",),
+                "the temperature in distill.temperature (a number or a schedule), "
+                "not in distill.loss",
+                value,
+            )
+        if argument not in accepted:
+            raise InvalidValue(
+                (argument,),
+                f"an argument of {name!r} ({cls.__name__}): "
+                + (", ".join(accepted) if accepted else "it takes none"),
+                value,
+            )
+    try:
+        losses.get(name, **arguments)
+    except (TypeError, ValueError) as error:
+        named = [argument for argument in arguments if f"`{argument}`" in str(error)]
+        raise InvalidValue(
+            tuple(named[:1]),
+            f"arguments {name!r} accepts ({error})",
+            arguments[named[0]] if named else arguments,
+        ) from None
+    return cls
+
+
+class ScheduleSection(Section):
+    """A schedule of `distill.alpha` or `distill.temperature` over the steps.
+
+    `constant` takes `value`; `linear` and `cosine` go from `start` to `end`
+    over the first `epochs` epochs of the distillation (all of them when
+    null), then stay at `end` (`kdkeras.distillation.schedules`).
+    """
+
+    schedule: Literal["constant", "linear", "cosine"]
+    value: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    start: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    end: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    epochs: Annotated[int, Field(strict=True, gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _check_kind(self):
+        if self.schedule == "constant":
+            needed, refused = ("value",), ("start", "end", "epochs")
+        else:
+            needed, refused = ("start", "end"), ("value",)
+        for key in needed:
+            if getattr(self, key) is None:
+                raise InvalidValue(
+                    (key,), f"a number, required by schedule {self.schedule!r}", None
+                )
+        for key in refused:
+            if getattr(self, key) is not None:
+                raise InvalidValue(
+                    (key,),
+                    f"no {key} with schedule {self.schedule!r} (constant: value; "
+                    "linear, cosine: start, end, epochs)",
+                    getattr(self, key),
+                )
+        return self
+
+    def values(self):
+        """`{"value": …}` or `{"start": …, "end": …}`: the values it takes."""
+        keys = ("value",) if self.schedule == "constant" else ("start", "end")
+        return {key: getattr(self, key) for key in keys}
+
+    def final_value(self):
+        """The value at the end of the schedule."""
+        return self.value if self.schedule == "constant" else self.end
+
+    def build(self, steps_per_epoch, distill_epochs):
+        """The `kdkeras.distillation.schedules.Schedule` of this section."""
+        from kdkeras.distillation import schedules
+
+        if self.schedule == "constant":
+            return schedules.Constant(self.value)
+        cls = schedules.Linear if self.schedule == "linear" else schedules.Cosine
+        epochs = self.epochs or distill_epochs
+        return cls(self.start, self.end, steps=max(1, epochs * steps_per_epoch))
+
+
+def check_schedule_range(key, value, low, high, expectation):
+    """Refuses a schedule's value outside `[low, high]` (`(low, ∞)` when
+    `high` is `None`); numbers are checked by their type."""
+    if not isinstance(value, ScheduleSection):
+        return
+    for name, number in value.values().items():
+        location = (key, name)
+        inside = low <= number <= high if high is not None else number > low
+        if not inside:
+            raise InvalidValue(location, expectation, number)
+
+
+class AugmentationSection(Section):
+    """`augmentation:` shifts and flips of the students' training images.
+
+    The same views in the scratch and the distill stages, drawn per image
+    and epoch from `run.seed` (`kdkeras.distillation.views.ViewPlan`), so the
+    baseline trains on the same images. Offline distillation caches the
+    teacher's logits of every view (`kdkeras.distillation.view_cache`).
+    Needs the training images in memory (a named data set or `.npz`).
+    """
+
+    shift: Annotated[int, Field(strict=True, ge=0)] = 2
+    horizontal_flip: bool = True
+
+    def plan(self, seed):
+        """The `ViewPlan` of these views."""
+        from kdkeras.distillation.views import ViewPlan
+
+        return ViewPlan(
+            shift=self.shift, horizontal_flip=self.horizontal_flip, seed=seed
+        )
+
+
+def _mapping_or_not(value):
+    # The tags are type names, which error locations leave out
+    # (`kdkeras.config.errors`): one error from the member the value is meant
+    # for, not one from each member of the union.
+    return "dict" if isinstance(value, (dict, Section)) else "float"
+
+
+def _mapping_or_name(value):
+    return "dict" if isinstance(value, dict) else "str"
+
+
+def number_or_schedule(**bounds):
+    """A number within `bounds` (pydantic `Field` arguments), or a schedule
+    mapping (whose values `check_schedule_range` checks)."""
+    number = Annotated[float, Field(allow_inf_nan=False, **bounds)]
+    return Annotated[
+        Annotated[number, Tag("float")] | Annotated[ScheduleSection, Tag("dict")],
+        Discriminator(_mapping_or_not),
+    ]
+
+
+LossConfig = Annotated[
+    Annotated[str, Tag("str")] | Annotated[dict[str, Any], Tag("dict")],
+    Discriminator(_mapping_or_name),
+]
+"""`distill.loss`: a registered name, or a mapping with `name` and arguments."""

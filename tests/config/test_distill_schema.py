@@ -1,0 +1,178 @@
+"""The distill stage's loss, schedules, augmentation and teacher ensemble in
+the config: good values are read, bad ones refused with the key path."""
+
+import pytest
+
+from kdkeras.config import ConfigError, validate_config
+from kdkeras.config.loading import config_to_yaml
+
+MINIMAL = {"data": {"source": "embedded_fashion_mnist"}}
+
+
+def problems_of(data):
+    with pytest.raises(ConfigError) as info:
+        validate_config(data)
+    return info.value.problems
+
+
+def distill(**values):
+    return {**MINIMAL, "distill": values}
+
+
+def test_a_loss_with_its_arguments():
+    config = validate_config(
+        distill(loss={"name": "dkd", "non_target_weight": 2, "target_weight": 0.5})
+    )
+    assert config.distill.loss_name == "dkd"
+    assert config.distill.loss_arguments == {
+        "non_target_weight": 2,
+        "target_weight": 0.5,
+    }
+    assert validate_config(distill(loss="kd_standardized")).distill.loss_name == (
+        "kd_standardized"
+    )
+
+
+@pytest.mark.parametrize(
+    "loss, expected",
+    [
+        (
+            {"name": "dkd", "beta": 8},
+            "distill.loss.beta: expected an argument of 'dkd' (DKDLoss): "
+            "non_target_weight, target_weight (received: 8)",
+        ),
+        (
+            {"name": "dkd", "non_target_weight": -1},
+            "distill.loss.non_target_weight: expected arguments 'dkd' accepts "
+            "(`non_target_weight` must be ≥ 0. Received: non_target_weight=-1) "
+            "(received: -1)",
+        ),
+        (
+            {"name": "kd", "temperature": 4},
+            "distill.loss.temperature: expected the temperature in "
+            "distill.temperature (a number or a schedule), not in distill.loss "
+            "(received: 4)",
+        ),
+        (
+            {"name": "hinton"},
+            "distill.loss.name: expected a registered distillation loss "
+            "(kdkeras.losses), one of ['dkd', 'hard_pseudo_label', 'kd', "
+            "'kd_standardized', 'logit_mse', 'soft_target_cross_entropy'] "
+            "(received: 'hinton')",
+        ),
+        ({"non_target_weight": 8}, "distill.loss.name: expected the loss's name"),
+        (3, "distill.loss: Input should be a valid string (received: 3)"),
+    ],
+)
+def test_a_bad_loss_is_refused_at_its_key(loss, expected):
+    [problem] = problems_of(distill(loss=loss))
+    assert problem.startswith(expected)
+
+
+def test_a_loss_without_temperature_takes_none():
+    assert validate_config(distill(loss="logit_mse")).distill.temperature is None
+    [problem] = problems_of(distill(loss="logit_mse", temperature=2))
+    assert problem == (
+        "distill.temperature: expected null with loss 'logit_mse', which takes "
+        "no temperature (received: 2.0)"
+    )
+
+
+def test_schedules_of_alpha_and_temperature():
+    config = validate_config(
+        distill(
+            alpha={"schedule": "linear", "start": 1.0, "end": 0.1, "epochs": 5},
+            temperature={"schedule": "cosine", "start": 8, "end": 2},
+        )
+    )
+    assert config.distill.alpha.final_value() == 0.1
+    assert config.distill.temperature.epochs is None
+    constant = validate_config(distill(alpha={"schedule": "constant", "value": 0.3}))
+    assert constant.distill.alpha.final_value() == 0.3
+    # The written config reads back the same.
+    assert "schedule: cosine" in config_to_yaml(config)
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        (
+            {"alpha": {"schedule": "linear", "start": 1.0, "end": 1.5}},
+            "distill.alpha.end: expected a weight in [0, 1] (received: 1.5)",
+        ),
+        (
+            {"temperature": {"schedule": "cosine", "start": 0, "end": 2}},
+            "distill.temperature.start: expected a temperature > 0 (received: 0.0)",
+        ),
+        (
+            {"alpha": {"schedule": "step", "start": 1, "end": 0}},
+            "distill.alpha.schedule: Input should be 'constant', 'linear' or "
+            "'cosine' (received: 'step')",
+        ),
+        (
+            {"alpha": {"schedule": "linear", "start": 1}},
+            "distill.alpha.end: expected a number, required by schedule 'linear' "
+            "(received: None)",
+        ),
+        (
+            {"alpha": {"schedule": "constant", "value": 0.2, "epochs": 3}},
+            "distill.alpha.epochs: expected no epochs with schedule 'constant'",
+        ),
+        (
+            {"temperature": {"schedule": "linear", "start": 4, "end": 2, "step": 3}},
+            "distill.temperature.step: unknown key (received: 3). Valid keys: "
+            "end, epochs, schedule, start, value",
+        ),
+    ],
+)
+def test_a_bad_schedule_is_refused_at_its_key(values, expected):
+    [problem] = problems_of(distill(**values))
+    assert problem.startswith(expected)
+
+
+def test_augmentation():
+    config = validate_config({**MINIMAL, "augmentation": {"shift": 3}})
+    assert (config.augmentation.shift, config.augmentation.horizontal_flip) == (3, True)
+    assert config.augmentation.plan(seed=7).get_config()["seed"] == 7
+    assert validate_config(MINIMAL).augmentation is None
+    [problem] = problems_of({**MINIMAL, "augmentation": {"shift": -1}})
+    assert problem.startswith("augmentation.shift: Input should be greater than")
+
+
+def test_augmentation_of_an_image_folder_is_refused(tmp_path):
+    data = {
+        "data": {"source": "image_folder", "path": str(tmp_path), "image_size": [8, 8]},
+        "augmentation": {"shift": 1},
+    }
+    [problem] = problems_of(data)
+    assert problem.startswith(
+        "augmentation: expected null with an image folder (the views are drawn"
+    )
+
+
+def test_several_teachers(tmp_path):
+    paths = []
+    for name in ("a.keras", "b.keras"):
+        (tmp_path / name).write_bytes(b"")
+        paths.append(name)
+    config = validate_config(
+        {**MINIMAL, "teacher": {"paths": paths, "ensemble_weights": [2, 1]}},
+        base_dir=tmp_path,
+    )
+    assert config.teacher.paths == [str(tmp_path / name) for name in paths]
+    assert config.teacher.ready
+    problems = problems_of({**MINIMAL, "teacher": {"paths": ["a.keras"]}})
+    assert problems[0].startswith("teacher.paths: expected two or more")
+    [problem] = problems_of(
+        {**MINIMAL, "teacher": {"paths": paths, "ensemble_weights": [1]}}
+    )
+    assert problem.startswith("teacher.ensemble_weights: expected one weight per")
+    with pytest.raises(ConfigError) as info:
+        validate_config(
+            {**MINIMAL, "teacher": {"paths": ["a.keras", "missing.keras"]}},
+            base_dir=tmp_path,
+        )
+    assert info.value.problems[0].startswith(
+        "teacher.paths[1]: expected an existing file or folder; received: "
+        "'missing.keras'"
+    )

@@ -1,0 +1,180 @@
+"""The distill stage's config reaches the Python API: a registered loss with
+its arguments, schedules of alpha and the temperature, augmented views shared
+by scratch and distill (offline: the teacher's logits of every view cached),
+and several teachers averaged."""
+
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+import yaml
+
+import kdkeras
+from kdkeras.config import validate_config
+from kdkeras.distillation import schedules
+from kdkeras.models import build_cnn
+from kdkeras.pipeline import augmentation, objective, start_run
+
+
+@pytest.fixture
+def digits_npz(digits, tmp_path):
+    """The 8×8 digits as a data `.npz` (200 training, 60 test images)."""
+    x, y = digits
+    path = tmp_path / "digits.npz"
+    np.savez(
+        path, x_train=x[:200], y_train=y[:200], x_test=x[200:260], y_test=y[200:260]
+    )
+    return str(path)
+
+
+def _teacher_path(directory, seed):
+    keras.utils.set_random_seed(seed)
+    path = directory / f"teacher_{seed}.keras"
+    build_cnn(
+        input_shape=(8, 8, 1), filters=(8,), dense_units=None, rescale=False
+    ).save(path)
+    return str(path)
+
+
+def _config(digits_npz, output_dir, **sections):
+    data = {
+        "run": {"name": "digits", "output_dir": str(output_dir)},
+        "data": {"source": "npz", "path": digits_npz, "validation_split": 0.1},
+        "student": {"filters": [4], "pooling": "avg"},
+        "scratch": {"epochs": 2, "batch_size": 32},
+        "distill": {"epochs": 2, "batch_size": 32},
+        "export": {"enabled": False},
+        "report": {"latency_runs": 0},
+    }
+    for name, values in sections.items():
+        data[name] = {**data.get(name, {}), **values}
+    return validate_config(data)
+
+
+def test_compile_arguments_build_the_registered_loss_and_the_schedules(
+    digits_npz, tmp_path
+):
+    config = _config(
+        digits_npz,
+        tmp_path,
+        distill={
+            "epochs": 4,
+            "loss": {"name": "dkd", "non_target_weight": 2.0},
+            "alpha": {"schedule": "linear", "start": 1.0, "end": 0.2, "epochs": 2},
+            "temperature": {"schedule": "cosine", "start": 0.3, "end": 4.0},
+        },
+    )
+    arguments = objective.compile_arguments(config.distill, steps_per_epoch=5)
+    loss = arguments["distillation_loss_fn"]
+    assert isinstance(loss, kdkeras.losses.DKDLoss)
+    assert (loss.non_target_weight, loss.target_weight) == (2.0, 1.0)
+    assert arguments["alpha"].get_config() == {"start": 1.0, "end": 0.2, "steps": 10}
+    temperature = arguments["temperature"]
+    assert isinstance(temperature, schedules.Cosine) and temperature.steps == 20
+    # The loss starts at the schedule's first value, which compile checks.
+    assert loss.temperature == pytest.approx(0.3)
+    student = build_cnn(input_shape=(8, 8, 1), filters=(4,), rescale=False)
+    distiller = kdkeras.Distiller(teacher=None, student=student)
+    distiller.compile(optimizer="adam", **arguments)
+    assert distiller.temperature is temperature
+    assert objective.optimize_arguments(config.distill) == {
+        "alpha": 0.2,
+        "temperature": 4.0,
+    }
+
+
+def test_a_loss_without_temperature_compiles_without_one(digits_npz, tmp_path):
+    config = _config(digits_npz, tmp_path, distill={"loss": "logit_mse"})
+    assert config.distill.temperature is None
+    arguments = objective.compile_arguments(config.distill, steps_per_epoch=5)
+    assert isinstance(arguments["distillation_loss_fn"], kdkeras.losses.LogitMSE)
+    assert arguments["temperature"] is None
+    assert objective.optimize_arguments(config.distill)["temperature"] == 3.0
+
+
+def test_scratch_and_distill_see_the_same_shifted_views(digits_npz, tmp_path):
+    config = _config(
+        digits_npz, tmp_path, augmentation={"shift": 2, "horizontal_flip": True}
+    )
+    x, y = np.load(digits_npz)["x_train"][:50], np.load(digits_npz)["y_train"][:50]
+    scratch, steps = augmentation.views_batches(config, (x, y), 16, epochs=1)
+    distill, _ = augmentation.views_batches(config, (x, y), 16, epochs=3)
+    assert steps == 4
+    scratch_views, scratch_labels = next(iter(scratch))
+    distill_views, distill_labels = next(iter(distill))
+    np.testing.assert_array_equal(scratch_views, distill_views)
+    np.testing.assert_array_equal(scratch_labels, distill_labels)
+    # Each view is one of the images, shifted by at most 2 pixels (zero
+    # fill) and maybe flipped; some are not the image itself.
+    candidates = {
+        (dr, dc, flip): _shifted(x[..., ::-1, :] if flip else x, dr, dc)
+        for dr in range(-2, 3)
+        for dc in range(-2, 3)
+        for flip in (False, True)
+    }
+    shifts = []
+    for view in np.asarray(scratch_views):
+        shifts.append(
+            next(
+                key
+                for key, shifted in candidates.items()
+                if np.any(np.all(np.isclose(shifted, view), axis=(1, 2, 3)))
+            )
+        )
+    assert any(shift != (0, 0, False) for shift in shifts)
+
+
+def _shifted(images, rows, cols):
+    """`images` moved down by `rows` and right by `cols` pixels, zero fill."""
+    shifted = np.roll(images, (rows, cols), axis=(1, 2))
+    if rows > 0:
+        shifted[:, :rows] = 0
+    elif rows < 0:
+        shifted[:, rows:] = 0
+    if cols > 0:
+        shifted[:, :, :cols] = 0
+    elif cols < 0:
+        shifted[:, :, cols:] = 0
+    return shifted
+
+
+@pytest.mark.slow
+def test_offline_run_with_views_dkd_schedules_and_two_teachers(digits_npz, tmp_path):
+    teachers = [_teacher_path(tmp_path, seed) for seed in (0, 1)]
+    config = _config(
+        digits_npz,
+        tmp_path / "runs",
+        teacher={"paths": teachers, "ensemble_weights": [2, 1]},
+        distill={
+            "mode": "offline",
+            "loss": {"name": "dkd", "non_target_weight": 4},
+            "temperature": {"schedule": "linear", "start": 4.0, "end": 2.0},
+        },
+        augmentation={"shift": 1, "horizontal_flip": False},
+    )
+    folder = start_run(config)
+
+    assert folder.finished_stages() == ["teacher", "scratch", "distill", "report"]
+    teacher = keras.saving.load_model(folder.model_path("teacher"))
+    assert isinstance(teacher, kdkeras.distillation.TeacherEnsemble)
+    cache = np.load(folder.file("models", "teacher_views.npz"))
+    assert cache["teacher_logits"].shape == (2, 180, 10)
+    with open(folder.history_path("distill"), newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 2
+    # The logged temperature is the epoch's mean: going down from 4 to 2.
+    temperatures = [float(row["temperature"]) for row in rows]
+    assert 4.0 > temperatures[0] > temperatures[1] > 2.0
+    written = yaml.safe_load(open(folder.file("config.yaml")))
+    assert written["distill"]["loss"] == {"name": "dkd", "non_target_weight": 4}
+    assert written["distill"]["temperature"]["schedule"] == "linear"
+    assert written["augmentation"] == {"shift": 1, "horizontal_flip": False}
+    assert written["teacher"]["ensemble_weights"] == [2.0, 1.0]
+    report = json.load(open(folder.file("report", "report.json")))
+    assert [row["name"] for row in report["rows"]] == [
+        "teacher",
+        "student (scratch)",
+        "student (distilled)",
+    ]
