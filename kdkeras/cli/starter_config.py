@@ -41,7 +41,9 @@ data:
 _REST = """\
 teacher:
   # A keras.applications preset fine-tuned in two stages (head, then the top
-  # 20 layers), or path: a saved .keras teacher taking these images.
+  # 20 layers), or path: a saved .keras teacher taking these images, or
+  # paths: [a.keras, b.keras] (several, their logits averaged; weighted by
+  # ensemble_weights: [2, 1]).
   preset: mobilenet_v2
   weights: imagenet      # imagenet (downloads), none, or a .weights.h5 / .h5
   width: 0.35
@@ -62,9 +64,11 @@ scratch:                 # the baseline: the student on the labels alone
   learning_rate: 0.003
 
 distill:
-  method: kd             # any kdkeras.losses name: kd, dkd, logit_mse, …
-  alpha: 0.1             # weight of the label loss
-  temperature: 2.0
+  loss: kd               # any kdkeras.losses name: kd, dkd, kd_standardized, …
+  # loss: {{name: dkd, target_weight: 1.0, non_target_weight: 8.0}}  # with arguments
+  alpha: 0.1             # weight of the label loss; or a schedule:
+  # alpha: {{schedule: linear, start: 1.0, end: 0.1, epochs: 5}}
+  temperature: 2.0       # or {{schedule: cosine, start: 8, end: 2}} (linear, constant)
   mode: online           # or offline (teacher logits cached once)
   epochs: 15
   batch_size: 64
@@ -73,6 +77,10 @@ distill:
     every_n_epochs: 5
     max_accuracy_drop: 0.02    # float minus int8 accuracy; null for no budget
     on_budget_exceeded: warn   # or stop
+
+# augmentation:          # the same shifted/flipped views for scratch and distill
+#   shift: 2             # pixels; needs images in memory (not an image folder)
+#   horizontal_flip: true
 
 # optimize:              # quantization-aware training or pruning
 #   method: qat          # or prune (target_sparsity: 0.5)

@@ -52,3 +52,37 @@ def test_starter_config_for_a_folder_validates(tmp_path):
     assert config.data.image_size == (120, 160)
     assert config.teacher.image_size == (160, 160)
     assert config.run.name == "photos"
+
+
+def test_the_commented_distillation_keys_validate_when_uncommented(tmp_path):
+    config_path = tmp_path / "kdkeras.yaml"
+    text = starter_config(str(config_path))
+    commented = {
+        key: value
+        for key, value in (
+            line.strip().lstrip("# ").split(": ", 1)
+            for line in text.splitlines()
+            if line.startswith("  # loss: {") or line.startswith("  # alpha: {")
+        )
+    }
+    assert set(commented) == {"loss", "alpha"}
+    temperature = text.split("temperature: 2.0       # or ")[1].split(" (")[0]
+    augmentation = "\n".join(
+        line[2:]
+        for line in text.splitlines()
+        if line.startswith(("# augmentation:", "#   shift:", "#   horizontal_flip:"))
+    )
+    config_path.write_text(text + "\n" + augmentation + "\n")
+    config = load_config(
+        config_path,
+        [f"distill.{key}={value}" for key, value in commented.items()]
+        + [f"distill.temperature={temperature}"],
+    )
+    assert config.distill.loss == {
+        "name": "dkd",
+        "target_weight": 1.0,
+        "non_target_weight": 8.0,
+    }
+    assert config.distill.alpha.schedule == "linear"
+    assert config.distill.temperature.schedule == "cosine"
+    assert (config.augmentation.shift, config.augmentation.horizontal_flip) == (2, True)
