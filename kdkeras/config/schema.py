@@ -362,14 +362,6 @@ class RunConfig(Section):
     @model_validator(mode="after")
     def _check_stages(self):
         in_memory = self.data.source != "image_folder"
-        if self.distill.enabled and self.distill.mode == "offline" and not in_memory:
-            raise InvalidValue(
-                ("distill", "mode"),
-                "'online' with an image folder (offline distillation needs the "
-                "training images in memory, a named data set or .npz: an "
-                "image folder is read in a new order every epoch)",
-                "offline",
-            )
         if self.augmentation is not None:
             self._check_augmentation(in_memory)
         if self.optimize is not None:

@@ -29,6 +29,9 @@ class RunData:
         test: The same kind as `train`.
         class_names: One name per class, in label order.
         input_shape: The shape of one image, e.g. `(28, 28, 1)`.
+        train_files: For an image folder, `(paths, labels)` of the training
+            split in a fixed order (`kdkeras.pipeline.folder_logits`);
+            otherwise `None`.
     """
 
     train: object
@@ -36,6 +39,7 @@ class RunData:
     test: object
     class_names: list
     input_shape: tuple
+    train_files: tuple | None = None
 
     @property
     def num_classes(self):
@@ -194,6 +198,8 @@ def class_folders(directory):
 def _image_folder_data(data_config, seed):
     import keras
 
+    from kdkeras.pipeline.folder_logits import file_labels
+
     class_names = class_folders(data_config.path)
     if len(class_names) < 2:
         raise ConfigError(
@@ -242,7 +248,12 @@ def _image_folder_data(data_config, seed):
         test = test.take(data_config.max_test_examples)
     channels = 1 if data_config.color_mode == "grayscale" else 3
     input_shape = (*data_config.image_size, channels)
-    return RunData(train, validation, test, class_names, input_shape)
+    train_paths = list(train.file_paths)
+    train_files = (
+        train_paths,
+        file_labels(train_paths, data_config.path, class_names),
+    )
+    return RunData(train, validation, test, class_names, input_shape, train_files)
 
 
 def num_examples(split):

@@ -16,7 +16,7 @@ import os
 
 import keras
 
-from kdkeras.pipeline import augmentation, objective
+from kdkeras.pipeline import augmentation, folder_logits, objective
 from kdkeras.pipeline import data as run_data
 from kdkeras.pipeline import models as run_models
 from kdkeras.pipeline.curves import plot_training_curves
@@ -167,12 +167,21 @@ def run_distill(context):
             context, teacher, distill.batch_size, distill.epochs
         )
         teacher = None
-    elif distill.mode == "offline":
+    elif distill.mode == "offline" and data.in_memory:
         train = kdkeras.offline.offline_dataset(
             *data.train,
             _cached_teacher_logits(context, teacher),
             batch_size=distill.batch_size,
             seed=context.config.run.seed,
+        )
+        teacher = None
+    elif distill.mode == "offline":
+        train = folder_logits.offline_batches(
+            data.train_files,
+            data.input_shape,
+            folder_logits.cached_teacher_logits(context, teacher),
+            distill.batch_size,
+            context.config.run.seed,
         )
         teacher = None
     else:

@@ -115,11 +115,11 @@ def test_image_folder_needs_a_path_and_an_image_size():
 def test_cross_section_errors_point_at_one_key():
     data = {
         "data": {"source": "image_folder", "path": ".", "image_size": [28, 28]},
-        "distill": {"mode": "offline"},
+        "augmentation": {"shift": 2},
     }
     [problem] = problems_of(data)
-    assert problem.startswith("distill.mode: expected 'online' with an image folder")
-    assert problem.endswith("(received: 'offline')")
+    assert problem.startswith("augmentation: expected null with an image folder")
+    assert problem.endswith("(received: {'shift': 2, 'horizontal_flip': True})")
 
 
 def test_optimize_needs_the_distilled_student():

@@ -15,7 +15,8 @@ import kdkeras
 from kdkeras.config import validate_config
 from kdkeras.distillation import schedules
 from kdkeras.models import build_cnn
-from kdkeras.pipeline import augmentation, objective, start_run
+from kdkeras.pipeline import augmentation, folder_logits, objective, start_run
+from kdkeras.pipeline.data import load_run_data
 
 
 @pytest.fixture
@@ -178,3 +179,96 @@ def test_offline_run_with_views_dkd_schedules_and_two_teachers(digits_npz, tmp_p
         "student (scratch)",
         "student (distilled)",
     ]
+
+
+def _folder_config(image_folder, teacher_path, output_dir, **distill):
+    return validate_config(
+        {
+            "run": {"name": "folder", "output_dir": str(output_dir)},
+            "data": {
+                "source": "image_folder",
+                "path": str(image_folder),
+                "image_size": [28, 28],
+                "color_mode": "grayscale",
+                "validation_split": 0.2,
+                "test_split": 0.2,
+            },
+            "teacher": {"path": teacher_path},
+            "student": {"filters": [4]},
+            "scratch": {"enabled": False},
+            "distill": {"epochs": 2, "batch_size": 8, **distill},
+            "export": {"enabled": False},
+            "report": {"latency_runs": 0},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def folder_teacher_path(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("teacher") / "teacher.keras"
+    build_cnn(num_classes=3, filters=(4,), dense_units=None).save(path)
+    return str(path)
+
+
+def test_folder_images_in_a_fixed_order_stay_with_their_logits(
+    image_folder, folder_teacher_path, tmp_path
+):
+    config = _folder_config(image_folder, folder_teacher_path, tmp_path)
+    data = load_run_data(config.data, config.run.seed)
+    paths, labels = data.train_files
+    assert len(paths) == data.train.cardinality() == 26
+    # Decoded and resized as Keras reads the folder.
+    keras_images = keras.utils.image_dataset_from_directory(
+        image_folder,
+        color_mode="grayscale",
+        image_size=(28, 28),
+        batch_size=None,
+        shuffle=False,
+        verbose=False,
+    )
+    keras_paths = keras_images.file_paths
+    ordered = folder_logits.ordered_batches(
+        (
+            keras_paths,
+            folder_logits.file_labels(
+                keras_paths, image_folder, keras_images.class_names
+            ),
+        ),
+        data.input_shape,
+    )
+    keras_x, keras_y = zip(*keras_images.as_numpy_iterator(), strict=True)
+    x, y = (
+        np.concatenate(part) for part in zip(*ordered.as_numpy_iterator(), strict=True)
+    )
+    np.testing.assert_array_equal(x, np.stack(keras_x))
+    np.testing.assert_array_equal(y, np.array(keras_y))
+    # Each training row's logits belong to its image, in every shuffled epoch.
+    teacher = keras.saving.load_model(folder_teacher_path)
+    logits = teacher.predict(
+        folder_logits.ordered_batches(data.train_files, (28, 28, 1)), verbose=0
+    )
+    batches = folder_logits.offline_batches(
+        data.train_files, (28, 28, 1), logits, 8, seed=1
+    )
+    epochs = [list(batches.as_numpy_iterator()) for _ in range(2)]
+    for epoch in epochs:
+        for images, (batch_labels, batch_logits) in epoch:
+            np.testing.assert_allclose(
+                teacher.predict(images, verbose=0), batch_logits, atol=1e-5
+            )
+            assert set(batch_labels) <= {0, 1, 2}
+    assert not np.array_equal(epochs[0][0][1][1], epochs[1][0][1][1])
+
+
+@pytest.mark.slow
+def test_offline_distillation_from_an_image_folder(
+    image_folder, folder_teacher_path, tmp_path
+):
+    config = _folder_config(
+        image_folder, folder_teacher_path, tmp_path / "runs", mode="offline"
+    )
+    folder = start_run(config)
+    assert folder.finished_stages() == ["teacher", "distill", "report"]
+    cache = np.load(folder.file("models", "teacher_logits.npz"))
+    assert cache["teacher_logits"].shape == (26, 3)
