@@ -70,6 +70,8 @@ distill:
   # alpha: {{schedule: linear, start: 1.0, end: 0.1, epochs: 5}}
   temperature: 2.0       # or {{schedule: cosine, start: 8, end: 2}} (linear, constant)
   mode: online           # or offline (teacher logits cached once)
+  # features:            # with a ready functional teacher.path, online only
+  #   - {{kind: hint, teacher_layer: block2_relu, student_layer: block1_relu}}
   epochs: 15
   batch_size: 64
   learning_rate: 0.003

@@ -210,3 +210,41 @@ LossConfig = Annotated[
     Discriminator(_mapping_or_name),
 ]
 """`distill.loss`: a registered name, or a mapping with `name` and arguments."""
+
+
+class FeatureSection(Section):
+    """One item of `distill.features`: a teacher layer the student's layer
+    learns to match (`kdkeras.distillation.Hint`, FitNets, with a learned
+    projection; or `AttentionTransfer`), by layer name.
+
+    `weight` null is the class's default (hint 1, attention_transfer 500);
+    `p` (the attention map's power, default 2) is read by attention_transfer
+    only. Needs online distillation from one ready functional teacher
+    (`teacher.path`).
+    """
+
+    kind: Literal["hint", "attention_transfer"]
+    teacher_layer: Annotated[str, Field(min_length=1)]
+    student_layer: Annotated[str, Field(min_length=1)]
+    weight: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
+    p: Annotated[int, Field(strict=True, gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _p_for_attention_only(self):
+        if self.p is not None and self.kind != "attention_transfer":
+            raise InvalidValue(
+                ("p",), "no p with kind 'hint' (attention_transfer only)", self.p
+            )
+        return self
+
+    def build(self):
+        """The `kdkeras.distillation` feature layer of this item."""
+        from kdkeras.distillation import AttentionTransfer, Hint
+
+        arguments = {
+            key: value
+            for key, value in (("weight", self.weight), ("p", self.p))
+            if value is not None
+        }
+        cls = Hint if self.kind == "hint" else AttentionTransfer
+        return cls(self.teacher_layer, self.student_layer, **arguments)

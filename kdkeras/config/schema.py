@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from kdkeras.config.distillation import (
     AugmentationSection,
+    FeatureSection,
     LossConfig,
     ScheduleSection,
     check_loss,
@@ -240,6 +241,7 @@ class DistillSection(TrainingSection):
     alpha: number_or_schedule(ge=0.0, le=1.0) = 0.1
     temperature: number_or_schedule(gt=0.0) | None = 2.0
     mode: Literal["online", "offline"] = "online"
+    features: list[FeatureSection] = []
     student_path: str | None = None
 
     @model_validator(mode="before")
@@ -362,6 +364,8 @@ class RunConfig(Section):
     @model_validator(mode="after")
     def _check_stages(self):
         in_memory = self.data.source != "image_folder"
+        if self.distill.features:
+            self._check_features()
         if self.augmentation is not None:
             self._check_augmentation(in_memory)
         if self.optimize is not None:
@@ -373,6 +377,23 @@ class RunConfig(Section):
                 False,
             )
         return self
+
+    def _check_features(self):
+        if self.distill.mode != "online":
+            raise InvalidValue(
+                ("distill", "mode"),
+                "'online' with distill.features (they read the teacher's "
+                "layers as it runs)",
+                self.distill.mode,
+            )
+        if self.teacher.path is None:
+            raise InvalidValue(
+                ("teacher", "path"),
+                "a ready functional .keras teacher with distill.features (its "
+                "layers are named there; a preset teacher nests them behind its "
+                "view, and an ensemble has several)",
+                None,
+            )
 
     def _check_augmentation(self, in_memory):
         if not in_memory:

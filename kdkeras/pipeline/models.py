@@ -125,3 +125,24 @@ def _compatible(shape, expected):
     return len(shape) == len(expected) and all(
         a is None or b is None or a == b for a, b in zip(shape, expected, strict=True)
     )
+
+
+def check_feature_layers(features, teacher, student):
+    """Refuses `distill.features` naming layers the models do not have.
+
+    Raises:
+        ConfigError: Naming `distill.features[i].teacher_layer` (or
+            `student_layer`) and the model's layers.
+    """
+    problems = []
+    for index, feature in enumerate(features):
+        for key, model in (("teacher_layer", teacher), ("student_layer", student)):
+            name = getattr(feature, key)
+            names = [layer.name for layer in model.layers]
+            if name not in names:
+                problems.append(
+                    f"distill.features[{index}].{key}: expected a layer of the "
+                    f"{key.split('_')[0]}, one of {names}; received {name!r}"
+                )
+    if problems:
+        raise ConfigError(problems)

@@ -139,7 +139,7 @@ def check_before_training(config, data, plan):
     Raises:
         ConfigError: Naming the key at fault.
     """
-    run_models.build_configured_student(
+    student = run_models.build_configured_student(
         config.student, data.input_shape, data.num_classes, "student_check"
     )
     if "teacher" in plan and not config.teacher.ready:
@@ -153,9 +153,15 @@ def check_before_training(config, data, plan):
         ("scratch.path", config.scratch.path),
         ("distill.student_path", config.distill.student_path),
     )
-    for key, path in ready_models:
-        if path is not None:
-            run_models.load_ready_model(path, key, data.input_shape, data.num_classes)
+    loaded = {
+        key: run_models.load_ready_model(path, key, data.input_shape, data.num_classes)
+        for key, path in ready_models
+        if path is not None
+    }
+    if config.distill.features and "distill" in plan:
+        run_models.check_feature_layers(
+            config.distill.features, loaded["teacher.path"], student
+        )
     if "report" in plan and data.test is None:
         raise ConfigError(["data: expected a test split for the report; none found"])
 

@@ -189,7 +189,9 @@ def run_distill(context):
             distill.batch_size, distill.epochs
         )
     distiller = kdkeras.Distiller(
-        teacher=teacher, student=_new_student(context, "student_distilled")
+        teacher=teacher,
+        student=_new_student(context, "student_distilled"),
+        features=[feature.build() for feature in distill.features] or None,
     )
     check = deployment_check(context.config, data, context.log)
     steps = run_data.steps_per_epoch(data.train, distill.batch_size)

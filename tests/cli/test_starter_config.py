@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from kdkeras.cli.starter_config import describe_image_folder, starter_config
 from kdkeras.config import load_config
+from kdkeras.config.distillation import FeatureSection
 
 
 def write_images(directory, sizes, mode="RGB"):
@@ -86,3 +88,9 @@ def test_the_commented_distillation_keys_validate_when_uncommented(tmp_path):
     assert config.distill.alpha.schedule == "linear"
     assert config.distill.temperature.schedule == "cosine"
     assert (config.augmentation.shift, config.augmentation.horizontal_flip) == (2, True)
+    [feature] = [
+        line.split("- ", 1)[1]
+        for line in text.splitlines()
+        if line.startswith("  #   - {kind:")
+    ]
+    assert FeatureSection.model_validate(yaml.safe_load(feature)).kind == "hint"

@@ -176,3 +176,43 @@ def test_several_teachers(tmp_path):
         "teacher.paths[1]: expected an existing file or folder; received: "
         "'missing.keras'"
     )
+
+
+def test_feature_distillation(tmp_path):
+    (tmp_path / "teacher.keras").write_bytes(b"")
+    features = [
+        {
+            "kind": "hint",
+            "teacher_layer": "block2_relu",
+            "student_layer": "block1_relu",
+        },
+        {
+            "kind": "attention_transfer",
+            "teacher_layer": "block2_relu",
+            "student_layer": "block2_relu",
+            "p": 2,
+        },
+    ]
+    config = validate_config(
+        {**distill(features=features), "teacher": {"path": "teacher.keras"}},
+        base_dir=tmp_path,
+    )
+    hint, attention = (feature.build() for feature in config.distill.features)
+    assert (type(hint).__name__, hint.weight) == ("Hint", 1.0)
+    assert (type(attention).__name__, attention.weight) == ("AttentionTransfer", 500.0)
+    [problem] = problems_of(distill(features=features))
+    assert problem.startswith(
+        "teacher.path: expected a ready functional .keras teacher with distill.features"
+    )
+    [problem] = problems_of(
+        {
+            **distill(features=[{**features[0], "p": 2}]),
+            "teacher": {"path": str(tmp_path / "teacher.keras")},
+        }
+    )
+    assert problem == (
+        "distill.features[0].p: expected no p with kind 'hint' (attention_transfer "
+        "only) (received: 2)"
+    )
+    [problem] = problems_of(distill(features=[{**features[0], "kind": "fitnet"}]))
+    assert problem.startswith("distill.features[0].kind: Input should be 'hint'")

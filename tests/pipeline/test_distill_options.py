@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import kdkeras
-from kdkeras.config import validate_config
+from kdkeras.config import ConfigError, validate_config
 from kdkeras.distillation import schedules
 from kdkeras.models import build_cnn
 from kdkeras.pipeline import augmentation, folder_logits, objective, start_run
@@ -84,6 +84,36 @@ def test_compile_arguments_build_the_registered_loss_and_the_schedules(
         "alpha": 0.2,
         "temperature": 4.0,
     }
+
+
+@pytest.mark.slow
+def test_feature_distillation_by_layer_names(digits_npz, tmp_path):
+    teacher = _teacher_path(tmp_path, 0)
+    hint = {"kind": "hint", "teacher_layer": "block1_relu"}
+    config = _config(
+        digits_npz,
+        tmp_path / "runs",
+        teacher={"path": teacher},
+        scratch={"enabled": False},
+        distill={
+            "epochs": 1,
+            "features": [{**hint, "student_layer": "block1_relux"}],
+        },
+    )
+    with pytest.raises(ConfigError) as info:
+        start_run(config)
+    assert info.value.problems[0].startswith(
+        "distill.features[0].student_layer: expected a layer of the student, one "
+        "of ['images', 'rescaling', 'block1_conv'"
+    )
+    assert not (tmp_path / "runs").exists()
+    config.distill.features = [{**hint, "student_layer": "block1_relu"}]
+    folder = start_run(config)
+    with open(folder.history_path("distill"), newline="") as file:
+        [row] = list(csv.DictReader(file))
+    assert float(row["feature_loss"]) > 0
+    written = yaml.safe_load(open(folder.file("config.yaml")))
+    assert written["distill"]["features"][0]["student_layer"] == "block1_relu"
 
 
 def test_a_loss_without_temperature_compiles_without_one(digits_npz, tmp_path):
