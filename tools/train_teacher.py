@@ -161,14 +161,7 @@ def build_teacher_resnet(
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     logits = keras.layers.Dense(num_classes, name="logits")(x)
     network = keras.Model(inputs, logits, name=name if not flip_tta else "network")
-    if not flip_tta:
-        return network
-    inputs = keras.Input((28, 28, 1), name="pixels")
-    flipped = HorizontalFlip(name="horizontal_flip")(inputs)
-    averaged = keras.layers.Average(name="flip_tta_mean")(
-        [network(inputs), network(flipped)]
-    )
-    return keras.Model(inputs, averaged, name=name + "_flip_tta")
+    return _with_flip_tta(network, name) if flip_tta else network
 
 
 def build_teacher_vgg(
@@ -207,8 +200,12 @@ def build_teacher_vgg(
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     logits = keras.layers.Dense(num_classes, name="logits")(x)
     network = keras.Model(inputs, logits, name=name if not flip_tta else "network")
-    if not flip_tta:
-        return network
+    return _with_flip_tta(network, name) if flip_tta else network
+
+
+def _with_flip_tta(network, name):
+    """A model whose logits are the mean of `network`'s on an image and on
+    its horizontal flip (same weights as `network`)."""
     inputs = keras.Input((28, 28, 1), name="pixels")
     flipped = HorizontalFlip(name="horizontal_flip")(inputs)
     averaged = keras.layers.Average(name="flip_tta_mean")(
