@@ -161,3 +161,44 @@ def folder_dataset():
     28×28 grayscale PNGs as `keras.utils.image_dataset_from_directory` batches
     of `(uint8-valued float32 images, class ids)`."""
     return _image_folder_dataset
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher_path(tmp_path_factory):
+    """A `.keras` file: an untrained 3-class CNN for `image_folder` runs."""
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("teacher") / "teacher.keras"
+    build_cnn(num_classes=3, filters=(4,), dense_units=None, name="teacher").save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_run_config(image_folder):
+    """`tiny_run_config(teacher_path, output_dir, **sections)`: a validated
+    `kdkeras run` config on `image_folder` (1 epoch per stage, float16 export,
+    no latency runs); each keyword updates that section."""
+    from kdkeras.config import validate_config
+
+    def make(teacher_path, output_dir, **sections):
+        data = {
+            "run": {"name": "tiny", "output_dir": str(output_dir)},
+            "data": {
+                "source": "image_folder",
+                "path": str(image_folder),
+                "image_size": [28, 28],
+                "color_mode": "grayscale",
+                "validation_split": 0.2,
+                "test_split": 0.2,
+            },
+            "teacher": {"path": str(teacher_path)},
+            "student": {"filters": [4]},
+            "scratch": {"epochs": 1, "batch_size": 8},
+            "distill": {"epochs": 1, "batch_size": 8},
+            "export": {"quantizations": ["float16"]},
+            "report": {"latency_runs": 0},
+        }
+        for name, values in sections.items():
+            data[name] = {**data.get(name, {}), **values}
+        return validate_config(data)
+
+    return make

@@ -211,40 +211,21 @@ def test_offline_run_with_views_dkd_schedules_and_two_teachers(digits_npz, tmp_p
     ]
 
 
-def _folder_config(image_folder, teacher_path, output_dir, **distill):
-    return validate_config(
-        {
-            "run": {"name": "folder", "output_dir": str(output_dir)},
-            "data": {
-                "source": "image_folder",
-                "path": str(image_folder),
-                "image_size": [28, 28],
-                "color_mode": "grayscale",
-                "validation_split": 0.2,
-                "test_split": 0.2,
-            },
-            "teacher": {"path": teacher_path},
-            "student": {"filters": [4]},
-            "scratch": {"enabled": False},
-            "distill": {"epochs": 2, "batch_size": 8, **distill},
-            "export": {"enabled": False},
-            "report": {"latency_runs": 0},
-        }
+def _folder_config(tiny_run_config, teacher_path, output_dir, **distill):
+    return tiny_run_config(
+        teacher_path,
+        output_dir,
+        run={"name": "folder"},
+        scratch={"enabled": False},
+        distill={"epochs": 2, **distill},
+        export={"enabled": False},
     )
 
 
-@pytest.fixture(scope="module")
-def folder_teacher_path(tmp_path_factory):
-    keras.utils.set_random_seed(0)
-    path = tmp_path_factory.mktemp("teacher") / "teacher.keras"
-    build_cnn(num_classes=3, filters=(4,), dense_units=None).save(path)
-    return str(path)
-
-
 def test_folder_images_in_a_fixed_order_stay_with_their_logits(
-    image_folder, folder_teacher_path, tmp_path
+    image_folder, tiny_run_config, tiny_teacher_path, tmp_path
 ):
-    config = _folder_config(image_folder, folder_teacher_path, tmp_path)
+    config = _folder_config(tiny_run_config, tiny_teacher_path, tmp_path)
     data = load_run_data(config.data, config.run.seed)
     paths, labels = data.train_files
     assert len(paths) == data.train.cardinality() == 26
@@ -274,7 +255,7 @@ def test_folder_images_in_a_fixed_order_stay_with_their_logits(
     np.testing.assert_array_equal(x, np.stack(keras_x))
     np.testing.assert_array_equal(y, np.array(keras_y))
     # Each training row's logits belong to its image, in every shuffled epoch.
-    teacher = keras.saving.load_model(folder_teacher_path)
+    teacher = keras.saving.load_model(tiny_teacher_path)
     logits = teacher.predict(
         folder_logits.ordered_batches(data.train_files, (28, 28, 1)), verbose=0
     )
@@ -293,10 +274,10 @@ def test_folder_images_in_a_fixed_order_stay_with_their_logits(
 
 @pytest.mark.slow
 def test_offline_distillation_from_an_image_folder(
-    image_folder, folder_teacher_path, tmp_path
+    tiny_run_config, tiny_teacher_path, tmp_path
 ):
     config = _folder_config(
-        image_folder, folder_teacher_path, tmp_path / "runs", mode="offline"
+        tiny_run_config, tiny_teacher_path, tmp_path / "runs", mode="offline"
     )
     folder = start_run(config)
     assert folder.finished_stages() == ["teacher", "distill", "report"]

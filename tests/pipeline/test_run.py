@@ -27,37 +27,6 @@ class CrashAfterFirstDistillEpoch(keras.callbacks.Callback):
             raise SimulatedCrash()
 
 
-@pytest.fixture(scope="module")
-def tiny_teacher_path(tmp_path_factory):
-    keras.utils.set_random_seed(0)
-    path = tmp_path_factory.mktemp("teacher") / "teacher.keras"
-    build_cnn(num_classes=3, filters=(4,), dense_units=None, name="teacher").save(path)
-    return str(path)
-
-
-def tiny_config(image_folder, teacher_path, output_dir, **sections):
-    data = {
-        "run": {"name": "tiny", "output_dir": str(output_dir)},
-        "data": {
-            "source": "image_folder",
-            "path": str(image_folder),
-            "image_size": [28, 28],
-            "color_mode": "grayscale",
-            "validation_split": 0.2,
-            "test_split": 0.2,
-        },
-        "teacher": {"path": teacher_path},
-        "student": {"filters": [4]},
-        "scratch": {"epochs": 1, "batch_size": 8},
-        "distill": {"epochs": 1, "batch_size": 8},
-        "export": {"quantizations": ["float16"]},
-        "report": {"latency_runs": 0},
-    }
-    for name, values in sections.items():
-        data[name] = {**data.get(name, {}), **values}
-    return validate_config(data)
-
-
 def history_epochs(folder, stage):
     with open(folder.history_path(stage), newline="") as file:
         return [int(row["epoch"]) for row in csv.DictReader(file)]
@@ -87,10 +56,9 @@ def test_planned_stages():
 
 @pytest.mark.slow
 def test_interrupted_run_resumes_without_redoing_finished_work(
-    image_folder, tiny_teacher_path, tmp_path
+    tiny_run_config, tiny_teacher_path, tmp_path
 ):
-    config = tiny_config(
-        image_folder,
+    config = tiny_run_config(
         tiny_teacher_path,
         tmp_path / "runs",
         distill={"epochs": 3},
@@ -132,10 +100,9 @@ def test_interrupted_run_resumes_without_redoing_finished_work(
 
 
 def test_a_student_that_cannot_take_the_images_is_refused_before_training(
-    image_folder, tiny_teacher_path, tmp_path
+    tiny_run_config, tiny_teacher_path, tmp_path
 ):
-    config = tiny_config(
-        image_folder,
+    config = tiny_run_config(
         tiny_teacher_path,
         tmp_path / "runs",
         student={"architecture": "mobilenet_v2", "width": 0.35},
@@ -145,10 +112,10 @@ def test_a_student_that_cannot_take_the_images_is_refused_before_training(
     assert not os.path.exists(tmp_path / "runs")
 
 
-def test_a_ready_teacher_with_other_classes_is_refused(image_folder, tmp_path):
+def test_a_ready_teacher_with_other_classes_is_refused(tiny_run_config, tmp_path):
     path = tmp_path / "teacher10.keras"
     build_cnn(num_classes=10, filters=(4,), dense_units=None).save(path)
-    config = tiny_config(image_folder, str(path), tmp_path / "runs")
+    config = tiny_run_config(path, tmp_path / "runs")
     with pytest.raises(kdkeras.config.ConfigError) as info:
         start_run(config)
     assert str(info.value).startswith(
