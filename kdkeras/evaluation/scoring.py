@@ -403,7 +403,7 @@ def compare_models(
             default). Keras models run with TensorFlow's threads.
         verbose: As in Keras: `0` is silent; `1`, `2` or `"auto"` (1) print
             one line per model as soon as it is scored, e.g.
-            `model 2/3 student int8: accuracy 0.8855 (4.1 s)`.
+            `[2/3] student int8: accuracy 0.8855 (4.1 s)`.
 
     Returns:
         A list of `evaluate_model` rows, in the order of `models`.
@@ -439,7 +439,7 @@ def compare_models(
         rows.append(row)
         if verbose:
             print(
-                f"model {index + 1}/{len(models)} {name}: accuracy "
+                f"[{index + 1}/{len(models)}] {name}: accuracy "
                 f"{row['accuracy']:.4f} ({time.perf_counter() - start:.1f} s)",
                 flush=True,
             )

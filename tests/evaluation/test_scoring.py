@@ -364,8 +364,8 @@ def test_compare_models_prints_a_line_per_model_as_keras_verbose_does(capsys):
         evaluation.compare_models(models, INPUTS, TRUE_CLASSES, verbose=verbose)
         lines = capsys.readouterr().out.splitlines()
         assert [line.split(" (")[0] for line in lines] == [
-            f"model 1/2 teacher: accuracy {EXPECTED_SCORES['accuracy']:.4f}",
-            f"model 2/2 student: accuracy {EXPECTED_SCORES['accuracy']:.4f}",
+            f"[1/2] teacher: accuracy {EXPECTED_SCORES['accuracy']:.4f}",
+            f"[2/2] student: accuracy {EXPECTED_SCORES['accuracy']:.4f}",
         ]
         assert all(line.endswith(" s)") for line in lines)
     with pytest.raises(ValueError, match=r"`verbose` must be 0, 1, 2 or 'auto'"):
