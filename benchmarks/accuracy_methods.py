@@ -19,7 +19,12 @@ same augmentation**:
   augmentation-consistent cache (`kdkeras.distillation.view_cache`);
 * `lskd_views`: logit-standardized KD on the same views;
 * `fm`: function matching (Beyer et al. 2022): the same views, pure
-  distillation (`alpha = 0`, `T = 1`).
+  distillation (`alpha = 0`, `T = 1`);
+* `kd_ensemble`: KD from the mean logits of several teachers (the teacher and
+  those of `--extra-teacher-weights`), cached once on the plain images;
+* `kd_at`: KD plus attention transfer (Zagoruyko & Komodakis 2017) from two
+  stages of the teacher to the student's two convolution blocks, online (the
+  teacher runs on every batch; CNN students and the VGG teacher only).
 
 Gap closed = `(method - baseline) / (teacher - baseline)`, with the baseline
 `scratch` for `kd`/`dkd` and `scratch_views` for `kd_views`/`fm`. Models are
@@ -71,6 +76,14 @@ METHODS = (
     "kd_views",
     "lskd_views",
     "fm",
+    "kd_ensemble",
+    "kd_at",
+)
+# Attention transfer pairs (teacher layer, student layer) of equal resolution:
+# the VGG teacher's stages 1-2 (28x28, 14x14) and the CNN students' blocks.
+ATTENTION_PAIRS = (
+    ("stage1_conv2_relu", "block1_relu"),
+    ("stage2_conv2_relu", "block2_relu"),
 )
 BASELINE = {
     "kd": "scratch",
@@ -79,6 +92,8 @@ BASELINE = {
     "lskd_views": "scratch_views",
     "kd_views": "scratch_views",
     "fm": "scratch_views",
+    "kd_ensemble": "scratch",
+    "kd_at": "scratch",
 }
 
 
@@ -102,6 +117,13 @@ def parse_args(argv=None):
     parser.add_argument("--shift", type=int, default=2, help="views: pixels")
     parser.add_argument("--mixup", type=float, default=0.0, help="views: mixup alpha")
     parser.add_argument("--teacher-weights", default=TEACHER_WEIGHTS)
+    parser.add_argument(
+        "--extra-teacher-weights",
+        nargs="*",
+        default=[],
+        help="kd_ensemble: more teachers (tools/train_teacher.py weights)",
+    )
+    parser.add_argument("--at-weight", type=float, default=500.0, help="kd_at")
     parser.add_argument("--cache-dir", default="/tmp/kdkeras_accuracy_methods")
     parser.add_argument("--data-path", default=None, help="Fashion-MNIST folder")
     parser.add_argument("--output", default=None, help="results .json")
@@ -163,6 +185,31 @@ def teacher_caches(teacher, train, args, epochs, needs_views):
     return plain, cache
 
 
+def ensemble_logits(teacher, train, test, args):
+    """Mean logits of the teacher and the extra teachers: train and test."""
+    train_logits, test_logits = [], []
+    for index, weights in enumerate(
+        [args.teacher_weights, *args.extra_teacher_weights]
+    ):
+        model = teacher if index == 0 else load_pretrained_teacher(weights)
+        name = os.path.basename(weights).removesuffix(".weights.h5")
+        path = os.path.join(args.cache_dir, f"ensemble-{name}-{len(train[0])}.npz")
+        if os.path.exists(path):
+            logits = offline.load_teacher_logits(path, train[0], teacher=model)
+        else:
+            logits = offline.cache_teacher_logits(model, train[0], path)
+        train_logits.append(logits)
+        test_logits.append(model.predict(test[0], batch_size=1000, verbose=0))
+    mean_test = kdkeras.distillation.average_teacher_logits(test_logits)
+    ensemble_accuracy = float(np.mean(np.argmax(mean_test, axis=-1) == test[1]))
+    print(
+        f"ensemble of {len(train_logits)} teachers: test accuracy "
+        f"{ensemble_accuracy:.4f}",
+        flush=True,
+    )
+    return kdkeras.distillation.average_teacher_logits(train_logits)
+
+
 def compile_student(model, args, steps_per_epoch, **kd):
     schedule = keras.optimizers.schedules.CosineDecay(
         args.learning_rate, args.epochs * steps_per_epoch
@@ -170,8 +217,13 @@ def compile_student(model, args, steps_per_epoch, **kd):
     model.compile(optimizer=keras.optimizers.Adam(schedule), metrics=["accuracy"], **kd)
 
 
-def train_one(method, student, train, plain_logits, cache, args, seed):
-    """Trains `student` in place by `method`; returns the trained student."""
+def train_one(method, student, train, teachers, args, seed):
+    """Trains `student` in place by `method`; returns the trained student.
+
+    `teachers` holds what the methods need: `"plain"` (cached logits),
+    `"views"` (the view cache), `"ensemble"` (mean cached logits) and
+    `"model"` (the teacher itself, for online methods).
+    """
     x, y = train
     steps = views.steps_per_epoch(len(x), args.batch_size)
     fit = dict(epochs=args.epochs, verbose=0)
@@ -182,17 +234,33 @@ def train_one(method, student, train, plain_logits, cache, args, seed):
     if method == "scratch_views":
         compile_student(student, args, steps, loss=LABEL_LOSS)
         dataset = views.views_dataset(
-            x, y, cache.parameters, args.batch_size, num_classes=10, seed=seed
+            x,
+            y,
+            teachers["views"].parameters,
+            args.batch_size,
+            num_classes=10,
+            seed=seed,
         )
         student.fit(dataset, steps_per_epoch=steps, **fit)
         return student
+    if method == "kd_at":
+        features = [
+            kdkeras.distillation.AttentionTransfer(t, s, weight=args.at_weight)
+            for t, s in ATTENTION_PAIRS
+        ]
+        distiller = kdkeras.Distiller(teachers["model"], student, features=features)
+        kd = dict(alpha=args.alpha, temperature=args.temperature)
+        compile_student(distiller, args, steps, **kd)
+        distiller.fit(x, y, batch_size=args.batch_size, shuffle=True, **fit)
+        return distiller.student
     distiller = kdkeras.Distiller(teacher=None, student=student)
     standardized = kdkeras.losses.StandardizedKDLoss(temperature=args.lskd_temperature)
-    if method in ("kd", "dkd", "lskd"):
+    if method in ("kd", "dkd", "lskd", "kd_ensemble"):
+        logits = teachers["ensemble" if method == "kd_ensemble" else "plain"]
         dataset = offline.offline_dataset(
-            x, y, plain_logits, batch_size=args.batch_size, seed=seed
+            x, y, logits, batch_size=args.batch_size, seed=seed
         )
-        if method == "kd":
+        if method in ("kd", "kd_ensemble"):
             kd = dict(alpha=args.alpha, temperature=args.temperature)
         elif method == "lskd":
             kd = dict(alpha=args.alpha, distillation_loss_fn=standardized)
@@ -213,7 +281,9 @@ def train_one(method, student, train, plain_logits, cache, args, seed):
     }[method]
     compile_student(distiller, args, steps, **kd)
     distiller.fit(
-        cache.dataset(x, y, args.batch_size, seed=seed), steps_per_epoch=steps, **fit
+        teachers["views"].dataset(x, y, args.batch_size, seed=seed),
+        steps_per_epoch=steps,
+        **fit,
     )
     return distiller.student
 
@@ -253,6 +323,11 @@ def main(argv=None):
     print(f"teacher test accuracy {teacher_accuracy:.4f}", flush=True)
     needs_views = any(m.endswith("_views") or m == "fm" for m in args.methods)
     plain_logits, cache = teacher_caches(teacher, train, args, args.epochs, needs_views)
+    teachers = {"plain": plain_logits, "views": cache}
+    if "kd_ensemble" in args.methods:
+        teachers["ensemble"] = ensemble_logits(teacher, train, test, args)
+    if "kd_at" in args.methods:
+        teachers["model"] = teacher
     del teacher
     results, runs = {}, []
     for seed in args.seeds:
@@ -260,7 +335,7 @@ def main(argv=None):
             keras.utils.set_random_seed(seed)
             student = STUDENTS[args.student]()
             run_start = time.perf_counter()
-            student = train_one(method, student, train, plain_logits, cache, args, seed)
+            student = train_one(method, student, train, teachers, args, seed)
             run = dict(
                 method=method,
                 seed=seed,

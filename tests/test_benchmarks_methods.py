@@ -42,7 +42,9 @@ def test_gap_closed_against_the_baseline_with_the_same_augmentation(methods):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["dkd", "scratch_views", "fm"])
+@pytest.mark.parametrize(
+    "method", ["dkd", "scratch_views", "fm", "kd_ensemble", "kd_at"]
+)
 def test_each_method_trains(methods, method):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, (40, 28, 28, 1)).astype("uint8")
@@ -54,9 +56,16 @@ def test_each_method_trains(methods, method):
     cache = methods.view_cache.ViewCache(
         plan, parameters, rng.normal(size=(1, 40, 10)).astype("float32")
     )
+    teachers = {"plain": plain_logits, "views": cache}
+    if method == "kd_ensemble":
+        teachers["ensemble"] = rng.normal(size=(40, 10)).astype("float32")
+    if method == "kd_at":
+        # A small VGG teacher: its stages carry the layer names kd_at taps.
+        train_teacher = sys.modules["train_teacher"]  # imported by the benchmark
+        teachers["model"] = train_teacher.build_teacher_vgg(stage_filters=(4, 8, 8))
     student = methods.STUDENTS["cnn4k"]()
     before = [w.copy() for w in student.get_weights()]
-    trained = methods.train_one(method, student, (x, y), plain_logits, cache, args, 0)
+    trained = methods.train_one(method, student, (x, y), teachers, args, 0)
     assert trained is student or trained.count_params() == student.count_params()
     assert any(
         not np.array_equal(a, b)
