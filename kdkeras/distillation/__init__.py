@@ -7,6 +7,7 @@ from kdkeras.distillation import (
     outputs,
     schedules,
     sharded_cache,
+    sharded_views,
     topk,
     view_cache,
     views,

@@ -41,6 +41,9 @@ class ShardWriter:
     The number of records per shard is set by the first record (`shard_size`
     bytes, at least one record), so that every shard but the last holds the
     same number and an interleave with that block length reads them in order.
+    After `start_group`, the next record starts a new shard, tagged with the
+    group's number: every group (an epoch of views) is then such a run of
+    shards of its own, read on its own.
     """
 
     def __init__(self, directory, shard_size):
@@ -51,6 +54,13 @@ class ShardWriter:
         self.rows = 0
         self._shards = []
         self._writer = None
+        self._group = None
+        self._group_records = 0
+
+    def start_group(self):
+        """Starts a new group: its first record starts a new shard."""
+        self._group = 0 if self._group is None else self._group + 1
+        self._group_records = 0
 
     def write(self, record, rows):
         """Appends `record`, a batch of `rows` examples."""
@@ -58,17 +68,20 @@ class ShardWriter:
 
         if self.batches_per_shard is None:
             self.batches_per_shard = max(1, self.shard_size // len(record))
-        if self.records % self.batches_per_shard == 0:
+        if self._group_records % self.batches_per_shard == 0:
             self._close_shard()
             name = f"shard-{len(self._shards):05d}.tfrecord"
             self._writer = tf.io.TFRecordWriter(os.path.join(self.directory, name))
             self._shards.append({"file": name, "records": 0, "rows": 0, "bytes": 0})
+            if self._group is not None:
+                self._shards[-1]["group"] = self._group
         self._writer.write(record)
         shard = self._shards[-1]
         shard["records"] += 1
         shard["rows"] += rows
         shard["bytes"] += len(record) + RECORD_FRAMING
         self.records += 1
+        self._group_records += 1
         self.rows += rows
 
     def _close_shard(self):
@@ -82,14 +95,16 @@ class ShardWriter:
         return self._shards
 
 
-def read_logit_batches(files, manifest, parallel_reads):
+def read_logit_batches(files, manifest, parallel_reads, num_batches):
     """The logit batches of shard `files`, in order, as a `tf.data.Dataset`.
 
     Args:
-        files: The shard paths, in order.
-        manifest: The cache's manifest (`batches_per_shard`, `num_batches`,
-            `num_classes`, `top_k`).
+        files: The shard paths, in order: contiguous runs of
+            `batches_per_shard` records, the last one maybe shorter.
+        manifest: The cache's manifest (`batches_per_shard`, `num_classes`,
+            `top_k`).
         parallel_reads: Files read at once.
+        num_batches: The number of records of `files`.
     """
     import tensorflow as tf
 
@@ -126,9 +141,7 @@ def read_logit_batches(files, manifest, parallel_reads):
 
     # The number of batches is known: Keras can count the steps of an epoch,
     # and a shard that lost records fails the epoch instead of shortening it.
-    records = records.apply(
-        tf.data.experimental.assert_cardinality(manifest["num_batches"])
-    )
+    records = records.apply(tf.data.experimental.assert_cardinality(num_batches))
     return records.map(decode)
 
 

@@ -28,7 +28,8 @@ the teacher and the data (`kdkeras.distillation.fingerprints`), the numbers
 of examples, batches and classes, `top_k`, and each shard's size. It is
 written into a temporary directory and renamed into place once the shards
 are verified (`kdkeras.io_utils.atomic_directory`): a killed write leaves no
-half cache.
+half cache. The writer and reader of that format (`shard_store`) also write
+and read the augmented-view cache (`kdkeras.distillation.sharded_views`).
 
 **Records.** One TFRecord per batch, the raw little-endian bytes of all
 logits, or with `top_k=k` of the `k` largest, their class ids and the
@@ -47,28 +48,18 @@ and `interleave(block_length=batches_per_shard)` reads back in order
 (`docs/scale.md`).
 """
 
-import json
 import os
 
-import keras
 import numpy as np
 
 from kdkeras import batches
-from kdkeras.distillation import fingerprints, offline, shard_records, topk
-from kdkeras.distillation import outputs as model_outputs
-from kdkeras.io_utils import atomic_directory
-from kdkeras.validation import (
-    check_class_labels,
-    check_examples,
-    check_finite,
-    check_positive_int,
-)
-from kdkeras.version import __version__
+from kdkeras.distillation import batch_logits, fingerprints, offline, shard_store
+from kdkeras.validation import check_class_labels, check_examples, check_positive_int
 
-MANIFEST = "manifest.json"
-FORMAT = "kdkeras-sharded-logits"
-_FORMAT_VERSION = 1
-_WRITER = "sharded_cache.cache_teacher_logits"
+# Public names of the format, kept here for the callers of this module.
+MANIFEST = shard_store.MANIFEST
+FORMAT = shard_store.FORMAT
+_WRITER = shard_store.WRITERS["logits"]
 
 
 def cache_teacher_logits(
@@ -107,54 +98,23 @@ def cache_teacher_logits(
     """
     check_examples(x, "x")
     check_positive_int(batch_size, "batch_size")
-    check_positive_int(shard_size, "shard_size")
-    if top_k is not None:
-        topk.check_top_k(top_k)
-    predict = _batch_predictor(teacher, teacher_outputs)
+    predict = batch_logits.batch_predictor(teacher, teacher_outputs)
     is_dataset = batches.is_dataset(x)
     digest = fingerprints.BatchDigest()
-    with atomic_directory(directory, overwrite=overwrite) as temporary:
-        writer = shard_records.ShardWriter(temporary, shard_size)
-        num_classes = None
-        for inputs in _batches_of(x, batch_size):
-            logits = predict(inputs)
-            if logits.ndim != 2:
-                raise ValueError(
-                    "`teacher` must output one row of logits per example, "
-                    f"(batch, classes). Received outputs of shape {logits.shape}"
-                )
-            if num_classes is None:
-                num_classes = logits.shape[-1]
-                if top_k is not None:
-                    topk.check_top_k(top_k, num_classes)
-            check_finite(logits, "teacher_logits")
+    with shard_store.writing_cache(
+        directory, "logits", top_k=top_k, shard_size=shard_size, overwrite=overwrite
+    ) as writer:
+        for inputs in batch_logits.input_batches(x, batch_size):
+            writer.write(predict(inputs))
             if is_dataset:
                 digest.update(inputs)
-            writer.write(*shard_records.serialize_batch(logits, top_k))
-        shards = writer.close()
-        if num_classes is None:
-            raise ValueError("`x` must hold at least one example. Received: no batch")
-        manifest = {
-            "format": FORMAT,
-            "format_version": _FORMAT_VERSION,
-            "kdkeras_version": __version__,
-            "teacher_fingerprint": fingerprints.fingerprint_teacher(teacher),
-            "data_fingerprint": (
+        return writer.finish(
+            teacher_fingerprint=fingerprints.fingerprint_teacher(teacher),
+            data_fingerprint=(
                 digest.hexdigest() if is_dataset else fingerprints.fingerprint_data(x)
             ),
-            "num_examples": writer.rows,
-            "num_batches": writer.records,
-            "batch_size": None if is_dataset else batch_size,
-            "num_classes": int(num_classes),
-            "top_k": top_k,
-            "batches_per_shard": writer.batches_per_shard,
-            "shards": shards,
-        }
-        with open(os.path.join(temporary, MANIFEST), "w") as file:
-            json.dump(manifest, file, indent=1)
-        if read_manifest(temporary) != manifest:
-            raise OSError(f"The manifest written in {temporary!r} reads back wrong.")
-    return manifest
+            batch_size=None if is_dataset else batch_size,
+        )
 
 
 def read_manifest(directory):
@@ -171,36 +131,7 @@ def read_manifest(directory):
         ValueError: If the manifest is not a kdkeras sharded cache's, or a
             shard file is missing or of another size than written.
     """
-    path = os.path.join(os.fspath(directory), MANIFEST)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"{os.fspath(directory)!r} is not a sharded logit cache: it has no "
-            f"{MANIFEST}. Write one with `{_WRITER}`."
-        )
-    try:
-        with open(path) as file:
-            manifest = json.load(file)
-    except (OSError, ValueError) as error:
-        raise ValueError(
-            f"{path!r} is not a kdkeras manifest ({type(error).__name__})."
-        ) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ValueError(f"{path!r} is not a manifest written by `{_WRITER}`.")
-    if manifest.get("format_version") != _FORMAT_VERSION:
-        raise ValueError(
-            f"{path!r} has format version {manifest.get('format_version')!r}; "
-            f"this kdkeras reads version {_FORMAT_VERSION}. Recompute the cache."
-        )
-    for shard in manifest["shards"]:
-        shard_path = os.path.join(os.fspath(directory), shard["file"])
-        size = os.path.getsize(shard_path) if os.path.isfile(shard_path) else None
-        if size != shard["bytes"]:
-            raise ValueError(
-                f"The shard {shard_path!r} of the cache is missing or damaged "
-                f"({size} bytes, {shard['bytes']} written). Recompute the "
-                f"cache with `{_WRITER}(..., overwrite=True)`."
-            )
-    return manifest
+    return shard_store.read_manifest(directory, "logits")
 
 
 def teacher_logits_dataset(
@@ -229,14 +160,15 @@ def teacher_logits_dataset(
     Raises:
         offline.StaleCacheError: If the cache is another teacher's.
     """
-    manifest = _checked_manifest(
+    manifest = shard_store.checked_manifest(
         directory,
+        "logits",
         teacher,
         teacher_fingerprint,
         allow_any_teacher,
         "teacher_logits_dataset",
     )
-    return _logit_batches(directory, manifest, parallel_reads)
+    return shard_store.logit_batches(directory, manifest, parallel_reads)
 
 
 def sharded_dataset(
@@ -282,8 +214,13 @@ def sharded_dataset(
     """
     import tensorflow as tf
 
-    manifest = _checked_manifest(
-        directory, teacher, teacher_fingerprint, allow_any_teacher, "sharded_dataset"
+    manifest = shard_store.checked_manifest(
+        directory,
+        "logits",
+        teacher,
+        teacher_fingerprint,
+        allow_any_teacher,
+        "sharded_dataset",
     )
     check_positive_int(shuffle_buffer, "shuffle_buffer", allow_none=True)
     check_positive_int(batch_size, "batch_size", allow_none=True)
@@ -318,7 +255,7 @@ def sharded_dataset(
         with tf.control_dependencies([same_rows]):
             return join(element, tf.identity(teacher_logits))
 
-    logits = _logit_batches(directory, manifest, parallel_reads)
+    logits = shard_store.logit_batches(directory, manifest, parallel_reads)
     # The fingerprint covers every batch's shape; without it, check the rows.
     dataset = tf.data.Dataset.zip(pairs, logits).map(
         join if verify_data else checked_join
@@ -336,21 +273,6 @@ def sharded_dataset(
         tf.data.experimental.AutoShardPolicy.DATA
     )
     return dataset.prefetch(2).with_options(options)
-
-
-def _checked_manifest(directory, teacher, teacher_fingerprint, allow_any, caller):
-    expected = offline.expected_teacher_fingerprint(
-        teacher, teacher_fingerprint, allow_any, caller=caller
-    )
-    manifest = read_manifest(directory)
-    stored = manifest["teacher_fingerprint"]
-    if expected is not None and expected != stored:
-        raise offline.StaleCacheError(
-            f"The cache {os.fspath(directory)!r} was made by another teacher "
-            f"(fingerprint {stored[:12]}…, received {expected[:12]}…). "
-            f"Recompute it with `{_WRITER}(..., overwrite=True)`."
-        )
-    return manifest
 
 
 def _labelled_batches(data, y, manifest):
@@ -384,56 +306,3 @@ def _labelled_batches(data, y, manifest):
             f"({fingerprints.num_samples(data)}). Received: len(y)={len(y)}"
         )
     return tf.data.Dataset.from_tensor_slices((data, y)).batch(manifest["batch_size"])
-
-
-def _batch_predictor(teacher, teacher_outputs):
-    """A function from a batch of inputs to the teacher's float32 logits."""
-    if isinstance(teacher, keras.Model):
-        kind = model_outputs.resolve_output_kind(
-            teacher, teacher_outputs, "teacher_outputs"
-        )
-
-        def predict(inputs):
-            return teacher.predict_on_batch(inputs)
-
-    elif hasattr(teacher, "predict_proba"):
-        kind, predict = "probabilities", teacher.predict_proba
-    else:
-        raise TypeError(
-            "`teacher` must be a Keras model or an estimator with "
-            f"`predict_proba`. Received: teacher of type {type(teacher)}"
-        )
-
-    def logits(inputs):
-        outputs = np.asarray(predict(inputs), dtype="float32")
-        if kind == "probabilities":
-            outputs = keras.ops.convert_to_numpy(
-                model_outputs.probabilities_to_logits(outputs)
-            )
-        return np.asarray(outputs, dtype="<f4")
-
-    return logits
-
-
-def _batches_of(x, batch_size):
-    """The input batches of a dataset, or of arrays cut into `batch_size` rows."""
-    if batches.is_dataset(x):
-        yield from batches.input_batches(x)
-        return
-    for start in range(0, fingerprints.num_samples(x), batch_size):
-        stop = start + batch_size
-        if isinstance(x, dict):
-            yield {key: value[start:stop] for key, value in x.items()}
-        elif isinstance(x, (list, tuple)):
-            yield [value[start:stop] for value in x]
-        else:
-            yield x[start:stop]
-
-
-def _logit_batches(directory, manifest, parallel_reads):
-    check_positive_int(parallel_reads, "parallel_reads")
-    return shard_records.read_logit_batches(
-        [os.path.join(os.fspath(directory), s["file"]) for s in manifest["shards"]],
-        manifest,
-        parallel_reads,
-    )

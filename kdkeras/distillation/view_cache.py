@@ -11,28 +11,37 @@ schedules at the speed of plain training.
 from kdkeras.distillation import view_cache, views
 
 plan = views.ViewPlan(shift=2, horizontal_flip=True, mixup_alpha=0.2, seed=0)
-cache = view_cache.cache_teacher_views(teacher, x_train, "views.npz", plan, epochs=30)
+cache = view_cache.cache_teacher_views(teacher, x_train, "views/", plan, epochs=30)
 fp = kdkeras.offline.fingerprint_teacher(teacher)  # a string to keep
 # later, in another process:
-cache = view_cache.load_teacher_views("views.npz", x_train, teacher_fingerprint=fp)
+cache = view_cache.load_teacher_views("views/", x_train, teacher_fingerprint=fp)
 distiller = kdkeras.Distiller(teacher=None, student=student, alpha=0.0)
 distiller.compile(optimizer="adam", metrics=["accuracy"])
 distiller.fit(cache.dataset(x_train, y_train, batch_size=128), epochs=cache.epochs,
               steps_per_epoch=cache.steps_per_epoch(len(x_train), 128))
 ```
 
+Two stores, one API (`plan`, `epochs`, `top_k`, `dataset`, `steps_per_epoch`):
+
+* a directory (any `path` not ending in `.npz`): the sharded logit format
+  (`kdkeras.distillation.sharded_views`), written and read batch by batch,
+  so memory does not grow with `epochs × N`; the cache for data at scale;
+* a `.npz` file: a `ViewCache` with every logit in memory, `(epochs, N,
+  classes)`, as `compute_teacher_views` returns it.
+
 Size: `epochs * N * 4C` bytes of logits (40 B per image per epoch for 10
 classes), or `epochs * N * (6k + 4)` with `top_k=k` (`kdkeras.distillation.topk`),
-plus ~36 B of view parameters per image per epoch.
+plus 40 B of view parameters per image per epoch.
 """
 
 import json
+import os
 
 import numpy as np
 
-from kdkeras.distillation import offline, topk, views
+from kdkeras.distillation import offline, sharded_views, topk, views
 from kdkeras.io_utils import atomic_path
-from kdkeras.validation import check_finite, check_positive_int
+from kdkeras.validation import check_finite
 from kdkeras.version import __version__
 
 _FORMAT_VERSION = 1
@@ -106,15 +115,7 @@ def compute_teacher_views(
     Returns:
         A `ViewCache`.
     """
-    if not isinstance(plan, views.ViewPlan):
-        raise TypeError(f"`plan` must be a `ViewPlan`. Received: {type(plan).__name__}")
-    check_positive_int(epochs, "epochs")
-    images = np.asarray(x)
-    if images.ndim not in (3, 4) or len(images) == 0:
-        raise ValueError(
-            "`x` must hold images of shape (N, height, width[, channels]), N > 0. "
-            f"Received: x.shape={images.shape}"
-        )
+    images = sharded_views.checked_images(x, plan, epochs)
     parameters = plan.draw(len(images), images.shape[1:3], epochs)
     per_epoch = []
     for epoch in range(epochs):
@@ -188,14 +189,48 @@ def cache_teacher_views(
     top_k=None,
     overwrite=False,
     verbose=0,
+    shard_size=64 * 2**20,
 ):
-    """`compute_teacher_views` then `save_teacher_views`; returns the cache.
+    """Runs `teacher` on `epochs` views of every image of `x` and stores the logits.
 
-    The returned cache holds what was stored (top-k logits rebuilt), so the
-    student trains on the same targets now as after `load_teacher_views`.
+    Args:
+        teacher: A Keras model (logits or probabilities, see `kdkeras.Distiller`).
+        x: Images, NumPy `(N, H, W[, C])`, as the teacher takes them.
+        path: A directory, for the sharded cache (`sharded_views`: written and
+            read batch by batch), or a `.npz` file, for a cache held in memory
+            (`compute_teacher_views` then `save_teacher_views`).
+        plan: A `ViewPlan`.
+        epochs: Number of views per image.
+        batch_size: Views per teacher batch (and per stored record).
+        teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`.
+        top_k: Keep only the `k` largest logits of each view (and the rest's
+            log-sum-exp); `None` keeps all.
+        overwrite: Whether to replace an existing cache at `path`.
+        verbose: Verbosity of the teacher's passes.
+        shard_size: Approximate bytes per shard file of a sharded cache.
+
+    Returns:
+        A `sharded_views.ShardedViewCache` for a directory, a `ViewCache` for
+        a `.npz` file. Either holds what was stored (top-k logits rebuilt), so
+        the student trains on the same targets now as after
+        `load_teacher_views`.
     """
     if top_k is not None:
         topk.check_top_k(top_k)
+    if not _is_npz(path):
+        return sharded_views.write_teacher_views(
+            teacher,
+            x,
+            path,
+            plan,
+            epochs,
+            batch_size=batch_size,
+            teacher_outputs=teacher_outputs,
+            top_k=top_k,
+            shard_size=shard_size,
+            overwrite=overwrite,
+            verbose=verbose,
+        )
     cache = compute_teacher_views(
         teacher,
         x,
@@ -211,24 +246,37 @@ def cache_teacher_views(
 def load_teacher_views(
     path, x, teacher=None, *, teacher_fingerprint=None, allow_any_teacher=False
 ):
-    """Loads a `ViewCache`, refusing one made for other images or another teacher.
+    """Opens a view cache, refusing one made for other images or another teacher.
 
     As with `offline.load_teacher_logits`, say which teacher the logits must
     come from with exactly one of `teacher`, `teacher_fingerprint` or
     `allow_any_teacher=True`.
 
     Args:
-        path: A file written by `cache_teacher_views` or `save_teacher_views`.
+        path: A directory or `.npz` file written by `cache_teacher_views` (or
+            a file by `save_teacher_views`).
         x: The images the views must be drawn from.
         teacher: The teacher (model, estimator or string id) of the logits.
         teacher_fingerprint: Or its `offline.fingerprint_teacher`.
         allow_any_teacher: Or `True`, to check only the images.
 
+    Returns:
+        A `sharded_views.ShardedViewCache` for a directory (the logits stay
+        on disk), a `ViewCache` for a `.npz` file.
+
     Raises:
         offline.StaleCacheError: If `x` or `teacher` differ from the stored
             fingerprints.
-        ValueError: If the file is not such a cache.
+        ValueError: If `path` is not such a cache.
     """
+    if os.path.isdir(path):
+        return sharded_views.read_teacher_views(
+            path,
+            x,
+            teacher,
+            teacher_fingerprint=teacher_fingerprint,
+            allow_any_teacher=allow_any_teacher,
+        )
     expected_teacher = offline.expected_teacher_fingerprint(
         teacher, teacher_fingerprint, allow_any_teacher, caller="load_teacher_views"
     )
@@ -261,3 +309,7 @@ def load_teacher_views(
         num_classes,
     )
     return ViewCache(plan, parameters, logits, top_k=stored["top_values"].shape[-1])
+
+
+def _is_npz(path):
+    return os.fspath(path).lower().endswith(".npz")

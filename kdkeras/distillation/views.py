@@ -33,194 +33,22 @@ student.fit(dataset, epochs=30, steps_per_epoch=steps_per_epoch(len(x_train), 12
 ```
 """
 
-import json
 import math
 
 import numpy as np
 
+from kdkeras.distillation.view_plan import PARAMETER_NAMES, ViewPlan
 from kdkeras.validation import check_positive_int
 
-# The per-view parameters a plan draws, each of shape (epochs, num_samples[, 4]).
-PARAMETER_NAMES = (
-    "row_shift",
-    "col_shift",
-    "flip",
-    "partner",
-    "mixup_weight",
-    "box",
-    "label_weight",
-)
-
-
-class ViewPlan:
-    """How the augmented views of a data set are drawn, reproducibly.
-
-    Args:
-        shift: Largest shift, in pixels, up/down and left/right (zero fill).
-        horizontal_flip: Whether half of the views are flipped left-right.
-        mixup_alpha: `a` of mixup's `Beta(a, a)`; 0 turns mixup off.
-        cutmix_alpha: `a` of cutmix's `Beta(a, a)`; 0 turns cutmix off. With
-            both on, each mixed view uses one of them, at random.
-        mix_probability: Fraction of views that are mixed (when mixup or
-            cutmix is on).
-        seed: The views of epoch `e` are drawn from `[seed, e]`.
-    """
-
-    def __init__(
-        self,
-        shift=2,
-        horizontal_flip=True,
-        mixup_alpha=0.0,
-        cutmix_alpha=0.0,
-        mix_probability=1.0,
-        seed=0,
-    ):
-        if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)):
-            raise TypeError(f"`shift` must be an int. Received: shift={shift!r}")
-        if shift < 0:
-            raise ValueError(f"`shift` must be >= 0. Received: shift={shift}")
-        for name, value in (
-            ("mixup_alpha", mixup_alpha),
-            ("cutmix_alpha", cutmix_alpha),
-        ):
-            if not (
-                isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
-            ):
-                raise ValueError(
-                    f"`{name}` must be a finite number >= 0 (0 turns it off). "
-                    f"Received: {name}={value!r}"
-                )
-        if not (
-            isinstance(mix_probability, (int, float)) and 0 <= mix_probability <= 1
-        ):
-            raise ValueError(
-                "`mix_probability` must be in [0, 1]. Received: "
-                f"mix_probability={mix_probability!r}"
-            )
-        if (
-            isinstance(seed, bool)
-            or not isinstance(seed, (int, np.integer))
-            or seed < 0
-        ):
-            raise ValueError(f"`seed` must be an int >= 0. Received: seed={seed!r}")
-        self.shift = int(shift)
-        self.horizontal_flip = bool(horizontal_flip)
-        self.mixup_alpha = float(mixup_alpha)
-        self.cutmix_alpha = float(cutmix_alpha)
-        self.mix_probability = float(mix_probability)
-        self.seed = int(seed)
-
-    def get_config(self):
-        return {
-            "shift": self.shift,
-            "horizontal_flip": self.horizontal_flip,
-            "mixup_alpha": self.mixup_alpha,
-            "cutmix_alpha": self.cutmix_alpha,
-            "mix_probability": self.mix_probability,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def to_json(self):
-        return json.dumps(self.get_config(), sort_keys=True)
-
-    def __eq__(self, other):
-        return isinstance(other, ViewPlan) and other.get_config() == self.get_config()
-
-    def __repr__(self):
-        arguments = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"ViewPlan({arguments})"
-
-    @property
-    def mixes(self):
-        return self.mix_probability > 0 and (
-            self.mixup_alpha > 0 or self.cutmix_alpha > 0
-        )
-
-    def draw(self, num_samples, image_size, epochs, first_epoch=0):
-        """The parameters of every view, for `epochs` epochs.
-
-        Args:
-            num_samples: Number of images.
-            image_size: `(height, width)` of the images.
-            epochs: Number of epochs (views per image).
-            first_epoch: The first epoch's index.
-
-        Returns:
-            A dict of NumPy arrays of shape `(epochs, num_samples)` (`box`:
-            `(epochs, num_samples, 4)`), named as in `PARAMETER_NAMES`.
-        """
-        check_positive_int(num_samples, "num_samples")
-        check_positive_int(epochs, "epochs")
-        drawn = [
-            self._draw_epoch(num_samples, image_size, first_epoch + epoch)
-            for epoch in range(epochs)
-        ]
-        return {name: np.stack([d[name] for d in drawn]) for name in PARAMETER_NAMES}
-
-    def _draw_epoch(self, num_samples, image_size, epoch):
-        height, width = (int(size) for size in image_size)
-        rng = np.random.default_rng([self.seed, epoch])
-        row_shift, col_shift = rng.integers(
-            -self.shift, self.shift + 1, size=(2, num_samples), dtype=np.int32
-        )
-        flip = rng.random(num_samples) < 0.5
-        if not self.horizontal_flip:
-            flip[:] = False
-        partner = np.arange(num_samples, dtype=np.int32)
-        mixup_weight = np.ones(num_samples, np.float32)
-        box = np.zeros((num_samples, 4), np.int32)
-        label_weight = np.ones(num_samples, np.float32)
-        if self.mixes:
-            mixed = rng.random(num_samples) < self.mix_probability
-            partner = np.where(
-                mixed, rng.integers(0, num_samples, num_samples), partner
-            ).astype(np.int32)
-            use_cutmix = self._choose_cutmix(rng, num_samples) & mixed
-            use_mixup = mixed & ~use_cutmix
-            if self.mixup_alpha > 0:
-                weights = rng.beta(self.mixup_alpha, self.mixup_alpha, num_samples)
-                mixup_weight[use_mixup] = weights[use_mixup]
-                label_weight[use_mixup] = weights[use_mixup]
-            if self.cutmix_alpha > 0:
-                drawn_box = _cutmix_boxes(
-                    rng, num_samples, height, width, self.cutmix_alpha
-                )
-                box[use_cutmix] = drawn_box[use_cutmix]
-                top, left, bottom, right = box.T
-                kept = 1.0 - (bottom - top) * (right - left) / (height * width)
-                label_weight[use_cutmix] = kept[use_cutmix]
-        return {
-            "row_shift": row_shift,
-            "col_shift": col_shift,
-            "flip": flip.astype(np.int32),
-            "partner": partner,
-            "mixup_weight": mixup_weight,
-            "box": box,
-            "label_weight": label_weight,
-        }
-
-    def _choose_cutmix(self, rng, num_samples):
-        if self.cutmix_alpha > 0 and self.mixup_alpha > 0:
-            return rng.random(num_samples) < 0.5
-        return np.full(num_samples, self.cutmix_alpha > 0)
-
-
-def _cutmix_boxes(rng, num_samples, height, width, alpha):
-    """`(top, left, bottom, right)` boxes covering `1 - Beta(a, a)` of the image."""
-    area_kept = rng.beta(alpha, alpha, num_samples)
-    ratio = np.sqrt(1.0 - area_kept)
-    box_height, box_width = (ratio * height).astype(int), (ratio * width).astype(int)
-    center_row = rng.integers(0, height, num_samples)
-    center_col = rng.integers(0, width, num_samples)
-    top = np.clip(center_row - box_height // 2, 0, height)
-    bottom = np.clip(center_row + box_height // 2, 0, height)
-    left = np.clip(center_col - box_width // 2, 0, width)
-    right = np.clip(center_col + box_width // 2, 0, width)
-    return np.stack([top, left, bottom, right], axis=1).astype(np.int32)
+__all__ = [
+    "PARAMETER_NAMES",
+    "ViewPlan",
+    "labelled_view_batch",
+    "labels_for_views",
+    "render_views",
+    "steps_per_epoch",
+    "views_dataset",
+]
 
 
 def render_views(images, partner_images, parameters):
@@ -255,6 +83,42 @@ def render_views(images, partner_images, parameters):
     select_rows = tf.one_hot(source_rows, height, dtype="float32")
     select_cols = tf.one_hot(source_cols, width, dtype="float32")
     return tf.einsum("brs,bstc,bqt->brqc", select_rows, mixed, select_cols)
+
+
+def labelled_view_batch(
+    images, labels, indices, rows, mixed, squeeze, teacher_logits=None
+):
+    """One batch of views, with their labels and teacher logits when given.
+
+    Args:
+        images: All the images, a `(N, H, W, C)` tensor.
+        labels: `labels_for_views(...)` as a tensor, or `None`.
+        indices: `(batch,)` int32 indices of the batch's images.
+        rows: The batch's view parameters, a dict of `(batch[, 4])` tensors.
+        mixed: Whether views may mix two images (labels are then mixed too).
+        squeeze: Whether to drop the channel axis of the views.
+        teacher_logits: The batch's `(batch, classes)` teacher logits, or `None`.
+
+    Returns:
+        `views`, `(views, labels)` or `(views, (labels, teacher_logits))`.
+    """
+    import tensorflow as tf
+
+    partners = rows["partner"]
+    views = render_views(tf.gather(images, indices), tf.gather(images, partners), rows)
+    if squeeze:
+        views = views[..., 0]
+    if labels is None:
+        return views
+    batch_labels = tf.gather(labels, indices)
+    if mixed:
+        weight = rows["label_weight"][:, None]
+        batch_labels = weight * batch_labels + (1.0 - weight) * tf.gather(
+            labels, partners
+        )
+    if teacher_logits is None:
+        return views, batch_labels
+    return views, (batch_labels, teacher_logits)
 
 
 def steps_per_epoch(num_samples, batch_size):
@@ -313,7 +177,7 @@ def views_dataset(
     _check_parameters(parameters, num_samples)
     epochs = parameters["row_shift"].shape[0]
     mixed = bool(np.any(parameters["partner"] != np.arange(num_samples)))
-    labels = _labels_for_views(y, num_samples, mixed, teacher_logits, num_classes)
+    labels = labels_for_views(y, num_samples, mixed, teacher_logits, num_classes)
     if teacher_logits is not None:
         teacher_logits = np.asarray(teacher_logits, dtype="float32")
         if teacher_logits.shape[:2] != (epochs, num_samples):
@@ -345,23 +209,12 @@ def views_dataset(
             name: tf.gather(value[epoch], indices)
             for name, value in parameter_tensors.items()
         }
-        partners = rows["partner"]
-        views = render_views(
-            tf.gather(images_tensor, indices), tf.gather(images_tensor, partners), rows
+        logits = (
+            None if logits_tensor is None else tf.gather(logits_tensor[epoch], indices)
         )
-        if squeeze:
-            views = views[..., 0]
-        if labels_tensor is None:
-            return views
-        batch_labels = tf.gather(labels_tensor, indices)
-        if mixed:
-            weight = rows["label_weight"][:, None]
-            batch_labels = weight * batch_labels + (1.0 - weight) * tf.gather(
-                labels_tensor, partners
-            )
-        if logits_tensor is None:
-            return views, batch_labels
-        return views, (batch_labels, tf.gather(logits_tensor[epoch], indices))
+        return labelled_view_batch(
+            images_tensor, labels_tensor, indices, rows, mixed, squeeze, logits
+        )
 
     dataset = tf.data.Dataset.range(epochs).flat_map(epoch_batches)
     # Known length: with `steps_per_epoch`, Keras keeps one iterator across
@@ -390,8 +243,16 @@ def _check_parameters(parameters, num_samples):
         )
 
 
-def _labels_for_views(y, num_samples, mixed, teacher_logits, num_classes):
-    """Labels as stored in the pipeline: one-hot `float32` rows if views mix."""
+def labels_for_views(y, num_samples, mixed, teacher_logits=None, num_classes=None):
+    """Labels as stored in the pipeline: one-hot `float32` rows if views mix.
+
+    Args:
+        y: Class ids or one-hot rows, one per image, or `None`.
+        num_samples: The number of images.
+        mixed: Whether any view mixes two images.
+        teacher_logits: Logits whose last axis gives the number of classes.
+        num_classes: Or that number.
+    """
     if y is None:
         return None
     labels = np.asarray(y)

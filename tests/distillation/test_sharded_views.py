@@ -1,0 +1,255 @@
+"""The sharded view cache: the teacher's logits of every view replay within
+1e-5, full and top-k round trips, per-epoch shards read as a stream, no
+half-written cache, and foreign caches refused."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+import kdkeras
+from kdkeras.distillation import offline, sharded_cache, topk, view_cache, views
+
+PLAN = views.ViewPlan(
+    shift=2, horizontal_flip=True, mixup_alpha=0.4, cutmix_alpha=1.0, seed=7
+)
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (40, 8, 8, 1)).astype("uint8")
+    y = rng.integers(0, 4, 40)
+    return x, y
+
+
+def make_teacher(seed=0):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    return make_teacher()
+
+
+def epoch_logits(cache, x, y, batch_size=16):
+    """The stored logits of each epoch, in image order, `(epochs, N, classes)`."""
+    batches = cache.dataset(x, y, batch_size=batch_size, shuffle=False)
+    logits = np.concatenate([targets[1] for _, targets in batches.as_numpy_iterator()])
+    return logits.reshape(cache.epochs, len(x), -1)
+
+
+def test_replay_the_student_gets_the_views_the_teacher_saw(images, teacher, tmp_path):
+    x, y = images
+    # 600-byte shards: 2 records of 16 views (256 B) per shard, 2 per epoch.
+    cache = view_cache.cache_teacher_views(
+        teacher, x, tmp_path / "views", PLAN, epochs=3, batch_size=16, shard_size=600
+    )
+    manifest = cache.manifest
+    assert manifest["kind"] == "views" and manifest["num_batches"] == 3 * 3
+    assert [shard["group"] for shard in manifest["shards"]] == [0, 0, 1, 1, 2, 2]
+    assert [shard["records"] for shard in manifest["shards"]] == [2, 1] * 3
+    loaded = view_cache.load_teacher_views(tmp_path / "views", x, teacher=teacher)
+    assert isinstance(loaded, kdkeras.distillation.sharded_views.ShardedViewCache)
+    assert (loaded.epochs, loaded.num_samples, loaded.num_classes) == (3, 40, 4)
+    assert loaded.plan == PLAN
+    dataset = loaded.dataset(x, y, batch_size=16, seed=5, shuffle_buffer=25)
+    assert int(dataset.cardinality()) == 3 * loaded.steps_per_epoch(40, 16)
+    batches = list(dataset.as_numpy_iterator())
+    assert len(batches) == 9
+    in_order = epoch_logits(loaded, x, y)[0, :16]
+    assert not np.allclose(batches[0][1][1], in_order)  # shuffled
+    for batch_views, (batch_labels, batch_logits) in batches:
+        recomputed = keras.ops.convert_to_numpy(teacher(batch_views, training=False))
+        np.testing.assert_allclose(batch_logits, recomputed, atol=1e-5, rtol=1e-5)
+        assert batch_labels.shape == (len(batch_views), 4)
+    # The stored parameters are the plan's draw, epoch by epoch; views mix.
+    drawn = PLAN.draw(40, (8, 8), 3)
+    for epoch in range(3):
+        stored = loaded.epoch_parameters(epoch)
+        for name in views.PARAMETER_NAMES:
+            np.testing.assert_array_equal(stored[name], drawn[name][epoch])
+    assert (drawn["partner"] != np.arange(40)).any()
+
+
+def test_full_and_top_k_round_trips_match_the_in_memory_cache(
+    images, teacher, tmp_path
+):
+    x, y = images
+    in_memory = view_cache.compute_teacher_views(teacher, x, PLAN, epochs=2)
+    full = view_cache.cache_teacher_views(teacher, x, tmp_path / "full", PLAN, 2)
+    np.testing.assert_allclose(
+        epoch_logits(full, x, y), in_memory.teacher_logits, atol=1e-5
+    )
+    top = view_cache.cache_teacher_views(teacher, x, tmp_path / "top", PLAN, 2, top_k=2)
+    assert top.top_k == 2 and top.bytes_per_view() == 6 * 2 + 4
+    assert full.bytes_per_view() == 4 * 4
+    expected = topk.logits_from_top_k(
+        *topk.top_k_logits(epoch_logits(full, x, y), 2), 4
+    )
+    np.testing.assert_allclose(epoch_logits(top, x, y), expected, atol=1e-6)
+    # On disk per image and epoch: 16 B of logits, 40 B of view parameters,
+    # the record framing and the manifest.
+    assert 56 < full.disk_bytes_per_view() < 56 + 40
+    assert top.disk_bytes_per_view() == pytest.approx(
+        full.disk_bytes_per_view(), abs=1
+    )  # 16 B either way with 4 classes and k = 2
+
+
+def test_distiller_trains_from_the_stream_for_the_stored_epochs(images, tmp_path):
+    x, y = images
+    keras.utils.set_random_seed(0)
+    teacher = keras.Sequential(
+        [keras.Input((8, 8)), keras.layers.Flatten(), keras.layers.Dense(4)]
+    )
+    cache = view_cache.cache_teacher_views(
+        teacher, x[..., 0], tmp_path / "v", PLAN, epochs=2, batch_size=16, top_k=3
+    )
+    with pytest.raises(ValueError, match=r"must be the \(40, 8, 8, 1\) images"):
+        cache.dataset(x[:30], y[:30])
+    student = keras.Sequential(
+        [keras.Input((8, 8)), keras.layers.Flatten(), keras.layers.Dense(4)]
+    )
+    distiller = kdkeras.Distiller(teacher=None, student=student)
+    distiller.compile(optimizer="adam", alpha=0.5)
+    history = distiller.fit(
+        cache.dataset(x[..., 0], y, batch_size=16),
+        epochs=4,
+        steps_per_epoch=cache.steps_per_epoch(len(x), 16),
+        verbose=0,
+    )
+    assert len(history.history["loss"]) == 4
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_failed_write_leaves_no_cache_and_keeps_the_old_one(images, tmp_path):
+    x, _ = images
+
+    class FailingTeacher(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(4)
+            self.calls = 0
+
+        def call(self, inputs):
+            return self.dense(keras.ops.reshape(inputs, (-1, 64)))
+
+        def predict_on_batch(self, inputs):
+            self.calls += 1
+            if self.calls == 4:  # in the second epoch
+                raise RuntimeError("killed")
+            return super().predict_on_batch(inputs)
+
+    failing = FailingTeacher()
+    arguments = dict(plan=PLAN, epochs=2, batch_size=16, teacher_outputs="logits")
+    with pytest.raises(RuntimeError, match="killed"):
+        view_cache.cache_teacher_views(failing, x, tmp_path / "v", **arguments)
+    assert os.listdir(tmp_path) == []
+    good = make_teacher()
+    view_cache.cache_teacher_views(good, x, tmp_path / "v", PLAN, epochs=1)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        view_cache.cache_teacher_views(good, x, tmp_path / "v", PLAN, epochs=1)
+    failing.calls = 0
+    with pytest.raises(RuntimeError, match="killed"):
+        view_cache.cache_teacher_views(
+            failing, x, tmp_path / "v", overwrite=True, **arguments
+        )
+    assert os.listdir(tmp_path) == ["v"]
+    assert view_cache.load_teacher_views(tmp_path / "v", x, teacher=good).epochs == 1
+
+
+def test_stale_foreign_and_damaged_caches_are_refused(images, teacher, tmp_path):
+    x, _ = images
+    path = tmp_path / "v"
+    view_cache.cache_teacher_views(teacher, x, path, PLAN, epochs=1)
+    with pytest.raises(offline.StaleCacheError, match="other images"):
+        view_cache.load_teacher_views(path, x[::-1], allow_any_teacher=True)
+    with pytest.raises(offline.StaleCacheError, match="another teacher"):
+        view_cache.load_teacher_views(path, x, teacher=make_teacher(1))
+    with pytest.raises(ValueError, match="`load_teacher_views` needs exactly one"):
+        view_cache.load_teacher_views(path, x)
+    fingerprint = offline.fingerprint_teacher(teacher)
+    assert view_cache.load_teacher_views(path, x, teacher_fingerprint=fingerprint)
+    # One format, two kinds: neither reader takes the other's cache.
+    with pytest.raises(ValueError, match="this reader takes caches written by"):
+        sharded_cache.sharded_dataset(path, x, np.zeros(40), allow_any_teacher=True)
+    sharded_cache.cache_teacher_logits(teacher, x, tmp_path / "logits")
+    with pytest.raises(ValueError, match="this reader takes caches written by"):
+        view_cache.load_teacher_views(tmp_path / "logits", x, allow_any_teacher=True)
+    manifest = json.loads((path / "manifest.json").read_text())
+    parameters = path / manifest["views"]["parameter_files"][0]["file"]
+    parameters.write_bytes(parameters.read_bytes()[:-4])
+    with pytest.raises(ValueError, match="missing or damaged"):
+        view_cache.load_teacher_views(path, x, allow_any_teacher=True)
+
+
+MEMORY_SCRIPT = """
+import json, sys
+import keras, numpy as np
+from kdkeras.distillation import view_cache, views
+
+images, epochs, directory = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+
+def rss_kb(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+
+teacher = keras.Sequential(
+    [keras.Input((8, 8)), keras.layers.Flatten(), keras.layers.Dense(1000)]
+)
+x = np.random.default_rng(0).normal(size=(images, 8, 8)).astype("float32")
+plan = views.ViewPlan(shift=2, mixup_alpha=0.2, seed=0)
+# Warm up every code path (tracing, the writer) on a small cache first.
+view_cache.cache_teacher_views(teacher, x, directory + "-warm", plan, 2)
+with open("/proc/self/clear_refs", "w") as clear_refs:
+    clear_refs.write("5")  # resets VmHWM, the peak resident memory, to VmRSS
+before = rss_kb("VmRSS")
+cache = view_cache.cache_teacher_views(teacher, x, directory, plan, epochs)
+print(json.dumps({"before_kb": before, "peak_kb": rss_kb("VmHWM"),
+                  "views": cache.epochs * cache.num_samples,
+                  "bytes": sum(shard["bytes"] for shard in cache.manifest["shards"])}))
+"""
+
+
+@pytest.mark.tensorflow
+def test_writing_a_view_cache_30x_larger_than_the_memory_bound(tmp_path):
+    """400 MB of logits (40 epochs × 2,500 images × 1,000 classes) in 12 MB
+    of growth: memory holds the images, one epoch's view parameters and one
+    batch, not epochs × images.
+
+    Measured: 2 MB for 10 and for 40 epochs. A writer that copied the images
+    into a new pipeline every epoch grew by 0.6 MB an epoch (23 MB here).
+    """
+    images, epochs, bound_mb = 2500, 40, 12
+    script = tmp_path / "write_views.py"
+    script.write_text(textwrap.dedent(MEMORY_SCRIPT))
+    result = subprocess.run(
+        [sys.executable, str(script), str(images), str(epochs), str(tmp_path / "v")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    logits_mb = measured["views"] * 1000 * 4 / 1e6
+    growth_mb = (measured["peak_kb"] - measured["before_kb"]) * 1024 / 1e6
+    assert measured["views"] == images * epochs and logits_mb >= 30 * bound_mb
+    assert measured["bytes"] > images * epochs * 4000  # the logits are all on disk
+    assert growth_mb < bound_mb, measured
