@@ -1,8 +1,9 @@
 """The data of a run: train, validation and test splits, and the class names.
 
 A split is either `(x, y)` NumPy arrays (the named data sets and `.npz`
-files, which fit in memory) or an unbatched `tf.data.Dataset` of
-`(image, label)` pairs read from an image folder
+files, which fit in memory; for texts, the token ids of a
+`kdkeras.text.WordTokenizer` adapted on the training texts) or an unbatched
+`tf.data.Dataset` of `(image, label)` pairs read from an image folder
 (`keras.utils.image_dataset_from_directory`), which never sits in memory as
 one array. `batched` turns either into the batches a training stage reads.
 """
@@ -32,6 +33,8 @@ class RunData:
         train_files: For an image folder, `(paths, labels)` of the training
             split in a fixed order (`kdkeras.pipeline.folder_logits`);
             otherwise `None`.
+        tokenizer: For texts, the `WordTokenizer` that made the ids of every
+            split; otherwise `None`.
     """
 
     train: object
@@ -40,6 +43,7 @@ class RunData:
     class_names: list
     input_shape: tuple
     train_files: tuple | None = None
+    tokenizer: object = None
 
     @property
     def num_classes(self):
@@ -81,7 +85,32 @@ def load_run_data(data_config, seed):
     test = _limited(test, data_config.max_test_examples)
     for name, (_, labels) in (("train", train), ("test", test)):
         _check_labels(labels, len(class_names), data_config.source, name)
-    return RunData(train, validation, test, list(class_names), train[0].shape[1:])
+    tokenizer = None
+    if data_config.tokenizer is not None:
+        tokenizer, (train, validation, test) = _tokenized(
+            data_config.tokenizer, (train, validation, test)
+        )
+    return RunData(
+        train,
+        validation,
+        test,
+        list(class_names),
+        train[0].shape[1:],
+        tokenizer=tokenizer,
+    )
+
+
+def _tokenized(tokenizer_config, splits):
+    """The tokenizer adapted on the training texts, and every split as ids."""
+    from kdkeras.text import WordTokenizer
+
+    train_texts = splits[0][0]
+    tokenizer = WordTokenizer.adapt(
+        train_texts, tokenizer_config.vocabulary_size, tokenizer_config.sequence_length
+    )
+    return tokenizer, tuple(
+        None if split is None else (tokenizer(split[0]), split[1]) for split in splits
+    )
 
 
 def _arrays(data_config):
@@ -94,8 +123,13 @@ def _arrays(data_config):
         "embedded_fashion_mnist": lambda path: datasets.load_embedded_fashion_mnist(),
         "fashion_mnist": datasets.load_fashion_mnist,
         "mnist": datasets.load_mnist,
+        "embedded_spam_assassin": lambda path: datasets.load_embedded_spam_assassin(),
+        "spam_assassin": datasets.load_spam_assassin,
     }
     (x_train, y_train), (x_test, y_test) = loaders[data_config.source](data_config.path)
+    if data_config.is_text:
+        class_names = list(datasets.SPAM_ASSASSIN_CLASS_NAMES)
+        return (x_train, y_train), (x_test, y_test), class_names
     class_names = (
         [str(digit) for digit in range(10)]
         if data_config.source == "mnist"

@@ -8,12 +8,17 @@ from kdkeras.layers import ImageView
 from kdkeras.models import build_student, get_preset
 
 
-def build_configured_student(student_config, input_shape, num_classes, name):
-    """The student of the `student` section, for images of `input_shape`.
+def build_configured_student(
+    student_config, input_shape, num_classes, name, tokenizer=None
+):
+    """The student of the `student` section, for images of `input_shape`, or
+    for the token ids of `tokenizer` (a `kdkeras.text.WordTokenizer`).
 
     Raises:
         ConfigError: If the architecture cannot take these images.
     """
+    if student_config.is_text:
+        return _text_student(student_config, tokenizer, num_classes, name)
     options = {"dropout": student_config.dropout}
     if student_config.architecture == "cnn":
         options.update(
@@ -41,6 +46,32 @@ def build_configured_student(student_config, input_shape, num_classes, name):
                 f"{student_config.architecture!r} ({error})"
             ]
         ) from None
+
+
+def _text_student(student_config, tokenizer, num_classes, name):
+    """An embedding bag or a text CNN (`kdkeras.text`) over `tokenizer`'s ids."""
+    from kdkeras import text
+
+    options = {"embedding_dim": student_config.embedding_dim}
+    if student_config.architecture == "embedding_bag":
+        builder = text.build_embedding_bag
+        hidden_units = student_config.hidden_units
+        options.update(
+            hidden_units=hidden_units[0] if hidden_units else None,
+            dropout=student_config.dropout,
+        )
+    else:
+        builder = text.build_text_cnn
+        options.update(
+            filters=student_config.filters[0], kernel_size=student_config.kernel_size
+        )
+    return builder(
+        tokenizer.vocabulary_size,
+        tokenizer.sequence_length,
+        num_classes,
+        name=name,
+        **options,
+    )
 
 
 def teacher_image_size(teacher_config, input_shape):

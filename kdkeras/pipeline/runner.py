@@ -96,12 +96,13 @@ def run_stages(folder, config, extra_callbacks=(), data=None):
     with folder.logging_to_file() as log:
         keras.utils.set_random_seed(config.run.seed)
         log.info(
-            "kdkeras run %s: %d training, %s validation and %d test images of "
+            "kdkeras run %s: %d training, %s validation and %d test %s of "
             "shape %s, %d classes",
             folder.path,
             num_examples(data.train),
             num_examples(data.validation) if data.validation is not None else 0,
             num_examples(data.test),
+            "images" if data.tokenizer is None else "texts (token ids)",
             tuple(data.input_shape),
             data.num_classes,
         )
@@ -140,9 +141,13 @@ def check_before_training(config, data, plan):
         ConfigError: Naming the key at fault.
     """
     student = run_models.build_configured_student(
-        config.student, data.input_shape, data.num_classes, "student_check"
+        config.student,
+        data.input_shape,
+        data.num_classes,
+        "student_check",
+        tokenizer=data.tokenizer,
     )
-    if "teacher" in plan and not config.teacher.ready:
+    if "teacher" in plan and not config.teacher.ready and data.tokenizer is None:
         run_models.check_teacher_preset(config.teacher, data.input_shape)
     ready_models = (
         ("teacher.path", config.teacher.path),

@@ -110,8 +110,13 @@ class RunContext:
 def _new_student(context, name):
     # The same seed for both students: scratch and distilled start equal.
     keras.utils.set_random_seed(context.config.run.seed + 1)
+    data = context.data
     return run_models.build_configured_student(
-        context.config.student, context.data.input_shape, context.data.num_classes, name
+        context.config.student,
+        data.input_shape,
+        data.num_classes,
+        name,
+        tokenizer=data.tokenizer,
     )
 
 
@@ -251,6 +256,7 @@ def run_export(context):
         representative_data=calibration,
         quantizations=tuple(export.quantizations),
         integer_io=export.integer_io,
+        tokenizer=context.data.tokenizer,
         overwrite=True,
     )
     tflite = {f"student {q} .tflite": path for q, path in paths["tflite"].items()}

@@ -1,5 +1,6 @@
-"""The teacher stage of `kdkeras run`: a ready `.keras` teacher, or a
-`keras.applications` preset fine-tuned in two resumable stages."""
+"""The teacher stage of `kdkeras run`: a ready `.keras` teacher, a
+`keras.applications` preset fine-tuned in two resumable stages, or, for
+texts, a Transformer trained on the labels."""
 
 import os
 
@@ -7,8 +8,9 @@ import keras
 
 from kdkeras.io_utils import atomic_path
 from kdkeras.models import build_teacher, transfer
+from kdkeras.pipeline import data as run_data
 from kdkeras.pipeline import models as run_models
-from kdkeras.pipeline.training import final_metrics
+from kdkeras.pipeline.training import cosine_adam, final_metrics, label_loss
 
 
 def run_teacher(context):
@@ -25,6 +27,8 @@ def run_teacher(context):
         return {"model": teacher_config.path}
     if teacher_config.paths is not None:
         return _ensemble(context)
+    if data.tokenizer is not None:
+        return _text_teacher(context)
     keras.utils.set_random_seed(config.run.seed)
     view = run_models.teacher_view(teacher_config, data.input_shape)
     core = build_teacher(
@@ -103,3 +107,37 @@ def _ensemble(context):
         len(teachers),
     )
     return context.save_model("teacher", ensemble)
+
+
+def _text_teacher(context):
+    """The Transformer of `teacher.transformer` over the token ids
+    (`kdkeras.text.build_text_transformer`), trained on the labels as the
+    scratch student is: resumable at the last finished epoch."""
+    from kdkeras.text import build_text_transformer
+
+    config, data = context.config, context.data
+    settings = config.teacher.transformer
+    keras.utils.set_random_seed(config.run.seed)
+    teacher = build_text_transformer(
+        data.tokenizer.vocabulary_size,
+        data.tokenizer.sequence_length,
+        data.num_classes,
+        name="teacher",
+        **settings.builder_arguments(),
+    )
+    steps = run_data.steps_per_epoch(data.train, settings.batch_size)
+    teacher.compile(
+        optimizer=cosine_adam(settings.learning_rate, settings.epochs, steps),
+        loss=label_loss(),
+        metrics=["accuracy"],
+    )
+    history = teacher.fit(
+        context.training_batches(settings.batch_size),
+        validation_data=context.validation_batches(settings.batch_size),
+        epochs=settings.epochs,
+        callbacks=context.callbacks("teacher"),
+        shuffle=False,  # The batches are shuffled by the dataset itself.
+        verbose=2,
+    )
+    context.log.info("  teacher: %s", final_metrics(history))
+    return context.save_model("teacher", teacher)

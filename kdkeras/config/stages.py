@@ -1,0 +1,184 @@
+"""The sections of the training and output stages: `scratch:`, `distill:`,
+`optimize:`, `export:` and `report:`."""
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from kdkeras.config.distillation import (
+    FeatureSection,
+    LossConfig,
+    ScheduleSection,
+    check_loss,
+    check_schedule_range,
+    loss_name_and_arguments,
+    number_or_schedule,
+)
+from kdkeras.config.errors import InvalidValue
+from kdkeras.config.fields import (
+    QUANTIZATION_NAMES,
+    Count,
+    LearningRate,
+    PositiveInt,
+)
+from kdkeras.config.section import Section
+
+
+class TrainingSection(Section):
+    """What a student's training shares: epochs, batch size, learning rate.
+
+    Adam's learning rate decays to 0 over the epochs (cosine).
+    """
+
+    epochs: PositiveInt = 15
+    batch_size: PositiveInt = 64
+    learning_rate: LearningRate = 3e-3
+
+
+class ScratchSection(TrainingSection):
+    """`scratch:` the baseline student trained on the labels alone."""
+
+    enabled: bool = True
+    path: str | None = None
+
+
+class DeploymentCheckSection(Section):
+    """`distill.deployment_check:` the int8 student's numbers while it trains.
+
+    Every `every_n_epochs` epochs the student is exported to int8 LiteRT
+    (`kdkeras.export.DeploymentCheck`) and scored on `num_examples` validation
+    images; the numbers go to the epoch's logs and TensorBoard. Runs only when
+    `export.quantizations` includes int8 and the data has a validation split.
+    """
+
+    enabled: bool = True
+    every_n_epochs: PositiveInt = 5
+    num_examples: PositiveInt = 500
+    max_accuracy_drop: (
+        Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)] | None
+    ) = 0.02
+    on_budget_exceeded: Literal["warn", "stop"] = "warn"
+    latency_runs: Count = 50
+
+
+class DistillSection(TrainingSection):
+    """`distill:` the student trained on the labels and the teacher.
+
+    `loss` is a `kdkeras.losses` name, or a mapping of the name and the
+    loss's arguments (`{name: dkd, non_target_weight: 8}`); `alpha` and
+    `temperature` are numbers or schedules (`ScheduleSection`). A null
+    temperature is the loss's own default; a loss without a temperature
+    (`logit_mse`, `hard_pseudo_label`) gets null when none is written.
+    `method` is read as the former name of `loss`.
+    """
+
+    enabled: bool = True
+    deployment_check: DeploymentCheckSection = DeploymentCheckSection()
+    loss: LossConfig = "kd"
+    alpha: number_or_schedule(ge=0.0, le=1.0) = 0.1
+    temperature: number_or_schedule(gt=0.0) | None = 2.0
+    mode: Literal["online", "offline"] = "online"
+    features: list[FeatureSection] = []
+    student_path: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _former_names_and_loss_defaults(cls, data):
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "method" in data:
+            if "loss" in data:
+                raise InvalidValue(
+                    ("method",),
+                    "only distill.loss (method is its former name)",
+                    data["method"],
+                )
+            try:
+                check_loss(data["method"])
+            except InvalidValue as error:
+                raise InvalidValue(
+                    ("method", *error.location), str(error), error.received
+                ) from None
+            data["loss"] = data.pop("method")
+        if "temperature" not in data and "loss" in data:
+            loss_class = _loss_class_or_none(data["loss"])
+            if loss_class is not None and not loss_class.uses_temperature:
+                data["temperature"] = None
+        return data
+
+    @field_validator("loss")
+    @classmethod
+    def _registered_loss(cls, loss):
+        check_loss(loss)
+        return loss
+
+    @model_validator(mode="after")
+    def _check_loss_and_schedules(self):
+        cls = _loss_class_or_none(self.loss)
+        check_schedule_range("alpha", self.alpha, 0.0, 1.0, "a weight in [0, 1]")
+        check_schedule_range(
+            "temperature", self.temperature, 0.0, None, "a temperature > 0"
+        )
+        if self.temperature is not None and not cls.uses_temperature:
+            raise InvalidValue(
+                ("temperature",),
+                f"null with loss {self.loss_name!r}, which takes no temperature",
+                self.temperature
+                if not isinstance(self.temperature, ScheduleSection)
+                else self.temperature.model_dump(exclude_none=True),
+            )
+        return self
+
+    @property
+    def loss_name(self):
+        return loss_name_and_arguments(self.loss)[0]
+
+    @property
+    def loss_arguments(self):
+        return loss_name_and_arguments(self.loss)[1]
+
+
+def _loss_class_or_none(loss):
+    """The class of a registered `distill.loss`; `None` for anything else,
+    which the "after" validation refuses."""
+    from kdkeras import losses
+
+    name = loss.get("name") if isinstance(loss, dict) else loss
+    if isinstance(name, str) and name in losses.registered_names():
+        return type(losses.get(name))
+    return None
+
+
+class OptimizeSection(Section):
+    """`optimize:` quantization-aware training or pruning, teacher in the loss."""
+
+    method: Literal["qat", "prune"]
+    epochs: PositiveInt = 1
+    batch_size: PositiveInt = 64
+    learning_rate: LearningRate = 1e-4
+    target_sparsity: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
+
+
+class ExportSection(Section):
+    """`export:` the LiteRT variants of the student, with labels and metadata."""
+
+    enabled: bool = True
+    quantizations: list[Literal[QUANTIZATION_NAMES]] = ["float16", "int8"]
+    integer_io: bool = False
+
+    @field_validator("quantizations")
+    @classmethod
+    def _distinct(cls, quantizations):
+        if not quantizations or len(set(quantizations)) != len(quantizations):
+            raise ValueError("expected a non-empty list of distinct quantizations")
+        return quantizations
+
+
+class ReportSection(Section):
+    """`report:` the comparison of every model on the test set."""
+
+    enabled: bool = True
+    title: str | None = None
+    latency_runs: Count = 100
+    num_threads: PositiveInt | None = 1

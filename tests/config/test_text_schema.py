@@ -1,0 +1,137 @@
+"""The text keys of the schema: `data.tokenizer`, `teacher.transformer` and
+the text students, each error naming the key path, the expectation and the
+received value."""
+
+import pytest
+
+from kdkeras.config import ConfigError, validate_config
+from kdkeras.config.schema import TokenizerSection, TransformerSection
+
+TEXT = {
+    "data": {"source": "embedded_spam_assassin"},
+    "student": {"architecture": "embedding_bag", "hidden_units": [16]},
+}
+
+
+def problems_of(data):
+    with pytest.raises(ConfigError) as info:
+        validate_config(data)
+    return info.value.problems
+
+
+def text_config(**sections):
+    return {
+        **TEXT,
+        **{name: {**TEXT.get(name, {}), **keys} for name, keys in sections.items()},
+    }
+
+
+def test_text_data_fill_in_the_tokenizer_and_the_text_models():
+    config = validate_config({"data": {"source": "spam_assassin"}})
+    assert config.student.architecture == "embedding_bag"
+    assert config.data.is_text
+    assert config.data.tokenizer == TokenizerSection()
+    assert (
+        config.data.tokenizer.vocabulary_size,
+        config.data.tokenizer.sequence_length,
+    ) == (8000, 192)
+    assert config.teacher.transformer == TransformerSection()
+    assert config.teacher.transformer.builder_arguments()["feedforward_dim"] == 128
+    assert validate_config({"data": {"source": "mnist"}}).teacher.transformer is None
+
+
+def test_an_image_student_is_refused_for_texts_and_a_text_student_for_images():
+    [problem] = problems_of(
+        {"data": {"source": "spam_assassin"}, "student": {"architecture": "cnn"}}
+    )
+    assert problem == (
+        "student.architecture: expected a text student with data.source "
+        "'spam_assassin', one of ['embedding_bag', 'text_cnn'] (received: 'cnn')"
+    )
+    [problem] = problems_of(
+        {
+            "data": {"source": "mnist"},
+            "student": {"architecture": "text_cnn", "filters": [32]},
+        }
+    )
+    assert problem.startswith(
+        "student.architecture: expected an image student with data.source 'mnist'"
+    )
+
+
+def test_tokenizer_keys_are_checked_and_misspellings_suggested():
+    [problem] = problems_of(text_config(data={"tokenizer": {"vocabulary_size": 2}}))
+    assert problem == (
+        "data.tokenizer.vocabulary_size: Input should be greater than or equal "
+        "to 3 (received: 2)"
+    )
+    [problem] = problems_of(text_config(data={"tokenizer": {"sequence_lenght": 64}}))
+    assert problem.startswith(
+        "data.tokenizer.sequence_lenght: unknown key (received: 64)"
+    )
+    assert problem.endswith(
+        "Valid keys: sequence_length, vocabulary_size; did you mean 'sequence_length'?"
+    )
+
+
+def test_a_tokenizer_needs_texts():
+    [problem] = problems_of(
+        {"data": {"source": "mnist", "tokenizer": {"sequence_length": 64}}}
+    )
+    assert problem == (
+        "data.tokenizer: expected no tokenizer with source 'mnist': texts only "
+        "(source 'embedded_spam_assassin' or 'spam_assassin') are tokenized "
+        "(received: {'vocabulary_size': 8000, 'sequence_length': 64})"
+    )
+
+
+def test_transformer_keys_are_checked():
+    [problem] = problems_of(text_config(teacher={"transformer": {"num_heads": 5}}))
+    assert problem == (
+        "teacher.transformer.num_heads: expected a divisor of embedding_dim (64): "
+        "each head attends over embedding_dim / num_heads dimensions (received: 5)"
+    )
+    [problem] = problems_of(text_config(teacher={"transformer": {"layers": 1}}))
+    assert problem.startswith("teacher.transformer.layers: unknown key")
+    assert problem.endswith("did you mean 'num_layers'?")
+    [problem] = problems_of(
+        {"data": {"source": "mnist"}, "teacher": {"transformer": {"epochs": 1}}}
+    )
+    assert problem.startswith(
+        "teacher.transformer: expected null with data.source 'mnist'"
+    )
+
+
+def test_text_students_have_one_layer_of_their_kind():
+    [problem] = problems_of(text_config(student={"hidden_units": [16, 8]}))
+    assert problem.startswith(
+        "student.hidden_units: expected at most one number for 'embedding_bag'"
+    )
+    cnn = {"architecture": "text_cnn", "filters": [32], "kernel_size": 65}
+    config = validate_config(text_config(student={**cnn, "kernel_size": 5}))
+    assert config.student.kernel_size == 5
+    [problem] = problems_of(
+        text_config(data={"tokenizer": {"sequence_length": 64}}, student=cnn)
+    )
+    assert problem == (
+        "student.kernel_size: expected at most data.tokenizer.sequence_length "
+        "(64): the kernel slides over the ids of one text (received: 65)"
+    )
+    [problem] = problems_of(text_config(student={**cnn, "filters": [8, 16]}))
+    assert problem.startswith("student.filters: expected one number for 'text_cnn'")
+
+
+@pytest.mark.parametrize(
+    ("section", "keys", "path"),
+    [
+        ("teacher", {"path": "teacher.keras"}, "teacher.path"),
+        ("scratch", {"path": "scratch.keras"}, "scratch.path"),
+        ("augmentation", {"shift": 2}, "augmentation"),
+        ("optimize", {"method": "prune"}, "optimize"),
+    ],
+)
+def test_what_texts_cannot_take_is_refused(section, keys, path):
+    [problem] = problems_of({**TEXT, section: keys})
+    assert problem.startswith(
+        f"{path}: expected null with text data (data.source 'embedded_spam_assassin')"
+    )
