@@ -94,7 +94,7 @@ def few_labels(example, data, teacher_dir, seeds, fraction, alpha=None):
     the true label where it is known and the teacher's top class elsewhere.
     """
     from kdkeras.datasets import load_spam_assassin
-    from kdkeras.distillation import Distiller, offline
+    from kdkeras.distillation import offline
     from kdkeras.evaluation.scoring import classification_scores
 
     teacher, tokenizer = example.load_teacher(teacher_dir)
@@ -114,22 +114,11 @@ def few_labels(example, data, teacher_dir, seeds, fraction, alpha=None):
         args.epochs = int(round(epochs * len(y_train) / len(labelled)))
         scratch = example.train_scratch(ids_train[labelled], y_train[labelled], args)
         args.epochs = epochs
-        dataset = offline.offline_dataset(
-            ids_train, targets, teacher_logits, batch_size=args.batch_size, seed=seed
-        )
-        distiller = Distiller(teacher=None, student=example.build_student(args))
-        example.compile_and_fit(
-            distiller,
-            dataset,
-            None,
-            args.epochs,
-            args.batch_size,
-            3e-3,
-            alpha=args.alpha,
-            temperature=args.temperature,
+        distilled = example.distill(
+            None, ids_train, targets, args, teacher_logits=teacher_logits
         )
         row = {"seed": seed}
-        for name, model in (("scratch", scratch), ("distilled", distiller.student)):
+        for name, model in (("scratch", scratch), ("distilled", distilled)):
             predicted = model.predict(ids_test, verbose=0).argmax(axis=-1)
             row[name] = classification_scores(y_test, predicted)
         results.append(row)

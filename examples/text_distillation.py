@@ -118,24 +118,53 @@ def compile_and_fit(model, x, y, epochs, batch_size, learning_rate, **compile_ar
     return model
 
 
-def train_teacher(ids, labels, args):
-    """The Transformer teacher, trained on the labels."""
-    keras.utils.set_random_seed(args.seed)
+def train_teacher(
+    ids,
+    labels,
+    *,
+    vocabulary_size,
+    sequence_length,
+    embedding_dim=64,
+    num_layers=2,
+    epochs=3,
+    batch_size=32,
+    learning_rate=1e-3,
+    seed=0,
+):
+    """The Transformer teacher (`build_text_transformer`), trained on the labels.
+
+    Also the teacher of `tools/train_text_teacher.py`, which trains it on
+    the whole corpus once for this example and the benchmark.
+
+    Args:
+        ids: Token ids of the training texts, `(N, sequence_length)`.
+        labels: Their class ids.
+        vocabulary_size: The tokenizer's number of ids.
+        sequence_length: The tokenizer's number of ids per text.
+        embedding_dim: The width of the blocks; the feed-forward layer has
+            twice as many units.
+        num_layers: The number of Transformer blocks.
+        epochs: Training epochs.
+        batch_size: Examples per batch.
+        learning_rate: Adam's initial learning rate, decayed to 0 (cosine).
+        seed: Seed of the initial weights and the batch order.
+    """
+    keras.utils.set_random_seed(seed)
     teacher = build_text_transformer(
-        args.vocabulary_size,
-        args.sequence_length,
+        vocabulary_size,
+        sequence_length,
         len(SPAM_ASSASSIN_CLASS_NAMES),
-        embedding_dim=args.teacher_width,
-        num_layers=args.teacher_layers,
-        feedforward_dim=2 * args.teacher_width,
+        embedding_dim=embedding_dim,
+        num_layers=num_layers,
+        feedforward_dim=2 * embedding_dim,
     )
     return compile_and_fit(
         teacher,
         ids,
         labels,
-        args.teacher_epochs,
-        args.batch_size,
-        1e-3,
+        epochs,
+        batch_size,
+        learning_rate,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -175,14 +204,22 @@ def train_scratch(ids, labels, args):
     )
 
 
-def distill(teacher, ids, labels, args):
+def distill(teacher, ids, labels, args, teacher_logits=None):
     """The same student (same initial weights), distilled from `teacher`.
 
     From cached logits (`kdkeras.offline`): the teacher runs once over the
     training set instead of at every step of every epoch, its forward pass
     being most of the cost of online distillation here.
+
+    Args:
+        teacher: The teacher; `None` when `teacher_logits` are given.
+        ids: Token ids of the training texts.
+        labels: The targets of the label loss.
+        args: The example's settings (`parse_args`, with `tokenizer`).
+        teacher_logits: The teacher's logits of `ids`, if already computed.
     """
-    teacher_logits = offline.compute_teacher_logits(teacher, ids)
+    if teacher_logits is None:
+        teacher_logits = offline.compute_teacher_logits(teacher, ids)
     dataset = offline.offline_dataset(
         ids, labels, teacher_logits, batch_size=args.batch_size, seed=args.seed
     )
@@ -266,7 +303,17 @@ def main(argv=None):
     if not args.teacher_dir:
         print("\nTraining the Transformer teacher...")
         t0 = time.perf_counter()
-        teacher = train_teacher(ids_train, y_train, args)
+        teacher = train_teacher(
+            ids_train,
+            y_train,
+            vocabulary_size=args.tokenizer.vocabulary_size,
+            sequence_length=args.tokenizer.sequence_length,
+            embedding_dim=args.teacher_width,
+            num_layers=args.teacher_layers,
+            epochs=args.teacher_epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+        )
         timings["teacher"] = time.perf_counter() - t0
 
     print("\nTraining the student from scratch (labels only)...")
