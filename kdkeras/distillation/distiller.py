@@ -7,12 +7,11 @@ import keras
 from keras import ops
 
 from kdkeras import compat
-from kdkeras.distillation import arguments, inputs
+from kdkeras.distillation import arguments, inputs, serialization
 from kdkeras.distillation import features as feature_distillation
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.distillation.callbacks import RaiseOnNonFiniteLoss
 from kdkeras.distillation.objective import DEFAULT_ALPHA, DistillationObjective
-from kdkeras.validation import check_positive_int
 
 _STUDENT, _TEACHER = "student_logits", "teacher_logits"
 
@@ -373,16 +372,9 @@ class Distiller(compat.MultiWorkerFit, keras.Model):
         is read), and a non-finite loss stops training with a
         `NonFiniteLossError` (see `RaiseOnNonFiniteLoss`).
         """
-        num_classes = model_outputs.num_classes(self.student)
-        check_positive_int(kwargs.get("batch_size"), "batch_size", allow_none=True)
-        x = inputs.checked(x, y, num_classes)
-        validation_data = kwargs.get("validation_data")
-        if isinstance(validation_data, (tuple, list)) and len(validation_data) > 1:
-            inputs.check_labels(validation_data[1], num_classes, "validation_data")
-        elif validation_data is not None:
-            kwargs["validation_data"] = inputs.checked(
-                validation_data, None, num_classes
-            )
+        x, kwargs = inputs.checked_fit_arguments(
+            x, y, kwargs, model_outputs.num_classes(self.student)
+        )
         callbacks = list(callbacks or [])
         if not any(isinstance(c, RaiseOnNonFiniteLoss) for c in callbacks):
             callbacks.append(RaiseOnNonFiniteLoss())
@@ -404,37 +396,11 @@ class Distiller(compat.MultiWorkerFit, keras.Model):
             self._evaluating = evaluating
 
     def get_config(self):
-        return {
-            "teacher": _serialize_without_compile(self.teacher),
-            "student": _serialize_without_compile(self.student),
-            "teacher_outputs": self.teacher_outputs,
-            "teacher_view": _serialize_layer(self.teacher_view),
-            "student_view": _serialize_layer(self.student_view),
-            "augmentation": _serialize_layer(self.augmentation),
-            "features": None
-            if not self.features
-            else [keras.saving.serialize_keras_object(f) for f in self.features],
-            "name": self.name,
-        }
+        return serialization.distiller_config(self)
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        for key in (
-            "teacher",
-            "student",
-            "teacher_view",
-            "student_view",
-            "augmentation",
-        ):
-            if config.get(key) is not None:
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        if config.get("features"):
-            config["features"] = [
-                keras.saving.deserialize_keras_object(feature)
-                for feature in config["features"]
-            ]
-        return cls(**config)
+        return cls(**serialization.constructor_arguments(config))
 
     def _student_logits(self, inputs, training):
         if self.student_view is not None:
@@ -466,17 +432,3 @@ def _split_outputs(y_pred):
     if isinstance(y_pred, dict):
         return y_pred[_STUDENT], y_pred.get(_TEACHER)
     return y_pred, None
-
-
-def _serialize_without_compile(model):
-    # The Distiller's own compile state is what matters when it is reloaded;
-    # an inner model's optimizer would be rebuilt empty and warned about.
-    if model is None:
-        return None
-    config = keras.saving.serialize_keras_object(model)
-    config.pop("compile_config", None)
-    return config
-
-
-def _serialize_layer(layer):
-    return None if layer is None else keras.saving.serialize_keras_object(layer)

@@ -8,7 +8,7 @@ is not checked (its labels are only seen inside the step).
 
 import contextlib
 
-from kdkeras.validation import check_class_labels, check_examples
+from kdkeras.validation import check_class_labels, check_examples, check_positive_int
 
 # The pipeline's assertions start their message with this tag, so `fit` and
 # `evaluate` can turn TensorFlow's error into a plain `ValueError`.
@@ -115,6 +115,23 @@ def checked(x, y, num_classes):
     if _is_dataset(x):
         return with_label_checks(x, num_classes)
     return x
+
+
+def checked_fit_arguments(x, y, fit_kwargs, num_classes):
+    """`(x, fit_kwargs)` of `Distiller.fit` with labels and batch size checked.
+
+    Labels of NumPy inputs and of `validation_data` are checked at once; a
+    `tf.data.Dataset` gets checks in its pipeline (`checked`).
+    """
+    check_positive_int(fit_kwargs.get("batch_size"), "batch_size", allow_none=True)
+    x = checked(x, y, num_classes)
+    fit_kwargs = dict(fit_kwargs)
+    validation_data = fit_kwargs.get("validation_data")
+    if isinstance(validation_data, (tuple, list)) and len(validation_data) > 1:
+        check_labels(validation_data[1], num_classes, "validation_data")
+    elif validation_data is not None:
+        fit_kwargs["validation_data"] = checked(validation_data, None, num_classes)
+    return x, fit_kwargs
 
 
 def _is_dataset(value):
