@@ -7,12 +7,26 @@ from pydantic import Field, model_validator
 from kdkeras.config.errors import InvalidValue
 from kdkeras.config.fields import (
     DATA_SOURCES,
-    TEXT_DATA_SETS,
+    TEXT_SOURCES,
     Fraction,
     ImageSize,
     PositiveInt,
 )
 from kdkeras.config.section import Section
+
+_NEEDS_PATH = {
+    "npz": "the .npz file",
+    "image_folder": "the image folder",
+    "text_folder": "the folder of .txt files per class",
+}
+
+_FOLDERS = {
+    "image_folder": "a folder's training split is reshuffled every epoch, so a "
+    "subset would change",
+    "text_folder": "its files are read class by class, so the first ones are "
+    "of one class",
+}
+"""The folder sources, and why a subset of their training examples is refused."""
 
 
 class TokenizerSection(Section):
@@ -31,10 +45,12 @@ class TokenizerSection(Section):
 class DataSection(Section):
     """`data:` a named set, `.npz` arrays or a folder of images; or texts.
 
-    With a text source (`TEXT_DATA_SETS`) the models see token ids: the
+    With a text source (`TEXT_SOURCES`) the models see token ids: the
     `tokenizer` section is filled in with its defaults when absent.
     `spam_assassin` reads the npm tarball of the corpus (or its unpacked
-    folder) at `path`, else at `$KDKERAS_SPAM_ASSASSIN`.
+    folder) at `path`, else at `$KDKERAS_SPAM_ASSASSIN`; `text_folder` one
+    sub-folder of `.txt` files per class at `path` (`test_path`: the same
+    classes, for testing).
     """
 
     source: Literal[DATA_SOURCES]
@@ -51,14 +67,14 @@ class DataSection(Section):
     @property
     def is_text(self):
         """Whether the examples are texts (the models see token ids)."""
-        return self.source in TEXT_DATA_SETS
+        return self.source in TEXT_SOURCES
 
     @model_validator(mode="before")
     @classmethod
     def _tokenizer_of_texts(cls, data):
         if (
             isinstance(data, dict)
-            and data.get("source") in TEXT_DATA_SETS
+            and data.get("source") in TEXT_SOURCES
             and data.get("tokenizer") is None
         ):
             data = {**data, "tokenizer": {}}
@@ -66,8 +82,8 @@ class DataSection(Section):
 
     @model_validator(mode="after")
     def _check_source_fields(self):
-        if self.source in ("npz", "image_folder") and self.path is None:
-            what = "the .npz file" if self.source == "npz" else "the image folder"
+        if self.source in _NEEDS_PATH and self.path is None:
+            what = _NEEDS_PATH[self.source]
             raise InvalidValue(
                 ("path",), f"{what}, required with source {self.source!r}", None
             )
@@ -89,23 +105,23 @@ class DataSection(Section):
             raise InvalidValue(
                 ("tokenizer",),
                 f"no tokenizer with source {self.source!r}: texts only (source "
-                f"{' or '.join(repr(name) for name in TEXT_DATA_SETS)}) are "
+                f"{', '.join(repr(name) for name in TEXT_SOURCES)}) are "
                 "tokenized",
                 self.tokenizer.model_dump(),
             )
-        if self.max_train_examples is not None and self.source == "image_folder":
+        if self.max_train_examples is not None and self.source in _FOLDERS:
             raise InvalidValue(
                 ("max_train_examples",),
-                "no max_train_examples with source 'image_folder': a folder's "
-                "training split is reshuffled every epoch, so a subset would change",
+                f"no max_train_examples with source {self.source!r}: "
+                + _FOLDERS[self.source],
                 self.max_train_examples,
             )
-        if self.test_path is not None and self.source != "image_folder":
+        if self.test_path is not None and self.source not in _FOLDERS:
             raise InvalidValue(
                 ("test_path",),
                 "no test_path with source "
-                f"{self.source!r}: a folder of test images is read with source "
-                "'image_folder' only",
+                f"{self.source!r}: a folder of test examples is read with source "
+                "'image_folder' or 'text_folder' only",
                 self.test_path,
             )
         return self

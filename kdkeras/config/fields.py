@@ -18,7 +18,11 @@ inside the package or the whole corpus (`kdkeras.datasets.spam_assassin`)."""
 NAMED_DATA_SETS = (*IMAGE_DATA_SETS, *TEXT_DATA_SETS)
 """Data sets `data.source` names, loaded by `kdkeras.datasets`."""
 
-DATA_SOURCES = (*NAMED_DATA_SETS, "npz", "image_folder")
+TEXT_SOURCES = (*TEXT_DATA_SETS, "text_folder")
+"""The values of `data.source` whose examples are texts: the named sets, and
+a folder of `.txt` files per class."""
+
+DATA_SOURCES = (*NAMED_DATA_SETS, "npz", "image_folder", "text_folder")
 """Every value of `data.source`."""
 
 QUANTIZATION_NAMES = ("float32", "float16", "dynamic", "int8")

@@ -28,6 +28,7 @@ from kdkeras.config.fields import (
     QUANTIZATION_NAMES,
     STUDENT_PRESETS,
     TEXT_DATA_SETS,
+    TEXT_SOURCES,
     TEXT_STUDENTS,
 )
 from kdkeras.config.models import StudentSection, TeacherSection, TransformerSection
@@ -48,6 +49,7 @@ __all__ = [
     "QUANTIZATION_NAMES",
     "STUDENT_PRESETS",
     "TEXT_DATA_SETS",
+    "TEXT_SOURCES",
     "AugmentationSection",
     "DataSection",
     "DeploymentCheckSection",
@@ -98,7 +100,7 @@ class RunConfig(Section):
         default student an embedding bag."""
         if not isinstance(data, dict) or not isinstance(data.get("data"), dict):
             return data
-        if data["data"].get("source") not in TEXT_DATA_SETS:
+        if data["data"].get("source") not in TEXT_SOURCES:
             return data
         data = dict(data)
         for section, key, default in (

@@ -119,6 +119,8 @@ def _arrays(data_config):
 
     if data_config.source == "npz":
         return _npz_arrays(data_config.path)
+    if data_config.source == "text_folder":
+        return _text_folder_arrays(data_config)
     loaders = {
         "embedded_fashion_mnist": lambda path: datasets.load_embedded_fashion_mnist(),
         "fashion_mnist": datasets.load_fashion_mnist,
@@ -141,6 +143,19 @@ def _arrays(data_config):
         (x_test[..., None], y_test),
         class_names,
     )
+
+
+def _text_folder_arrays(data_config):
+    from kdkeras.pipeline.text_folder import read_text_folder
+
+    texts, labels, class_names = read_text_folder(data_config.path, "data.path")
+    test = None
+    if data_config.test_path is not None:
+        test_texts, test_labels, _ = read_text_folder(
+            data_config.test_path, "data.test_path", class_names
+        )
+        test = (test_texts, test_labels)
+    return (texts, labels), test, class_names
 
 
 def _npz_arrays(path):

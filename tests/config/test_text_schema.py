@@ -80,7 +80,8 @@ def test_a_tokenizer_needs_texts():
     )
     assert problem == (
         "data.tokenizer: expected no tokenizer with source 'mnist': texts only "
-        "(source 'embedded_spam_assassin' or 'spam_assassin') are tokenized "
+        "(source 'embedded_spam_assassin', 'spam_assassin', 'text_folder') are "
+        "tokenized "
         "(received: {'vocabulary_size': 8000, 'sequence_length': 64})"
     )
 
@@ -135,3 +136,20 @@ def test_what_texts_cannot_take_is_refused(section, keys, path):
     assert problem.startswith(
         f"{path}: expected null with text data (data.source 'embedded_spam_assassin')"
     )
+
+
+def test_a_text_folder_needs_its_path_and_is_not_cut_to_its_first_files():
+    [problem] = problems_of({"data": {"source": "text_folder"}})
+    assert problem == (
+        "data.path: expected the folder of .txt files per class, required with "
+        "source 'text_folder' (received: None)"
+    )
+    folder = {"source": "text_folder", "path": ".", "max_train_examples": 10}
+    [problem] = problems_of({"data": folder})
+    assert problem == (
+        "data.max_train_examples: expected no max_train_examples with source "
+        "'text_folder': its files are read class by class, so the first ones "
+        "are of one class (received: 10)"
+    )
+    config = validate_config({"data": {**folder, "max_train_examples": None}})
+    assert config.data.is_text and config.student.architecture == "embedding_bag"
