@@ -30,6 +30,10 @@ from kdkeras.config.fields import (
     TEXT_DATA_SETS,
     TEXT_SOURCES,
     TEXT_STUDENTS,
+    Count,
+    Fraction,
+    ImageSize,
+    PositiveInt,
 )
 from kdkeras.config.models import StudentSection, TeacherSection, TransformerSection
 from kdkeras.config.section import Section
@@ -50,6 +54,10 @@ __all__ = [
     "STUDENT_PRESETS",
     "TEXT_DATA_SETS",
     "TEXT_SOURCES",
+    "Count",
+    "Fraction",
+    "ImageSize",
+    "PositiveInt",
     "AugmentationSection",
     "DataSection",
     "DeploymentCheckSection",
