@@ -1,16 +1,15 @@
 """Evaluation: one scoring function for Keras models and `.tflite` files
 (`evaluate_model`), tables, latency, sparsity and the comparison report."""
 
-from kdkeras.evaluation import latency, report, scoring, sparsity, tables
+from kdkeras.evaluation import comparison, latency, report, scoring, sparsity, tables
+from kdkeras.evaluation.comparison import compare_models
 from kdkeras.evaluation.latency import measure_latency
 from kdkeras.evaluation.scoring import (
     classification_scores,
-    compare_models,
-    count_parameters,
     evaluate_model,
-    model_size_bytes,
     to_class_ids,
 )
+from kdkeras.evaluation.sizes import count_parameters, model_size_bytes
 from kdkeras.evaluation.tables import (
     DEFAULT_COLUMNS,
     Column,

@@ -34,7 +34,8 @@ import keras
 import numpy as np
 
 from kdkeras.evaluation import sparsity, tables
-from kdkeras.evaluation.scoring import compare_models, static_num_classes
+from kdkeras.evaluation.comparison import compare_models
+from kdkeras.evaluation.scoring import static_num_classes
 from kdkeras.io_utils import atomic_path
 from kdkeras.litert import LiteRTModel, load_litert_model
 from kdkeras.validation import (
@@ -94,8 +95,9 @@ def compare_and_report(
         title: Title of the report.
         latency_runs: Timed runs per model at batch 1; 0 skips the latency.
         num_threads: Threads of the LiteRT interpreters.
-        verbose: As in Keras: `0` is silent; `1`, `2` or `"auto"` (1) print
-            one line per model as it is scored (`compare_models`).
+        verbose: As in `compare_models`: `0` is silent, `"auto"` prints one
+            line per model as it is scored, `1` adds progress bars and `2`
+            lines of each model's predictions and timed runs.
 
     Returns:
         The list of rows, one `kdkeras.evaluation.evaluate_model` row per

@@ -2,8 +2,9 @@
 
 `evaluate_model` scores a Keras model, a `.tflite` file or a
 `kdkeras.litert.LiteRTModel` on `(x, y)` and returns a row, a `dict` of plain
-Python values. `compare_models`, the comparison report, the examples and the
-benchmarks all build on it, so every table scores models the same way:
+Python values. `compare_models` (`kdkeras.evaluation.comparison`), the
+comparison report, the examples and the benchmarks all build on it, so every
+table scores models the same way:
 
 ```python
 rows = compare_models(
@@ -20,9 +21,7 @@ save_rows_json(rows, "comparison.json")
 ```
 """
 
-import collections.abc
 import os
-import tempfile
 import time
 
 import keras
@@ -31,10 +30,12 @@ from sklearn import metrics as sklearn_metrics
 
 from kdkeras import batches
 from kdkeras.evaluation import sparsity
-from kdkeras.evaluation.latency import measure_latency
+from kdkeras.evaluation.latency import describe_latency, measure_latency
+from kdkeras.evaluation.sizes import count_parameters, model_size_bytes
+from kdkeras.evaluation.tables import format_size
 from kdkeras.litert.checks import load_litert_model
 from kdkeras.litert.runner import LiteRTModel
-from kdkeras.models.layers import walk_layers
+from kdkeras.progress import check_verbose, print_step, progress_bar
 from kdkeras.validation import (
     check_class_labels,
     check_count,
@@ -43,65 +44,6 @@ from kdkeras.validation import (
     check_single_output,
 )
 from kdkeras.validation import num_classes as num_classes_of
-
-
-def count_parameters(model):
-    """The number of weights of `model`, trainable or not.
-
-    Includes non-trainable state such as BatchNormalization's moving
-    statistics, as `model.summary()` does in its total.
-    """
-    return int(model.count_params())
-
-
-def model_size_bytes(model, include_optimizer=False):
-    """The size in bytes of `model` saved as a `.keras` file.
-
-    The model is saved into a temporary directory that is then removed.
-
-    Args:
-        model: A Keras model.
-        include_optimizer: Whether to count the optimizer's state. By default
-            it is left out, so the size is that of the model to deploy, the
-            same whether or not the model was compiled and trained: Adam's
-            state alone holds two values per weight. It can only be left out
-            of functional and Sequential models; a subclassed model is saved
-            as it is.
-
-    Returns:
-        The file size in bytes, an `int`.
-    """
-    if not include_optimizer:
-        model = _without_optimizer(model)
-    with tempfile.TemporaryDirectory(prefix="kdkeras-size-") as directory:
-        path = os.path.join(directory, "model.keras")
-        model.save(path)
-        return os.path.getsize(path)
-
-
-def _without_optimizer(model):
-    """`model` without optimizer state, also that of nested compiled models.
-
-    A nested model compiled on its own (a fine-tuned teacher inside a wrapper)
-    would otherwise save its optimizer with the wrapper.
-    """
-    try:
-        inputs, outputs = model.inputs, model.outputs
-    except (AttributeError, ValueError):
-        return model  # A subclassed model has no symbolic graph to rewire.
-    if not inputs or not outputs:
-        return model
-    if getattr(model, "optimizer", None) is not None:
-        model = keras.Model(inputs, outputs, name=model.name)
-    nested_models = [
-        layer for layer in walk_layers(model) if isinstance(layer, keras.Model)
-    ]
-    if all(getattr(nested, "optimizer", None) is None for nested in nested_models):
-        return model
-    # Cloning rebuilds nested models from their configs, uncompiled.
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def evaluate_model(
@@ -113,6 +55,7 @@ def evaluate_model(
     batch_size=256,
     latency_runs=0,
     num_threads=None,
+    verbose=0,
 ):
     """Scores a classifier, Keras or LiteRT, on `(x, y)`: one row of a table.
 
@@ -159,6 +102,12 @@ def evaluate_model(
             `None` for LiteRT's default (a `LiteRTModel` predicts with its own
             threads and is timed with `num_threads`). Must be `None` for a
             Keras model: TensorFlow's threads are set once per process.
+        verbose: As in Keras (see `kdkeras.progress`): `0` (the default) is
+            silent; `1` shows a `keras.utils.Progbar` of the predictions and
+            of the timed runs; `2` prints a line after each step, e.g.
+            `student int8: predicted 2000 examples in 0.3 s` and
+            `student int8: timed 100 batch-1 runs: median 0.042 ms, p90
+            0.047 ms (0.1 s)` (and, for a Keras model, its size).
 
     Returns:
         A `dict` of plain Python values:
@@ -185,11 +134,11 @@ def evaluate_model(
             as many examples, or if `y` holds a class the model does not
             output.
     """
-    model_format = _model_format(model)
+    format_name = model_format(model)
     if name is not None and not isinstance(name, str):
         raise ValueError(f"`name` must be a string or None. Received: name={name!r}")
     if parameters is not None:
-        if model_format == "keras":
+        if format_name == "keras":
             raise ValueError(
                 "`parameters` must be None for a Keras model, whose weights are "
                 f"counted. Received: parameters={parameters!r}"
@@ -198,40 +147,49 @@ def evaluate_model(
     batch_size = check_positive_int(batch_size, "batch_size")
     check_count(latency_runs, "latency_runs", meaning="0 skips the latency")
     num_threads = check_positive_int(num_threads, "num_threads", allow_none=True)
-    if model_format == "keras" and num_threads is not None:
+    verbose = check_verbose(verbose)
+    if format_name == "keras" and num_threads is not None:
         raise ValueError(
             "`num_threads` must be None for a Keras model: TensorFlow's threads "
             "are set once per process with "
             "`tf.config.threading.set_intra_op_parallelism_threads`. "
             f"Received: num_threads={num_threads!r}"
         )
-    if model_format == "litert":
+    if format_name == "litert":
         model = load_litert_model(model, num_threads=num_threads, argument_name="model")
-    source = f"model {model.name!r}" if model_format == "keras" else repr(model.path)
+    source = f"model {model.name!r}" if format_name == "keras" else repr(model.path)
+    row_name = model.name if name is None else name
+    start = time.perf_counter()
     if batches.is_dataset(x):
         outputs, labels, latency_example = _predict_dataset(
-            model, x, y, batch_size, source
+            model, x, y, batch_size, source, verbose
         )
         true_classes = to_class_ids(labels)
     else:
         labels, latency_example = np.asarray(y), x[:1]
         _check_array_data(model, x, labels)
         true_classes = to_class_ids(labels)  # Checked before predicting.
-        outputs = model.predict(x, batch_size=batch_size, verbose=0)
+        outputs = model.predict(x, batch_size=batch_size, verbose=int(verbose == 1))
     outputs = _class_scores(outputs, source)
+    if verbose == 2:
+        print_step(
+            row_name,
+            f"predicted {len(outputs)} examples in {time.perf_counter() - start:.1f} s",
+        )
     num_classes = outputs.shape[-1]
     _check_labels(labels, true_classes, num_classes, len(outputs))
     predicted_classes = outputs.argmax(axis=-1)
 
     row = {
-        "name": model.name if name is None else name,
-        "format": model_format,
+        "name": row_name,
+        "format": format_name,
         **classification_scores(true_classes, predicted_classes),
         "confusion_matrix": sklearn_metrics.confusion_matrix(
             true_classes, predicted_classes, labels=np.arange(num_classes)
         ).tolist(),
     }
-    if model_format == "keras":
+    if format_name == "keras":
+        start = time.perf_counter()
         kernel_sparsity = sparsity.sparsity_report(model)
         row.update(
             parameters=count_parameters(model),
@@ -240,6 +198,12 @@ def evaluate_model(
             sparsity=kernel_sparsity["overall"],
             layer_sparsity=kernel_sparsity["layers"],
         )
+        if verbose == 2:  # Sizing a Keras model saves it: a step of its own.
+            print_step(
+                row_name,
+                f"{row['parameters']:,} parameters, {format_size(row['size_bytes'])} "
+                f"as .keras ({time.perf_counter() - start:.1f} s)",
+            )
     else:
         row.update(
             parameters=None if parameters is None else int(parameters),
@@ -249,24 +213,33 @@ def evaluate_model(
             layer_sparsity=None,
         )
     if latency_runs:
+        start = time.perf_counter()
         latency = measure_latency(
             model,
             example=latency_example,
             num_runs=latency_runs,
             warmup=max(1, latency_runs // 10),
             num_threads=num_threads,
+            verbose=int(verbose == 1),
         )
+        if verbose == 2:
+            print_step(
+                row_name,
+                f"timed {describe_latency(latency)} "
+                f"({time.perf_counter() - start:.1f} s)",
+            )
         row["latency_median_ms"] = latency["median_ms"]
         row["latency_p90_ms"] = latency["p90_ms"]
     return row
 
 
-def _predict_dataset(model, dataset, y, batch_size, source):
+def _predict_dataset(model, dataset, y, batch_size, source, verbose=0):
     """Predictions and labels of a `(inputs, labels)` dataset, in one pass.
 
     One pass, so a dataset that reshuffles every iteration still pairs each
     prediction with its label. Returns the outputs, the labels and the first
-    example (for the latency).
+    example (for the latency). `verbose=1` shows a `keras.utils.Progbar` of
+    the batches.
     """
     if y is not None:
         raise ValueError(
@@ -275,6 +248,7 @@ def _predict_dataset(model, dataset, y, batch_size, source):
         )
     batches.check_batched_pairs(dataset, "x")
     outputs, labels, first_example = [], [], None
+    bar = progress_bar(None, verbose, unit_name="batch")
     for inputs, batch_labels in batches.labelled_batches(dataset):
         if first_example is None:
             first_example = inputs[:1]
@@ -284,12 +258,16 @@ def _predict_dataset(model, dataset, y, batch_size, source):
             batch_outputs = model.predict(inputs, batch_size=batch_size, verbose=0)
         outputs.append(_class_scores(batch_outputs, source))
         labels.append(batch_labels)
+        if bar is not None:
+            bar.update(len(outputs))
+    if bar is not None:
+        bar.update(len(outputs), finalize=True)
     if first_example is None:
         raise ValueError("`x` must hold at least one batch. Received: an empty dataset")
     return np.concatenate(outputs), np.concatenate(labels), first_example
 
 
-def _model_format(model):
+def model_format(model):
     """`"keras"` or `"litert"`: how `evaluate_model` runs `model`."""
     if isinstance(model, keras.Model):
         return "keras"
@@ -378,80 +356,3 @@ def classification_scores(true_classes, predicted_classes):
         "recall": float(recall),
         "f1": float(f1),
     }
-
-
-def compare_models(
-    models,
-    x,
-    y,
-    batch_size=256,
-    latency_runs=0,
-    num_threads=None,
-    verbose="auto",
-):
-    """Scores several models on the same data, one `evaluate_model` row each.
-
-    Args:
-        models: A `dict` from row name to a `keras.Model`, a `.tflite` path or
-            a `kdkeras.litert.LiteRTModel`, in the order of the table, e.g.
-            `{"teacher": teacher, "student int8": "student_int8.tflite"}`.
-        x: The inputs, or a batched `tf.data.Dataset` of `(inputs, labels)`.
-        y: The labels (class ids or one-hot); `None` for a dataset.
-        batch_size: Batch size of the predictions.
-        latency_runs: Timed runs per model at batch 1; 0 skips the latency.
-        num_threads: Threads of the LiteRT interpreters (`None`: LiteRT's
-            default). Keras models run with TensorFlow's threads.
-        verbose: As in Keras: `0` is silent; `1`, `2` or `"auto"` (1) print
-            one line per model as soon as it is scored, e.g.
-            `[2/3] student int8: accuracy 0.8855 (4.1 s)`.
-
-    Returns:
-        A list of `evaluate_model` rows, in the order of `models`.
-    """
-    expected = (
-        "`models` must be a non-empty dict from name to a keras.Model, a .tflite "
-        "path or a kdkeras.litert.LiteRTModel."
-    )
-    if not isinstance(models, collections.abc.Mapping) or not models:
-        raise ValueError(f"{expected} Received: models={models!r}")
-    # Every model is checked before the first one is scored.
-    formats = {}
-    for name, model in models.items():
-        try:
-            formats[name] = _model_format(model)
-        except ValueError:
-            raise ValueError(
-                f"{expected} Received: models[{name!r}] of type {type(model).__name__}"
-            ) from None
-    verbose = _checked_verbose(verbose)
-    rows = []
-    for index, (name, model) in enumerate(models.items()):
-        start = time.perf_counter()
-        row = evaluate_model(
-            model,
-            x,
-            y,
-            name=str(name),
-            batch_size=batch_size,
-            latency_runs=latency_runs,
-            num_threads=num_threads if formats[name] == "litert" else None,
-        )
-        rows.append(row)
-        if verbose:
-            print(
-                f"[{index + 1}/{len(models)}] {name}: accuracy "
-                f"{row['accuracy']:.4f} ({time.perf_counter() - start:.1f} s)",
-                flush=True,
-            )
-    return rows
-
-
-def _checked_verbose(verbose):
-    """`verbose` as Keras reads it: 0, 1 or 2, `"auto"` meaning 1."""
-    if verbose == "auto":
-        return 1
-    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
-        raise ValueError(
-            f"`verbose` must be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}"
-        )
-    return verbose

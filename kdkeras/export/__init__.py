@@ -19,8 +19,6 @@ from kdkeras.export.metadata import (
     read_input_quantization,
     read_io_details,
 )
-from kdkeras.export.package import (
-    add_variant,
-    load_device_metadata,
-    save_for_device,
-)
+from kdkeras.export.package import save_for_device
+from kdkeras.export.package_files import load_device_metadata
+from kdkeras.export.variants import add_variant

@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from kdkeras.progress import progress_bar
+
 
 def _check_shape(shape, expected, argument_name):
     """Checks one example's `shape` against the model's `expected` shape."""
@@ -32,8 +34,8 @@ def _check_finite(examples, argument_name):
         )
 
 
-def representative_dataset(data, model, num_examples, argument_name):
-    """A generator function yielding `[example]` batches of one for the converter.
+def representative_dataset(data, model, num_examples, argument_name, verbose=0):
+    """The converter's `representative_dataset`: `[example]` batches of one.
 
     Args:
         data: A NumPy array of inputs (first axis: examples), or a
@@ -42,9 +44,11 @@ def representative_dataset(data, model, num_examples, argument_name):
         model: The single-input Keras model to be quantized.
         num_examples: How many examples to yield at most.
         argument_name: The name of `data` in the caller, for errors.
+        verbose: `1` shows a `keras.utils.Progbar` of each calibration pass.
 
     Returns:
-        A function returning a generator, as `TFLiteConverter` expects.
+        A `RepresentativeDataset`: called, it returns a generator, as
+        `TFLiteConverter` expects.
     """
     if len(model.inputs) != 1:
         raise ValueError(
@@ -80,10 +84,33 @@ def representative_dataset(data, model, num_examples, argument_name):
         _check_shape(array.shape[1:], expected, argument_name)
         examples = array[:num_examples]
     _check_finite(examples, argument_name)
+    return RepresentativeDataset(examples, dtype, verbose)
 
-    def generate():
-        # Each call starts over: the converter may calibrate more than once.
-        for example in examples:
-            yield [np.asarray(example, dtype=dtype)[None]]
 
-    return generate
+class RepresentativeDataset:
+    """Calibration examples: called, yields them as `[example]` batches of one.
+
+    Each call starts over: the converter may calibrate more than once.
+
+    Args:
+        examples: The checked examples, an array (first axis: examples).
+        dtype: The model's input dtype, a NumPy dtype.
+        verbose: `1` shows a `keras.utils.Progbar` of each pass.
+    """
+
+    def __init__(self, examples, dtype, verbose=0):
+        self._examples = examples
+        self._dtype = dtype
+        self._verbose = verbose
+
+    @property
+    def num_examples(self):
+        """How many examples one pass yields."""
+        return len(self._examples)
+
+    def __call__(self):
+        bar = progress_bar(len(self._examples), self._verbose, unit_name="example")
+        for number, example in enumerate(self._examples, start=1):
+            yield [np.asarray(example, dtype=self._dtype)[None]]
+            if bar is not None:
+                bar.update(number)

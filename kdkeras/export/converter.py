@@ -8,11 +8,13 @@ through it.
 import os
 import sys
 import tempfile
+import time
 
 import tensorflow as tf
 
 from kdkeras.export import calibration, errors, verify
 from kdkeras.io_utils import atomic_path
+from kdkeras.progress import check_verbose, print_step
 from kdkeras.validation import (
     check_positive_int,
     keras_model_argument,
@@ -85,12 +87,14 @@ def converter_options(
     integer_io=False,
     allow_select_tf_ops=False,
     quantization_aware=False,
+    verbose=0,
 ):
     """The `TFLiteConverter` attributes for `quantization`, as Keras takes them.
 
     `model.export(path, format="litert", **options)` sets each key as an
     attribute of the converter, and the entries of `target_spec` on
-    `converter.target_spec`.
+    `converter.target_spec`. With `verbose=1` the calibration of int8 shows
+    a `keras.utils.Progbar`.
     """
     # A quantization-aware model carries its int8 ranges: only int8 input and
     # output tensors need calibration (and the int8-only op set).
@@ -115,6 +119,7 @@ def converter_options(
             model,
             num_calibration_examples,
             argument_name="representative_data",
+            verbose=verbose,
         )
         io_type = tf.int8 if integer_io else tf.float32
         options["inference_input_type"] = io_type
@@ -185,6 +190,7 @@ def export_litert(
     overwrite=False,
     allow_select_tf_ops=False,
     quantization_aware=False,
+    verbose=0,
 ):
     """Exports `model` to a LiteRT (`.tflite`) file for phones and edge devices.
 
@@ -232,6 +238,13 @@ def export_litert(
             quantization (`kdkeras.optimize.quantize_aware`), so that int8
             keeps the ranges it learned; `representative_data` is then needed
             only for `integer_io=True`. Requires `"int8"`.
+        verbose: As in Keras (see `kdkeras.progress`): `0` (the default) is
+            silent; `1` and `2` print a line as the conversion starts (e.g.
+            `int8: calibrating on 200 examples …`) and one when the checked
+            file is written (e.g. `int8: converted in 2.6 s, 14.5 KB; checked
+            against Keras on 8 inputs: top-1 agreement 1.000, max difference
+            0.0412`); `1` also shows a `keras.utils.Progbar` of the int8
+            calibration.
 
     Returns:
         `path`, as a string.
@@ -244,6 +257,45 @@ def export_litert(
         RuntimeError: If Keras does not run on the TensorFlow backend.
     """
     require_tensorflow_backend("kdkeras.export.export_litert")
+    convert_checked(
+        model,
+        path,
+        quantization,
+        representative_data,
+        num_calibration_examples,
+        integer_io,
+        overwrite,
+        allow_select_tf_ops,
+        quantization_aware,
+        verbose=verbose,
+        label=quantization,
+    )
+    return os.fspath(path)
+
+
+def convert_checked(
+    model,
+    path,
+    quantization="float32",
+    representative_data=None,
+    num_calibration_examples=DEFAULT_CALIBRATION_EXAMPLES,
+    integer_io=False,
+    overwrite=False,
+    allow_select_tf_ops=False,
+    quantization_aware=False,
+    verbose=0,
+    label="LiteRT",
+):
+    """`export_litert` with its progress lines starting with `label`.
+
+    `save_for_device` and `add_variant` convert through it, to number their
+    variants' lines (`label="[2/3] int8"`).
+
+    Returns:
+        The dict of `kdkeras.export.verify.verify_tflite`, or `None` when the
+        file could not be run (no fixed input shape, or select TF ops).
+    """
+    verbose = check_verbose(verbose)
     check_arguments(
         path,
         quantization,
@@ -264,7 +316,15 @@ def export_litert(
         integer_io,
         allow_select_tf_ops,
         quantization_aware,
+        verbose,
     )
+    calibration_data = options.get("representative_dataset")
+    if verbose and calibration_data is not None:
+        print_step(label, f"calibrating on {calibration_data.num_examples} examples …")
+    elif verbose:
+        print_step(label, "converting …")
+    start = time.perf_counter()
+    check = None
     with atomic_path(path, overwrite=overwrite) as temporary_path:
         try:
             _convert(model, temporary_path, options)
@@ -279,11 +339,28 @@ def export_litert(
         examples = verify.check_examples(model, representative_data)
         # Select TF ops need the Flex delegate, which this interpreter lacks.
         if examples is not None and not allow_select_tf_ops:
-            verify.verify_tflite(
+            check = verify.verify_tflite(
                 model,
                 temporary_path,
                 quantization,
                 examples,
                 from_data=representative_data is not None,
             )
-    return path
+    if verbose:
+        seconds = time.perf_counter() - start
+        size = os.path.getsize(path) / 1024
+        print_step(
+            label,
+            f"converted in {seconds:.1f} s, {size:.1f} KB; {describe_check(check)}",
+        )
+    return check
+
+
+def describe_check(check):
+    """A `verify_tflite` result in words, for progress lines."""
+    if check is None:
+        return "not run against Keras (no fixed input shape, or select TF ops)"
+    words = f"checked against Keras on {check['num_examples']} inputs: "
+    if check["top1_agreement"] is not None:
+        words += f"top-1 agreement {check['top1_agreement']:.3f}, "
+    return words + f"max difference {check['max_abs_diff']:.3g}"

@@ -59,6 +59,12 @@ def verify_tflite(model, tflite_path, quantization, examples, from_data):
         quantization: The quantization it was converted with.
         examples: Model inputs (see `check_examples`).
         from_data: Whether `examples` are real inputs (calibration data).
+
+    Returns:
+        What the check measured at batch size 1, for progress lines: a dict
+        with `num_examples`, `max_abs_diff` (from Keras' outputs) and
+        `top1_agreement` (with Keras' argmax; `None` unless the outputs are
+        one score per class).
     """
     # One at a time: the check is of the file, not of the model's batching.
     keras_outputs = np.asarray(
@@ -81,16 +87,19 @@ def verify_tflite(model, tflite_path, quantization, examples, from_data):
                 f"{outputs.shape} (finite: {bool(np.isfinite(outputs).all())}) at "
                 f"batch size {batch_size}; Keras gives {keras_outputs.shape}."
             )
+    one_at_a_time = np.asarray(one_at_a_time)
     scale = max(1.0, float(np.abs(keras_outputs).max()))
+    difference = float(np.abs(one_at_a_time - keras_outputs).max())
+    agreement = None
+    if keras_outputs.ndim == 2:
+        agreement = float(np.mean(one_at_a_time.argmax(-1) == keras_outputs.argmax(-1)))
     if quantization == "float32":
-        difference = float(np.abs(one_at_a_time - keras_outputs).max())
         if difference > FLOAT32_TOLERANCE * scale:
             raise ExportError(
                 "The float32 LiteRT file differs from Keras by up to "
                 f"{difference:.3g} (allowed {FLOAT32_TOLERANCE * scale:.3g})."
             )
-    if quantization == "int8" and from_data and keras_outputs.ndim == 2:
-        agreement = float(np.mean(one_at_a_time.argmax(-1) == keras_outputs.argmax(-1)))
+    if quantization == "int8" and from_data and agreement is not None:
         if agreement < MIN_INT8_AGREEMENT:
             raise ExportError(
                 f"The int8 LiteRT file agrees with Keras on {agreement:.0%} of "
@@ -99,9 +108,14 @@ def verify_tflite(model, tflite_path, quantization, examples, from_data):
             )
     # Integer kernels may round a batch differently by a quantization step.
     tolerance = (0.05 if quantization == "int8" else 1e-3) * scale
-    difference = np.abs(np.asarray(all_at_once) - np.asarray(one_at_a_time)).max()
-    if difference > tolerance:
+    batch_difference = np.abs(np.asarray(all_at_once) - one_at_a_time).max()
+    if batch_difference > tolerance:
         raise ExportError(
             f"The {quantization} LiteRT file answers differently at batch size "
-            f"{len(examples)} than at batch size 1 (by up to {difference:.3g})."
+            f"{len(examples)} than at batch size 1 (by up to {batch_difference:.3g})."
         )
+    return {
+        "num_examples": len(examples),
+        "max_abs_diff": difference,
+        "top1_agreement": agreement,
+    }

@@ -157,7 +157,8 @@ class LiteRTModel:
             batch_size: Number of examples per interpreter call, for models with
                 a dynamic batch size.
             verbose: `"auto"` shows a `keras.utils.Progbar` once the loop has
-                run for more than a second, `1` from the start, `0` never.
+                run for more than a second, `1` from the start, `0` never;
+                `2` prints one line when the loop ends, as Keras' `predict`.
 
         Returns:
             The outputs as `float32` arrays, integer outputs dequantized: one
@@ -165,9 +166,9 @@ class LiteRTModel:
         """
         x = self._check_inputs(x)
         check_positive_int(batch_size, "batch_size")
-        if verbose not in ("auto", 0, 1, True, False):
+        if verbose not in ("auto", 0, 1, 2, True, False):
             raise ValueError(
-                f"`verbose` must be 'auto', 0 or 1. Received: verbose={verbose!r}"
+                f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}"
             )
         fixed_batch = self._input_shape[0]
         step = fixed_batch if fixed_batch is not None else int(batch_size)
@@ -315,7 +316,8 @@ class _Progress:
     """A `keras.utils.Progbar` shown when `verbose` asks for it.
 
     With `verbose="auto"` the bar appears only once the loop has run for more
-    than a second, so quick loops stay silent.
+    than a second, so quick loops stay silent; `verbose=2` prints one line
+    when the loop ends.
     """
 
     def __init__(self, target, verbose):
@@ -325,6 +327,8 @@ class _Progress:
         self._bar = None
         if verbose is True or verbose == 1:
             self._bar = keras.utils.Progbar(target)
+        elif verbose == 2:
+            self._bar = keras.utils.Progbar(target, verbose=2)
 
     def update(self, current):
         if self._bar is None and self._verbose == "auto":

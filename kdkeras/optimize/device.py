@@ -13,7 +13,7 @@ A convenience over `kdkeras.export.add_variant`, which converts, checks and
 writes the files.
 """
 
-from kdkeras.export.package import add_variant
+from kdkeras.export.variants import add_variant
 from kdkeras.optimize.qat import QATResult
 from kdkeras.validation import require_tensorflow_backend
 
@@ -30,6 +30,7 @@ def save_qat_for_device(
     check_data=None,
     integer_io=False,
     representative_data=None,
+    verbose=0,
 ):
     """Writes a QAT model as the full-integer `"qat_int8"` variant of a package.
 
@@ -65,6 +66,9 @@ def save_qat_for_device(
         integer_io: Whether the file takes and returns int8 tensors; needs
             `representative_data`.
         representative_data: Model inputs, for `integer_io=True`.
+        verbose: Progress, as in `add_variant`: `0` (the default) is silent,
+            `1` and `2` print a line as the conversion starts and one when
+            the checked file is written.
 
     Returns:
         A dict with the paths `"tflite"`, `"labels"`, `"metadata"` and
@@ -99,4 +103,5 @@ def save_qat_for_device(
         check_data=check_data,
         convert_from=qat_result.model,
         quantization_aware=True,
+        verbose=verbose,
     )

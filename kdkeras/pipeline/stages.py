@@ -258,6 +258,7 @@ def run_export(context):
         integer_io=export.integer_io,
         tokenizer=context.data.tokenizer,
         overwrite=True,
+        verbose=2,
     )
     tflite = {f"student {q} .tflite": path for q, path in paths["tflite"].items()}
     for quantization, path in paths["tflite"].items():
@@ -288,7 +289,7 @@ def run_optimize(context):
     if settings.method == "qat":
         result = optimize.quantize_aware(student, data.train, **arguments)
         saved = optimize.save_qat_for_device(
-            result, package_dir, data.class_names, overwrite=True
+            result, package_dir, data.class_names, overwrite=True, verbose=2
         )
         tflite = {"student qat_int8 .tflite": saved["tflite"]}
         artifacts = context.save_model("optimize", result.keras_model)
@@ -307,6 +308,7 @@ def run_optimize(context):
                 quantization=quantization,
                 representative_data=data.train[0],
                 overwrite=True,
+                verbose=2,
             )
             tflite[f"student pruned {quantization} .tflite"] = saved["tflite"]
     context.tflite.update(tflite)

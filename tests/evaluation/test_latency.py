@@ -1,5 +1,7 @@
 """Tests of kdkeras.litert.latency (no timing thresholds: the machine is shared)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -54,3 +56,17 @@ def test_errors(student, float32_tflite):
         measure_latency(float32_tflite, example=np.zeros((1, 28, 28, 3)))
     with pytest.raises(ValueError, match="`model` must be the path"):
         measure_latency(object())
+
+
+def test_verbose_shows_the_timed_runs(float32_tflite, student, capsys):
+    measure_latency(float32_tflite, num_runs=3, warmup=0)
+    assert capsys.readouterr().out == ""  # Quiet by default.
+    measure_latency(float32_tflite, num_runs=3, warmup=0, verbose=2)
+    line = capsys.readouterr().out.rstrip("\n")
+    pattern = r"\w+: timed 3 batch-1 runs: median [\d.]+ ms, p90 [\d.]+ ms \([\d.]+ s\)"
+    assert re.fullmatch(pattern, line), line
+    assert line.startswith(LiteRTModel(float32_tflite).name + ": ")
+    measure_latency(student, num_runs=3, warmup=0, verbose=1)
+    assert "3/3" in capsys.readouterr().out  # A keras.utils.Progbar of the runs.
+    with pytest.raises(ValueError, match="`verbose` must be 0, 1, 2 or 'auto'"):
+        measure_latency(student, num_runs=3, verbose=3)

@@ -1,17 +1,18 @@
 """Tests of kdkeras.evaluation.scoring: `evaluate_model` rows of Keras and
-LiteRT models, `compare_models`, parameters and sizes."""
+LiteRT models (`compare_models`: test_comparison.py; sizes: test_sizes.py)."""
 
 import json
 import os
+import re
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from sklearn import metrics as sklearn_metrics
 
 from kdkeras import evaluation, sparsity
 from kdkeras.litert import LiteRTModel
-from kdkeras.models import build_mlp
 
 # Inputs are one-hot rows and the stub model is the identity, so the predicted
 # class of each example is the position of its 1.
@@ -71,50 +72,6 @@ def without_size(row):
 def assert_scores_equal(row, expected):
     for key, value in expected.items():
         assert row[key] == pytest.approx(value), key
-
-
-# count_parameters and model_size_bytes
-
-
-def test_count_parameters_counts_all_weights():
-    assert evaluation.count_parameters(identity_classifier()) == 9
-    model = build_mlp(num_classes=3, input_shape=(4,), hidden_units=(5,))
-    assert evaluation.count_parameters(model) == (4 * 5 + 5) + (5 * 3 + 3)
-
-
-def test_model_size_bytes_grows_with_the_weights():
-    small = build_mlp(input_shape=(8,), hidden_units=(4,))
-    large = build_mlp(input_shape=(8,), hidden_units=(4096,))
-    small_size = evaluation.model_size_bytes(small)
-    large_size = evaluation.model_size_bytes(large)
-    assert isinstance(small_size, int) and small_size > 0
-    # 4096 * (8 + 1 + 10) float32 weights more, which compress little (the
-    # biases are zeros).
-    assert large_size - small_size > 4096 * 18 * 4 * 0.9
-
-
-def test_model_size_bytes_leaves_out_the_optimizer_state_by_default():
-    model = build_mlp(input_shape=(8,), hidden_units=(1024,))
-    uncompiled_size = evaluation.model_size_bytes(model)
-    model.compile(optimizer="adam", loss="mse")
-    model.fit(np.zeros((4, 8)), np.zeros((4, 10)), epochs=1, verbose=0)
-    assert evaluation.model_size_bytes(model) == pytest.approx(
-        uncompiled_size, rel=0.01
-    )
-    # Adam keeps two values per weight.
-    with_optimizer = evaluation.model_size_bytes(model, include_optimizer=True)
-    assert with_optimizer > 2.5 * uncompiled_size
-
-
-def test_model_size_bytes_leaves_out_a_nested_models_optimizer_state():
-    # A fine-tuned teacher wrapped with its input view, as in the demo.
-    teacher = build_mlp(input_shape=(8,), hidden_units=(1024,), name="teacher")
-    teacher_size = evaluation.model_size_bytes(teacher)
-    teacher.compile(optimizer="adam", loss="mse")
-    teacher.fit(np.zeros((4, 8)), np.zeros((4, 10)), epochs=1, verbose=0)
-    wrapper = keras.Sequential([keras.Input((8,)), teacher])
-    assert evaluation.model_size_bytes(wrapper) == pytest.approx(teacher_size, rel=0.05)
-    assert teacher.optimizer is not None  # The model itself is left as it was.
 
 
 # evaluate_model on Keras models
@@ -342,56 +299,31 @@ def test_evaluate_model_refuses_negative_parameters_of_a_tflite_file(float32_tfl
         evaluation.evaluate_model(float32_tflite, INPUTS, TRUE_CLASSES, parameters=-1)
 
 
-# compare_models
+# verbose
 
 
-def test_compare_models_gives_one_row_per_model_in_order():
-    models = {
-        "teacher": identity_classifier(name="a"),
-        "student (distilled)": identity_classifier(activation="softmax", name="b"),
-    }
-    rows = evaluation.compare_models(models, INPUTS, TRUE_CLASSES, batch_size=2)
-    assert [row["name"] for row in rows] == ["teacher", "student (distilled)"]
-    for row in rows:
-        assert_scores_equal(row, EXPECTED_SCORES)
-
-
-def test_compare_models_prints_a_line_per_model_as_keras_verbose_does(capsys):
-    models = {"teacher": identity_classifier(), "student": identity_classifier()}
-    evaluation.compare_models(models, INPUTS, TRUE_CLASSES, verbose=0)
-    assert capsys.readouterr().out == ""
-    for verbose in ("auto", 1, 2):
-        evaluation.compare_models(models, INPUTS, TRUE_CLASSES, verbose=verbose)
-        lines = capsys.readouterr().out.splitlines()
-        assert [line.split(" (")[0] for line in lines] == [
-            f"[1/2] teacher: accuracy {EXPECTED_SCORES['accuracy']:.4f}",
-            f"[2/2] student: accuracy {EXPECTED_SCORES['accuracy']:.4f}",
-        ]
-        assert all(line.endswith(" s)") for line in lines)
-    with pytest.raises(ValueError, match=r"`verbose` must be 0, 1, 2 or 'auto'"):
-        evaluation.compare_models(models, INPUTS, TRUE_CLASSES, verbose=3)
-    assert capsys.readouterr().out == ""
-
-
-def test_compare_models_mixes_keras_and_litert(student, float32_tflite, fashion):
+def test_evaluate_model_verbose_2_prints_a_line_per_step(
+    float32_tflite, fashion, capsys
+):
     _, (x_test, y_test) = fashion
-    # num_threads goes to the LiteRT interpreter only.
-    rows = evaluation.compare_models(
-        {"keras": student, "litert": float32_tflite},
-        x_test,
-        y_test,
-        latency_runs=1,
-        num_threads=1,
+    evaluation.evaluate_model(float32_tflite, x_test[:50], y_test[:50], latency_runs=2)
+    assert capsys.readouterr().out == ""  # Quiet by default.
+    evaluation.evaluate_model(
+        float32_tflite, x_test[:50], y_test[:50], name="int8", latency_runs=2, verbose=2
     )
-    assert [row["format"] for row in rows] == ["keras", "litert"]
-    assert rows[0].keys() == rows[1].keys() == ROW_KEYS | LATENCY_KEYS
-    assert rows[0]["accuracy"] == pytest.approx(rows[1]["accuracy"])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert re.fullmatch(r"int8: predicted 50 examples in [\d.]+ s", lines[0])
+    assert lines[1].startswith("int8: timed 2 batch-1 runs: median ")
 
 
-@pytest.mark.parametrize(
-    "models",
-    [{}, [identity_classifier()], None, {"a": identity_classifier(), "b": 3}],
-)
-def test_compare_models_refuses_anything_but_a_dict_of_models(models):
-    with pytest.raises(ValueError, match="`models` must be a non-empty dict"):
-        evaluation.compare_models(models, INPUTS, TRUE_CLASSES)
+def test_evaluate_model_verbose_1_shows_progress_bars(capsys):
+    model = identity_classifier()
+    evaluation.evaluate_model(model, INPUTS, TRUE_CLASSES, latency_runs=2, verbose=1)
+    output = capsys.readouterr().out
+    assert "1/1" in output and "2/2" in output  # The batch, then the timed runs.
+    dataset = tf.data.Dataset.from_tensor_slices((INPUTS, TRUE_CLASSES)).batch(4)
+    evaluation.evaluate_model(model, dataset, None, verbose=1)
+    assert "2" in capsys.readouterr().out  # Two batches, their count unknown.
+    with pytest.raises(ValueError, match="`verbose` must be 0, 1, 2 or 'auto'"):
+        evaluation.evaluate_model(model, INPUTS, TRUE_CLASSES, verbose=True)

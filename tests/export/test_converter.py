@@ -1,6 +1,7 @@
 """Tests of `kdkeras.export.export_litert`: accuracy, size, errors, atomicity."""
 
 import os
+import re
 
 import keras
 import numpy as np
@@ -314,3 +315,36 @@ def test_non_finite_calibration_data_is_refused_before_the_converter(
                 trained_cnn, path, quantization="int8", representative_data=data
             )
     assert not converted and not os.listdir(tmp_path)
+
+
+def test_verbose_prints_the_conversion_and_its_check(fashion, tmp_path, capsys):
+    x_train = fashion[0][:20]
+    export_litert(tiny_model(), tmp_path / "quiet.tflite")
+    assert capsys.readouterr().out == ""  # Quiet by default.
+    export_litert(
+        tiny_model(),
+        tmp_path / "m.tflite",
+        quantization="int8",
+        representative_data=x_train,
+        verbose=2,
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "int8: calibrating on 20 examples …"
+    assert re.fullmatch(
+        r"int8: converted in [\d.]+ s, [\d.]+ KB; checked against Keras on 8 "
+        r"inputs: top-1 agreement [\d.]+, max difference \S+",
+        lines[1],
+    ), lines[1]
+    assert len(lines) == 2
+    export_litert(
+        tiny_model(),
+        tmp_path / "bar.tflite",
+        quantization="int8",
+        representative_data=x_train,
+        verbose=1,
+    )
+    output = capsys.readouterr().out
+    assert "20/20" in output  # The Progbar of the calibration.
+    assert output.splitlines()[-1].startswith("int8: converted in ")
+    export_litert(tiny_model(), tmp_path / "f.tflite", verbose=2)
+    assert capsys.readouterr().out.splitlines()[0] == "float32: converting …"

@@ -35,7 +35,9 @@ def test_a_file_that_differs_from_keras_is_refused(tmp_path, monkeypatch):
     model = _model()
     path = export_litert(model, tmp_path / "model.tflite")
     examples = verify.check_examples(model, None)
-    verify.verify_tflite(model, path, "float32", examples, from_data=False)
+    check = verify.verify_tflite(model, path, "float32", examples, from_data=False)
+    assert check["num_examples"] == 8 and check["top1_agreement"] == 1.0
+    assert 0 <= check["max_abs_diff"] < verify.FLOAT32_TOLERANCE
     other = _model(keras.layers.Rescaling(2.0))  # same weights, doubled input
     with pytest.raises(ExportError, match="differs from Keras by up to"):
         verify.verify_tflite(other, path, "float32", examples, from_data=False)

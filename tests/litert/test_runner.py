@@ -132,6 +132,9 @@ def test_progress_bar(float32_tflite, capsys):
     assert "2/2" in capsys.readouterr().out
     model.predict(np.zeros((4, 28, 28, 1)), batch_size=2, verbose="auto")
     assert capsys.readouterr().out == ""  # A fast loop stays silent.
+    model.predict(np.zeros((4, 28, 28, 1)), batch_size=2, verbose=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("2/2 - ")  # As Keras' predict.
 
 
 @pytest.mark.parametrize("shape", [(5, 28, 28), (5, 28, 28, 3), (28, 28, 1)])
@@ -151,7 +154,7 @@ def test_errors(float32_tflite, tmp_path):
     with pytest.raises(ValueError, match="`batch_size` must be a positive"):
         model.predict(np.zeros((2, 28, 28, 1)), batch_size=0)
     with pytest.raises(ValueError, match="`verbose` must be"):
-        model.predict(np.zeros((2, 28, 28, 1)), verbose=2)
+        model.predict(np.zeros((2, 28, 28, 1)), verbose=3)
     with pytest.raises(ValueError, match="`x` must hold numbers"):
         model.predict(np.full((2, 28, 28, 1), "a"))
 

@@ -1,0 +1,189 @@
+"""Adding one `.tflite` variant to a device package, keeping the others.
+
+`add_variant` writes `model_<variant>.tflite` into a `save_for_device`
+directory (or a new one) and its entry under `"variants"` of
+`metadata.json`, e.g. the QAT int8 model of `kdkeras.optimize` or a pruned
+student's files.
+"""
+
+import os
+import re
+import time
+
+from kdkeras.evaluation.scoring import evaluate_model
+from kdkeras.export import package_files
+from kdkeras.export.converter import (
+    DEFAULT_CALIBRATION_EXAMPLES,
+    check_arguments,
+    convert_checked,
+)
+from kdkeras.export.metadata import describe_preprocessing
+from kdkeras.io_utils import atomic_path
+from kdkeras.litert.checks import compare_with_keras
+from kdkeras.litert.runner import LiteRTModel
+from kdkeras.progress import check_verbose, print_step
+from kdkeras.validation import keras_model_argument, require_tensorflow_backend
+from kdkeras.version import __version__
+
+_VARIANT_NAME = re.compile(r"[A-Za-z0-9_]+")
+
+
+def add_variant(
+    model,
+    directory,
+    labels,
+    variant,
+    quantization="int8",
+    representative_data=None,
+    num_calibration_examples=DEFAULT_CALIBRATION_EXAMPLES,
+    integer_io=False,
+    preprocessing=None,
+    overwrite=False,
+    check_data=None,
+    convert_from=None,
+    quantization_aware=False,
+    verbose=0,
+):
+    """Adds one `.tflite` variant to a device package, keeping the others.
+
+    In `directory` (a `save_for_device` directory, or a new one) it writes
+    `model_<variant>.tflite`, converted by `export_litert` (with `"int8"`,
+    checked with the interpreter: no op computes in float); adds its details
+    under `"variants"` of `metadata.json`, keeping the other variants
+    (`load_device_metadata` reads it back); and writes `labels.txt` if it is
+    missing. Every file is written atomically, and nothing is written if the
+    conversion or a check fails.
+
+    Example, the QAT model of `kdkeras.optimize.quantize_aware` (what
+    `kdkeras.optimize.save_qat_for_device` does):
+
+    ```python
+    result = kdkeras.optimize.quantize_aware(student, (x_train, y_train))
+    saved = kdkeras.export.add_variant(
+        result.keras_model, "saved_models/student", class_names, "qat_int8",
+        convert_from=result.model, quantization_aware=True,
+        check_data=(x_test, y_test),
+    )
+    saved["check"]["top1_agreement"], saved["check"]["accuracy"]
+    ```
+
+    Args:
+        model: The Keras 3 classifier the variant stands for (or its
+            `.keras` path): it gives the output kind and the default
+            preprocessing, and `check_data` compares the file with it.
+        directory: The package directory; created if needed.
+        labels: Class names, one per model output; must equal those of an
+            existing `metadata.json`.
+        variant: The variant's name (letters, digits, `_`): its key under
+            `"variants"` and the file name `model_<variant>.tflite`.
+        quantization: One of `QUANTIZATIONS`, passed to `export_litert` and
+            recorded in the variant's metadata.
+        representative_data: Model inputs to calibrate int8 on (see
+            `export_litert`).
+        num_calibration_examples: How many of them the converter sees.
+        integer_io: Whether an int8 file takes and returns int8 tensors.
+        preprocessing: What to do to a camera frame; by default that of the
+            existing `metadata.json`, else `describe_preprocessing(model)`.
+        overwrite: Whether an existing `model_<variant>.tflite` (and its
+            entry) may be replaced.
+        check_data: Optional `(x, y)`, e.g. the test set: the file is
+            compared with `model` and scored on it.
+        convert_from: The model to convert, if not `model`: e.g. the
+            quantization-aware `tf_keras` model `QATResult.model`, whose float
+            counterpart `QATResult.keras_model` is then `model`.
+        quantization_aware: Whether the converted model was trained with fake
+            quantization (see `export_litert`).
+        verbose: As in Keras (see `kdkeras.progress`): `0` (the default) is
+            silent; `1` and `2` print the conversion's lines (see
+            `export_litert`), starting with `variant`, and one line of the
+            check on `check_data`; `1` also shows progress bars of the
+            calibration and of the check's predictions.
+
+    Returns:
+        A dict with the paths `"tflite"`, `"labels"`, `"metadata"` and
+        `"check"`: `None`, or `kdkeras.litert.compare_with_keras`'s dict plus
+        `"accuracy"`, the file's top-1 accuracy on `check_data`.
+
+    Raises:
+        FileExistsError: If `model_<variant>.tflite` exists and `overwrite`
+            is `False`.
+        ValueError: If `labels` or `preprocessing` differ from those of the
+            existing `metadata.json`.
+        kdkeras.export.ExportError: If the model cannot be converted, or an
+            op of an int8 file stays in float.
+        RuntimeError: If Keras does not run on the TensorFlow backend.
+    """
+    require_tensorflow_backend("kdkeras.export.add_variant")
+    model = keras_model_argument(model, "model")
+    if not isinstance(variant, str) or not _VARIANT_NAME.fullmatch(variant):
+        raise ValueError(
+            "`variant` must be a name of letters, digits and underscores, such "
+            f'as "qat_int8". Received: variant={variant!r}'
+        )
+    package_files.check_labels(model, labels)
+    verbose = check_verbose(verbose)
+    directory = os.fspath(directory)
+    paths = {"tflite": os.path.join(directory, f"model_{variant}.tflite")}
+    paths.update(package_files.package_paths(directory))
+    check_arguments(
+        paths["tflite"],
+        quantization,
+        representative_data,
+        num_calibration_examples,
+        integer_io,
+        quantization_aware,
+    )
+    if os.path.exists(paths["tflite"]) and not overwrite:
+        raise FileExistsError(
+            f"{paths['tflite']!r} already exists. Pass `overwrite=True` to replace it."
+        )
+    package = package_files.read_package(paths["metadata"])
+    if preprocessing is None and "preprocessing" in package:
+        preprocessing = package["preprocessing"]
+    elif preprocessing is None:
+        preprocessing = describe_preprocessing(model)
+    shared = package_files.shared_fields(model, labels, preprocessing)
+    package_files.check_shared_fields(package, shared, paths["metadata"])
+
+    with atomic_path(paths["tflite"], overwrite=overwrite) as temporary_path:
+        convert_checked(
+            model if convert_from is None else convert_from,
+            temporary_path,
+            quantization=quantization,
+            representative_data=representative_data,
+            num_calibration_examples=num_calibration_examples,
+            integer_io=integer_io,
+            overwrite=True,
+            quantization_aware=quantization_aware,
+            verbose=verbose,
+            label=variant,
+        )
+        entry = package_files.variant_entry(
+            temporary_path, os.path.basename(paths["tflite"]), quantization, shared
+        )
+        check = None
+        if check_data is not None:
+            check = _check(model, temporary_path, check_data, verbose, variant)
+    variants = {**package.get("variants", {}), variant: entry}
+    package = {**shared, "kdkeras_version": __version__, **package}
+    package_files.write_package(
+        paths, {**package, "variants": variants}, replace_labels=False
+    )
+    return {**paths, "check": check}
+
+
+def _check(model, tflite_path, check_data, verbose, label):
+    """Compares the file with `model` on `check_data` and scores it."""
+    x, y = check_data
+    start = time.perf_counter()
+    litert_model = LiteRTModel(tflite_path)
+    agreement = compare_with_keras(model, litert_model, x, verbose=int(verbose == 1))
+    scores = evaluate_model(litert_model, x, y, verbose=int(verbose == 1))
+    if verbose:
+        print_step(
+            label,
+            f"checked on {agreement['num_examples']} examples: top-1 agreement "
+            f"{agreement['top1_agreement']:.3f}, accuracy {scores['accuracy']:.4f} "
+            f"({time.perf_counter() - start:.1f} s)",
+        )
+    return {**agreement, "accuracy": scores["accuracy"]}

@@ -1,0 +1,107 @@
+"""Tests of kdkeras.evaluation.comparison: `compare_models` and its progress."""
+
+import re
+
+import keras
+import numpy as np
+import pytest
+
+from kdkeras import evaluation
+
+# Inputs are one-hot rows and the models are the identity, so the predicted
+# class of each example is the position of its 1: 4 of 6 are right.
+TRUE_CLASSES = np.array([0, 0, 1, 1, 2, 2])
+INPUTS = np.eye(3, dtype="float32")[[0, 1, 1, 1, 2, 0]]
+ACCURACY = 4 / 6
+
+
+def identity_classifier(activation=None, name="identity"):
+    """A 3-class linear model whose outputs are its inputs."""
+    inputs = keras.Input(shape=(3,))
+    outputs = keras.layers.Dense(
+        3, use_bias=False, activation=activation, name="scores"
+    )(inputs)
+    model = keras.Model(inputs, outputs, name=name)
+    model.get_layer("scores").set_weights([np.eye(3, dtype="float32")])
+    return model
+
+
+def test_compare_models_gives_one_row_per_model_in_order():
+    models = {
+        "teacher": identity_classifier(name="a"),
+        "student (distilled)": identity_classifier(activation="softmax", name="b"),
+    }
+    rows = evaluation.compare_models(models, INPUTS, TRUE_CLASSES, batch_size=2)
+    assert [row["name"] for row in rows] == ["teacher", "student (distilled)"]
+    assert [row["accuracy"] for row in rows] == pytest.approx([ACCURACY] * 2)
+
+
+def model_lines(output):
+    return [line.split(" (")[0] for line in output.splitlines() if line[:1] == "["]
+
+
+def test_compare_models_prints_a_line_per_model_as_keras_verbose_does(capsys):
+    models = {"teacher": identity_classifier(), "student": identity_classifier()}
+    expected = [
+        f"[1/2] teacher: accuracy {ACCURACY:.4f}",
+        f"[2/2] student: accuracy {ACCURACY:.4f}",
+    ]
+    evaluation.compare_models(models, INPUTS, TRUE_CLASSES, verbose=0)
+    assert capsys.readouterr().out == ""
+    # "auto": the models' lines alone.
+    evaluation.compare_models(models, INPUTS, TRUE_CLASSES)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" (")[0] for line in lines] == expected
+    assert all(line.endswith(" s)") for line in lines)
+    # 1: a progress bar of each model's predictions before its line.
+    evaluation.compare_models(models, INPUTS, TRUE_CLASSES, verbose=1)
+    output = capsys.readouterr().out
+    assert model_lines(output) == expected
+    assert "1/1" in output
+    with pytest.raises(ValueError, match=r"`verbose` must be 0, 1, 2 or 'auto'"):
+        evaluation.compare_models(models, INPUTS, TRUE_CLASSES, verbose=3)
+    assert capsys.readouterr().out == ""
+
+
+def test_compare_models_verbose_2_prints_each_step_of_each_model(capsys):
+    models = {"teacher": identity_classifier(), "student": identity_classifier()}
+    evaluation.compare_models(models, INPUTS, TRUE_CLASSES, latency_runs=3, verbose=2)
+    lines = capsys.readouterr().out.splitlines()
+    patterns = []
+    for number, name in enumerate(models, start=1):
+        patterns += [
+            rf"\[{number}/2\] {name}: scoring …",
+            rf"{name}: predicted 6 examples in \d+\.\d s",
+            rf"{name}: 9 parameters, [\d.]+ KB as \.keras \(\d+\.\d s\)",
+            rf"{name}: timed 3 batch-1 runs: median \d+\.\d{{3}} ms, "
+            rf"p90 \d+\.\d{{3}} ms \(\d+\.\d s\)",
+            rf"\[{number}/2\] {name}: accuracy {ACCURACY:.4f} \(\d+\.\d s\)",
+        ]
+    assert len(lines) == len(patterns)
+    for line, pattern in zip(lines, patterns, strict=True):
+        assert re.fullmatch(pattern, line), line
+
+
+def test_compare_models_mixes_keras_and_litert(student, float32_tflite, fashion):
+    _, (x_test, y_test) = fashion
+    # num_threads goes to the LiteRT interpreter only.
+    rows = evaluation.compare_models(
+        {"keras": student, "litert": float32_tflite},
+        x_test,
+        y_test,
+        latency_runs=1,
+        num_threads=1,
+    )
+    assert [row["format"] for row in rows] == ["keras", "litert"]
+    assert rows[0].keys() == rows[1].keys()
+    assert {"latency_median_ms", "latency_p90_ms"} <= rows[0].keys()
+    assert rows[0]["accuracy"] == pytest.approx(rows[1]["accuracy"])
+
+
+@pytest.mark.parametrize(
+    "models",
+    [{}, [identity_classifier()], None, {"a": identity_classifier(), "b": 3}],
+)
+def test_compare_models_refuses_anything_but_a_dict_of_models(models):
+    with pytest.raises(ValueError, match="`models` must be a non-empty dict"):
+        evaluation.compare_models(models, INPUTS, TRUE_CLASSES)
