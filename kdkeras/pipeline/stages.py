@@ -335,9 +335,10 @@ def run_report(context):
     }
     x, y = run_data.evaluation_data(context.data.test)
     context.log.info(
-        "  scoring %d models on %d test images%s",
+        "  scoring %d models on %d test %s%s",
         len(models) + len(context.tflite),
         run_data.num_examples(context.data.test),
+        "images" if context.data.tokenizer is None else "texts",
         f", {settings.latency_runs} timed batch-1 runs each"
         if settings.latency_runs
         else "",
