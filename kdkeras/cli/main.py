@@ -115,7 +115,8 @@ def run(config, overrides, output, resume):
     "--data",
     type=click.Path(exists=True, file_okay=False),
     help="A folder with one sub-folder of images per class: its class names, "
-    "image size and colour mode go into the config.",
+    "image size and colour mode go into the config. A sub-folder of .txt "
+    "files per class makes a text config.",
 )
 @click.option(
     "--output",

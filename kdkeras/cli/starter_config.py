@@ -2,12 +2,15 @@
 
 Without data it runs the demo (the embedded Fashion-MNIST subset); with an
 image folder it names the folder, its classes, the image size most of its
-images have (longest side at most `MAX_IMAGE_SIDE`) and their colour mode.
+images have (longest side at most `MAX_IMAGE_SIDE`) and their colour mode;
+a folder of `.txt` files per class (and no images) gets a text config
+(`kdkeras.cli.text_starter_config`).
 """
 
 import collections
 import os
 
+from kdkeras.cli.text_starter_config import count_text_files, text_starter_config
 from kdkeras.pipeline.data import class_folders
 
 MAX_IMAGE_SIDE = 224
@@ -135,9 +138,9 @@ def describe_image_folder(directory, max_images=_SAMPLED_IMAGES):
     with_images = [name for name in class_names if counts[name]]
     if len(with_images) < 2:
         raise ValueError(
-            f"`--data` must be a folder with one sub-folder of images per class "
-            f"(at least 2). Received: {directory} with sub-folders {class_names} "
-            f"holding {sum(counts.values())} images"
+            f"`--data` must be a folder with one sub-folder of images (or of "
+            f".txt files) per class (at least 2). Received: {directory} with "
+            f"sub-folders {class_names} holding {sum(counts.values())} images"
         )
     sizes, modes = collections.Counter(), set()
     for path in sampled:
@@ -154,6 +157,17 @@ def describe_image_folder(directory, max_images=_SAMPLED_IMAGES):
     }
 
 
+def holds_texts(directory):
+    """Whether `directory`'s class folders hold `.txt` files and no images."""
+    if any(count_text_files(directory).values()):
+        return not any(
+            entry.name.lower().endswith(IMAGE_EXTENSIONS)
+            for class_name in class_folders(directory)
+            for entry in os.scandir(os.path.join(directory, class_name))
+        )
+    return False
+
+
 def starter_config(config_path, data_dir=None):
     """The text of a commented starter config to be written at `config_path`."""
     file_name = os.path.basename(config_path)
@@ -163,11 +177,14 @@ def starter_config(config_path, data_dir=None):
         image_side = 28
         name = "fashion-mnist"
     else:
-        folder = describe_image_folder(data_dir)
-        height, width = folder["image_size"]
         relative = os.path.relpath(
             os.path.abspath(data_dir), os.path.dirname(os.path.abspath(config_path))
         )
+        name = _run_name(os.path.basename(os.path.abspath(data_dir)) or "data")
+        if holds_texts(data_dir):
+            return text + text_starter_config(data_dir, relative, name)
+        folder = describe_image_folder(data_dir)
+        height, width = folder["image_size"]
         text += _DATA_FOLDER.format(
             path=relative,
             num_classes=len(folder["class_names"]),
@@ -177,10 +194,9 @@ def starter_config(config_path, data_dir=None):
             color_mode=folder["color_mode"],
         )
         image_side = max(height, width)
-        name = os.path.basename(os.path.abspath(data_dir)) or "images"
     # MobileNetV2 takes 32 px and more; small images are scaled up to 48 px.
     teacher_side = max(48, min(image_side, MAX_IMAGE_SIDE))
-    return text + "\n" + _REST.format(teacher_side=teacher_side, name=_run_name(name))
+    return text + "\n" + _REST.format(teacher_side=teacher_side, name=name)
 
 
 def _run_name(text):

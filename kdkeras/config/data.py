@@ -29,17 +29,39 @@ _FOLDERS = {
 """The folder sources, and why a subset of their training examples is refused."""
 
 
+DEFAULT_VOCABULARY_SIZE = 8000
+DEFAULT_SEQUENCE_LENGTH = 192
+
+
 class TokenizerSection(Section):
     """`data.tokenizer:` how texts become token ids (`kdkeras.text.WordTokenizer`).
 
-    The run adapts the tokenizer on its training texts (the validation
-    split held out): the `vocabulary_size - 2` most frequent words, with
-    `[PAD]` and `[UNK]`; every text becomes its first `sequence_length` ids,
-    padded. The device package holds it (`vocab.txt`, `metadata.json`).
+    Without `path`, the run adapts the tokenizer on its training texts (the
+    validation split held out): the `vocabulary_size - 2` most frequent
+    words, with `[PAD]` and `[UNK]`; every text becomes its first
+    `sequence_length` ids, padded (null: 8000 and 192). With `path`, the run
+    takes the tokenizer kdkeras saved there (`kdkeras.text.load_tokenizer`:
+    a device package, the folder of `tools/train_text_teacher.py`, or their
+    settings or vocabulary file), the one ready models (`teacher.path`, …)
+    were trained with; `vocabulary_size` and `sequence_length` are then
+    null or the saved tokenizer's (checked when it is read). The device
+    package holds it (`vocab.txt`, `metadata.json`).
     """
 
-    vocabulary_size: Annotated[int, Field(strict=True, ge=3)] = 8000
-    sequence_length: PositiveInt = 192
+    vocabulary_size: Annotated[int, Field(strict=True, ge=3)] | None = None
+    sequence_length: PositiveInt | None = None
+    path: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_of_an_adapted_tokenizer(cls, data):
+        if not isinstance(data, dict) or data.get("path") is not None:
+            return data
+        defaults = {
+            "vocabulary_size": DEFAULT_VOCABULARY_SIZE,
+            "sequence_length": DEFAULT_SEQUENCE_LENGTH,
+        }
+        return {**data, **{k: v for k, v in defaults.items() if data.get(k) is None}}
 
 
 class DataSection(Section):
@@ -107,7 +129,7 @@ class DataSection(Section):
                 f"no tokenizer with source {self.source!r}: texts only (source "
                 f"{', '.join(repr(name) for name in TEXT_SOURCES)}) are "
                 "tokenized",
-                self.tokenizer.model_dump(),
+                self.tokenizer.model_dump(exclude_none=True),
             )
         if self.max_train_examples is not None and self.source in _FOLDERS:
             raise InvalidValue(

@@ -23,15 +23,16 @@ from kdkeras.io_utils import atomic_path
 PATH_KEYS = (
     ("data", "path"),
     ("data", "test_path"),
+    ("data", "tokenizer", "path"),
     ("teacher", "path"),
+    ("teacher", "paths"),
     ("teacher", "weights"),
     ("scratch", "path"),
     ("distill", "student_path"),
 )
-"""The keys that hold paths: resolved against the config's folder, checked."""
-
-LIST_PATH_KEYS = (("teacher", "paths"),)
-"""The keys that hold lists of paths, resolved and checked the same way."""
+"""The keys that hold paths (one, or a list): resolved against the config's
+folder and checked. A key path of any depth; a section on the way that is
+null (e.g. `data.tokenizer` of images) has no path to resolve."""
 
 _NOT_PATHS = {("teacher", "weights"): ("imagenet",)}
 
@@ -138,25 +139,27 @@ def validate_config(data, base_dir=".", source=None):
 
 def _resolved_paths(config, base_dir, source):
     problems = []
-    for section_name, key in PATH_KEYS:
-        section = getattr(config, section_name)
-        value = getattr(section, key)
-        if value is None or value in _NOT_PATHS.get((section_name, key), ()):
+    for key_path in PATH_KEYS:
+        *section_names, key = key_path
+        section = config
+        for name in section_names:
+            section = getattr(section, name)
+            if section is None:
+                break
+        value = None if section is None else getattr(section, key)
+        if value is None or value in _NOT_PATHS.get(key_path, ()):
             continue
-        path = _resolved_path(value, base_dir, f"{section_name}.{key}", problems)
+        where = ".".join(key_path)
+        if isinstance(value, list):
+            paths = [
+                _resolved_path(item, base_dir, f"{where}[{index}]", problems)
+                for index, item in enumerate(value)
+            ]
+            path = None if None in paths else paths
+        else:
+            path = _resolved_path(value, base_dir, where, problems)
         if path is not None:
             setattr(section, key, path)
-    for section_name, key in LIST_PATH_KEYS:
-        section = getattr(config, section_name)
-        values = getattr(section, key)
-        if values is None:
-            continue
-        paths = [
-            _resolved_path(value, base_dir, f"{section_name}.{key}[{index}]", problems)
-            for index, value in enumerate(values)
-        ]
-        if None not in paths:
-            setattr(section, key, paths)
     # Outputs go where the command runs, as `runs/` does for most tools.
     config.run.output_dir = os.path.abspath(os.path.expanduser(config.run.output_dir))
     if problems:

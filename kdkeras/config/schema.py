@@ -140,8 +140,8 @@ class RunConfig(Section):
 
     def _check_models_fit_the_data(self):
         """Text students for texts, image students for images; no image-only
-        stage with texts, and no ready model, whose ids came from another
-        tokenizer than the one the run adapts."""
+        stage with texts, and no ready model without the saved tokenizer
+        whose ids it was trained on (`data.tokenizer.path`)."""
         data = self.data
         if data.is_text != self.student.is_text:
             kind = "a text student" if data.is_text else "an image student"
@@ -162,7 +162,8 @@ class RunConfig(Section):
             return
         sequence_length = data.tokenizer.sequence_length
         if (
-            self.student.architecture == "text_cnn"
+            sequence_length is not None
+            and self.student.architecture == "text_cnn"
             and self.student.kernel_size > sequence_length
         ):
             raise InvalidValue(
@@ -173,14 +174,24 @@ class RunConfig(Section):
             )
         texts = f"with text data (data.source {data.source!r})"
         ready = (
-            f"null {texts}: the run adapts its own tokenizer, whose ids a "
-            "ready model was not trained on"
+            f"null {texts} unless data.tokenizer.path names the saved "
+            "tokenizer whose ids the model was trained on (without it the run "
+            "adapts a new tokenizer)"
+        )
+        # With a saved tokenizer, the ready models are checked against it
+        # when the run reads it (kdkeras.pipeline.runner).
+        ready_models = (
+            ()
+            if data.tokenizer.path is not None
+            else (
+                (("teacher", "path"), self.teacher.path, ready),
+                (("teacher", "paths"), self.teacher.paths, ready),
+                (("scratch", "path"), self.scratch.path, ready),
+                (("distill", "student_path"), self.distill.student_path, ready),
+            )
         )
         refused = (
-            (("teacher", "path"), self.teacher.path, ready),
-            (("teacher", "paths"), self.teacher.paths, ready),
-            (("scratch", "path"), self.scratch.path, ready),
-            (("distill", "student_path"), self.distill.student_path, ready),
+            *ready_models,
             (("distill", "features"), self.distill.features or None, f"[] {texts}"),
             (
                 ("augmentation",),

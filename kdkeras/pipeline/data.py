@@ -2,8 +2,8 @@
 
 A split is either `(x, y)` NumPy arrays (the named data sets and `.npz`
 files, which fit in memory; for texts, the token ids of a
-`kdkeras.text.WordTokenizer` adapted on the training texts) or an unbatched
-`tf.data.Dataset` of `(image, label)` pairs read from an image folder
+`kdkeras.text.WordTokenizer`, saved or adapted on the training texts) or an
+unbatched `tf.data.Dataset` of `(image, label)` pairs read from an image folder
 (`keras.utils.image_dataset_from_directory`), which never sits in memory as
 one array. `batched` turns either into the batches a training stage reads.
 """
@@ -101,13 +101,11 @@ def load_run_data(data_config, seed):
 
 
 def _tokenized(tokenizer_config, splits):
-    """The tokenizer adapted on the training texts, and every split as ids."""
-    from kdkeras.text import WordTokenizer
+    """The run's tokenizer (saved, or adapted on the training texts), and
+    every split as ids."""
+    from kdkeras.pipeline.text_tokenizer import run_tokenizer
 
-    train_texts = splits[0][0]
-    tokenizer = WordTokenizer.adapt(
-        train_texts, tokenizer_config.vocabulary_size, tokenizer_config.sequence_length
-    )
+    tokenizer = run_tokenizer(tokenizer_config, splits[0][0])
     return tokenizer, tuple(
         None if split is None else (tokenizer(split[0]), split[1]) for split in splits
     )

@@ -61,6 +61,15 @@ def _text_student(student_config, tokenizer, num_classes, name):
             dropout=student_config.dropout,
         )
     else:
+        if student_config.kernel_size > tokenizer.sequence_length:
+            raise ConfigError(
+                [
+                    "student.kernel_size: expected at most the tokenizer's "
+                    f"sequence_length ({tokenizer.sequence_length}): the kernel "
+                    "slides over the ids of one text; received "
+                    f"{student_config.kernel_size}"
+                ]
+            )
         builder = text.build_text_cnn
         options.update(
             filters=student_config.filters[0], kernel_size=student_config.kernel_size
@@ -119,12 +128,20 @@ def with_view(model, view, input_shape, name):
     return keras.Sequential([keras.Input(tuple(input_shape)), view, model], name=name)
 
 
-def load_ready_model(path, key, input_shape, num_classes):
+def load_ready_model(path, key, input_shape, num_classes, tokenizer=None):
     """Loads the `.keras` model at `path` given as config key `key`, checked.
+
+    Args:
+        path: The `.keras` file.
+        key: Its config key, for errors.
+        input_shape: The shape of one input of the data.
+        num_classes: The number of classes.
+        tokenizer: For texts, the run's `WordTokenizer`: a model with a
+            `keras.layers.Embedding` must embed its `vocabulary_size` ids.
 
     Raises:
         ConfigError: If it cannot be loaded, does not take the data's images
-            or does not output one score per class.
+            (or token ids) or does not output one score per class.
     """
     try:
         model = keras.saving.load_model(path)
@@ -133,12 +150,19 @@ def load_ready_model(path, key, input_shape, num_classes):
             [f"{key}: expected a .keras model; received {path} ({error})"]
         ) from None
     expected_shape = (None, *input_shape)
+    what = "images" if tokenizer is None else "token ids"
     inputs, outputs = model.inputs, model.outputs
     if len(inputs) != 1 or not _compatible(tuple(inputs[0].shape), expected_shape):
+        takes_sequences = len(inputs) == 1 and len(inputs[0].shape) == 2
         raise ConfigError(
             [
-                f"{key}: expected a model taking images of shape {expected_shape}; "
+                f"{key}: expected a model taking {what} of shape {expected_shape}; "
                 f"received {path} taking {[tuple(i.shape) for i in inputs]}"
+                + (
+                    _another_tokenizer("sequence_length")
+                    if tokenizer is not None and takes_sequences
+                    else ""
+                )
             ]
         )
     if len(outputs) != 1 or outputs[0].shape[-1] != num_classes:
@@ -149,7 +173,37 @@ def load_ready_model(path, key, input_shape, num_classes):
                 f"{[tuple(o.shape) for o in outputs]}"
             ]
         )
+    vocabulary_size = None if tokenizer is None else embedded_ids(model)
+    if vocabulary_size is not None and vocabulary_size != tokenizer.vocabulary_size:
+        raise ConfigError(
+            [
+                f"{key}: expected a model embedding the tokenizer's "
+                f"{tokenizer.vocabulary_size} token ids; received {path}, whose "
+                f"Embedding layer takes {vocabulary_size}"
+                + _another_tokenizer("vocabulary_size")
+            ]
+        )
     return model
+
+
+def _another_tokenizer(key):
+    return (
+        f" (the tokenizer's {key} differs: data.tokenizer.path must be the "
+        "tokenizer the model was trained with)"
+    )
+
+
+def embedded_ids(model):
+    """The `input_dim` of `model`'s first `keras.layers.Embedding` (nested
+    models included): the number of token ids it takes; `None` without one."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Embedding):
+            return layer.input_dim
+        if isinstance(layer, keras.Model):
+            found = embedded_ids(layer)
+            if found is not None:
+                return found
+    return None
 
 
 def _compatible(shape, expected):

@@ -135,7 +135,8 @@ def check_before_training(config, data, plan):
 
     A student architecture that cannot take the data's images, a preset
     teacher too small for its backbone, and ready `.keras` models that do
-    not take the images or output one score per class.
+    not take the images (or the tokenizer's ids) or output one score per
+    class.
 
     Raises:
         ConfigError: Naming the key at fault.
@@ -159,7 +160,9 @@ def check_before_training(config, data, plan):
         ("distill.student_path", config.distill.student_path),
     )
     loaded = {
-        key: run_models.load_ready_model(path, key, data.input_shape, data.num_classes)
+        key: run_models.load_ready_model(
+            path, key, data.input_shape, data.num_classes, tokenizer=data.tokenizer
+        )
         for key, path in ready_models
         if path is not None
     }

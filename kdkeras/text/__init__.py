@@ -10,4 +10,5 @@ from kdkeras.text.models import (
     build_text_cnn,
     build_text_transformer,
 )
+from kdkeras.text.saved_tokenizer import SETTINGS_FILE, load_tokenizer
 from kdkeras.text.tokenizer import PATTERN, VOCABULARY_FILE, WordTokenizer, split_words

@@ -195,6 +195,82 @@ def test_run_the_text_config_on_the_embedded_emails(tmp_path):
     assert "| F1 |" in (run_dir / "report" / "report.md").read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.tensorflow
+def test_run_with_a_ready_text_teacher_and_its_tokenizer(tmp_path):
+    """A teacher saved as tools/train_text_teacher.py saves one: the run
+    takes it and its tokenizer instead of training and adapting its own."""
+    from kdkeras.datasets import load_embedded_spam_assassin
+    from kdkeras.text import SETTINGS_FILE, WordTokenizer, build_text_transformer
+
+    (texts, labels), _ = load_embedded_spam_assassin()
+    tokenizer = WordTokenizer.adapt(texts, vocabulary_size=300, sequence_length=32)
+    keras.utils.set_random_seed(0)
+    teacher = build_text_transformer(
+        300, 32, 3, embedding_dim=8, num_layers=1, num_heads=2, feedforward_dim=16
+    )
+    teacher.compile(
+        "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    teacher.fit(tokenizer(texts), labels, epochs=1, batch_size=32, verbose=0)
+    saved = tmp_path / "teacher"
+    saved.mkdir()
+    teacher.save(saved / "teacher.keras")
+    tokenizer.save_vocabulary(saved / "vocab.txt")
+    (saved / SETTINGS_FILE).write_text(json.dumps(tokenizer.get_config()))
+    config = {
+        "run": {"name": "ready-text"},
+        "data": {"source": "embedded_spam_assassin", "tokenizer": {"path": "teacher"}},
+        "teacher": {"path": "teacher/teacher.keras"},
+        "student": {"embedding_dim": 4, "hidden_units": []},
+        "scratch": {"epochs": 1, "batch_size": 32},
+        "distill": {
+            "epochs": 1,
+            "batch_size": 32,
+            "deployment_check": {"enabled": False},
+        },
+        "export": {"quantizations": ["float16"]},
+        "report": {"latency_runs": 2},
+    }
+    path = tmp_path / "text.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    # The tokenizer is checked against the config before anything trains.
+    result = CliRunner().invoke(
+        cli,
+        ["run", str(path), "--set", "data.tokenizer.sequence_length=64"]
+        + ["--output", str(tmp_path / "refused")],
+    )
+    assert result.exit_code == 2, result.output
+    assert (
+        "data.tokenizer.sequence_length: expected null or 32, the sequence_length "
+        "of the saved tokenizer" in result.output
+    )
+    assert not (tmp_path / "refused").exists()
+    result = invoke("run", path, "--output", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    [run_dir] = (tmp_path / "runs").iterdir()
+    state = json.loads((run_dir / "state.json").read_text())
+    teacher_stage = state["stages"]["teacher"]
+    assert teacher_stage["artifacts"]["model"] == str(saved / "teacher.keras")
+    assert "scoring 4 models on 60 test texts" in result.output
+    package = run_dir / "package"
+    assert (package / "vocab.txt").read_text() == (saved / "vocab.txt").read_text()
+    assert WordTokenizer.from_package(package) == tokenizer
+    rows = json.loads((run_dir / "report" / "report.json").read_text())["rows"]
+    assert [row["name"] for row in rows] == [
+        "teacher",
+        "student (scratch)",
+        "student (distilled)",
+        "student float16 .tflite",
+    ]
+    written = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert written["data"]["tokenizer"] == {
+        "vocabulary_size": None,
+        "sequence_length": None,
+        "path": str(saved),
+    }
+
+
 def test_the_full_corpus_is_asked_for_by_name(tmp_path, monkeypatch):
     monkeypatch.delenv("KDKERAS_SPAM_ASSASSIN", raising=False)
     result = CliRunner().invoke(
@@ -269,10 +345,27 @@ def test_init_refuses_a_folder_without_classes(tmp_path):
         cli,
         ["init", "--data", str(tmp_path / "photos"), "-o", str(tmp_path / "c.yaml")],
     )
-    assert (
-        result.exit_code == 2 and "one sub-folder of images per class" in result.output
-    )
+    assert result.exit_code == 2
+    assert "one sub-folder of images (or of .txt files) per class" in result.output
     assert not (tmp_path / "c.yaml").exists()
+
+
+def test_init_for_a_folder_of_texts(tmp_path):
+    for name, texts in (("complaint", ["late again", "broken"]), ("praise", ["ok"])):
+        (tmp_path / "messages" / name).mkdir(parents=True)
+        for index, text in enumerate(texts):
+            (tmp_path / "messages" / name / f"{index}.txt").write_text(text)
+    path = tmp_path / "messages.yaml"
+    result = invoke("init", "--data", tmp_path / "messages", "-o", path)
+    assert result.exit_code == 0, result.output
+    assert "# 2 classes found (complaint: 2, praise: 1)" in path.read_text()
+    config = load_config(path)
+    assert (config.data.source, config.data.path) == (
+        "text_folder",
+        str(tmp_path / "messages"),
+    )
+    assert config.student.architecture == "embedding_bag"
+    assert config.run.name == "messages"
 
 
 @pytest.mark.slow

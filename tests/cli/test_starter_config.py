@@ -1,11 +1,16 @@
-"""What `kdkeras init` reads from an image folder."""
+"""What `kdkeras init` reads from an image folder or a folder of texts."""
 
 import numpy as np
 import pytest
 import yaml
 from PIL import Image
 
-from kdkeras.cli.starter_config import describe_image_folder, starter_config
+from kdkeras.cli.starter_config import (
+    describe_image_folder,
+    holds_texts,
+    starter_config,
+)
+from kdkeras.cli.text_starter_config import describe_text_folder
 from kdkeras.config import load_config
 from kdkeras.config.distillation import FeatureSection
 
@@ -94,3 +99,85 @@ def test_the_commented_distillation_keys_validate_when_uncommented(tmp_path):
         if line.startswith("  #   - {kind:")
     ]
     assert FeatureSection.model_validate(yaml.safe_load(feature)).kind == "hint"
+
+
+def write_texts(directory, texts):
+    directory.mkdir(parents=True)
+    for index, text in enumerate(texts):
+        (directory / f"{index:03d}.txt").write_text(text, encoding="utf-8")
+
+
+def test_a_folder_of_texts_is_described_by_its_tokens(tmp_path):
+    # Texts of 1..9 tokens and one of 100: the 0.9 quantile, interpolated,
+    # is 9 + 0.1 × 91 = 18.1 tokens, rounded up to 19, then to 32 ids.
+    write_texts(tmp_path / "mail" / "ham", [" ".join(["w"] * n) for n in range(1, 6)])
+    write_texts(
+        tmp_path / "mail" / "spam",
+        [" ".join(["free"] * n) for n in (6, 7, 8, 9)] + ["$ " * 100],
+    )
+    (tmp_path / "mail" / "spam" / "notes.md").write_text("not a text")
+    assert holds_texts(tmp_path / "mail")
+    folder = describe_text_folder(tmp_path / "mail")
+    assert folder == {
+        "class_names": ["ham", "spam"],
+        "counts": {"ham": 5, "spam": 5},
+        "num_sampled": 10,
+        "distinct_words": 3,
+        "median_tokens": 6,
+        "covering_tokens": 19,
+        "sequence_length": 32,
+    }
+
+
+def test_the_sequence_length_is_capped_and_a_folder_needs_two_classes(tmp_path):
+    write_texts(tmp_path / "long" / "a", ["word " * 2000])
+    write_texts(tmp_path / "long" / "b", ["word " * 3000])
+    assert describe_text_folder(tmp_path / "long")["sequence_length"] == 512
+    write_texts(tmp_path / "one" / "a", ["text"])
+    (tmp_path / "one" / "b").mkdir()
+    with pytest.raises(ValueError, match=r"sub-folder of \.txt files per class"):
+        describe_text_folder(tmp_path / "one")
+
+
+def test_images_beside_texts_make_an_image_folder(tmp_path):
+    write_images(tmp_path / "photos" / "cat", [(32, 32)])
+    write_images(tmp_path / "photos" / "dog", [(32, 32)])
+    (tmp_path / "photos" / "dog" / "notes.txt").write_text("a note")
+    assert not holds_texts(tmp_path / "photos")
+
+
+def test_starter_config_for_a_folder_of_texts_validates(tmp_path):
+    for name in ("complaint", "praise"):
+        write_texts(tmp_path / "data" / "messages" / name, ["some words here"] * 3)
+    config_path = tmp_path / "configs" / "kdkeras.yaml"
+    config_path.parent.mkdir()
+    text = starter_config(str(config_path), str(tmp_path / "data" / "messages"))
+    assert "path: ../data/messages\n" in text
+    assert "# 2 classes found (complaint: 3, praise: 3)" in text
+    assert "# 3 distinct words in the 6 texts sampled, of which" in text
+    assert "# 90% have at most 3 tokens (median 3)." in text
+    config_path.write_text(text)
+    config = load_config(config_path)
+    assert config.data.source == "text_folder" and config.data.is_text
+    assert config.data.path == str(tmp_path / "data" / "messages")
+    assert config.data.tokenizer.sequence_length == 16
+    assert config.student.architecture == "embedding_bag"
+    assert config.distill.mode == "offline"
+    assert config.run.name == "messages"
+    # The commented alternatives validate when uncommented.
+    alpha = text.split("  # alpha: ")[1].split("\n")[0]
+    student = text.split("architecture: embedding_bag   # or text_cnn (")[1]
+    filters, kernel_size = student.split(")")[0].split(", ")
+    config = load_config(
+        config_path,
+        [
+            f"distill.alpha={alpha}",
+            "student.architecture=text_cnn",
+            f"student.{filters.replace(': ', '=')}",
+            f"student.{kernel_size.replace(': ', '=')}",
+            "student.hidden_units=[]",
+            "distill.mode=online",
+        ],
+    )
+    assert config.student.architecture == "text_cnn"
+    assert config.distill.alpha.schedule == "linear"

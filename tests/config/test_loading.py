@@ -121,6 +121,32 @@ def test_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
     assert config.run.output_dir == str(tmp_path / "r")
 
 
+def test_nested_and_list_paths_are_resolved_and_checked(tmp_path):
+    (tmp_path / "teacher").mkdir()
+    for name in ("teacher/teacher.keras", "a.keras"):
+        (tmp_path / name).write_bytes(b"")
+    data = {
+        "data": {"source": "embedded_spam_assassin", "tokenizer": {"path": "teacher"}},
+        "teacher": {"path": "teacher/teacher.keras"},
+    }
+    config = load_config(write_yaml(tmp_path / "c.yaml", data))
+    assert config.data.tokenizer.path == str(tmp_path / "teacher")
+    assert config.teacher.path == str(tmp_path / "teacher" / "teacher.keras")
+    data["data"]["tokenizer"]["path"] = "absent"
+    data["teacher"] = {"paths": ["a.keras", "b.keras"]}
+    with pytest.raises(ConfigError) as info:
+        load_config(write_yaml(tmp_path / "c.yaml", data))
+    assert info.value.problems == [
+        "data.tokenizer.path: expected an existing file or folder; received: "
+        f"'absent' (not found: {tmp_path / 'absent'})",
+        "teacher.paths[1]: expected an existing file or folder; received: "
+        f"'b.keras' (not found: {tmp_path / 'b.keras'})",
+    ]
+    # Images have no data.tokenizer: nothing to resolve on the way.
+    images = load_config(write_yaml(tmp_path / "i.yaml", {"data": {"source": "mnist"}}))
+    assert images.data.tokenizer is None
+
+
 def test_imagenet_weights_are_not_a_path(tmp_path):
     path = write_yaml(tmp_path / "c.yaml", {"data": {"source": "mnist"}})
     assert load_config(path).teacher.weights == "imagenet"

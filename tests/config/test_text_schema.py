@@ -5,7 +5,7 @@ received value."""
 import pytest
 
 from kdkeras.config import ConfigError, validate_config
-from kdkeras.config.schema import TokenizerSection, TransformerSection
+from kdkeras.config.schema import RunConfig, TokenizerSection, TransformerSection
 
 TEXT = {
     "data": {"source": "embedded_spam_assassin"},
@@ -17,6 +17,11 @@ def problems_of(data):
     with pytest.raises(ConfigError) as info:
         validate_config(data)
     return info.value.problems
+
+
+def schema_of(data):
+    """The `RunConfig` of `data`, its paths not resolved (nor checked)."""
+    return RunConfig.model_validate(data)
 
 
 def text_config(**sections):
@@ -70,7 +75,8 @@ def test_tokenizer_keys_are_checked_and_misspellings_suggested():
         "data.tokenizer.sequence_lenght: unknown key (received: 64)"
     )
     assert problem.endswith(
-        "Valid keys: sequence_length, vocabulary_size; did you mean 'sequence_length'?"
+        "Valid keys: path, sequence_length, vocabulary_size; did you mean "
+        "'sequence_length'?"
     )
 
 
@@ -120,6 +126,49 @@ def test_text_students_have_one_layer_of_their_kind():
     )
     [problem] = problems_of(text_config(student={**cnn, "filters": [8, 16]}))
     assert problem.startswith("student.filters: expected one number for 'text_cnn'")
+
+
+def test_a_saved_tokenizer_leaves_its_sizes_to_its_files():
+    config = schema_of(text_config(data={"tokenizer": {"path": "saved"}}))
+    assert config.data.tokenizer == TokenizerSection(path="saved")
+    assert config.data.tokenizer.vocabulary_size is None
+    assert config.data.tokenizer.sequence_length is None
+    # Given, they are checked against the files when the run reads them.
+    config = schema_of(
+        text_config(data={"tokenizer": {"path": "saved", "sequence_length": 64}})
+    )
+    assert config.data.tokenizer.sequence_length == 64
+    # A null size without a path is the default.
+    config = schema_of(text_config(data={"tokenizer": {"vocabulary_size": None}}))
+    assert config.data.tokenizer.vocabulary_size == 8000
+    # The kernel is checked against the saved length when the run builds it.
+    cnn = {"architecture": "text_cnn", "filters": [8], "kernel_size": 500}
+    config = schema_of(text_config(data={"tokenizer": {"path": "saved"}}, student=cnn))
+    assert config.student.kernel_size == 500
+
+
+@pytest.mark.parametrize(
+    ("section", "keys"),
+    [
+        ("teacher", {"path": "teacher.keras"}),
+        ("teacher", {"paths": ["a.keras", "b.keras"]}),
+        ("scratch", {"path": "scratch.keras"}),
+        ("distill", {"student_path": "student.keras"}),
+    ],
+)
+def test_ready_text_models_come_with_their_tokenizer(section, keys):
+    [(key, value)] = keys.items()
+    [problem] = problems_of({**TEXT, section: keys})
+    assert problem == (
+        f"{section}.{key}: expected null with text data (data.source "
+        "'embedded_spam_assassin') unless data.tokenizer.path names the saved "
+        "tokenizer whose ids the model was trained on (without it the run adapts "
+        f"a new tokenizer) (received: {value!r})"
+    )
+    config = schema_of(
+        text_config(data={"tokenizer": {"path": "saved"}}, **{section: keys})
+    )
+    assert getattr(getattr(config, section), key) == value
 
 
 @pytest.mark.parametrize(

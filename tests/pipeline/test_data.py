@@ -1,5 +1,7 @@
 """The run's data: named sets, .npz arrays and image folders, split by seed."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -145,3 +147,25 @@ def test_texts_become_the_ids_of_a_tokenizer_adapted_on_the_training_split():
     np.testing.assert_array_equal(
         load_run_data(section, seed=0).train[0], data.train[0]
     )
+
+
+def test_texts_become_the_ids_of_the_saved_tokenizer(tmp_path):
+    from kdkeras.datasets import load_embedded_spam_assassin
+    from kdkeras.text import WordTokenizer
+
+    (texts, _), (test_texts, _) = load_embedded_spam_assassin()
+    saved = WordTokenizer.adapt(texts[:50], vocabulary_size=100, sequence_length=16)
+    package = tmp_path / "package"
+    package.mkdir()
+    saved.save_vocabulary(package / "vocab.txt")
+    metadata = {
+        "labels": ["easy ham", "hard ham", "spam"],
+        "tokenizer": saved.get_config(),
+    }
+    (package / "metadata.json").write_text(json.dumps(metadata))
+    section = data_section(
+        source="embedded_spam_assassin", tokenizer={"path": str(package)}
+    )
+    data = load_run_data(section, seed=0)
+    assert data.tokenizer == saved and data.input_shape == (16,)
+    np.testing.assert_array_equal(data.test[0], saved(test_texts))
