@@ -165,11 +165,14 @@ def check_schedule_range(key, value, low, high, expectation):
 class AugmentationSection(Section):
     """`augmentation:` shifts and flips of the students' training images.
 
-    The same views in the scratch and the distill stages, drawn per image
-    and epoch from `run.seed` (`kdkeras.distillation.views.ViewPlan`), so the
-    baseline trains on the same images. Offline distillation caches the
-    teacher's logits of every view (`kdkeras.distillation.view_cache`).
-    Needs the training images in memory (a named data set or `.npz`).
+    With training images in memory (a named data set or `.npz`): the same
+    views in the scratch and the distill stages, drawn per image and epoch
+    from `run.seed` (`kdkeras.distillation.views.ViewPlan`), so the baseline
+    trains on the same images; offline distillation caches the teacher's
+    logits of every view (`kdkeras.distillation.view_cache`). With an image
+    folder: Keras' `RandomTranslation` and `RandomFlip` on each batch, in
+    both stages (`kdkeras.pipeline.augmentation.batch_augmentation`); online
+    distillation only.
     """
 
     shift: Annotated[int, Field(strict=True, ge=0)] = 2

@@ -233,13 +233,15 @@ class RunConfig(Section):
             )
 
     def _check_augmentation(self, in_memory):
-        if not in_memory:
+        if not in_memory and self.distill.enabled and self.distill.mode == "offline":
             raise InvalidValue(
-                ("augmentation",),
-                "null with an image folder (the views are drawn per image and "
-                "epoch, kdkeras.distillation.views, over training images in "
-                "memory: a named data set or .npz)",
-                self.augmentation.model_dump(),
+                ("distill", "mode"),
+                "'online' with augmentation of an image folder (offline "
+                "distillation would cache the teacher's logits of every "
+                "augmented view, kdkeras.distillation.view_cache, which needs "
+                "the training images in memory: a named data set or .npz); "
+                "or augmentation: null",
+                self.distill.mode,
             )
         if self.run.seed < 0:
             raise InvalidValue(

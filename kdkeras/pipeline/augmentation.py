@@ -1,14 +1,25 @@
 """The students' augmented training views, the same in the scratch and the
 distill stages.
 
-The views of image `i` at epoch `e` are drawn from `[run.seed, e]` as stored
+With the training images in memory (a named data set or `.npz`), the views
+of image `i` at epoch `e` are drawn from `[run.seed, e]` as stored
 parameters (`kdkeras.distillation.views.ViewPlan`), so both students train
 on exactly the same views in the same order, and offline distillation can
 cache the teacher's logits of each of them
 (`kdkeras.distillation.view_cache`).
+
+An image folder never sits in memory as one array, so its batches are
+augmented as they stream by Keras' own preprocessing layers
+(`batch_augmentation`): in the scratch stage's `tf.data` pipeline, and in
+the distill stage by the `Distiller` (its `augmentation`, applied once per
+batch before the teacher and the student see it). Both students then see
+views drawn from the same shifts and flips, seeded by `run.seed`, though not
+the same view of an image at the same step.
 """
 
 import os
+
+import keras
 
 from kdkeras.distillation import views
 
@@ -59,3 +70,53 @@ def cached_views_batches(context, teacher, batch_size, epochs):
         )
     dataset = cache.dataset(x, y, batch_size=batch_size, seed=context.config.run.seed)
     return dataset, cache.steps_per_epoch(len(x), batch_size)
+
+
+def batch_augmentation(config, data):
+    """The Keras layer that augments each batch of an image folder's
+    training images, or `None` (no augmentation, or views in memory).
+
+    A `keras.Sequential` of `RandomTranslation` (at most `shift` pixels up
+    or down and left or right, nearest pixel, zero fill, as a `ViewPlan`
+    shifts) and `RandomFlip("horizontal")`, each seeded by `run.seed`.
+
+    Args:
+        config: The `RunConfig`.
+        data: The `RunData`.
+    """
+    section = config.augmentation
+    if section is None or data.in_memory:
+        return None
+    height, width = data.input_shape[:2]
+    seed = config.run.seed
+    layers = []
+    if section.shift:
+        layers.append(
+            keras.layers.RandomTranslation(
+                height_factor=section.shift / height,
+                width_factor=section.shift / width,
+                fill_mode="constant",
+                interpolation="nearest",
+                fill_value=0.0,
+                seed=seed,
+            )
+        )
+    if section.horizontal_flip:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
+    if not layers:
+        return None
+    return keras.Sequential(layers, name="augmentation")
+
+
+def augmented_batches(batches, augmentation):
+    """`(images, labels)` batches with `augmentation` (a `batch_augmentation`
+    layer) applied to the images, in training mode."""
+
+    def augment(images, labels):
+        # Layer by layer: Keras' preprocessing layers run in tf.data on any
+        # backend, a `Sequential` of them only on TensorFlow's.
+        for layer in augmentation.layers:
+            images = layer(images, training=True)
+        return images, labels
+
+    return batches.map(augment)

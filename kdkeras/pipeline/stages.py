@@ -79,9 +79,11 @@ class RunContext:
 
     def student_batches(self, batch_size, epochs):
         """`(dataset, steps_per_epoch)` of a student's training: augmented
-        views when `augmentation` is set (`steps_per_epoch` then keeps one
-        iterator over the epochs' views), else the shuffled batches."""
-        if self.config.augmentation is None:
+        views of images in memory when `augmentation` is set
+        (`steps_per_epoch` then keeps one iterator over the epochs' views),
+        else the shuffled batches (an image folder's are augmented by
+        `augmentation.batch_augmentation`)."""
+        if self.config.augmentation is None or not self.data.in_memory:
             return self.training_batches(batch_size), None
         return augmentation.views_batches(
             self.config, self.data.train, batch_size, epochs
@@ -139,6 +141,9 @@ def run_scratch(context):
         metrics=["accuracy"],
     )
     train, steps_per_epoch = context.student_batches(scratch.batch_size, scratch.epochs)
+    folder_augmentation = augmentation.batch_augmentation(context.config, context.data)
+    if folder_augmentation is not None:
+        train = augmentation.augmented_batches(train, folder_augmentation)
     history = student.fit(
         train,
         steps_per_epoch=steps_per_epoch,
@@ -196,6 +201,8 @@ def run_distill(context):
     distiller = kdkeras.Distiller(
         teacher=teacher,
         student=_new_student(context, "student_distilled"),
+        # Online from an image folder: the scratch stage's shifts and flips.
+        augmentation=augmentation.batch_augmentation(context.config, data),
         features=[feature.build() for feature in distill.features] or None,
     )
     check = deployment_check(context.config, data, context.log)

@@ -139,15 +139,19 @@ def test_augmentation():
     assert problem.startswith("augmentation.shift: Input should be greater than")
 
 
-def test_augmentation_of_an_image_folder_is_refused(tmp_path):
+def test_augmentation_of_an_image_folder_is_online_only(tmp_path):
     data = {
         "data": {"source": "image_folder", "path": str(tmp_path), "image_size": [8, 8]},
         "augmentation": {"shift": 1},
     }
-    [problem] = problems_of(data)
+    assert validate_config(data).augmentation.shift == 1
+    [problem] = problems_of({**data, "distill": {"mode": "offline"}})
     assert problem.startswith(
-        "augmentation: expected null with an image folder (the views are drawn"
+        "distill.mode: expected 'online' with augmentation of an image folder "
+        "(offline distillation would cache the teacher's logits of every "
+        "augmented view"
     )
+    assert problem.endswith("or augmentation: null (received: 'offline')")
 
 
 def test_several_teachers(tmp_path):

@@ -116,10 +116,11 @@ def test_cross_section_errors_point_at_one_key():
     data = {
         "data": {"source": "image_folder", "path": ".", "image_size": [28, 28]},
         "augmentation": {"shift": 2},
+        "distill": {"mode": "offline"},
     }
     [problem] = problems_of(data)
-    assert problem.startswith("augmentation: expected null with an image folder")
-    assert problem.endswith("(received: {'shift': 2, 'horizontal_flip': True})")
+    assert problem.startswith("distill.mode: expected 'online' with augmentation")
+    assert problem.endswith("(received: 'offline')")
 
 
 def test_optimize_needs_the_distilled_student():
