@@ -196,6 +196,9 @@ def fine_tune(
             epochs=epochs,
             batch_size=batch_size,
             callbacks=callbacks,
+            # Arrays are shuffled by `fit`; a dataset shuffles itself (Keras
+            # warns that `shuffle=True` is ignored for one).
+            shuffle=y is not None,
             verbose=verbose,
         )
 

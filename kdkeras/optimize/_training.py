@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kdkeras import progress
 from kdkeras.distillation import inputs as label_checks
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.distillation.objective import DistillationObjective
@@ -206,22 +207,40 @@ def first_inputs(data, count=32):
     return np.asarray(data[0][:count])
 
 
-def fit(model, objective, dataset, validation, epochs, learning_rate, callbacks=()):
-    """Compiles `model` with the distillation loss, fits it, returns the history."""
+def check_verbose(verbose):
+    """`verbose` as 0, 1 or 2 (`"auto"`: 1), as Keras' `fit` takes it."""
+    return progress.check_verbose(verbose, auto=1)
+
+
+def fit(
+    model,
+    objective,
+    dataset,
+    validation,
+    epochs,
+    learning_rate,
+    callbacks=(),
+    verbose=0,
+):
+    """Compiles `model` with the distillation loss, fits it, returns the history.
+
+    `verbose` is `fit`'s: 0 silent, 1 a progress bar, 2 one line per epoch
+    (`loss`, `accuracy` and the `val_` values).
+    """
     tfk = bridge.tf_keras()
     model.compile(
         optimizer=tfk.optimizers.Adam(learning_rate),
         loss=packed_loss(objective),
-        metrics=[packed_accuracy],
+        metrics=[tfk.metrics.MeanMetricWrapper(packed_accuracy, name="accuracy")],
     )
     history = model.fit(
         dataset,
         epochs=epochs,
         validation_data=validation,
         callbacks=list(callbacks),
-        verbose=0,
+        verbose=verbose,
     )
     return {
-        key.replace("packed_accuracy", "accuracy"): [float(v) for v in values]
+        key: [float(value) for value in values]
         for key, values in history.history.items()
     }

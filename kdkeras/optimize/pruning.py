@@ -81,6 +81,7 @@ def prune(
     temperature=DEFAULT_TEMPERATURE,
     validation_data=None,
     seed=0,
+    verbose=0,
 ):
     """Prunes the kernels of `student` to `target_sparsity` while distilling.
 
@@ -106,6 +107,8 @@ def prune(
         temperature: Softening temperature `T > 0`.
         validation_data: Optional `(x_val, y_val)`, scored on the labels.
         seed: Shuffling seed.
+        verbose: Progress of the training, as `fit` shows it: `0` (the
+            default) silent, `1` a progress bar, `2` one line per epoch.
 
     Returns:
         A `PruneResult`; `student` itself is not changed.
@@ -115,6 +118,7 @@ def prune(
     """
     require_tensorflow_backend("kdkeras.optimize.prune")
     _training.check_arguments(student, epochs, batch_size, learning_rate)
+    verbose = _training.check_verbose(verbose)
     if isinstance(target_sparsity, bool) or not isinstance(
         target_sparsity, (int, float)
     ):
@@ -164,6 +168,7 @@ def prune(
         epochs,
         learning_rate,
         callbacks=[sparsity.UpdatePruningStep()],
+        verbose=verbose,
     )
     stripped = sparsity.strip_pruning(pruned)
     model = keras.models.clone_model(student)

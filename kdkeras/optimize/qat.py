@@ -69,6 +69,7 @@ def quantize_aware(
     output_quantized_layers=DEFAULT_OUTPUT_QUANTIZED_LAYERS,
     preserve_sparsity="auto",
     seed=0,
+    verbose=0,
 ):
     """Fine-tunes `student` with fake 8-bit quantization on the distillation loss.
 
@@ -111,6 +112,8 @@ def quantize_aware(
             weights. `"auto"`: when the student is pruned
             (`kdkeras.sparsity.is_pruned`).
         seed: Shuffling seed.
+        verbose: Progress of the fine-tuning, as `fit` shows it: `0` (the
+            default) silent, `1` a progress bar, `2` one line per epoch.
 
     Returns:
         A `QATResult`.
@@ -122,6 +125,7 @@ def quantize_aware(
     """
     require_tensorflow_backend("kdkeras.optimize.quantize_aware")
     _training.check_arguments(student, epochs, batch_size, learning_rate)
+    verbose = _training.check_verbose(verbose)
     # Checked before the student is rebuilt in tf_keras, which takes a while.
     if preserve_sparsity == "auto":
         preserve_sparsity = is_pruned(student)
@@ -145,7 +149,13 @@ def quantize_aware(
     qat_model = quantize(float_model, output_quantized_layers, preserve_sparsity)
     calibrate_activation_ranges(qat_model, data[0], batch_size=batch_size)
     history = _training.fit(
-        qat_model, objective, dataset, validation, epochs, learning_rate
+        qat_model,
+        objective,
+        dataset,
+        validation,
+        epochs,
+        learning_rate,
+        verbose=verbose,
     )
     keras_model = bridge.to_keras3(qat_model, keras.models.clone_model(student))
     return QATResult(

@@ -4,6 +4,8 @@ On by default when the run exports int8 (`distill.deployment_check` in the
 config); see `kdkeras.export.DeploymentCheck`.
 """
 
+import keras
+
 from kdkeras.pipeline import data as run_data
 
 
@@ -64,31 +66,57 @@ def deployment_check(config, data, log):
     )
 
 
-def log_check_results(check, log):
-    """One line per check of `check` (a `DeploymentCheck`) in the run's log."""
-    for result in check.results:
-        if "error" in result:
-            log.info(
-                "  int8 check, epoch %d: export failed: %s",
-                result["epoch"],
-                result["error"],
+class CheckLog(keras.callbacks.Callback):
+    """Logs each check of a `DeploymentCheck` in the run's log as it ends.
+
+    Placed after the check in the callback list, so the line of epoch `e`'s
+    check is in `run.log` at the end of epoch `e` (Keras' own epoch line,
+    which also shows the check's values, goes to the console only).
+
+    Args:
+        check: The `DeploymentCheck`.
+        log: The run's logger.
+    """
+
+    def __init__(self, check, log):
+        super().__init__()
+        self.check = check
+        self.log = log
+        self._num_logged = len(check.results)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for result in self.check.results[self._num_logged :]:
+            log_check_result(result, self.log)
+        self._num_logged = len(self.check.results)
+
+    def on_train_end(self, logs=None):
+        if self.check.stopped:
+            self.log.info(
+                "  distillation stopped by the deployment check after epoch %d",
+                self.check.results[-1]["epoch"],
             )
-            continue
-        latency = result.get("int8_latency_ms")
+
+
+def log_check_result(result, log):
+    """One line in the run's log for one check (a `DeploymentCheck.results`
+    item)."""
+    if "error" in result:
         log.info(
-            "  int8 check, epoch %d: accuracy %.4f (float %.4f, drop %+.4f), "
-            "agreement %.4f, %d bytes%s, %.1f s",
+            "  int8 check, epoch %d: export failed: %s",
             result["epoch"],
-            result["int8_accuracy"],
-            result["float_accuracy"],
-            result["int8_accuracy_drop"],
-            result["int8_agreement"],
-            result["int8_size_bytes"],
-            "" if latency is None else f", {latency:.3f} ms at batch 1",
-            result["seconds"],
+            result["error"],
         )
-    if check.stopped:
-        log.info(
-            "  distillation stopped by the deployment check after epoch %d",
-            check.results[-1]["epoch"],
-        )
+        return
+    latency = result.get("int8_latency_ms")
+    log.info(
+        "  int8 check, epoch %d: accuracy %.4f (float %.4f, drop %+.4f), "
+        "agreement %.4f, %d bytes%s, %.1f s",
+        result["epoch"],
+        result["int8_accuracy"],
+        result["float_accuracy"],
+        result["int8_accuracy_drop"],
+        result["int8_agreement"],
+        result["int8_size_bytes"],
+        "" if latency is None else f", {latency:.3f} ms at batch 1",
+        result["seconds"],
+    )

@@ -21,9 +21,9 @@ from kdkeras.pipeline import data as run_data
 from kdkeras.pipeline import models as run_models
 from kdkeras.pipeline.curves import plot_training_curves
 from kdkeras.pipeline.deployment_check import (
+    CheckLog,
     calibration_images,
     deployment_check,
-    log_check_results,
 )
 from kdkeras.pipeline.training import (
     cosine_adam,
@@ -217,13 +217,13 @@ def run_distill(context):
         steps_per_epoch=steps_per_epoch,
         validation_data=context.validation_batches(distill.batch_size),
         epochs=distill.epochs,
-        callbacks=context.callbacks("distill", checks=(check,) if check else ()),
+        callbacks=context.callbacks(
+            "distill", checks=(check, CheckLog(check, context.log)) if check else ()
+        ),
         shuffle=False,  # The batches are shuffled by the dataset itself.
         verbose=2,
     )
     context.log.info("  distill: %s", final_metrics(history))
-    if check is not None:
-        log_check_results(check, context.log)
     return context.save_model("distill", distiller.student)
 
 
@@ -284,6 +284,15 @@ def run_optimize(context):
     settings, distill = context.config.optimize, context.config.distill
     student, data = context.models["student_distilled"], context.data
     package_dir = context.folder.directory("package")
+    context.log.info(
+        "  %s: %d epochs on %d images, the teacher in the loss",
+        "quantization-aware training of the distilled student"
+        if settings.method == "qat"
+        else f"pruning the distilled student to {settings.target_sparsity:.0%} "
+        "sparsity",
+        settings.epochs,
+        run_data.num_examples(data.train),
+    )
     arguments = dict(
         teacher=context.models["teacher"],
         epochs=settings.epochs,
@@ -292,6 +301,7 @@ def run_optimize(context):
         **objective.optimize_arguments(distill),
         validation_data=data.validation,
         seed=context.config.run.seed,
+        verbose=2,
     )
     if settings.method == "qat":
         result = optimize.quantize_aware(student, data.train, **arguments)

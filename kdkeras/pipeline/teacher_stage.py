@@ -54,6 +54,11 @@ def run_teacher(context):
     if folder.is_finished("teacher_head"):
         core.load_weights(head_weights)
     elif teacher_config.head_epochs:
+        context.log.info(
+            "  teacher head: %d epochs, the %s backbone frozen",
+            teacher_config.head_epochs,
+            teacher_config.preset,
+        )
         transfer.fine_tune(
             core,
             train,
@@ -68,6 +73,14 @@ def run_teacher(context):
             core.save_weights(temporary_path)
         folder.mark_finished("teacher_head", weights=head_weights)
     if teacher_config.fine_tune_epochs:
+        context.log.info(
+            "  teacher fine-tuning: %d epochs, %s",
+            teacher_config.fine_tune_epochs,
+            "the whole network trained"
+            if from_scratch or teacher_config.num_unfrozen_layers is None
+            else f"the top {teacher_config.num_unfrozen_layers} backbone layers "
+            "unfrozen",
+        )
         histories = transfer.fine_tune(
             core,
             train,

@@ -104,6 +104,12 @@ def test_pruned_student_reaches_its_target_sparsity():
             TypeError,
             "`target_sparsity` must be a number",
         ),
+        (
+            (np.zeros((4, 28, 28, 1)), np.zeros(4)),
+            {"verbose": True},
+            ValueError,
+            "`verbose` must be 0, 1, 2 or 'auto'",
+        ),
     ],
 )
 def test_bad_inputs_are_refused_before_training(data, kwargs, error, message):
@@ -111,3 +117,26 @@ def test_bad_inputs_are_refused_before_training(data, kwargs, error, message):
     kwargs = {"target_sparsity": 0.5, **kwargs}
     with pytest.raises(error, match=message):
         optimize.prune(student, data, **kwargs)
+
+
+def test_verbose_2_prints_one_line_per_epoch(capsys):
+    rng = np.random.default_rng(0)
+    data = (rng.integers(0, 256, (64, 28, 28, 1)), np.arange(64) % 10)
+    student = kdkeras.models.build_cnn(filters=(4,), dense_units=None)
+    quiet = optimize.prune(student, data, epochs=2, batch_size=32)
+    assert capsys.readouterr().out == ""
+    assert sorted(quiet.history) == ["accuracy", "loss"]
+    optimize.prune(
+        student, data, epochs=2, batch_size=32, validation_data=data, verbose=2
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if line.startswith("Epoch")] == [
+        "Epoch 1/2",
+        "Epoch 2/2",
+    ]
+    epoch_lines = [line for line in lines if line.startswith("2/2 - ")]
+    assert len(epoch_lines) == 2
+    assert all(
+        " - loss: " in line and " - accuracy: " in line and " - val_accuracy: " in line
+        for line in epoch_lines
+    )

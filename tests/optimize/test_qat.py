@@ -87,6 +87,13 @@ def test_teacher_and_stored_logits_are_exclusive():
         )
 
 
+def test_verbose_is_checked_before_the_rebuild():
+    student = kdkeras.models.build_cnn(filters=(4,), dense_units=None)
+    x = np.zeros((8, 28, 28, 1), "uint8")
+    with pytest.raises(ValueError, match="`verbose` must be 0, 1, 2 or 'auto'"):
+        qat.quantize_aware(student, (x, np.zeros(8)), verbose=3)
+
+
 def _export_int8(qat_model, path):
     return export_litert(qat_model, path, quantization="int8", quantization_aware=True)
 

@@ -1,5 +1,6 @@
 """The distill stage's deployment check: on by default with an int8 export,
-configured by `distill.deployment_check`, placed before TensorBoard."""
+configured by `distill.deployment_check`, placed before TensorBoard, each
+check logged as its epoch ends."""
 
 import logging
 
@@ -10,7 +11,7 @@ import pytest
 from kdkeras.config import ConfigError, validate_config
 from kdkeras.export import DeploymentCheck
 from kdkeras.pipeline.data import RunData
-from kdkeras.pipeline.deployment_check import deployment_check
+from kdkeras.pipeline.deployment_check import CheckLog, deployment_check
 from kdkeras.pipeline.training import stage_callbacks
 
 LOG = logging.getLogger("test_deployment_check")
@@ -107,4 +108,38 @@ def test_the_check_comes_after_the_csv_logger_and_before_tensorboard(tmp_path):
         keras.callbacks.BackupAndRestore,
         DeploymentCheck,
         keras.callbacks.TensorBoard,
+    ]
+
+
+def test_each_check_is_logged_as_its_epoch_ends(caplog):
+    class Check:
+        results = []
+        stopped = False
+
+    check = Check()
+    check_log = CheckLog(check, LOG)
+    result = {
+        "int8_accuracy": 0.85,
+        "float_accuracy": 0.86,
+        "int8_accuracy_drop": 0.01,
+        "int8_agreement": 0.998,
+        "int8_size_bytes": 14880,
+        "int8_latency_ms": 0.03,
+        "seconds": 3.2,
+    }
+    with caplog.at_level(logging.INFO, logger=LOG.name):
+        check_log.on_epoch_end(0)
+        assert caplog.messages == []
+        check.results.append({"epoch": 2, **result})
+        check_log.on_epoch_end(1)
+        check_log.on_epoch_end(2)
+        check.results.append({"epoch": 4, "error": "top-1 agreement 0.2", "seconds": 1})
+        check.stopped = True
+        check_log.on_epoch_end(3)
+        check_log.on_train_end()
+    assert caplog.messages == [
+        "  int8 check, epoch 2: accuracy 0.8500 (float 0.8600, drop +0.0100), "
+        "agreement 0.9980, 14880 bytes, 0.030 ms at batch 1, 3.2 s",
+        "  int8 check, epoch 4: export failed: top-1 agreement 0.2",
+        "  distillation stopped by the deployment check after epoch 4",
     ]
