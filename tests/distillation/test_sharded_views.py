@@ -20,14 +20,6 @@ PLAN = views.ViewPlan(
 )
 
 
-@pytest.fixture(scope="module")
-def images():
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 255, (40, 8, 8, 1)).astype("uint8")
-    y = rng.integers(0, 4, 40)
-    return x, y
-
-
 def make_teacher(seed=0):
     keras.utils.set_random_seed(seed)
     return keras.Sequential(
