@@ -4,9 +4,12 @@ distill stages.
 With the training images in memory (a named data set or `.npz`), the views
 of image `i` at epoch `e` are drawn from `[run.seed, e]` as stored
 parameters (`kdkeras.distillation.views.ViewPlan`), so both students train
-on exactly the same views in the same order, and offline distillation can
-cache the teacher's logits of each of them
-(`kdkeras.distillation.view_cache`).
+on exactly the same views, epoch by epoch, and offline distillation can
+cache the teacher's logits of each of them (`kdkeras.distillation.view_cache`,
+as a sharded directory: `cached_views_batches`). Online, the views come in
+the scratch stage's order; offline, each epoch's views are read in image
+order from the cache and shuffled within its reader's buffer (10,000 views;
+the training arrays are already in a seeded random order).
 
 An image folder never sits in memory as one array, so its batches are
 augmented as they stream by Keras' own preprocessing layers
@@ -22,6 +25,9 @@ import os
 import keras
 
 from kdkeras.distillation import views
+
+VIEW_CACHE = "teacher_views"
+"""The offline view cache's directory in the run folder's `models/`."""
 
 
 def plan(config):
@@ -44,32 +50,58 @@ def views_batches(config, train, batch_size, epochs):
 
 def cached_views_batches(context, teacher, batch_size, epochs):
     """`(dataset, steps_per_epoch)` of `(view, (label, teacher_logits))`
-    batches, the teacher's logits of every view cached in the run folder."""
-    from kdkeras import offline
+    batches, the teacher's logits of every view cached in the run folder.
+
+    The cache is the sharded, streamed one (`models/teacher_views/`,
+    `kdkeras.distillation.sharded_views`): written batch by batch into a
+    temporary directory renamed into place when complete, and read back
+    epoch by epoch, so memory does not grow with `epochs × images`. A
+    resumed run reuses a complete cache of the same teacher, images and
+    views; a killed write left no cache to reuse.
+    """
     from kdkeras.distillation import view_cache
 
     x, y = context.data.train
-    path = os.path.join(context.folder.directory("models"), "teacher_views.npz")
-    cache = None
-    if os.path.exists(path):
-        try:
-            cache = view_cache.load_teacher_views(path, x, teacher)
-        except offline.StaleCacheError:
-            context.log.info("  the teacher-view cache is stale: recomputing it")
-        if cache is not None and (
-            cache.plan != plan(context.config) or cache.epochs != epochs
-        ):
-            context.log.info("  the teacher-view cache has other views: recomputing")
-            cache = None
+    directory = os.path.join(context.folder.directory("models"), VIEW_CACHE)
+    cache = _reusable_view_cache(context, directory, teacher, epochs)
     if cache is None:
         context.log.info(
             "  computing the teacher's logits of %d views of %d images", epochs, len(x)
         )
         cache = view_cache.cache_teacher_views(
-            teacher, x, path, plan(context.config), epochs, overwrite=True, verbose=2
+            teacher,
+            x,
+            directory,
+            plan(context.config),
+            epochs,
+            overwrite=True,
+            verbose=2,
         )
     dataset = cache.dataset(x, y, batch_size=batch_size, seed=context.config.run.seed)
     return dataset, cache.steps_per_epoch(len(x), batch_size)
+
+
+def _reusable_view_cache(context, directory, teacher, epochs):
+    """The view cache in `directory` if it holds this run's views, or `None`."""
+    from kdkeras import offline
+    from kdkeras.distillation import view_cache
+
+    if not os.path.isdir(directory):
+        return None
+    try:
+        cache = view_cache.load_teacher_views(directory, context.data.train[0], teacher)
+    except offline.StaleCacheError:
+        context.log.info("  the teacher-view cache is stale: recomputing it")
+        return None
+    except (OSError, ValueError) as error:
+        context.log.info(
+            "  the teacher-view cache is unreadable (%s): recomputing", error
+        )
+        return None
+    if cache.plan != plan(context.config) or cache.epochs != epochs:
+        context.log.info("  the teacher-view cache has other views: recomputing")
+        return None
+    return cache
 
 
 def batch_augmentation(config, data):

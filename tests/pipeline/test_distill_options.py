@@ -5,6 +5,8 @@ and several teachers averaged."""
 
 import csv
 import json
+import logging
+import os
 
 import keras
 import numpy as np
@@ -13,10 +15,12 @@ import yaml
 
 import kdkeras
 from kdkeras.config import ConfigError, validate_config
-from kdkeras.distillation import schedules
+from kdkeras.distillation import schedules, sharded_views, view_cache
 from kdkeras.models import build_cnn
 from kdkeras.pipeline import augmentation, folder_logits, objective, start_run
 from kdkeras.pipeline.data import load_run_data
+from kdkeras.pipeline.run_folder import RunFolder
+from kdkeras.pipeline.stages import RunContext
 
 
 @pytest.fixture
@@ -157,6 +161,87 @@ def test_scratch_and_distill_see_the_same_shifted_views(digits_npz, tmp_path):
     assert any(shift != (0, 0, False) for shift in shifts)
 
 
+def _view_cache_context(digits_npz, tmp_path, shift=1):
+    config = _config(
+        digits_npz, tmp_path, augmentation={"shift": shift, "horizontal_flip": False}
+    )
+    return RunContext(
+        config=config,
+        folder=RunFolder(str(tmp_path / "run")),
+        data=load_run_data(config.data, config.run.seed),
+        log=logging.getLogger("kdkeras.test_view_cache"),
+    )
+
+
+def test_offline_views_are_cached_as_shards_and_reused_when_complete(
+    digits_npz, tmp_path, caplog
+):
+    context = _view_cache_context(digits_npz, tmp_path)
+    teacher = keras.saving.load_model(_teacher_path(tmp_path, 0))
+    models = context.folder.directory("models")
+    manifest = os.path.join(models, "teacher_views", "manifest.json")
+    caplog.set_level(logging.INFO, logger="kdkeras.test_view_cache")
+
+    dataset, steps = augmentation.cached_views_batches(context, teacher, 32, epochs=2)
+    assert steps == 6  # 180 training images
+    views_batch, (labels, teacher_logits) = next(iter(dataset))
+    np.testing.assert_allclose(
+        teacher.predict(views_batch, verbose=0), teacher_logits, atol=1e-5
+    )
+    assert sorted(os.listdir(models)) == ["teacher_views"]
+    written = os.stat(manifest).st_mtime_ns
+    assert caplog.text.count("computing the teacher's logits of 2 views") == 1
+
+    # --resume: the finished cache is read, not recomputed.
+    augmentation.cached_views_batches(context, teacher, 32, epochs=2)
+    assert os.stat(manifest).st_mtime_ns == written
+    assert caplog.text.count("computing the teacher's logits") == 1
+
+    # Another number of epochs, or a damaged shard: recomputed.
+    augmentation.cached_views_batches(context, teacher, 32, epochs=3)
+    assert "the teacher-view cache has other views: recomputing" in caplog.text
+    shard = os.path.join(models, "teacher_views", "shard-00000.tfrecord")
+    with open(shard, "r+b") as file:
+        file.truncate(10)
+    augmentation.cached_views_batches(context, teacher, 32, epochs=3)
+    assert "the teacher-view cache is unreadable" in caplog.text
+    assert caplog.text.count("computing the teacher's logits of 3 views") == 2
+    assert os.path.getsize(shard) > 10
+
+
+def test_a_killed_view_cache_write_is_not_reused(digits_npz, tmp_path, caplog):
+    context = _view_cache_context(digits_npz, tmp_path)
+    teacher = keras.saving.load_model(_teacher_path(tmp_path, 0))
+    models = context.folder.directory("models")
+    caplog.set_level(logging.INFO, logger="kdkeras.test_view_cache")
+
+    class Killed(Exception):
+        pass
+
+    calls = []
+    predict = teacher.predict_on_batch
+
+    def predict_then_die(images):
+        calls.append(len(images))
+        if len(calls) > 1:
+            raise Killed
+        return predict(images)
+
+    teacher.predict_on_batch = predict_then_die
+    with pytest.raises(Killed):  # in the second epoch's views
+        augmentation.cached_views_batches(context, teacher, 32, epochs=2)
+    assert not os.path.exists(os.path.join(models, "teacher_views"))
+    # What `kill -9` leaves: the temporary directory of a dead process.
+    leftover = os.path.join(models, ".partial-999999999-x-teacher_views")
+    os.makedirs(leftover)
+    open(os.path.join(leftover, "shard-00000.tfrecord"), "wb").close()
+
+    teacher.predict_on_batch = predict
+    augmentation.cached_views_batches(context, teacher, 32, epochs=2)
+    assert caplog.text.count("computing the teacher's logits of 2 views") == 2
+    assert sorted(os.listdir(models)) == ["teacher_views"]
+
+
 def _shifted(images, rows, cols):
     """`images` moved down by `rows` and right by `cols` pixels, zero fill."""
     shifted = np.roll(images, (rows, cols), axis=(1, 2))
@@ -190,8 +275,14 @@ def test_offline_run_with_views_dkd_schedules_and_two_teachers(digits_npz, tmp_p
     assert folder.finished_stages() == ["teacher", "scratch", "distill", "report"]
     teacher = keras.saving.load_model(folder.model_path("teacher"))
     assert isinstance(teacher, kdkeras.distillation.TeacherEnsemble)
-    cache = np.load(folder.file("models", "teacher_views.npz"))
-    assert cache["teacher_logits"].shape == (2, 180, 10)
+    cache = view_cache.load_teacher_views(
+        folder.file("models", "teacher_views"),
+        load_run_data(config.data, config.run.seed).train[0],
+        teacher,
+    )
+    assert isinstance(cache, sharded_views.ShardedViewCache)
+    assert (cache.epochs, cache.num_samples, cache.num_classes) == (2, 180, 10)
+    assert not os.path.exists(folder.file("models", "teacher_views.npz"))
     with open(folder.history_path("distill"), newline="") as file:
         rows = list(csv.DictReader(file))
     assert len(rows) == 2
