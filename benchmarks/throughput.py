@@ -16,6 +16,11 @@ Measures training samples per second, in one run and side by side, of
   plain's pipeline zipped with logits streamed from TFRecord shards written
   once by `kdkeras.distillation.sharded_cache.cache_teacher_logits` (issue 13).
   Goal: sharded cache >= 0.95x plain.
+* sharded views cache: the offline Distiller on the same views as "plain,
+  views", their logits streamed from a sharded view cache
+  (`view_cache.cache_teacher_views(teacher, x, "dir/", plan, 1)`,
+  `kdkeras.distillation.sharded_views`) and the views rendered by the same
+  function (issue 13). Goal: sharded views cache >= 0.95x plain, views.
 
 All three train the same small CNN (from the same initial weights) with the
 same optimizer settings on the embedded Fashion-MNIST subset, fed as cached
@@ -29,8 +34,11 @@ ratios to plain training, and whether other processes disturbed the timings.
     python benchmarks/throughput.py            # defaults: 10000 samples, 5 reps
     python benchmarks/throughput.py --quick    # smoke test, a few seconds
 
+`--sharded-only` times only plain and sharded cache, `--views-only` only
+plain and the three view rows, with more repetitions in the same time.
 `--diagnose` adds variants that isolate the costs of the offline Distiller
-(see `benchmarks/README.md`).
+(see `benchmarks/README.md`). The report and the goals are in
+`throughput_report.py`.
 """
 
 import argparse
@@ -39,28 +47,19 @@ import datetime
 import os
 import platform
 import shutil
-import statistics
 import tempfile
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
+from throughput_report import busy_cpu_seconds, print_report, report_disturbance
 
 import kdkeras
 
-OFFLINE_GOAL = 0.98
-"""Offline distillation should train at least this fraction of plain speed."""
-
-VIEWS_GOAL = 0.95
-"""Training from the view cache vs plain training on the same views (issue 10)."""
-
-SHARDED_GOAL = 0.95
-"""Training from the streamed, sharded logit cache vs plain training (issue 13)."""
-
-BUSY_SHARE = 0.05
-"""An epoch during which other processes (or the hypervisor, as steal time) used
-more CPU than this fraction of its wall time counts as disturbed."""
+SHARDED_ONLY = ("plain", "sharded cache")
+VIEWS_ONLY = ("plain", "plain, views", "views cache", "sharded views cache")
+"""The variants `--sharded-only` and `--views-only` time."""
 
 LEARNING_RATE = 1e-3
 WARMUP_BATCHES = 5
@@ -267,17 +266,33 @@ def view_variants(teacher, new_student, x, y, batch_size, autotune):
     distiller = kdkeras.Distiller(teacher=None, student=new_student())
     distiller.compile(optimizer=make_optimizer())
     cached_views = cache.dataset(x, y, batch_size, shuffle=False)
+    sharded_cache = kdkeras.distillation.view_cache.cache_teacher_views(
+        teacher, x, os.path.join(temporary_directory(), "views"), plan, 1
+    )
+    sharded_distiller = kdkeras.Distiller(teacher=None, student=new_student())
+    sharded_distiller.compile(optimizer=make_optimizer())
+    sharded_views = sharded_cache.dataset(x, y, batch_size, shuffle=False)
     return [
         Variant("plain, views", plain, with_autotune(plain_views, autotune)),
         Variant("views cache", distiller, with_autotune(cached_views, autotune)),
+        Variant(
+            "sharded views cache",
+            sharded_distiller,
+            with_autotune(sharded_views, autotune),
+        ),
     ]
+
+
+def temporary_directory():
+    """A new directory, removed when the script exits."""
+    directory = tempfile.mkdtemp(prefix="kdkeras-throughput-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory
 
 
 def sharded_variant(teacher, new_student, x, y, batch_size, autotune):
     """The offline Distiller on plain's pipeline zipped with streamed logits."""
-    directory = tempfile.mkdtemp(prefix="kdkeras-throughput-")
-    atexit.register(shutil.rmtree, directory, ignore_errors=True)
-    cache = os.path.join(directory, "logits")
+    cache = os.path.join(temporary_directory(), "logits")
     sharded_cache = kdkeras.distillation.sharded_cache
     sharded_cache.cache_teacher_logits(
         teacher, make_dataset(x, y, batch_size, autotune), cache
@@ -288,93 +303,6 @@ def sharded_variant(teacher, new_student, x, y, batch_size, autotune):
     distiller = kdkeras.Distiller(teacher=None, student=new_student())
     distiller.compile(optimizer=make_optimizer())
     return Variant("sharded cache", distiller, with_autotune(dataset, autotune))
-
-
-def print_report(variants, num_samples, batch_size, repeats, logits_seconds):
-    rates = {v.name: [num_samples / seconds for seconds in v.seconds] for v in variants}
-    medians = {name: statistics.median(values) for name, values in rates.items()}
-    plain = medians["plain"]
-    width = max(len(v.name) for v in variants)
-    print()
-    print(
-        f"{num_samples} samples/epoch, batch size {batch_size}, {repeats} timed "
-        f"epochs per variant (interleaved); teacher logits computed once in "
-        f"{logits_seconds:.1f} s"
-    )
-    header = (
-        f"{'variant':<{width}}  {'samples/s':>9}  {'min':>6}  {'max':>6}  "
-        f"{'s/epoch':>7}  {'CPU s/epoch':>11}  {'vs plain':>8}"
-    )
-    print(header)
-    print("-" * len(header))
-    for v in variants:
-        median = medians[v.name]
-        print(
-            f"{v.name:<{width}}  {median:>9.0f}  {min(rates[v.name]):>6.0f}  "
-            f"{max(rates[v.name]):>6.0f}  {statistics.median(v.seconds):>7.3f}  "
-            f"{statistics.median(v.cpu_seconds):>11.3f}  {median / plain:>7.3f}x"
-        )
-    print()
-    ratios = {}
-    for name in ("online", "offline"):
-        if name not in medians:
-            continue  # --sharded-only
-        ratios[name] = medians[name] / plain
-        # Paired per repetition (the epochs ran back to back): robust to drift.
-        paired = statistics.median(
-            rate / plain_rate
-            for rate, plain_rate in zip(rates[name], rates["plain"], strict=True)
-        )
-        ratios[name + " paired"] = paired
-        print(
-            f"{name + ' / plain:':<16} {ratios[name]:.3f}  (median of the "
-            f"per-repetition ratios: {paired:.3f})"
-        )
-    if "views cache" in medians:
-        views_ratio = medians["views cache"] / medians["plain, views"]
-        print(
-            f"{'views cache / plain, views:':<16} {views_ratio:.3f}  (goal >= "
-            f"{VIEWS_GOAL:.2f}: {'met' if views_ratio >= VIEWS_GOAL else 'NOT met'})"
-        )
-    sharded_ratio = medians["sharded cache"] / plain
-    sharded_paired = statistics.median(
-        rate / plain_rate
-        for rate, plain_rate in zip(rates["sharded cache"], rates["plain"], strict=True)
-    )
-    sharded_cpu = statistics.median(
-        next(v for v in variants if v.name == "sharded cache").cpu_seconds
-    ) / statistics.median(variants[0].cpu_seconds)
-    print(
-        f"{'sharded cache / plain:':<16} {sharded_ratio:.3f}  (median of the "
-        f"per-repetition ratios: {sharded_paired:.3f}; CPU time per epoch, plain / "
-        f"sharded: {1 / sharded_cpu:.3f}; goal >= {SHARDED_GOAL:.2f}: "
-        f"{'met' if sharded_ratio >= SHARDED_GOAL else 'NOT met'})"
-    )
-    if "offline" not in ratios:
-        return None
-    met = ratios["offline"] >= OFFLINE_GOAL
-    print(
-        f"goal offline >= {OFFLINE_GOAL:.2f} x plain: {'met' if met else 'NOT met'} "
-        f"({ratios['offline']:.4f})"
-    )
-    if met != (ratios["offline paired"] >= OFFLINE_GOAL):
-        print(
-            "  (the per-repetition ratios say otherwise: the machine drifted "
-            "during the run; rerun, or raise --repeats)"
-        )
-    return ratios["offline"]
-
-
-def busy_cpu_seconds():
-    """CPU seconds all processes have used since boot (Linux), or `None`."""
-    try:
-        with open("/proc/stat") as file:
-            fields = [int(value) for value in file.readline().split()[1:]]
-        ticks = os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, AttributeError):
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
-    return (user + nice + system + irq + softirq + steal) / ticks
 
 
 def parse_args(argv=None):
@@ -408,6 +336,11 @@ def parse_args(argv=None):
         help="time only plain and sharded cache (more repetitions in less time)",
     )
     parser.add_argument(
+        "--views-only",
+        action="store_true",
+        help="time only plain, plain, views and the two view caches",
+    )
+    parser.add_argument(
         "--diagnose",
         action="store_true",
         help="also time variants that isolate the offline Distiller's costs",
@@ -417,6 +350,8 @@ def parse_args(argv=None):
         args.repeats = 2 if args.quick else 5
     if args.quick and args.samples is None:
         args.samples = 1024
+    if args.sharded_only and args.views_only:
+        parser.error("--sharded-only and --views-only exclude each other")
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
     if args.batch_size < 1:
@@ -442,7 +377,9 @@ def main(argv=None):
         x, y, args.batch_size, diagnose=args.diagnose, autotune=args.autotune
     )
     if args.sharded_only:
-        variants = [v for v in variants if v.name in ("plain", "sharded cache")]
+        variants = [v for v in variants if v.name in SHARDED_ONLY]
+    elif args.views_only:
+        variants = [v for v in variants if v.name in VIEWS_ONLY]
     for variant in variants:
         variant.warm_up()
     for repeat in range(args.repeats):
@@ -456,30 +393,6 @@ def main(argv=None):
     print_report(variants, num_samples, args.batch_size, args.repeats, logits_seconds)
     print(f"\ntotal runtime {time.perf_counter() - started:.0f} s")
     report_disturbance(variants)
-
-
-def report_disturbance(variants):
-    """Says whether other processes used the CPU while epochs were timed."""
-    if not all(v.others_cpu_seconds for v in variants):
-        return  # no /proc/stat
-    total = sum(sum(v.others_cpu_seconds) for v in variants)
-    wall = sum(sum(v.seconds) for v in variants)
-    disturbed = sum(
-        # /proc/stat counts in ticks of 10 ms: ignore less than 5 ticks.
-        others > max(BUSY_SHARE * seconds, 0.05)
-        for v in variants
-        for others, seconds in zip(v.others_cpu_seconds, v.seconds, strict=True)
-    )
-    epochs = sum(len(v.seconds) for v in variants)
-    print(
-        f"other processes used {total:.1f} CPU s during the {wall:.0f} s of "
-        f"timed epochs; {disturbed} of {epochs} epochs disturbed"
-    )
-    if disturbed:
-        print(
-            "WARNING: the machine was not idle; the timings are unreliable. "
-            "Rerun when nothing else is running."
-        )
 
 
 if __name__ == "__main__":
