@@ -128,7 +128,10 @@ def test_qat_with_teacher_gives_an_int8_tflite_as_accurate_as_the_student(tmp_pa
     (x_train, y_train), (x_test, y_test) = (
         kdkeras.datasets.load_embedded_fashion_mnist()
     )
-    x_train, x_test = x_train[..., None], x_test[..., None]
+    # 4,000 of the 9,000 training images: enough for a student that int8
+    # must not make worse, at half the time.
+    x_train, y_train = x_train[:4000, ..., None], y_train[:4000]
+    x_test = x_test[..., None]
     keras.utils.set_random_seed(0)
     teacher = _trained(
         kdkeras.models.build_cnn(
