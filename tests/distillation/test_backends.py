@@ -113,12 +113,39 @@ def test_one_step_gives_the_same_loss_and_weights_on_tensorflow_and_jax():
         np.testing.assert_allclose(got, expected, atol=0)
 
 
+# The tests run again on JAX: those of what computes in the training step
+# (the Distiller, its losses, features, schedules, teachers, stored logits).
+# Validation errors, diagnostics and the caches' storage are NumPy or
+# tf.data code that no backend changes; they run on TensorFlow only. Three
+# groups, so pytest-xdist runs them side by side.
+JAX_GROUPS = {
+    "distiller": ["distillation/test_distiller.py", "distillation/test_outputs.py"],
+    "methods": [
+        "distillation/test_distiller_methods.py",
+        "distillation/test_features.py",
+        "distillation/test_schedules.py",
+        "distillation/test_teachers.py",
+        "distillation/test_offline.py",
+        "distillation/test_offline_datasets.py",
+        "distillation/test_callbacks.py",
+        "distillation/test_serialization.py",
+    ],
+    "losses": ["losses"],
+}
+
+
+def test_jax_groups_name_existing_test_files():
+    for paths in JAX_GROUPS.values():
+        for path in paths:
+            assert (TESTS / path).exists(), path
+
+
 @pytest.mark.slow
 @pytest.mark.tensorflow
-@pytest.mark.parametrize("folder", ["distillation", "losses"])
-def test_distillation_and_loss_tests_pass_on_jax(folder):
+@pytest.mark.parametrize("group", sorted(JAX_GROUPS))
+def test_distillation_and_loss_tests_pass_on_jax(group):
     """The Distiller's and the losses' tests, run again on JAX (TF-only ones
-    are skipped); one test per folder, so pytest-xdist runs them side by side."""
+    are skipped)."""
     output = _run(
         "jax",
         "-m",
@@ -128,6 +155,6 @@ def test_distillation_and_loss_tests_pass_on_jax(folder):
         "no:cacheprovider",
         "-p",
         "no:xdist",
-        str(TESTS / folder),
+        *(str(TESTS / path) for path in JAX_GROUPS[group]),
     )
     assert " passed" in output and "failed" not in output, output[-2000:]
