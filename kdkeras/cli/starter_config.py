@@ -84,7 +84,7 @@ distill:
     on_budget_exceeded: warn   # or stop
 
 # augmentation:          # the same shifted/flipped views for scratch and distill
-#   shift: 2             # pixels; needs images in memory (not an image folder)
+#   shift: 2             # pixels; for an image folder, with distill.mode online
 #   horizontal_flip: true
 
 # optimize:              # quantization-aware training or pruning
