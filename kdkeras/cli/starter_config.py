@@ -10,6 +10,12 @@ a folder of `.txt` files per class (and no images) gets a text config
 import collections
 import os
 
+from kdkeras.cli.config_sections import (
+    closing_sections,
+    distill_training_keys,
+    header,
+    scratch_section,
+)
 from kdkeras.cli.text_starter_config import count_text_files, text_starter_config
 from kdkeras.pipeline.data import class_folders
 
@@ -41,7 +47,7 @@ data:
   test_split: 0.2         # held out for the report; or give test_path: FOLDER
 """
 
-_REST = """\
+_MODELS = """\
 teacher:
   # A keras.applications preset fine-tuned in two stages (head, then the top
   # 20 layers), or path: a saved .keras teacher taking these images, or
@@ -60,29 +66,21 @@ student:
   filters: [8, 16]
   pooling: flatten
 
-scratch:                 # the baseline: the student on the labels alone
-  enabled: true
-  epochs: 15
-  batch_size: 64
-  learning_rate: 0.003
+"""
 
+_DISTILL = """\
 distill:
   loss: kd               # any kdkeras.losses name: kd, dkd, kd_standardized, …
-  # loss: {{name: dkd, target_weight: 1.0, non_target_weight: 8.0}}  # with arguments
+  # loss: {name: dkd, target_weight: 1.0, non_target_weight: 8.0}  # with arguments
   alpha: 0.1             # weight of the label loss; or a schedule:
-  # alpha: {{schedule: linear, start: 1.0, end: 0.1, epochs: 5}}
-  temperature: 2.0       # or {{schedule: cosine, start: 8, end: 2}} (linear, constant)
+  # alpha: {schedule: linear, start: 1.0, end: 0.1, epochs: 5}
+  temperature: 2.0       # or {schedule: cosine, start: 8, end: 2} (linear, constant)
   mode: online           # or offline (teacher logits cached once)
   # features:            # with a ready functional teacher.path, online only
-  #   - {{kind: hint, teacher_layer: block2_relu, student_layer: block1_relu}}
-  epochs: 15
-  batch_size: 64
-  learning_rate: 0.003
-  deployment_check:      # the int8 student scored on validation images as it trains
-    every_n_epochs: 5
-    max_accuracy_drop: 0.02    # float minus int8 accuracy; null for no budget
-    on_budget_exceeded: warn   # or stop
+  #   - {kind: hint, teacher_layer: block2_relu, student_layer: block1_relu}
+"""
 
+_OPTIONAL = """
 # augmentation:          # the same shifted/flipped views for scratch and distill
 #   shift: 2             # pixels; for an image folder, with distill.mode online
 #   horizontal_flip: true
@@ -91,25 +89,10 @@ distill:
 #   method: qat          # or prune (target_sparsity: 0.5)
 #   epochs: 1
 
-export:
-  quantizations: [float16, int8]   # float32, float16, dynamic, int8
-
-report:
-  latency_runs: 100
-
-run:
-  name: {name}
-  output_dir: runs       # relative to where kdkeras runs
-  seed: 1337
-  tensorboard: true
 """
 
-_HEADER = """\
-# kdkeras run config: `kdkeras run {file_name}`.
-# Input paths are relative to this file. Any key can be changed for one run
-# with --set, e.g. `kdkeras run {file_name} --set distill.epochs=3`.
-
-"""
+_EPOCHS = 15
+_BATCH_SIZE = 64
 
 
 def describe_image_folder(directory, max_images=_SAMPLED_IMAGES):
@@ -170,8 +153,7 @@ def holds_texts(directory):
 
 def starter_config(config_path, data_dir=None):
     """The text of a commented starter config to be written at `config_path`."""
-    file_name = os.path.basename(config_path)
-    text = _HEADER.format(file_name=file_name)
+    text = header(os.path.basename(config_path))
     if data_dir is None:
         text += _DATA_EMBEDDED
         image_side = 28
@@ -196,7 +178,16 @@ def starter_config(config_path, data_dir=None):
         image_side = max(height, width)
     # MobileNetV2 takes 32 px and more; small images are scaled up to 48 px.
     teacher_side = max(48, min(image_side, MAX_IMAGE_SIDE))
-    return text + "\n" + _REST.format(teacher_side=teacher_side, name=name)
+    return (
+        text
+        + "\n"
+        + _MODELS.format(teacher_side=teacher_side)
+        + scratch_section(_EPOCHS, _BATCH_SIZE)
+        + _DISTILL
+        + distill_training_keys(_EPOCHS, _BATCH_SIZE, "images", every_n_epochs=5)
+        + _OPTIONAL
+        + closing_sections(name, "float32, float16, dynamic, int8")
+    )
 
 
 def _run_name(text):

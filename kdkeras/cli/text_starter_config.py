@@ -12,6 +12,11 @@ import os
 
 import numpy as np
 
+from kdkeras.cli.config_sections import (
+    closing_sections,
+    distill_training_keys,
+    scratch_section,
+)
 from kdkeras.pipeline.data import class_folders
 from kdkeras.pipeline.text_folder import TEXT_SUFFIX
 
@@ -22,7 +27,7 @@ attention quadratically."""
 _SAMPLED_TEXTS = 500
 _COVERED_FRACTION = 0.9
 
-TEXT_FOLDER_CONFIG = """\
+_TEXT_MODELS = """\
 data:
   source: text_folder
   path: {path}
@@ -55,40 +60,21 @@ student:
   embedding_dim: 8
   hidden_units: [16]            # one hidden layer, or [] for none
 
-scratch:                 # the baseline: the student on the labels alone
-  enabled: true
-  epochs: 12
-  batch_size: 32
-  learning_rate: 0.003
+"""
+"""`data`, `teacher` and `student`, formatted with `describe_text_folder`'s
+numbers and the folder's `path`."""
 
+_DISTILL = """\
 distill:
   loss: kd               # any kdkeras.losses name: kd, dkd, kd_standardized, …
   alpha: 0.5             # weight of the label loss; or a schedule:
-  # alpha: {{schedule: linear, start: 1.0, end: 0.1, epochs: 5}}
+  # alpha: {schedule: linear, start: 1.0, end: 0.1, epochs: 5}
   temperature: 2.0
   mode: offline          # the teacher's logits cached once; or online
-  epochs: 12
-  batch_size: 32
-  learning_rate: 0.003
-  deployment_check:      # the int8 student scored on validation texts as it trains
-    every_n_epochs: 4
-    max_accuracy_drop: 0.02    # float minus int8 accuracy; null for no budget
-    on_budget_exceeded: warn   # or stop
-
-export:
-  quantizations: [float16, int8]   # with vocab.txt and the tokenizer in metadata.json
-
-report:
-  latency_runs: 100
-
-run:
-  name: {name}
-  output_dir: runs       # relative to where kdkeras runs
-  seed: 1337
-  tensorboard: true
 """
-"""The config after the header, formatted with `describe_text_folder`'s
-numbers, the folder's `path` and the run's `name`."""
+
+_EPOCHS = 12
+_BATCH_SIZE = 32
 
 
 def count_text_files(directory):
@@ -154,7 +140,7 @@ def text_starter_config(data_dir, relative_path, name):
         name: The run's name.
     """
     folder = describe_text_folder(data_dir)
-    return TEXT_FOLDER_CONFIG.format(
+    models = _TEXT_MODELS.format(
         path=relative_path,
         num_classes=len(folder["class_names"]),
         counts=", ".join(f"{n}: {c}" for n, c in folder["counts"].items()),
@@ -164,7 +150,14 @@ def text_starter_config(data_dir, relative_path, name):
         covered=round(100 * _COVERED_FRACTION),
         covering=folder["covering_tokens"],
         median=folder["median_tokens"],
-        name=name,
+    )
+    return (
+        models
+        + scratch_section(_EPOCHS, _BATCH_SIZE)
+        + _DISTILL
+        + distill_training_keys(_EPOCHS, _BATCH_SIZE, "texts", every_n_epochs=4)
+        + "\n"
+        + closing_sections(name, "with vocab.txt and the tokenizer in metadata.json")
     )
 
 

@@ -191,6 +191,7 @@ def export_litert(
     allow_select_tf_ops=False,
     quantization_aware=False,
     verbose=0,
+    progress_label=None,
 ):
     """Exports `model` to a LiteRT (`.tflite`) file for phones and edge devices.
 
@@ -245,6 +246,9 @@ def export_litert(
             against Keras on 8 inputs: top-1 agreement 1.000, max difference
             0.0412`); `1` also shows a `keras.utils.Progbar` of the int8
             calibration.
+        progress_label: What the progress lines start with; defaults to
+            `quantization`. `save_for_device` and `add_variant` number their
+            variants with it (`"[2/3] int8"`).
 
     Returns:
         `path`, as a string.
@@ -257,44 +261,7 @@ def export_litert(
         RuntimeError: If Keras does not run on the TensorFlow backend.
     """
     require_tensorflow_backend("kdkeras.export.export_litert")
-    convert_checked(
-        model,
-        path,
-        quantization,
-        representative_data,
-        num_calibration_examples,
-        integer_io,
-        overwrite,
-        allow_select_tf_ops,
-        quantization_aware,
-        verbose=verbose,
-        label=quantization,
-    )
-    return os.fspath(path)
-
-
-def convert_checked(
-    model,
-    path,
-    quantization="float32",
-    representative_data=None,
-    num_calibration_examples=DEFAULT_CALIBRATION_EXAMPLES,
-    integer_io=False,
-    overwrite=False,
-    allow_select_tf_ops=False,
-    quantization_aware=False,
-    verbose=0,
-    label="LiteRT",
-):
-    """`export_litert` with its progress lines starting with `label`.
-
-    `save_for_device` and `add_variant` convert through it, to number their
-    variants' lines (`label="[2/3] int8"`).
-
-    Returns:
-        The dict of `kdkeras.export.verify.verify_tflite`, or `None` when the
-        file could not be run (no fixed input shape, or select TF ops).
-    """
+    label = quantization if progress_label is None else progress_label
     verbose = check_verbose(verbose)
     check_arguments(
         path,
@@ -353,7 +320,7 @@ def convert_checked(
             label,
             f"converted in {seconds:.1f} s, {size:.1f} KB; {describe_check(check)}",
         )
-    return check
+    return path
 
 
 def describe_check(check):

@@ -9,7 +9,7 @@ import os
 import time
 
 from kdkeras.export import package_files
-from kdkeras.export.converter import QUANTIZATIONS, convert_checked
+from kdkeras.export.converter import QUANTIZATIONS, export_litert
 from kdkeras.export.metadata import describe_preprocessing
 from kdkeras.io_utils import atomic_path
 from kdkeras.progress import check_verbose, print_step
@@ -172,7 +172,7 @@ def save_for_device(
     shared = package_files.shared_fields(model, labels, preprocessing, tokenizer)
     variants = {}
     for number, (quantization, path) in enumerate(paths["tflite"].items(), start=1):
-        convert_checked(
+        export_litert(
             model,
             path,
             quantization=quantization,
@@ -180,7 +180,7 @@ def save_for_device(
             integer_io=integer_io and quantization == "int8",
             overwrite=overwrite,
             verbose=verbose,
-            label=f"[{number}/{len(quantizations)}] {quantization}",
+            progress_label=f"[{number}/{len(quantizations)}] {quantization}",
         )
         variants[quantization] = package_files.variant_entry(
             path, os.path.basename(path), quantization, shared

@@ -15,7 +15,7 @@ from kdkeras.export import package_files
 from kdkeras.export.converter import (
     DEFAULT_CALIBRATION_EXAMPLES,
     check_arguments,
-    convert_checked,
+    export_litert,
 )
 from kdkeras.export.metadata import describe_preprocessing
 from kdkeras.io_utils import atomic_path
@@ -146,7 +146,7 @@ def add_variant(
     package_files.check_shared_fields(package, shared, paths["metadata"])
 
     with atomic_path(paths["tflite"], overwrite=overwrite) as temporary_path:
-        convert_checked(
+        export_litert(
             model if convert_from is None else convert_from,
             temporary_path,
             quantization=quantization,
@@ -156,7 +156,7 @@ def add_variant(
             overwrite=True,
             quantization_aware=quantization_aware,
             verbose=verbose,
-            label=variant,
+            progress_label=variant,
         )
         entry = package_files.variant_entry(
             temporary_path, os.path.basename(paths["tflite"]), quantization, shared
