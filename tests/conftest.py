@@ -1,12 +1,17 @@
-"""Shared fixtures: the 8×8 digits of scikit-learn, tiny models, and a
-briefly trained Fashion-MNIST student with its LiteRT files."""
+"""Shared fixtures: the 8×8 digits of scikit-learn, tiny models, a
+briefly trained Fashion-MNIST student with its LiteRT files, and checks of
+printed progress and of device packages."""
+
+import json
+import os
+import re
 
 import keras
 import pytest
 from sklearn.datasets import load_digits
 
 from kdkeras.datasets import load_embedded_fashion_mnist
-from kdkeras.export import export_litert
+from kdkeras.export import ModelMetadata, export_litert, load_device_metadata
 from kdkeras.models import build_cnn
 
 
@@ -202,3 +207,45 @@ def tiny_run_config(image_folder):
         return validate_config(data)
 
     return make
+
+
+def _assert_lines_match(lines, patterns):
+    assert len(lines) == len(patterns)
+    for line, pattern in zip(lines, patterns, strict=True):
+        assert re.fullmatch(pattern, line), line
+
+
+@pytest.fixture(scope="session")
+def assert_lines_match():
+    """`assert_lines_match(lines, patterns)`: one line per regular
+    expression, each matching it whole."""
+    return _assert_lines_match
+
+
+def _assert_int8_variant_added(directory, before, saved, labels, variant):
+    after = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
+    for name, entry in before["variants"].items():
+        assert after["variants"][name] == entry
+    assert {k: v for k, v in after.items() if k != "variants"} == {
+        k: v for k, v in before.items() if k != "variants"
+    }
+    assert after["variants"][variant]["file"] == os.path.basename(saved["tflite"])
+    loaded = load_device_metadata(directory)
+    assert loaded[variant] == ModelMetadata.from_tflite(
+        saved["tflite"],
+        labels=labels,
+        output_kind="logits",
+        preprocessing=before["preprocessing"],
+        quantization="int8",
+    )
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def assert_int8_variant_added():
+    """`assert_int8_variant_added(directory, before, saved, labels, variant)`:
+    after `add_variant` wrote the int8 `variant` (`saved`, its return value)
+    into the package in `directory`, whose `metadata.json` was `before`:
+    the other variants and keys are kept, the variant's entry names its file,
+    and its metadata is that of the file. Returns `load_device_metadata`."""
+    return _assert_int8_variant_added

@@ -27,9 +27,9 @@ from kdkeras.pipeline.deployment_check import (
 )
 from kdkeras.pipeline.training import (
     cosine_adam,
-    final_metrics,
-    label_loss,
+    fit_stage,
     stage_callbacks,
+    train_on_labels,
 )
 
 MODEL_NAMES = {
@@ -134,27 +134,11 @@ def run_scratch(context):
         )
         return {"model": scratch.path}
     student = _new_student(context, "student_scratch")
-    steps = run_data.steps_per_epoch(context.data.train, scratch.batch_size)
-    student.compile(
-        optimizer=cosine_adam(scratch.learning_rate, scratch.epochs, steps),
-        loss=label_loss(),
-        metrics=["accuracy"],
-    )
     train, steps_per_epoch = context.student_batches(scratch.batch_size, scratch.epochs)
     folder_augmentation = augmentation.batch_augmentation(context.config, context.data)
     if folder_augmentation is not None:
         train = augmentation.augmented_batches(train, folder_augmentation)
-    history = student.fit(
-        train,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=context.validation_batches(scratch.batch_size),
-        epochs=scratch.epochs,
-        callbacks=context.callbacks("scratch"),
-        shuffle=False,  # The batches are shuffled by the dataset itself.
-        verbose=2,
-    )
-    context.log.info("  scratch: %s", final_metrics(history))
-    return context.save_model("scratch", student)
+    return train_on_labels(context, "scratch", student, scratch, train, steps_per_epoch)
 
 
 def run_distill(context):
@@ -212,18 +196,8 @@ def run_distill(context):
         metrics=["accuracy"],
         **objective.compile_arguments(distill, steps),
     )
-    history = distiller.fit(
-        train,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=context.validation_batches(distill.batch_size),
-        epochs=distill.epochs,
-        callbacks=context.callbacks(
-            "distill", checks=(check, CheckLog(check, context.log)) if check else ()
-        ),
-        shuffle=False,  # The batches are shuffled by the dataset itself.
-        verbose=2,
-    )
-    context.log.info("  distill: %s", final_metrics(history))
+    checks = (check, CheckLog(check, context.log)) if check else ()
+    fit_stage(context, "distill", distiller, distill, train, steps_per_epoch, checks)
     return context.save_model("distill", distiller.student)
 
 

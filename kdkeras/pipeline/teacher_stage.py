@@ -8,9 +8,8 @@ import keras
 
 from kdkeras.io_utils import atomic_path
 from kdkeras.models import build_teacher, transfer
-from kdkeras.pipeline import data as run_data
 from kdkeras.pipeline import models as run_models
-from kdkeras.pipeline.training import cosine_adam, final_metrics, label_loss
+from kdkeras.pipeline.training import final_metrics, train_on_labels
 
 
 def run_teacher(context):
@@ -138,19 +137,5 @@ def _text_teacher(context):
         name="teacher",
         **settings.builder_arguments(),
     )
-    steps = run_data.steps_per_epoch(data.train, settings.batch_size)
-    teacher.compile(
-        optimizer=cosine_adam(settings.learning_rate, settings.epochs, steps),
-        loss=label_loss(),
-        metrics=["accuracy"],
-    )
-    history = teacher.fit(
-        context.training_batches(settings.batch_size),
-        validation_data=context.validation_batches(settings.batch_size),
-        epochs=settings.epochs,
-        callbacks=context.callbacks("teacher"),
-        shuffle=False,  # The batches are shuffled by the dataset itself.
-        verbose=2,
-    )
-    context.log.info("  teacher: %s", final_metrics(history))
-    return context.save_model("teacher", teacher)
+    batches = context.training_batches(settings.batch_size)
+    return train_on_labels(context, "teacher", teacher, settings, batches)

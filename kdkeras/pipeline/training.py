@@ -1,4 +1,4 @@
-"""What every training stage of a run shares: callbacks and the optimizer.
+"""What every training stage of a run shares: callbacks, the optimizer, the fit.
 
 Each stage trains with `keras.callbacks.BackupAndRestore` (the model, the
 optimizer and the epoch, saved every epoch into the run folder, so a killed
@@ -7,6 +7,8 @@ by default, `TensorBoard`.
 """
 
 import keras
+
+from kdkeras.pipeline import data as run_data
 
 
 def stage_callbacks(folder, stage, tensorboard=True, extra_callbacks=(), checks=()):
@@ -58,3 +60,61 @@ def final_metrics(history):
         for name, values in history.history.items()
         if values
     }
+
+
+def fit_stage(
+    context, stage, model, settings, batches, steps_per_epoch=None, checks=()
+):
+    """Fits the compiled `model` as the stage `stage` and logs its last
+    epoch's metrics.
+
+    `settings.epochs` of `batches` (shuffled by the dataset itself),
+    validated on the validation split in batches of `settings.batch_size`,
+    with the stage's callbacks, a line per epoch.
+
+    Args:
+        context: The run's `RunContext`.
+        stage: The stage's name, e.g. `"scratch"`.
+        model: The compiled Keras model (or `Distiller`).
+        settings: Its config section: `epochs` and `batch_size`.
+        batches: The training batches.
+        steps_per_epoch: As Keras' `fit`'s (`None`: the whole of `batches`).
+        checks: As `stage_callbacks`'.
+    """
+    history = model.fit(
+        batches,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=context.validation_batches(settings.batch_size),
+        epochs=settings.epochs,
+        callbacks=context.callbacks(stage, checks=checks),
+        shuffle=False,  # The batches are shuffled by the dataset itself.
+        verbose=2,
+    )
+    context.log.info("  %s: %s", stage, final_metrics(history))
+
+
+def train_on_labels(context, stage, model, settings, batches, steps_per_epoch=None):
+    """Trains `model` on the labels as the stage `stage` and saves it.
+
+    Adam whose learning rate decays over `settings.epochs` (`cosine_adam`),
+    the label loss and accuracy, fitted by `fit_stage`.
+
+    Args:
+        context: The run's `RunContext`.
+        stage: The stage's name, e.g. `"scratch"`.
+        model: The Keras classifier, outputting logits.
+        settings: Its config section: `learning_rate`, `epochs`, `batch_size`.
+        batches: The training batches of `(inputs, class ids)`.
+        steps_per_epoch: As Keras' `fit`'s (`None`: the whole of `batches`).
+
+    Returns:
+        The stage's artifacts (`context.save_model`).
+    """
+    steps = run_data.steps_per_epoch(context.data.train, settings.batch_size)
+    model.compile(
+        optimizer=cosine_adam(settings.learning_rate, settings.epochs, steps),
+        loss=label_loss(),
+        metrics=["accuracy"],
+    )
+    fit_stage(context, stage, model, settings, batches, steps_per_epoch)
+    return context.save_model(stage, model)

@@ -4,9 +4,6 @@ never left half-written, and trained from by the Distiller."""
 
 import json
 import os
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -250,21 +247,13 @@ from kdkeras.distillation import sharded_cache
 
 rows, classes, batch, directory = int(sys.argv[1]), 1000, 250, sys.argv[2]
 
-def rss_kb(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-
 teacher = keras.Sequential([keras.Input((16,)), keras.layers.Dense(classes)])
 data = tf.data.Dataset.range(rows // batch).map(
     lambda i: tf.random.stateless_uniform((batch, 16), tf.stack([i, i]))
 )
 # Warm up every code path (tracing, the writer) on a small cache first.
 sharded_cache.cache_teacher_logits(teacher, data.take(3), directory + "-warm")
-with open("/proc/self/clear_refs", "w") as clear_refs:
-    clear_refs.write("5")  # resets VmHWM, the peak resident memory, to VmRSS
-before = rss_kb("VmRSS")
+before = reset_peak_memory()
 manifest = sharded_cache.cache_teacher_logits(teacher, data, directory)
 print(json.dumps({"before_kb": before, "peak_kb": rss_kb("VmHWM"),
                   "rows": manifest["num_examples"], "classes": manifest["num_classes"],
@@ -273,7 +262,7 @@ print(json.dumps({"before_kb": before, "peak_kb": rss_kb("VmHWM"),
 
 
 @pytest.mark.tensorflow
-def test_writing_a_cache_10x_larger_than_the_memory_bound(tmp_path):
+def test_writing_a_cache_10x_larger_than_the_memory_bound(run_memory_script, tmp_path):
     """400 MB of logits (100k rows × 1,000 classes) in 40 MB of growth.
 
     The growth measured is about 10 MB (16–20 MB, the same for 50k and 150k
@@ -281,17 +270,7 @@ def test_writing_a_cache_10x_larger_than_the_memory_bound(tmp_path):
     batch (250 rows, 1 MB of logits) in a few copies, and the writer.
     """
     rows, bound_mb = 100_000, 40
-    script = tmp_path / "write_cache.py"
-    script.write_text(textwrap.dedent(MEMORY_SCRIPT))
-    result = subprocess.run(
-        [sys.executable, str(script), str(rows), str(tmp_path / "cache")],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    measured = run_memory_script(MEMORY_SCRIPT, rows, tmp_path / "cache")
     logits_mb = measured["rows"] * measured["classes"] * 4 / 1e6
     growth_mb = (measured["peak_kb"] - measured["before_kb"]) * 1024 / 1e6
     assert measured["rows"] == rows and logits_mb >= 10 * bound_mb

@@ -4,9 +4,6 @@ half-written cache, and foreign caches refused."""
 
 import json
 import os
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -20,22 +17,9 @@ PLAN = views.ViewPlan(
 )
 
 
-def make_teacher(seed=0):
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential(
-        [
-            keras.Input((8, 8, 1)),
-            keras.layers.Rescaling(1 / 255),
-            keras.layers.Conv2D(4, 3, activation="relu"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(4),
-        ]
-    )
-
-
 @pytest.fixture(scope="module")
-def teacher():
-    return make_teacher()
+def teacher(view_teacher):
+    return view_teacher()
 
 
 def epoch_logits(cache, x, y, batch_size=16):
@@ -45,7 +29,9 @@ def epoch_logits(cache, x, y, batch_size=16):
     return logits.reshape(cache.epochs, len(x), -1)
 
 
-def test_replay_the_student_gets_the_views_the_teacher_saw(images, teacher, tmp_path):
+def test_replay_the_student_gets_the_views_the_teacher_saw(
+    images, teacher, assert_logits_are_the_teachers, tmp_path
+):
     x, y = images
     # 600-byte shards: 2 records of 16 views (256 B) per shard, 2 per epoch.
     cache = view_cache.cache_teacher_views(
@@ -65,10 +51,7 @@ def test_replay_the_student_gets_the_views_the_teacher_saw(images, teacher, tmp_
     assert len(batches) == 9
     in_order = epoch_logits(loaded, x, y)[0, :16]
     assert not np.allclose(batches[0][1][1], in_order)  # shuffled
-    for batch_views, (batch_labels, batch_logits) in batches:
-        recomputed = keras.ops.convert_to_numpy(teacher(batch_views, training=False))
-        np.testing.assert_allclose(batch_logits, recomputed, atol=1e-5, rtol=1e-5)
-        assert batch_labels.shape == (len(batch_views), 4)
+    assert_logits_are_the_teachers(teacher, batches)
     # The stored parameters are the plan's draw, epoch by epoch; views mix.
     drawn = PLAN.draw(40, (8, 8), 3)
     for epoch in range(3):
@@ -102,7 +85,9 @@ def test_full_and_top_k_round_trips_match_the_in_memory_cache(
     )  # 16 B either way with 4 classes and k = 2
 
 
-def test_distiller_trains_from_the_stream_for_the_stored_epochs(images, tmp_path):
+def test_distiller_trains_from_the_stream_for_the_stored_epochs(
+    images, assert_student_trains_on_views, tmp_path
+):
     x, y = images
     keras.utils.set_random_seed(0)
     teacher = keras.Sequential(
@@ -116,19 +101,12 @@ def test_distiller_trains_from_the_stream_for_the_stored_epochs(images, tmp_path
     student = keras.Sequential(
         [keras.Input((8, 8)), keras.layers.Flatten(), keras.layers.Dense(4)]
     )
-    distiller = kdkeras.Distiller(teacher=None, student=student)
-    distiller.compile(optimizer="adam", alpha=0.5)
-    history = distiller.fit(
-        cache.dataset(x[..., 0], y, batch_size=16),
-        epochs=4,
-        steps_per_epoch=cache.steps_per_epoch(len(x), 16),
-        verbose=0,
-    )
-    assert len(history.history["loss"]) == 4
-    assert np.isfinite(history.history["loss"]).all()
+    assert_student_trains_on_views(student, cache, x[..., 0], y, alpha=0.5)
 
 
-def test_failed_write_leaves_no_cache_and_keeps_the_old_one(images, tmp_path):
+def test_failed_write_leaves_no_cache_and_keeps_the_old_one(
+    images, view_teacher, tmp_path
+):
     x, _ = images
 
     class FailingTeacher(keras.Model):
@@ -151,7 +129,7 @@ def test_failed_write_leaves_no_cache_and_keeps_the_old_one(images, tmp_path):
     with pytest.raises(RuntimeError, match="killed"):
         view_cache.cache_teacher_views(failing, x, tmp_path / "v", **arguments)
     assert os.listdir(tmp_path) == []
-    good = make_teacher()
+    good = view_teacher()
     view_cache.cache_teacher_views(good, x, tmp_path / "v", PLAN, epochs=1)
     with pytest.raises(FileExistsError, match="overwrite=True"):
         view_cache.cache_teacher_views(good, x, tmp_path / "v", PLAN, epochs=1)
@@ -164,14 +142,16 @@ def test_failed_write_leaves_no_cache_and_keeps_the_old_one(images, tmp_path):
     assert view_cache.load_teacher_views(tmp_path / "v", x, teacher=good).epochs == 1
 
 
-def test_stale_foreign_and_damaged_caches_are_refused(images, teacher, tmp_path):
+def test_stale_foreign_and_damaged_caches_are_refused(
+    images, teacher, view_teacher, tmp_path
+):
     x, _ = images
     path = tmp_path / "v"
     view_cache.cache_teacher_views(teacher, x, path, PLAN, epochs=1)
     with pytest.raises(offline.StaleCacheError, match="other images"):
         view_cache.load_teacher_views(path, x[::-1], allow_any_teacher=True)
     with pytest.raises(offline.StaleCacheError, match="another teacher"):
-        view_cache.load_teacher_views(path, x, teacher=make_teacher(1))
+        view_cache.load_teacher_views(path, x, teacher=view_teacher(1))
     with pytest.raises(ValueError, match="`load_teacher_views` needs exactly one"):
         view_cache.load_teacher_views(path, x)
     fingerprint = offline.fingerprint_teacher(teacher)
@@ -196,12 +176,6 @@ from kdkeras.distillation import view_cache, views
 
 images, epochs, directory = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 
-def rss_kb(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-
 teacher = keras.Sequential(
     [keras.Input((8, 8)), keras.layers.Flatten(), keras.layers.Dense(1000)]
 )
@@ -209,9 +183,7 @@ x = np.random.default_rng(0).normal(size=(images, 8, 8)).astype("float32")
 plan = views.ViewPlan(shift=2, mixup_alpha=0.2, seed=0)
 # Warm up every code path (tracing, the writer) on a small cache first.
 view_cache.cache_teacher_views(teacher, x, directory + "-warm", plan, 2)
-with open("/proc/self/clear_refs", "w") as clear_refs:
-    clear_refs.write("5")  # resets VmHWM, the peak resident memory, to VmRSS
-before = rss_kb("VmRSS")
+before = reset_peak_memory()
 cache = view_cache.cache_teacher_views(teacher, x, directory, plan, epochs)
 print(json.dumps({"before_kb": before, "peak_kb": rss_kb("VmHWM"),
                   "views": cache.epochs * cache.num_samples,
@@ -220,7 +192,9 @@ print(json.dumps({"before_kb": before, "peak_kb": rss_kb("VmHWM"),
 
 
 @pytest.mark.tensorflow
-def test_writing_a_view_cache_30x_larger_than_the_memory_bound(tmp_path):
+def test_writing_a_view_cache_30x_larger_than_the_memory_bound(
+    run_memory_script, tmp_path
+):
     """400 MB of logits (40 epochs × 2,500 images × 1,000 classes) in 12 MB
     of growth: memory holds the images, one epoch's view parameters and one
     batch, not epochs × images.
@@ -229,17 +203,7 @@ def test_writing_a_view_cache_30x_larger_than_the_memory_bound(tmp_path):
     into a new pipeline every epoch grew by 0.6 MB an epoch (23 MB here).
     """
     images, epochs, bound_mb = 2500, 40, 12
-    script = tmp_path / "write_views.py"
-    script.write_text(textwrap.dedent(MEMORY_SCRIPT))
-    result = subprocess.run(
-        [sys.executable, str(script), str(images), str(epochs), str(tmp_path / "v")],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    measured = run_memory_script(MEMORY_SCRIPT, images, epochs, tmp_path / "v")
     logits_mb = measured["views"] * 1000 * 4 / 1e6
     growth_mb = (measured["peak_kb"] - measured["before_kb"]) * 1024 / 1e6
     assert measured["views"] == images * epochs and logits_mb >= 30 * bound_mb

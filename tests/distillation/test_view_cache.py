@@ -2,32 +2,18 @@ import keras
 import numpy as np
 import pytest
 
-import kdkeras
 from kdkeras.distillation import offline, view_cache, views
-
-
-def make_teacher(seed=0):
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential(
-        [
-            keras.Input((8, 8, 1)),
-            keras.layers.Rescaling(1 / 255),
-            keras.layers.Conv2D(4, 3, activation="relu"),
-            keras.layers.BatchNormalization(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(4),
-        ]
-    )
-
 
 PLAN = views.ViewPlan(
     shift=2, horizontal_flip=True, mixup_alpha=0.4, cutmix_alpha=1.0, seed=7
 )
 
 
-def test_replay_the_student_gets_the_views_the_teacher_saw(images, tmp_path):
+def test_replay_the_student_gets_the_views_the_teacher_saw(
+    images, assert_logits_are_the_teachers, view_teacher, tmp_path
+):
     x, y = images
-    teacher = make_teacher()
+    teacher = view_teacher()
     path = tmp_path / "views.npz"
     view_cache.cache_teacher_views(teacher, x, path, PLAN, epochs=3, batch_size=16)
     cache = view_cache.load_teacher_views(path, x, teacher=teacher)
@@ -35,18 +21,17 @@ def test_replay_the_student_gets_the_views_the_teacher_saw(images, tmp_path):
     assert cache.plan == PLAN
     batches = list(cache.dataset(x, y, batch_size=16, seed=5).as_numpy_iterator())
     assert len(batches) == 3 * cache.steps_per_epoch(40, 16)
-    for batch_views, (batch_labels, batch_logits) in batches:
-        recomputed = keras.ops.convert_to_numpy(teacher(batch_views, training=False))
-        np.testing.assert_allclose(batch_logits, recomputed, atol=1e-5, rtol=1e-5)
-        assert batch_labels.shape == (len(batch_views), 4)
+    assert_logits_are_the_teachers(teacher, batches)
     # Mixed views are among them: not every view equals a shifted/flipped image.
     assert (cache.parameters["partner"] != np.arange(40)).any()
 
 
-def test_distiller_trains_from_the_views_for_the_stored_epochs(images, tmp_path):
+def test_distiller_trains_from_the_views_for_the_stored_epochs(
+    images, assert_student_trains_on_views, view_teacher, tmp_path
+):
     x, y = images
     cache = view_cache.cache_teacher_views(
-        make_teacher(), x, tmp_path / "v.npz", PLAN, epochs=2, batch_size=16
+        view_teacher(), x, tmp_path / "v.npz", PLAN, epochs=2, batch_size=16
     )
     student = keras.Sequential(
         [
@@ -56,21 +41,12 @@ def test_distiller_trains_from_the_views_for_the_stored_epochs(images, tmp_path)
             keras.layers.Dense(4),
         ]
     )
-    distiller = kdkeras.Distiller(teacher=None, student=student)
-    distiller.compile(optimizer="adam", alpha=0.0)
-    history = distiller.fit(
-        cache.dataset(x, y, batch_size=16),
-        epochs=4,
-        steps_per_epoch=cache.steps_per_epoch(len(x), 16),
-        verbose=0,
-    )
-    assert len(history.history["loss"]) == 4
-    assert np.isfinite(history.history["loss"]).all()
+    assert_student_trains_on_views(student, cache, x, y, alpha=0.0)
 
 
-def test_top_k_cache_round_trip_and_size(images, tmp_path):
+def test_top_k_cache_round_trip_and_size(images, view_teacher, tmp_path):
     x, _ = images
-    teacher = make_teacher()
+    teacher = view_teacher()
     full = view_cache.compute_teacher_views(teacher, x, PLAN, epochs=2)
     path = tmp_path / "top2.npz"
     returned = view_cache.cache_teacher_views(teacher, x, path, PLAN, epochs=2, top_k=2)
@@ -86,35 +62,37 @@ def test_top_k_cache_round_trip_and_size(images, tmp_path):
     assert full.bytes_per_view() == 4 * 4  # 4 classes x 4 bytes
 
 
-def test_stale_and_foreign_caches_are_refused(images, tmp_path):
+def test_stale_and_foreign_caches_are_refused(images, view_teacher, tmp_path):
     x, _ = images
     path = tmp_path / "v.npz"
-    view_cache.cache_teacher_views(make_teacher(0), x, path, PLAN, epochs=1)
+    view_cache.cache_teacher_views(view_teacher(0), x, path, PLAN, epochs=1)
     with pytest.raises(offline.StaleCacheError, match="other images"):
         view_cache.load_teacher_views(path, x[::-1], allow_any_teacher=True)
     with pytest.raises(offline.StaleCacheError, match="another teacher"):
-        view_cache.load_teacher_views(path, x, teacher=make_teacher(1))
+        view_cache.load_teacher_views(path, x, teacher=view_teacher(1))
     logits_path = tmp_path / "logits.npz"
-    offline.cache_teacher_logits(make_teacher(0), x, logits_path)
+    offline.cache_teacher_logits(view_teacher(0), x, logits_path)
     with pytest.raises(ValueError, match="not a kdkeras augmented-view cache"):
         view_cache.load_teacher_views(logits_path, x, allow_any_teacher=True)
     with pytest.raises(ValueError, match="`load_teacher_views` needs exactly one"):
         view_cache.load_teacher_views(path, x)
-    fingerprint = offline.fingerprint_teacher(make_teacher(0))
+    fingerprint = offline.fingerprint_teacher(view_teacher(0))
     cache = view_cache.load_teacher_views(path, x, teacher_fingerprint=fingerprint)
     assert cache.epochs == 1
     with pytest.raises(FileExistsError):
-        view_cache.cache_teacher_views(make_teacher(0), x, path, PLAN, epochs=1)
+        view_cache.cache_teacher_views(view_teacher(0), x, path, PLAN, epochs=1)
 
 
-def test_bad_arguments_are_refused_before_the_teacher_runs(images, tmp_path):
+def test_bad_arguments_are_refused_before_the_teacher_runs(
+    images, view_teacher, tmp_path
+):
     x, _ = images
     with pytest.raises(TypeError, match="`plan` must be a `ViewPlan`"):
-        view_cache.compute_teacher_views(make_teacher(), x, {"shift": 2}, epochs=1)
+        view_cache.compute_teacher_views(view_teacher(), x, {"shift": 2}, epochs=1)
     with pytest.raises(ValueError, match="epochs"):
-        view_cache.compute_teacher_views(make_teacher(), x, PLAN, epochs=0)
+        view_cache.compute_teacher_views(view_teacher(), x, PLAN, epochs=0)
     with pytest.raises(ValueError, match="top_k"):
         view_cache.cache_teacher_views(
-            make_teacher(), x, tmp_path / "a.npz", PLAN, 1, top_k=0
+            view_teacher(), x, tmp_path / "a.npz", PLAN, 1, top_k=0
         )
     assert not (tmp_path / "a.npz").exists()

@@ -1,8 +1,5 @@
 """Tests of kdkeras.evaluation.comparison: `compare_models` and its progress."""
 
-import re
-
-import keras
 import numpy as np
 import pytest
 
@@ -15,18 +12,7 @@ INPUTS = np.eye(3, dtype="float32")[[0, 1, 1, 1, 2, 0]]
 ACCURACY = 4 / 6
 
 
-def identity_classifier(activation=None, name="identity"):
-    """A 3-class linear model whose outputs are its inputs."""
-    inputs = keras.Input(shape=(3,))
-    outputs = keras.layers.Dense(
-        3, use_bias=False, activation=activation, name="scores"
-    )(inputs)
-    model = keras.Model(inputs, outputs, name=name)
-    model.get_layer("scores").set_weights([np.eye(3, dtype="float32")])
-    return model
-
-
-def test_compare_models_gives_one_row_per_model_in_order():
+def test_compare_models_gives_one_row_per_model_in_order(identity_classifier):
     models = {
         "teacher": identity_classifier(name="a"),
         "student (distilled)": identity_classifier(activation="softmax", name="b"),
@@ -40,7 +26,9 @@ def model_lines(output):
     return [line.split(" (")[0] for line in output.splitlines() if line[:1] == "["]
 
 
-def test_compare_models_prints_a_line_per_model_as_keras_verbose_does(capsys):
+def test_compare_models_prints_a_line_per_model_as_keras_verbose_does(
+    identity_classifier, capsys
+):
     models = {"teacher": identity_classifier(), "student": identity_classifier()}
     expected = [
         f"[1/2] teacher: accuracy {ACCURACY:.4f}",
@@ -63,7 +51,9 @@ def test_compare_models_prints_a_line_per_model_as_keras_verbose_does(capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_compare_models_verbose_2_prints_each_step_of_each_model(capsys):
+def test_compare_models_verbose_2_prints_each_step_of_each_model(
+    identity_classifier, assert_lines_match, capsys
+):
     models = {"teacher": identity_classifier(), "student": identity_classifier()}
     evaluation.compare_models(models, INPUTS, TRUE_CLASSES, latency_runs=3, verbose=2)
     lines = capsys.readouterr().out.splitlines()
@@ -77,9 +67,7 @@ def test_compare_models_verbose_2_prints_each_step_of_each_model(capsys):
             rf"p90 \d+\.\d{{3}} ms \(\d+\.\d s\)",
             rf"\[{number}/2\] {name}: accuracy {ACCURACY:.4f} \(\d+\.\d s\)",
         ]
-    assert len(lines) == len(patterns)
-    for line, pattern in zip(lines, patterns, strict=True):
-        assert re.fullmatch(pattern, line), line
+    assert_lines_match(lines, patterns)
 
 
 def test_compare_models_mixes_keras_and_litert(student, float32_tflite, fashion):
@@ -99,9 +87,18 @@ def test_compare_models_mixes_keras_and_litert(student, float32_tflite, fashion)
 
 
 @pytest.mark.parametrize(
-    "models",
-    [{}, [identity_classifier()], None, {"a": identity_classifier(), "b": 3}],
+    "models_around",
+    [
+        lambda model: {},
+        lambda model: [model],
+        lambda model: None,
+        lambda model: {"a": model, "b": 3},
+    ],
+    ids=["empty", "list", "none", "not_a_model"],
 )
-def test_compare_models_refuses_anything_but_a_dict_of_models(models):
+def test_compare_models_refuses_anything_but_a_dict_of_models(
+    models_around, identity_classifier
+):
+    models = models_around(identity_classifier())
     with pytest.raises(ValueError, match="`models` must be a non-empty dict"):
         evaluation.compare_models(models, INPUTS, TRUE_CLASSES)

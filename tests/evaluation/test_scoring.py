@@ -53,17 +53,6 @@ ROW_KEYS = {
 LATENCY_KEYS = {"latency_median_ms", "latency_p90_ms"}
 
 
-def identity_classifier(activation=None, name="identity"):
-    """A 3-class linear model whose outputs are its inputs (9 weights)."""
-    inputs = keras.Input(shape=(3,))
-    outputs = keras.layers.Dense(
-        3, use_bias=False, activation=activation, name="scores"
-    )(inputs)
-    model = keras.Model(inputs, outputs, name=name)
-    model.get_layer("scores").set_weights([np.eye(3, dtype="float32")])
-    return model
-
-
 def without_size(row):
     # The size varies by a few bytes with the length of auto-generated names.
     return {key: value for key, value in row.items() if key != "size_bytes"}
@@ -77,7 +66,7 @@ def assert_scores_equal(row, expected):
 # evaluate_model on Keras models
 
 
-def test_evaluate_model_matches_hand_computed_scores():
+def test_evaluate_model_matches_hand_computed_scores(identity_classifier):
     model = identity_classifier()
     row = evaluation.evaluate_model(model, INPUTS, TRUE_CLASSES, name="stub")
     assert_scores_equal(row, EXPECTED_SCORES)
@@ -93,7 +82,7 @@ def test_evaluate_model_matches_hand_computed_scores():
     assert set(row) == ROW_KEYS
 
 
-def test_evaluate_model_agrees_with_sklearn():
+def test_evaluate_model_agrees_with_sklearn(identity_classifier):
     row = evaluation.evaluate_model(identity_classifier(), INPUTS, TRUE_CLASSES)
     assert row["f1"] == pytest.approx(
         sklearn_metrics.f1_score(TRUE_CLASSES, PREDICTED_CLASSES, average="macro")
@@ -103,7 +92,7 @@ def test_evaluate_model_agrees_with_sklearn():
     )
 
 
-def test_evaluate_model_row_is_plain_python():
+def test_evaluate_model_row_is_plain_python(identity_classifier):
     row = evaluation.evaluate_model(identity_classifier(), INPUTS, TRUE_CLASSES)
     assert row["name"] == "identity"  # The model's name by default.
     assert type(row["accuracy"]) is float
@@ -112,7 +101,9 @@ def test_evaluate_model_row_is_plain_python():
     json.dumps(row)
 
 
-def test_evaluate_model_confusion_matrix_has_a_row_for_an_absent_class():
+def test_evaluate_model_confusion_matrix_has_a_row_for_an_absent_class(
+    identity_classifier,
+):
     # Two examples of class 0 on a 3-class model: classes 1 and 2 are absent
     # from the labels but not from the matrix.
     inputs = np.eye(3, dtype="float32")[[0, 2]]
@@ -120,7 +111,7 @@ def test_evaluate_model_confusion_matrix_has_a_row_for_an_absent_class():
     assert row["confusion_matrix"] == [[1, 0, 1], [0, 0, 0], [0, 0, 0]]
 
 
-def test_evaluate_model_probabilities_score_as_logits():
+def test_evaluate_model_probabilities_score_as_logits(identity_classifier):
     logits_row = evaluation.evaluate_model(identity_classifier(), INPUTS, TRUE_CLASSES)
     probabilities_row = evaluation.evaluate_model(
         identity_classifier(activation="softmax"), INPUTS, TRUE_CLASSES
@@ -139,20 +130,22 @@ def test_evaluate_model_probabilities_score_as_logits():
         list(TRUE_CLASSES),
     ],
 )
-def test_evaluate_model_labels_in_any_format_score_the_same(labels):
+def test_evaluate_model_labels_in_any_format_score_the_same(
+    labels, identity_classifier
+):
     sparse_row = evaluation.evaluate_model(identity_classifier(), INPUTS, TRUE_CLASSES)
     row = evaluation.evaluate_model(identity_classifier(), INPUTS, labels)
     assert without_size(row) == without_size(sparse_row)
 
 
-def test_evaluate_model_absent_class_scores_zero_without_warning():
+def test_evaluate_model_absent_class_scores_zero_without_warning(identity_classifier):
     # Class 2 is never predicted: its precision is 0/0, counted as 0.
     inputs = np.eye(3, dtype="float32")[[0, 1, 1]]
     row = evaluation.evaluate_model(identity_classifier(), inputs, np.array([0, 1, 2]))
     assert row["precision"] == pytest.approx((1 + 1 / 2 + 0) / 3)
 
 
-def test_evaluate_model_measures_latency_only_when_asked():
+def test_evaluate_model_measures_latency_only_when_asked(identity_classifier):
     row = evaluation.evaluate_model(
         identity_classifier(), INPUTS, TRUE_CLASSES, latency_runs=3
     )
@@ -247,12 +240,12 @@ def test_evaluate_model_refuses_several_outputs():
         evaluation.evaluate_model(model, INPUTS, TRUE_CLASSES)
 
 
-def test_evaluate_model_refuses_mismatched_lengths():
+def test_evaluate_model_refuses_mismatched_lengths(identity_classifier):
     with pytest.raises(ValueError, match="as many examples"):
         evaluation.evaluate_model(identity_classifier(), INPUTS, TRUE_CLASSES[:-1])
 
 
-def test_evaluate_model_refuses_labels_of_bad_rank():
+def test_evaluate_model_refuses_labels_of_bad_rank(identity_classifier):
     with pytest.raises(ValueError, match="`y`"):
         evaluation.evaluate_model(identity_classifier(), INPUTS, np.zeros((6, 3, 1)))
 
@@ -268,7 +261,9 @@ def test_evaluate_model_refuses_labels_of_bad_rank():
         ),
     ],
 )
-def test_evaluate_model_refuses_classes_the_model_does_not_output(labels, message):
+def test_evaluate_model_refuses_classes_the_model_does_not_output(
+    labels, message, identity_classifier
+):
     with pytest.raises(ValueError, match=message):
         evaluation.evaluate_model(identity_classifier(), INPUTS, labels)
 
@@ -288,7 +283,7 @@ def test_evaluate_model_refuses_classes_the_model_does_not_output(labels, messag
         (dict(num_threads=1), r"`num_threads` must be None for a Keras model"),
     ],
 )
-def test_evaluate_model_bad_arguments(arguments, message):
+def test_evaluate_model_bad_arguments(arguments, message, identity_classifier):
     arguments = {"model": identity_classifier(), **arguments}
     with pytest.raises(ValueError, match=message):
         evaluation.evaluate_model(x=INPUTS, y=TRUE_CLASSES, **arguments)
@@ -317,7 +312,7 @@ def test_evaluate_model_verbose_2_prints_a_line_per_step(
     assert lines[1].startswith("int8: timed 2 batch-1 runs: median ")
 
 
-def test_evaluate_model_verbose_1_shows_progress_bars(capsys):
+def test_evaluate_model_verbose_1_shows_progress_bars(identity_classifier, capsys):
     model = identity_classifier()
     evaluation.evaluate_model(model, INPUTS, TRUE_CLASSES, latency_runs=2, verbose=1)
     output = capsys.readouterr().out

@@ -19,18 +19,7 @@ from kdkeras.export import (
 )
 
 
-@pytest.fixture(scope="module")
-def pixels():
-    (x_train, _), _ = kdkeras.datasets.load_embedded_fashion_mnist()
-    return x_train[:100, ..., None]
-
-
-def tiny_model():
-    keras.utils.set_random_seed(0)
-    return kdkeras.models.build_cnn(filters=(4,), dense_units=None, name="student")
-
-
-def test_writes_the_whole_layout(pixels, tmp_path):
+def test_writes_the_whole_layout(pixels, tiny_model, tmp_path):
     model = tiny_model()
     directory = tmp_path / "saved_models" / "student"
     paths = save_for_device(
@@ -71,7 +60,7 @@ def test_writes_the_whole_layout(pixels, tmp_path):
         )
 
 
-def test_integer_io_and_custom_preprocessing(pixels, tmp_path):
+def test_integer_io_and_custom_preprocessing(pixels, tiny_model, tmp_path):
     preprocessing = {"resize": [28, 28], "invert": True}
     save_for_device(
         tiny_model(),
@@ -88,7 +77,7 @@ def test_integer_io_and_custom_preprocessing(pixels, tmp_path):
     assert metadata.preprocessing == preprocessing
 
 
-def test_existing_files_are_kept_unless_overwrite(tmp_path):
+def test_existing_files_are_kept_unless_overwrite(tiny_model, tmp_path):
     save_for_device(tiny_model(), tmp_path, list("abcdefghij"), quantizations="float32")
     before = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
     with pytest.raises(FileExistsError, match="overwrite=True"):
@@ -122,7 +111,7 @@ def test_existing_files_are_kept_unless_overwrite(tmp_path):
         ),
     ],
 )
-def test_bad_arguments_write_nothing(kwargs, message, tmp_path):
+def test_bad_arguments_write_nothing(kwargs, message, tiny_model, tmp_path):
     kwargs = {"labels": list("abcdefghij"), **kwargs}
     with pytest.raises(ValueError) as info:
         save_for_device(tiny_model(), tmp_path / "out", **kwargs)
@@ -130,7 +119,9 @@ def test_bad_arguments_write_nothing(kwargs, message, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_verbose_prints_each_variant_and_a_summary(pixels, tmp_path, capsys):
+def test_verbose_prints_each_variant_and_a_summary(
+    pixels, tiny_model, assert_lines_match, tmp_path, capsys
+):
     arguments = dict(
         labels=FASHION_MNIST_CLASS_NAMES,
         representative_data=pixels[:20],
@@ -150,6 +141,4 @@ def test_verbose_prints_each_variant_and_a_summary(pixels, tmp_path, capsys):
         rf"{re.escape(str(directory))}: model.keras, labels.txt, metadata.json "
         r"and 2 LiteRT files in [\d.]+ s",
     ]
-    assert len(lines) == len(patterns)
-    for line, pattern in zip(lines, patterns, strict=True):
-        assert re.fullmatch(pattern, line), line
+    assert_lines_match(lines, patterns)

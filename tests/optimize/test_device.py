@@ -11,7 +11,7 @@ import pytest
 import kdkeras
 from kdkeras.datasets import FASHION_MNIST_CLASS_NAMES
 from kdkeras.evaluation import evaluate_model
-from kdkeras.export import ExportError, ModelMetadata, load_device_metadata
+from kdkeras.export import ExportError, load_device_metadata
 from kdkeras.litert import LiteRTModel
 
 # find_spec, not importorskip: importing tfmot would set TF_USE_LEGACY_KERAS
@@ -72,7 +72,9 @@ def test_keras_model_holds_the_fine_tuned_float_weights(qat_result, student):
     )
 
 
-def test_qat_variant_is_added_and_other_variants_kept(qat_result, student, tmp_path):
+def test_qat_variant_is_added_and_other_variants_kept(
+    qat_result, student, assert_int8_variant_added, tmp_path
+):
     from kdkeras.optimize import save_qat_for_device
 
     kdkeras.export.save_for_device(
@@ -83,22 +85,8 @@ def test_qat_variant_is_added_and_other_variants_kept(qat_result, student, tmp_p
 
     saved = save_qat_for_device(qat_result, tmp_path, LABELS)
 
-    with open(tmp_path / "metadata.json", encoding="utf-8") as file:
-        after = json.load(file)
-    assert after["variants"]["float32"] == before["variants"]["float32"]
-    assert after["variants"]["qat_int8"]["file"] == "model_qat_int8.tflite"
-    assert {k: v for k, v in after.items() if k != "variants"} == {
-        k: v for k, v in before.items() if k != "variants"
-    }
-    loaded = load_device_metadata(tmp_path)
+    loaded = assert_int8_variant_added(tmp_path, before, saved, LABELS, "qat_int8")
     assert set(loaded) == {"float32", "qat_int8"}
-    assert loaded["qat_int8"] == ModelMetadata.from_tflite(
-        saved["tflite"],
-        labels=LABELS,
-        output_kind="logits",
-        preprocessing=before["preprocessing"],
-        quantization="int8",
-    )
     assert loaded["qat_int8"].input_dtype == "float32"
     assert saved["check"] is None
     assert saved["tflite"] == os.path.join(tmp_path, "model_qat_int8.tflite")

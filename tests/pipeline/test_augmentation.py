@@ -14,64 +14,57 @@ from kdkeras.pipeline import augmentation, start_run
 from kdkeras.pipeline.data import load_run_data
 
 
-def _folder_config(tiny_run_config, teacher_path, output_dir, **sections):
-    return tiny_run_config(
-        teacher_path,
-        output_dir,
-        run={"name": "augmented"},
-        export={"enabled": False},
-        **sections,
-    )
+@pytest.fixture
+def folder_config(tiny_run_config, tiny_teacher_path, tmp_path):
+    """`folder_config(**sections)`: a run config on the image folder, run
+    into `tmp_path / "runs"` without the export stage; each keyword updates
+    that section."""
+
+    def make(**sections):
+        return tiny_run_config(
+            tiny_teacher_path,
+            tmp_path / "runs",
+            run={"name": "augmented"},
+            export={"enabled": False},
+            **sections,
+        )
+
+    return make
 
 
-def test_the_layers_follow_the_config(tiny_run_config, tiny_teacher_path, tmp_path):
-    config = _folder_config(
-        tiny_run_config, tiny_teacher_path, tmp_path, augmentation={"shift": 2}
-    )
-    data = load_run_data(config.data, config.run.seed)
+@pytest.fixture
+def shifted_folder(folder_config):
+    """`(config, data)`: the image folder, augmented by shifts of at most 2
+    pixels (and horizontal flips), and its loaded data."""
+    config = folder_config(augmentation={"shift": 2})
+    return config, load_run_data(config.data, config.run.seed)
+
+
+def test_the_layers_follow_the_config(shifted_folder, folder_config):
+    config, data = shifted_folder
     layer = augmentation.batch_augmentation(config, data)
     translation, flip = layer.layers
     assert isinstance(translation, keras.layers.RandomTranslation)
     assert translation.height_factor == translation.width_factor == 2 / 28
     assert (translation.fill_mode, translation.interpolation) == ("constant", "nearest")
     assert isinstance(flip, keras.layers.RandomFlip) and flip.mode == "horizontal"
-    unflipped = _folder_config(
-        tiny_run_config,
-        tiny_teacher_path,
-        tmp_path,
-        augmentation={"shift": 1, "horizontal_flip": False},
-    )
+    unflipped = folder_config(augmentation={"shift": 1, "horizontal_flip": False})
     [translation] = augmentation.batch_augmentation(unflipped, data).layers
     assert translation.height_factor == 1 / 28
-    none = _folder_config(
-        tiny_run_config,
-        tiny_teacher_path,
-        tmp_path,
-        augmentation={"shift": 0, "horizontal_flip": False},
-    )
+    none = folder_config(augmentation={"shift": 0, "horizontal_flip": False})
     assert augmentation.batch_augmentation(none, data) is None
-    without = _folder_config(tiny_run_config, tiny_teacher_path, tmp_path)
+    without = folder_config()
     assert augmentation.batch_augmentation(without, data) is None
 
 
-def test_images_in_memory_take_the_view_plan_instead(
-    tiny_run_config, tiny_teacher_path, tmp_path
-):
-    config = _folder_config(
-        tiny_run_config, tiny_teacher_path, tmp_path, augmentation={"shift": 2}
-    )
-    data = load_run_data(config.data, config.run.seed)
+def test_images_in_memory_take_the_view_plan_instead(shifted_folder):
+    config, data = shifted_folder
     data.train = (np.zeros((4, 28, 28, 1)), np.zeros(4, "int32"))
     assert augmentation.batch_augmentation(config, data) is None
 
 
-def test_each_augmented_image_is_its_image_shifted_and_maybe_flipped(
-    tiny_run_config, tiny_teacher_path, tmp_path
-):
-    config = _folder_config(
-        tiny_run_config, tiny_teacher_path, tmp_path, augmentation={"shift": 2}
-    )
-    data = load_run_data(config.data, config.run.seed)
+def test_each_augmented_image_is_its_image_shifted_and_maybe_flipped(shifted_folder):
+    config, data = shifted_folder
     # One pass: the training split is reshuffled on every pass.
     [(images, labels)] = data.train.batch(26).as_numpy_iterator()
     batches = tf.data.Dataset.from_tensors((images, labels))
@@ -105,17 +98,9 @@ def _move(image, view, max_shift=2):
     return None
 
 
-def test_offline_distillation_of_an_augmented_folder_is_refused(
-    tiny_run_config, tiny_teacher_path, tmp_path
-):
+def test_offline_distillation_of_an_augmented_folder_is_refused(folder_config):
     with pytest.raises(ConfigError) as error:
-        _folder_config(
-            tiny_run_config,
-            tiny_teacher_path,
-            tmp_path,
-            augmentation={"shift": 2},
-            distill={"mode": "offline"},
-        )
+        folder_config(augmentation={"shift": 2}, distill={"mode": "offline"})
     [problem] = error.value.problems
     assert problem.startswith(
         "distill.mode: expected 'online' with augmentation of an image folder"
@@ -125,14 +110,9 @@ def test_offline_distillation_of_an_augmented_folder_is_refused(
 
 @pytest.mark.slow
 def test_both_students_of_a_folder_train_on_augmented_batches(
-    tiny_run_config, tiny_teacher_path, tmp_path, monkeypatch
+    folder_config, monkeypatch
 ):
-    config = _folder_config(
-        tiny_run_config,
-        tiny_teacher_path,
-        tmp_path / "runs",
-        augmentation={"shift": 2},
-    )
+    config = folder_config(augmentation={"shift": 2})
     layers = []
     batch_augmentation = augmentation.batch_augmentation
 

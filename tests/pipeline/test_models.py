@@ -90,21 +90,33 @@ def test_a_ready_text_model_takes_the_tokenizers_ids(ready_text_models):
         path = str(ready_text_models / f"{name}.keras")
         model = load_ready_model(path, "teacher.path", (12,), 3, tokenizer=TOKENIZER)
         assert embedded_ids(model) == 10
-    path = str(ready_text_models / "other_vocabulary.keras")
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "problem"),
+    [
+        (
+            "other_vocabulary",
+            "teacher.path",
+            "teacher.path: expected a model embedding the tokenizer's 10 token "
+            "ids; received {path}, whose Embedding layer takes 11 (the "
+            "tokenizer's vocabulary_size differs: data.tokenizer.path must be "
+            "the tokenizer the model was trained with)",
+        ),
+        (
+            "other_length",
+            "scratch.path",
+            "scratch.path: expected a model taking token ids of shape (None, "
+            "12); received {path} taking [(None, 8)] (the tokenizer's "
+            "sequence_length differs: data.tokenizer.path must be the tokenizer "
+            "the model was trained with)",
+        ),
+    ],
+)
+def test_a_ready_text_model_of_another_tokenizer_is_refused(
+    ready_text_models, name, key, problem
+):
+    path = str(ready_text_models / f"{name}.keras")
     with pytest.raises(ConfigError) as info:
-        load_ready_model(path, "teacher.path", (12,), 3, tokenizer=TOKENIZER)
-    assert info.value.problems == [
-        "teacher.path: expected a model embedding the tokenizer's 10 token ids; "
-        f"received {path}, whose Embedding layer takes 11 (the tokenizer's "
-        "vocabulary_size differs: data.tokenizer.path must be the tokenizer the "
-        "model was trained with)"
-    ]
-    path = str(ready_text_models / "other_length.keras")
-    with pytest.raises(ConfigError) as info:
-        load_ready_model(path, "scratch.path", (12,), 3, tokenizer=TOKENIZER)
-    assert info.value.problems == [
-        "scratch.path: expected a model taking token ids of shape (None, 12); "
-        f"received {path} taking [(None, 8)] (the tokenizer's sequence_length "
-        "differs: data.tokenizer.path must be the tokenizer the model was "
-        "trained with)"
-    ]
+        load_ready_model(path, key, (12,), 3, tokenizer=TOKENIZER)
+    assert info.value.problems == [problem.format(path=path)]
