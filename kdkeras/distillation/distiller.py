@@ -11,13 +11,14 @@ from kdkeras.distillation import arguments, inputs, serialization
 from kdkeras.distillation import features as feature_distillation
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.distillation.callbacks import RaiseOnNonFiniteLoss
+from kdkeras.distillation.loss_logs import LossLogs
 from kdkeras.distillation.objective import DEFAULT_ALPHA, DistillationObjective
 
 _STUDENT, _TEACHER = "student_logits", "teacher_logits"
 
 
 @keras.saving.register_keras_serializable(package="kdkeras")
-class Distiller(compat.MultiWorkerFit, keras.Model):
+class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
     """Trains `student` to match `teacher` (Hinton et al., 2015).
 
     Each training step minimizes
@@ -120,11 +121,7 @@ class Distiller(compat.MultiWorkerFit, keras.Model):
             self._taps = feature_distillation.FeatureTaps(
                 teacher, student, self.features
             )
-        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
-        self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
-        self.alpha_tracker = keras.metrics.Mean(name="alpha")
-        self.temperature_tracker = keras.metrics.Mean(name="temperature")
-        self.feature_loss_tracker = keras.metrics.Mean(name="feature_loss")
+        self._create_loss_trackers()
         self._step = None
         self._objective = None
         self._compile_arguments = None
@@ -272,23 +269,6 @@ class Distiller(compat.MultiWorkerFit, keras.Model):
     def distillation_loss_fn(self):
         return self._objective.distillation_loss_fn
 
-    @property
-    def metrics(self):
-        scheduled = self._objective.scheduled if self._objective else ()
-        hidden = [
-            tracker
-            for name, tracker in (
-                ("alpha", self.alpha_tracker),
-                ("temperature", self.temperature_tracker),
-                ("features", self.feature_loss_tracker),
-            )
-            if name not in (*scheduled, *(("features",) if self.features else ()))
-            or self._evaluating
-        ]
-        if self._evaluating:
-            hidden += [self.student_loss_tracker, self.distillation_loss_tracker]
-        return [metric for metric in super().metrics if metric not in hidden]
-
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
@@ -326,20 +306,13 @@ class Distiller(compat.MultiWorkerFit, keras.Model):
             temperature=temperature,
         )
         batch_size = ops.shape(student_logits)[0]
-        for tracker, value in (
-            (self.student_loss_tracker, student_loss),
-            (self.distillation_loss_tracker, distillation_loss),
-        ):
-            tracker.update_state(
-                compat.unscale_loss_for_distribution(value), sample_weight=batch_size
-            )
+        self._log_losses(
+            batch_size, student=student_loss, distillation=distillation_loss
+        )
         total_loss = self._objective.combine(student_loss, distillation_loss, alpha)
         if self._taps is not None:
             feature_loss = self._taps.loss(y_pred, sample_weight)
-            self.feature_loss_tracker.update_state(
-                compat.unscale_loss_for_distribution(feature_loss),
-                sample_weight=batch_size,
-            )
+            self._log_losses(batch_size, feature=feature_loss)
             total_loss = total_loss + feature_loss
         return total_loss + self._regularization_loss()
 
@@ -349,12 +322,7 @@ class Distiller(compat.MultiWorkerFit, keras.Model):
             return self._objective.alpha, self._objective.temperature
         step = ops.convert_to_tensor(self._step)
         alpha, temperature = self._objective.at(step)
-        for name, tracker, value in (
-            ("alpha", self.alpha_tracker, alpha),
-            ("temperature", self.temperature_tracker, temperature),
-        ):
-            if name in self._objective.scheduled:
-                tracker.update_state(value)
+        self._log_scheduled(alpha, temperature)
         self._step.assign_add(1)
         return alpha, temperature
 
