@@ -2,6 +2,7 @@
 briefly trained Fashion-MNIST student with its LiteRT files, and checks of
 printed progress and of device packages."""
 
+import importlib.util
 import json
 import os
 import re
@@ -249,3 +250,17 @@ def assert_int8_variant_added():
     the other variants and keys are kept, the variant's entry names its file,
     and its metadata is that of the file. Returns `load_device_metadata`."""
     return _assert_int8_variant_added
+
+
+def _load_script(path, name=None):
+    """The Python file `path` (a benchmark, example or tool) as a module."""
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """`load_script(path, name=None)`: a script imported as a module."""
+    return _load_script

@@ -1,7 +1,6 @@
 """Tests of benchmarks/hinton_mnist.py: a tiny run on generated IDX files,
 the gap-closed formula, and the split of the real MNIST when it is present."""
 
-import importlib.util
 import os
 import pathlib
 import re
@@ -19,12 +18,9 @@ requires_mnist = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def hinton_mnist():
+def hinton_mnist(load_script):
     """The benchmark script, imported as a module."""
-    spec = importlib.util.spec_from_file_location("hinton_mnist", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def _write_idx(path, array):

@@ -1,7 +1,6 @@
 """Tests of benchmarks/accuracy_methods.py: the gap-closed table, and one
 method of each kind trained for a step on a handful of generated images."""
 
-import importlib.util
 import pathlib
 import sys
 
@@ -12,13 +11,8 @@ BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
-def methods():
-    spec = importlib.util.spec_from_file_location(
-        "accuracy_methods", BENCHMARKS / "accuracy_methods.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def methods(load_script):
+    return load_script(BENCHMARKS / "accuracy_methods.py")
 
 
 def test_gap_closed_against_the_baseline_with_the_same_augmentation(methods):
@@ -74,15 +68,11 @@ def test_each_method_trains(methods, method):
     assert 0.0 <= methods.accuracy(trained, (x, y)) <= 1.0
 
 
-def test_benchmarks_folder_is_importable_from_the_check_script():
+def test_benchmarks_folder_is_importable_from_the_check_script(load_script):
     # keras_distillation_check imports accuracy_methods by name.
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        spec = importlib.util.spec_from_file_location(
-            "keras_distillation_check", BENCHMARKS / "keras_distillation_check.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = load_script(BENCHMARKS / "keras_distillation_check.py")
         assert module.parse_args([]).alpha == 0.1
     finally:
         sys.path.remove(str(BENCHMARKS))

@@ -1,7 +1,6 @@
 """`.ci/fetch_data.py`: CI's download of the loader tests' real data."""
 
 import hashlib
-import importlib.util
 import pathlib
 
 import pytest
@@ -10,11 +9,8 @@ SCRIPT = pathlib.Path(__file__).resolve().parents[1] / ".ci" / "fetch_data.py"
 
 
 @pytest.fixture(scope="module")
-def fetch_data():
-    spec = importlib.util.spec_from_file_location("fetch_data", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def fetch_data(load_script):
+    return load_script(SCRIPT)
 
 
 def test_a_download_is_kept_only_with_its_sha256(fetch_data, tmp_path):

@@ -1,6 +1,5 @@
 """End-to-end runs of the examples on small real data."""
 
-import importlib.util
 import os
 import pathlib
 import subprocess
@@ -9,13 +8,6 @@ import sys
 import pytest
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow
@@ -33,8 +25,8 @@ def test_keras_io_example_runs_with_kdkeras_distiller():
 
 
 @pytest.mark.slow
-def test_scikit_learn_teacher_is_distilled_offline(tmp_path):
-    results = _load("sklearn_teacher").main(
+def test_scikit_learn_teacher_is_distilled_offline(tmp_path, load_script):
+    results = load_script(EXAMPLES / "sklearn_teacher.py").main(
         ["--epochs", "30", "--cache", str(tmp_path / "logits.npz")]
     )
     assert (tmp_path / "logits.npz").exists()
@@ -43,8 +35,10 @@ def test_scikit_learn_teacher_is_distilled_offline(tmp_path):
 
 
 @pytest.mark.slow
-def test_transfer_learning_example_runs(capsys):
-    rows = _load("transfer_learning").main(["--quick", "--weights", "none"])
+def test_transfer_learning_example_runs(capsys, load_script):
+    rows = load_script(EXAMPLES / "transfer_learning.py").main(
+        ["--quick", "--weights", "none"]
+    )
     assert [row["name"] for row in rows] == [
         "teacher",
         "student (scratch)",

@@ -11,7 +11,6 @@ files to shard): worker 0 gets the first 32 examples of every global batch,
 worker 1 the last 32.
 """
 
-import importlib.util
 import json
 import os
 import signal
@@ -137,15 +136,6 @@ def _run_workers(arguments, directory, ports=None, until=None, attempts=3):
     raise AssertionError(f"no free ports in {attempts} attempts")
 
 
-def _reference_run():
-    """`multi_worker_run.py` as a module, to run the reference in this process."""
-    assert "TF_CONFIG" not in os.environ
-    spec = importlib.util.spec_from_file_location("multi_worker_run", RUN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _teacher_cache(directory):
     """Teacher logits of the 256 images, cached; and the teacher's fingerprint."""
     (x, _), _ = load_embedded_fashion_mnist()
@@ -165,11 +155,13 @@ def _assert_same_run(got, expected, atol):
 
 
 @pytest.mark.timeout(900)
-def test_two_workers_distill_as_one_process_on_the_global_batch(tmp_path):
+def test_two_workers_distill_as_one_process_on_the_global_batch(tmp_path, load_script):
     cache, fingerprint = _teacher_cache(tmp_path)
     processes, _ = _run_workers(["equality", tmp_path, cache, fingerprint], tmp_path)
     try:
-        _reference_run().equality(tmp_path, cache, fingerprint)
+        # `multi_worker_run.py` as a module: the reference, in this process.
+        assert "TF_CONFIG" not in os.environ
+        load_script(RUN).equality(tmp_path, cache, fingerprint)
         _wait(processes, [tmp_path / f"worker-{index}.log" for index in range(2)])
     finally:
         _kill(processes)

@@ -1,6 +1,5 @@
 """End-to-end run of examples/text_distillation.py in its quick mode."""
 
-import importlib.util
 import json
 import pathlib
 
@@ -11,17 +10,12 @@ EXAMPLE = (
 )
 
 
-def _load_example():
-    spec = importlib.util.spec_from_file_location("text_distillation", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 @pytest.mark.tensorflow
-def test_quick_text_distillation_exports_a_checked_package(tmp_path, capsys):
-    results = _load_example().main(["--quick", "--output-dir", str(tmp_path)])
+def test_quick_text_distillation_exports_a_checked_package(
+    tmp_path, capsys, load_script
+):
+    results = load_script(EXAMPLE).main(["--quick", "--output-dir", str(tmp_path)])
 
     names = [row["name"] for row in results["rows"]]
     assert names == [
