@@ -24,7 +24,12 @@ same augmentation**:
   those of `--extra-teacher-weights`), cached once on the plain images;
 * `kd_at`: KD plus attention transfer (Zagoruyko & Komodakis 2017) from two
   stages of the teacher to the student's two convolution blocks, online (the
-  teacher runs on every batch; CNN students and the VGG teacher only).
+  teacher runs on every batch; CNN students and the VGG teacher only);
+* `kd_assistant`: a teacher assistant (Mirzadeh et al. 2020,
+  arXiv:1902.03393): a model between teacher and student in size
+  (`--assistant`, e.g. `cnn34k`) is distilled from the teacher first (KD
+  with the same `T`, `alpha` and epochs, seed 0, once for all seeds), and
+  the student is distilled from the assistant's cached logits.
 
 Gap closed = `(method - baseline) / (teacher - baseline)`, with the baseline
 `scratch` for `kd`/`dkd` and `scratch_views` for `kd_views`/`fm`. Models are
@@ -66,6 +71,9 @@ STUDENTS = {
     "mlp": lambda: build_mlp(hidden_units=(128,)),
     # A 4k-parameter CNN: a larger gap to the teacher.
     "cnn4k": lambda: build_cnn(filters=(4, 8), dense_units=None, pooling="flatten"),
+    # A 34k-parameter CNN: a teacher assistant between the 9k CNN and the
+    # 289k VGG (their geometric mean is ~51k).
+    "cnn34k": lambda: build_cnn(filters=(24, 48), dense_units=None, pooling="flatten"),
 }
 METHODS = (
     "scratch",
@@ -78,6 +86,7 @@ METHODS = (
     "fm",
     "kd_ensemble",
     "kd_at",
+    "kd_assistant",
 )
 # Attention transfer pairs (teacher layer, student layer) of equal resolution:
 # the VGG teacher's stages 1-2 (28x28, 14x14) and the CNN students' blocks.
@@ -94,6 +103,7 @@ BASELINE = {
     "fm": "scratch_views",
     "kd_ensemble": "scratch",
     "kd_at": "scratch",
+    "kd_assistant": "scratch",
 }
 
 
@@ -124,6 +134,9 @@ def parse_args(argv=None):
         help="kd_ensemble: more teachers (tools/train_teacher.py weights)",
     )
     parser.add_argument("--at-weight", type=float, default=500.0, help="kd_at")
+    parser.add_argument(
+        "--assistant", choices=sorted(STUDENTS), default="cnn34k", help="kd_assistant"
+    )
     parser.add_argument("--cache-dir", default="/tmp/kdkeras_accuracy_methods")
     parser.add_argument("--data-path", default=None, help="Fashion-MNIST folder")
     parser.add_argument("--output", default=None, help="results .json")
@@ -210,6 +223,36 @@ def ensemble_logits(teacher, train, test, args):
     return kdkeras.distillation.average_teacher_logits(train_logits)
 
 
+def assistant_logits(plain_logits, train, test, args):
+    """The teacher assistant's logits on the training images.
+
+    The assistant (`--assistant`) is distilled from the teacher's cached
+    logits by `kd` (seed 0, the same epochs, `T` and `alpha`), scored on the
+    test images, and its logits cached beside the teacher's.
+    """
+    teacher = os.path.basename(args.teacher_weights).removesuffix(".weights.h5")
+    name = (
+        f"assistant-{args.assistant}-of-{teacher}-e{args.epochs}"
+        f"-t{args.temperature}-a{args.alpha}-{len(train[0])}.npz"
+    )
+    path = os.path.join(args.cache_dir, name)
+    if os.path.exists(path):
+        # The name says which teacher, settings and images made it.
+        return offline.load_teacher_logits(path, train[0], allow_any_teacher=True)
+    keras.utils.set_random_seed(0)
+    start = time.perf_counter()
+    assistant = train_one(
+        "kd", STUDENTS[args.assistant](), train, {"plain": plain_logits}, args, 0
+    )
+    print(
+        f"assistant {args.assistant} ({assistant.count_params():,} parameters): "
+        f"test accuracy {accuracy(assistant, test):.4f}, "
+        f"{time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
+    return offline.cache_teacher_logits(assistant, train[0], path)
+
+
 def compile_student(model, args, steps_per_epoch, **kd):
     schedule = keras.optimizers.schedules.CosineDecay(
         args.learning_rate, args.epochs * steps_per_epoch
@@ -221,8 +264,9 @@ def train_one(method, student, train, teachers, args, seed):
     """Trains `student` in place by `method`; returns the trained student.
 
     `teachers` holds what the methods need: `"plain"` (cached logits),
-    `"views"` (the view cache), `"ensemble"` (mean cached logits) and
-    `"model"` (the teacher itself, for online methods).
+    `"views"` (the view cache), `"ensemble"` (mean cached logits),
+    `"assistant"` (the teacher assistant's cached logits) and `"model"` (the
+    teacher itself, for online methods).
     """
     x, y = train
     steps = views.steps_per_epoch(len(x), args.batch_size)
@@ -255,12 +299,13 @@ def train_one(method, student, train, teachers, args, seed):
         return distiller.student
     distiller = kdkeras.Distiller(teacher=None, student=student)
     standardized = kdkeras.losses.StandardizedKDLoss(temperature=args.lskd_temperature)
-    if method in ("kd", "dkd", "lskd", "kd_ensemble"):
-        logits = teachers["ensemble" if method == "kd_ensemble" else "plain"]
+    if method in ("kd", "dkd", "lskd", "kd_ensemble", "kd_assistant"):
+        source = {"kd_ensemble": "ensemble", "kd_assistant": "assistant"}
+        logits = teachers[source.get(method, "plain")]
         dataset = offline.offline_dataset(
             x, y, logits, batch_size=args.batch_size, seed=seed
         )
-        if method in ("kd", "kd_ensemble"):
+        if method in ("kd", "kd_ensemble", "kd_assistant"):
             kd = dict(alpha=args.alpha, temperature=args.temperature)
         elif method == "lskd":
             kd = dict(alpha=args.alpha, distillation_loss_fn=standardized)
@@ -328,6 +373,8 @@ def main(argv=None):
         teachers["ensemble"] = ensemble_logits(teacher, train, test, args)
     if "kd_at" in args.methods:
         teachers["model"] = teacher
+    if "kd_assistant" in args.methods:
+        teachers["assistant"] = assistant_logits(plain_logits, train, test, args)
     del teacher
     results, runs = {}, []
     for seed in args.seeds:

@@ -37,7 +37,7 @@ def test_gap_closed_against_the_baseline_with_the_same_augmentation(methods):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "method", ["dkd", "scratch_views", "fm", "kd_ensemble", "kd_at"]
+    "method", ["dkd", "scratch_views", "fm", "kd_ensemble", "kd_at", "kd_assistant"]
 )
 def test_each_method_trains(methods, method):
     rng = np.random.default_rng(0)
@@ -53,6 +53,8 @@ def test_each_method_trains(methods, method):
     teachers = {"plain": plain_logits, "views": cache}
     if method == "kd_ensemble":
         teachers["ensemble"] = rng.normal(size=(40, 10)).astype("float32")
+    if method == "kd_assistant":
+        teachers["assistant"] = rng.normal(size=(40, 10)).astype("float32")
     if method == "kd_at":
         # A small VGG teacher: its stages carry the layer names kd_at taps.
         train_teacher = sys.modules["train_teacher"]  # imported by the benchmark
@@ -76,3 +78,38 @@ def test_benchmarks_folder_is_importable_from_the_check_script(load_script):
         assert module.parse_args([]).alpha == 0.1
     finally:
         sys.path.remove(str(BENCHMARKS))
+
+
+def test_the_assistant_is_distilled_once_and_its_logits_cached(
+    methods, tmp_path, capsys
+):
+    rng = np.random.default_rng(1)
+    train = (
+        rng.integers(0, 255, (32, 28, 28, 1)).astype("uint8"),
+        rng.integers(0, 10, 32),
+    )
+    test = (train[0][:8], train[1][:8])
+    args = methods.parse_args(
+        [
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--assistant",
+            "cnn4k",
+            "--cache-dir",
+            str(tmp_path),
+        ]
+    )
+    teacher_logits = rng.normal(size=(32, 10)).astype("float32")
+
+    first = methods.assistant_logits(teacher_logits, train, test, args)
+    assert first.shape == (32, 10)
+    assert "assistant cnn4k (" in capsys.readouterr().out
+    (cached,) = tmp_path.iterdir()
+    teacher = pathlib.Path(args.teacher_weights).name.removesuffix(".weights.h5")
+    assert cached.name == f"assistant-cnn4k-of-{teacher}-e1-t2.0-a0.1-32.npz"
+
+    again = methods.assistant_logits(teacher_logits, train, test, args)
+    np.testing.assert_array_equal(again, first)
+    assert capsys.readouterr().out == ""  # read from the cache, not retrained
