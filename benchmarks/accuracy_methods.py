@@ -167,15 +167,29 @@ def accuracy(model, data):
     return float(np.mean(np.argmax(logits, axis=-1) == data[1]))
 
 
+def cached_logits(path, images, teacher):
+    """The logits of `teacher` on `images`, from `path` if it holds them.
+
+    `teacher` is a model, whose fingerprint the cache must match, or a
+    function that builds one only when the cache is missing (its file name
+    then has to say which model made it).
+    """
+    is_model = isinstance(teacher, keras.Model)
+    if os.path.exists(path):
+        if is_model:
+            return offline.load_teacher_logits(path, images, teacher=teacher)
+        return offline.load_teacher_logits(path, images, allow_any_teacher=True)
+    return offline.cache_teacher_logits(
+        teacher if is_model else teacher(), images, path
+    )
+
+
 def teacher_caches(teacher, train, args, epochs, needs_views):
     """Teacher logits on the plain images, and on `epochs` replayable views."""
     os.makedirs(args.cache_dir, exist_ok=True)
     tag = f"{len(train[0])}"
     plain_path = os.path.join(args.cache_dir, f"plain-{tag}.npz")
-    if os.path.exists(plain_path):
-        plain = offline.load_teacher_logits(plain_path, train[0], teacher=teacher)
-    else:
-        plain = offline.cache_teacher_logits(teacher, train[0], plain_path)
+    plain = cached_logits(plain_path, train[0], teacher)
     if not needs_views:
         return plain, None
     plan = views.ViewPlan(
@@ -207,11 +221,7 @@ def ensemble_logits(teacher, train, test, args):
         model = teacher if index == 0 else load_pretrained_teacher(weights)
         name = os.path.basename(weights).removesuffix(".weights.h5")
         path = os.path.join(args.cache_dir, f"ensemble-{name}-{len(train[0])}.npz")
-        if os.path.exists(path):
-            logits = offline.load_teacher_logits(path, train[0], teacher=model)
-        else:
-            logits = offline.cache_teacher_logits(model, train[0], path)
-        train_logits.append(logits)
+        train_logits.append(cached_logits(path, train[0], model))
         test_logits.append(model.predict(test[0], batch_size=1000, verbose=0))
     mean_test = kdkeras.distillation.average_teacher_logits(test_logits)
     ensemble_accuracy = float(np.mean(np.argmax(mean_test, axis=-1) == test[1]))
@@ -235,22 +245,23 @@ def assistant_logits(plain_logits, train, test, args):
         f"assistant-{args.assistant}-of-{teacher}-e{args.epochs}"
         f"-t{args.temperature}-a{args.alpha}-{len(train[0])}.npz"
     )
-    path = os.path.join(args.cache_dir, name)
-    if os.path.exists(path):
-        # The name says which teacher, settings and images made it.
-        return offline.load_teacher_logits(path, train[0], allow_any_teacher=True)
-    keras.utils.set_random_seed(0)
-    start = time.perf_counter()
-    assistant = train_one(
-        "kd", STUDENTS[args.assistant](), train, {"plain": plain_logits}, args, 0
-    )
-    print(
-        f"assistant {args.assistant} ({assistant.count_params():,} parameters): "
-        f"test accuracy {accuracy(assistant, test):.4f}, "
-        f"{time.perf_counter() - start:.0f} s",
-        flush=True,
-    )
-    return offline.cache_teacher_logits(assistant, train[0], path)
+
+    def train_assistant():
+        keras.utils.set_random_seed(0)
+        start = time.perf_counter()
+        assistant = train_one(
+            "kd", STUDENTS[args.assistant](), train, {"plain": plain_logits}, args, 0
+        )
+        print(
+            f"assistant {args.assistant} ({assistant.count_params():,} parameters): "
+            f"test accuracy {accuracy(assistant, test):.4f}, "
+            f"{time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
+        return assistant
+
+    # The name says which teacher, settings and images made it.
+    return cached_logits(os.path.join(args.cache_dir, name), train[0], train_assistant)
 
 
 def compile_student(model, args, steps_per_epoch, **kd):
