@@ -32,10 +32,14 @@ same augmentation**:
   the student is distilled from the assistant's cached logits.
 
 Gap closed = `(method - baseline) / (teacher - baseline)`, with the baseline
-`scratch` for `kd`/`dkd` and `scratch_views` for `kd_views`/`fm`. Models are
-picked by nothing: the last epoch's student is scored on the 10,000 test
-images (55,000 train; the last 5,000 training images are held out and give
-the validation accuracy printed beside it).
+`scratch` for `kd`/`dkd` and `scratch_views` for `kd_views`/`fm`. By default
+models are picked by nothing: the last epoch's student is scored on the
+10,000 test images (55,000 train; the last 5,000 training images are held
+out and give the validation accuracy printed beside it). With
+`--select-best` every method alike is scored at the epoch of its best
+validation accuracy (a student that overfits a long schedule, as a scratch
+one may, is then compared at its best, not at its last epoch), and each
+run's per-epoch validation accuracy is recorded in the `--output` JSON.
 
     python benchmarks/accuracy_methods.py --student cnn9k --epochs 20
     python benchmarks/accuracy_methods.py --methods scratch kd --seeds 0 --quick
@@ -51,15 +55,17 @@ import time
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
+sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from method_teachers import cached_logits, ensemble_logits, teacher_caches  # noqa: E402
 from train_teacher import OUTPUT as TEACHER_WEIGHTS  # noqa: E402
 from train_teacher import load_pretrained_teacher  # noqa: E402
 
 import kdkeras  # noqa: E402
 from kdkeras import io_utils  # noqa: E402
-from kdkeras.distillation import offline, view_cache, views  # noqa: E402
+from kdkeras.distillation import offline, views  # noqa: E402
 from kdkeras.models import build_cnn, build_mlp  # noqa: E402
 
 NUM_VALIDATION_IMAGES = 5000
@@ -141,6 +147,11 @@ def parse_args(argv=None):
     parser.add_argument("--data-path", default=None, help="Fashion-MNIST folder")
     parser.add_argument("--output", default=None, help="results .json")
     parser.add_argument("--quick", action="store_true", help="3,000 images, 2 epochs")
+    parser.add_argument(
+        "--select-best",
+        action="store_true",
+        help="score every method at its epoch of best validation accuracy",
+    )
     return parser.parse_args(argv)
 
 
@@ -165,72 +176,6 @@ def load_data(path, quick):
 def accuracy(model, data):
     logits = model.predict(data[0], batch_size=1000, verbose=0)
     return float(np.mean(np.argmax(logits, axis=-1) == data[1]))
-
-
-def cached_logits(path, images, teacher):
-    """The logits of `teacher` on `images`, from `path` if it holds them.
-
-    `teacher` is a model, whose fingerprint the cache must match, or a
-    function that builds one only when the cache is missing (its file name
-    then has to say which model made it).
-    """
-    is_model = isinstance(teacher, keras.Model)
-    if os.path.exists(path):
-        if is_model:
-            return offline.load_teacher_logits(path, images, teacher=teacher)
-        return offline.load_teacher_logits(path, images, allow_any_teacher=True)
-    return offline.cache_teacher_logits(
-        teacher if is_model else teacher(), images, path
-    )
-
-
-def teacher_caches(teacher, train, args, epochs, needs_views):
-    """Teacher logits on the plain images, and on `epochs` replayable views."""
-    os.makedirs(args.cache_dir, exist_ok=True)
-    tag = f"{len(train[0])}"
-    plain_path = os.path.join(args.cache_dir, f"plain-{tag}.npz")
-    plain = cached_logits(plain_path, train[0], teacher)
-    if not needs_views:
-        return plain, None
-    plan = views.ViewPlan(
-        shift=args.shift, horizontal_flip=True, mixup_alpha=args.mixup, seed=0
-    )
-    views_path = os.path.join(
-        args.cache_dir, f"views-{tag}-e{epochs}-s{args.shift}-m{args.mixup}.npz"
-    )
-    if os.path.exists(views_path):
-        cache = view_cache.load_teacher_views(views_path, train[0], teacher=teacher)
-    else:
-        start = time.perf_counter()
-        cache = view_cache.cache_teacher_views(
-            teacher, train[0], views_path, plan, epochs
-        )
-        print(
-            f"view cache: {epochs} epochs in {time.perf_counter() - start:.0f} s",
-            flush=True,
-        )
-    return plain, cache
-
-
-def ensemble_logits(teacher, train, test, args):
-    """Mean logits of the teacher and the extra teachers: train and test."""
-    train_logits, test_logits = [], []
-    for index, weights in enumerate(
-        [args.teacher_weights, *args.extra_teacher_weights]
-    ):
-        model = teacher if index == 0 else load_pretrained_teacher(weights)
-        name = os.path.basename(weights).removesuffix(".weights.h5")
-        path = os.path.join(args.cache_dir, f"ensemble-{name}-{len(train[0])}.npz")
-        train_logits.append(cached_logits(path, train[0], model))
-        test_logits.append(model.predict(test[0], batch_size=1000, verbose=0))
-    mean_test = kdkeras.distillation.average_teacher_logits(test_logits)
-    ensemble_accuracy = float(np.mean(np.argmax(mean_test, axis=-1) == test[1]))
-    print(
-        f"ensemble of {len(train_logits)} teachers: test accuracy "
-        f"{ensemble_accuracy:.4f}",
-        flush=True,
-    )
-    return kdkeras.distillation.average_teacher_logits(train_logits)
 
 
 def assistant_logits(plain_logits, train, test, args):
@@ -271,17 +216,46 @@ def compile_student(model, args, steps_per_epoch, **kd):
     model.compile(optimizer=keras.optimizers.Adam(schedule), metrics=["accuracy"], **kd)
 
 
-def train_one(method, student, train, teachers, args, seed):
+def fit_options(epochs, validation=None, history=None, select_best=False):
+    """The `fit` arguments every method shares.
+
+    With `validation`, the student is scored on it after every epoch (into
+    `history`, a `keras.callbacks.History`); with `select_best` as well, it
+    ends with the weights of its best validation epoch: Keras'
+    `EarlyStopping(restore_best_weights=True)` with a patience of all the
+    epochs, so training never stops early and every method gets the same
+    rule.
+    """
+    options = dict(epochs=epochs, verbose=0)
+    if validation is None:
+        return options
+    callbacks = [history] if history is not None else []
+    if select_best:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy",
+                mode="max",
+                patience=epochs,
+                restore_best_weights=True,
+            )
+        )
+    return dict(options, validation_data=validation, callbacks=callbacks)
+
+
+def train_one(
+    method, student, train, teachers, args, seed, validation=None, history=None
+):
     """Trains `student` in place by `method`; returns the trained student.
 
     `teachers` holds what the methods need: `"plain"` (cached logits),
     `"views"` (the view cache), `"ensemble"` (mean cached logits),
     `"assistant"` (the teacher assistant's cached logits) and `"model"` (the
-    teacher itself, for online methods).
+    teacher itself, for online methods). `validation` and `history`: see
+    `fit_options` (`--select-best`).
     """
     x, y = train
     steps = views.steps_per_epoch(len(x), args.batch_size)
-    fit = dict(epochs=args.epochs, verbose=0)
+    fit = fit_options(args.epochs, validation, history, args.select_best)
     if method == "scratch":
         compile_student(student, args, steps, loss=LABEL_LOSS)
         student.fit(x, y, batch_size=args.batch_size, shuffle=True, **fit)
@@ -393,7 +367,17 @@ def main(argv=None):
             keras.utils.set_random_seed(seed)
             student = STUDENTS[args.student]()
             run_start = time.perf_counter()
-            student = train_one(method, student, train, teachers, args, seed)
+            history = keras.callbacks.History() if args.select_best else None
+            student = train_one(
+                method,
+                student,
+                train,
+                teachers,
+                args,
+                seed,
+                validation if args.select_best else None,
+                history,
+            )
             run = dict(
                 method=method,
                 seed=seed,
@@ -401,6 +385,9 @@ def main(argv=None):
                 validation_accuracy=accuracy(student, validation),
                 seconds=round(time.perf_counter() - run_start),
             )
+            if history is not None:
+                curve = [round(v, 4) for v in history.history["val_accuracy"]]
+                run.update(best_epoch=1 + int(np.argmax(curve)), validation_curve=curve)
             runs.append(run)
             results.setdefault(method, []).append(run["test_accuracy"])
             print(json.dumps(run), flush=True)

@@ -4,8 +4,11 @@ method of each kind trained for a step on a handful of generated images."""
 import pathlib
 import sys
 
+import keras
 import numpy as np
 import pytest
+
+from kdkeras.distillation import view_cache, views
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -45,9 +48,9 @@ def test_each_method_trains(methods, method):
     y = rng.integers(0, 10, 40)
     args = methods.parse_args(["--epochs", "1", "--batch-size", "16", "--mixup", "0.2"])
     plain_logits = rng.normal(size=(40, 10)).astype("float32")
-    plan = methods.views.ViewPlan(mixup_alpha=0.2, seed=0)
+    plan = views.ViewPlan(mixup_alpha=0.2, seed=0)
     parameters = plan.draw(40, (28, 28), 1)
-    cache = methods.view_cache.ViewCache(
+    cache = view_cache.ViewCache(
         plan, parameters, rng.normal(size=(1, 40, 10)).astype("float32")
     )
     teachers = {"plain": plain_logits, "views": cache}
@@ -113,3 +116,66 @@ def test_the_assistant_is_distilled_once_and_its_logits_cached(
     again = methods.assistant_logits(teacher_logits, train, test, args)
     np.testing.assert_array_equal(again, first)
     assert capsys.readouterr().out == ""  # read from the cache, not retrained
+
+
+class _WeightsPerEpoch(keras.callbacks.History):
+    """History that also keeps the model's weights after every epoch."""
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.weights_per_epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        self.weights_per_epoch.append(self.model.get_weights())
+
+
+@pytest.mark.parametrize("method", ["scratch", "kd"])
+def test_select_best_keeps_the_epoch_of_best_validation_accuracy(methods, method):
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 255, (48, 28, 28, 1)).astype("uint8")
+    y = rng.integers(0, 10, 48)
+    # Validation labels the training labels contradict: learning them can
+    # only lower validation accuracy, so the best epoch is the first (ties
+    # go to the first, as in Keras' EarlyStopping), never the last.
+    validation = (x, (y + 1) % 10)
+    args = methods.parse_args(
+        ["--epochs", "5", "--batch-size", "16", "--learning-rate", "0.03"]
+        + ["--select-best"]
+    )
+    # A teacher that agrees with the training labels.
+    teachers = {"plain": 5.0 * np.eye(10, dtype="float32")[y]}
+    history = _WeightsPerEpoch()
+    trained = methods.train_one(
+        method,
+        methods.STUDENTS["cnn4k"](),
+        (x, y),
+        teachers,
+        args,
+        0,
+        validation,
+        history,
+    )
+    curve = history.history["val_accuracy"]
+    assert len(curve) == 5
+    best = int(np.argmax(curve))
+    assert best < 4
+    for restored, kept in zip(
+        trained.get_weights(), history.weights_per_epoch[best], strict=True
+    ):
+        np.testing.assert_array_equal(restored, kept)
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(
+            trained.get_weights(), history.weights_per_epoch[-1], strict=True
+        )
+    )
+
+
+def test_without_validation_fit_options_are_the_epochs_alone(methods):
+    assert methods.fit_options(5) == dict(epochs=5, verbose=0)
+    history = keras.callbacks.History()
+    options = methods.fit_options(5, ("x", "y"), history, select_best=False)
+    assert options["callbacks"] == [history]
+    assert options["validation_data"] == ("x", "y")

@@ -1,0 +1,83 @@
+"""The teachers' side of `accuracy_methods.py`: cached logits of the
+teacher (plain images and replayable views) and of an ensemble of teachers.
+
+Every cache is fingerprinted by the model that made it
+(`kdkeras.distillation.offline`), so a cache left by another teacher is
+refused, not silently reused.
+"""
+
+import os
+import time
+
+import keras
+import numpy as np
+from train_teacher import load_pretrained_teacher
+
+import kdkeras
+from kdkeras.distillation import offline, view_cache, views
+
+
+def cached_logits(path, images, teacher):
+    """The logits of `teacher` on `images`, from `path` if it holds them.
+
+    `teacher` is a model, whose fingerprint the cache must match, or a
+    function that builds one only when the cache is missing (its file name
+    then has to say which model made it).
+    """
+    is_model = isinstance(teacher, keras.Model)
+    if os.path.exists(path):
+        if is_model:
+            return offline.load_teacher_logits(path, images, teacher=teacher)
+        return offline.load_teacher_logits(path, images, allow_any_teacher=True)
+    return offline.cache_teacher_logits(
+        teacher if is_model else teacher(), images, path
+    )
+
+
+def teacher_caches(teacher, train, args, epochs, needs_views):
+    """Teacher logits on the plain images, and on `epochs` replayable views."""
+    os.makedirs(args.cache_dir, exist_ok=True)
+    tag = f"{len(train[0])}"
+    plain_path = os.path.join(args.cache_dir, f"plain-{tag}.npz")
+    plain = cached_logits(plain_path, train[0], teacher)
+    if not needs_views:
+        return plain, None
+    plan = views.ViewPlan(
+        shift=args.shift, horizontal_flip=True, mixup_alpha=args.mixup, seed=0
+    )
+    views_path = os.path.join(
+        args.cache_dir, f"views-{tag}-e{epochs}-s{args.shift}-m{args.mixup}.npz"
+    )
+    if os.path.exists(views_path):
+        cache = view_cache.load_teacher_views(views_path, train[0], teacher=teacher)
+    else:
+        start = time.perf_counter()
+        cache = view_cache.cache_teacher_views(
+            teacher, train[0], views_path, plan, epochs
+        )
+        print(
+            f"view cache: {epochs} epochs in {time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
+    return plain, cache
+
+
+def ensemble_logits(teacher, train, test, args):
+    """Mean logits of the teacher and the extra teachers: train and test."""
+    train_logits, test_logits = [], []
+    for index, weights in enumerate(
+        [args.teacher_weights, *args.extra_teacher_weights]
+    ):
+        model = teacher if index == 0 else load_pretrained_teacher(weights)
+        name = os.path.basename(weights).removesuffix(".weights.h5")
+        path = os.path.join(args.cache_dir, f"ensemble-{name}-{len(train[0])}.npz")
+        train_logits.append(cached_logits(path, train[0], model))
+        test_logits.append(model.predict(test[0], batch_size=1000, verbose=0))
+    mean_test = kdkeras.distillation.average_teacher_logits(test_logits)
+    ensemble_accuracy = float(np.mean(np.argmax(mean_test, axis=-1) == test[1]))
+    print(
+        f"ensemble of {len(train_logits)} teachers: test accuracy "
+        f"{ensemble_accuracy:.4f}",
+        flush=True,
+    )
+    return kdkeras.distillation.average_teacher_logits(train_logits)
