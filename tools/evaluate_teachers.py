@@ -22,15 +22,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
-from train_teacher import load_pretrained_teacher, plain_network  # noqa: E402
+from train_teacher import load_pretrained_teacher, logits_with_flips  # noqa: E402
 
 
 def teacher_logits(path, images, batch_size=500):
     """The logits of the teacher in `path` on `images` and on their flips."""
-    network = plain_network(load_pretrained_teacher(path, flip_tta=False))
-    logits = network.predict(images, batch_size=batch_size, verbose=0)
-    flipped = network.predict(images[:, :, ::-1, :], batch_size=batch_size, verbose=0)
-    return logits, flipped
+    teacher = load_pretrained_teacher(path, flip_tta=False)
+    return logits_with_flips(teacher, images, batch_size)
 
 
 def ensemble_accuracies(names, logits, flipped_logits, labels):

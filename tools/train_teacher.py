@@ -343,11 +343,17 @@ def make_optimizer(steps, warmup_steps, learning_rate, weight_decay):
     return optimizer
 
 
-def evaluate_logits(model, x, y, batch_size=500):
-    """Plain and horizontal-flip-TTA accuracy of a logits model on uint8 x."""
+def logits_with_flips(model, x, batch_size=500):
+    """The plain network's logits on uint8 `x` and on its horizontal flips."""
     network = plain_network(model)
     logits = network.predict(x, batch_size=batch_size, verbose=0)
     flipped = network.predict(x[:, :, ::-1, :], batch_size=batch_size, verbose=0)
+    return logits, flipped
+
+
+def evaluate_logits(model, x, y, batch_size=500):
+    """Plain and horizontal-flip-TTA accuracy of a logits model on uint8 x."""
+    logits, flipped = logits_with_flips(model, x, batch_size)
     plain = float(np.mean(np.argmax(logits, -1) == y))
     tta = float(np.mean(np.argmax(logits + flipped, -1) == y))
     return plain, tta
