@@ -40,6 +40,8 @@ out and give the validation accuracy printed beside it). With
 validation accuracy (a student that overfits a long schedule, as a scratch
 one may, is then compared at its best, not at its last epoch), and each
 run's per-epoch validation accuracy is recorded in the `--output` JSON.
+With `--teacher-flip-tta` every teacher averages its logits on the image
+and on its horizontal flip (the teacher's flip-TTA accuracy is the target).
 
     python benchmarks/accuracy_methods.py --student cnn9k --epochs 20
     python benchmarks/accuracy_methods.py --methods scratch kd --seeds 0 --quick
@@ -59,9 +61,14 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from method_teachers import cached_logits, ensemble_logits, teacher_caches  # noqa: E402
-from train_teacher import OUTPUT as TEACHER_WEIGHTS  # noqa: E402
-from train_teacher import load_pretrained_teacher  # noqa: E402
+from method_teachers import (  # noqa: E402
+    cache_tag,
+    cached_logits,
+    ensemble_logits,
+    load_teacher,
+    teacher_caches,
+)
+from teacher_models import OUTPUT as TEACHER_WEIGHTS  # noqa: E402
 
 import kdkeras  # noqa: E402
 from kdkeras import io_utils  # noqa: E402
@@ -139,6 +146,11 @@ def parse_args(argv=None):
         default=[],
         help="kd_ensemble: more teachers (tools/train_teacher.py weights)",
     )
+    parser.add_argument(
+        "--teacher-flip-tta",
+        action="store_true",
+        help="every teacher averages its logits on the image and its mirror image",
+    )
     parser.add_argument("--at-weight", type=float, default=500.0, help="kd_at")
     parser.add_argument(
         "--assistant", choices=sorted(STUDENTS), default="cnn34k", help="kd_assistant"
@@ -188,7 +200,7 @@ def assistant_logits(plain_logits, train, test, args):
     teacher = os.path.basename(args.teacher_weights).removesuffix(".weights.h5")
     name = (
         f"assistant-{args.assistant}-of-{teacher}-e{args.epochs}"
-        f"-t{args.temperature}-a{args.alpha}-{len(train[0])}.npz"
+        f"-t{args.temperature}-a{args.alpha}-{cache_tag(train, args)}.npz"
     )
 
     def train_assistant():
@@ -348,7 +360,7 @@ def main(argv=None):
         args.epochs = 2
     start = time.perf_counter()
     train, validation, test = load_data(args.data_path, args.quick)
-    teacher = load_pretrained_teacher(args.teacher_weights)
+    teacher = load_teacher(args.teacher_weights, args)
     teacher_accuracy = accuracy(teacher, test)
     print(f"teacher test accuracy {teacher_accuracy:.4f}", flush=True)
     needs_views = any(m.endswith("_views") or m == "fm" for m in args.methods)

@@ -29,6 +29,7 @@ import time
 import accuracy_methods as common
 import keras
 import numpy as np
+from teacher_models import load_pretrained_teacher
 
 import kdkeras
 from kdkeras.distillation import offline
@@ -97,7 +98,7 @@ def main(argv=None):
         args.epochs = 1
     start = time.perf_counter()
     train, test = load_embedded(args.quick)
-    teacher = common.load_pretrained_teacher()
+    teacher = load_pretrained_teacher()
     teacher.trainable = False
     teacher_logits = offline.compute_teacher_logits(teacher, train[0])
     print(f"teacher test accuracy {common.accuracy(teacher, test):.4f}", flush=True)

@@ -11,7 +11,7 @@ import time
 
 import keras
 import numpy as np
-from train_teacher import load_pretrained_teacher
+from teacher_models import load_pretrained_teacher
 
 import kdkeras
 from kdkeras.distillation import offline, view_cache, views
@@ -34,10 +34,23 @@ def cached_logits(path, images, teacher):
     )
 
 
+def load_teacher(weights, args):
+    """A `tools/train_teacher.py` teacher; with `--teacher-flip-tta` its
+    forward pass averages the logits of the image and of its mirror image."""
+    return load_pretrained_teacher(
+        weights, flip_tta=True if args.teacher_flip_tta else None
+    )
+
+
+def cache_tag(train, args):
+    """What a cache file's name says of its images and teachers."""
+    return f"{len(train[0])}" + ("-flip-tta" if args.teacher_flip_tta else "")
+
+
 def teacher_caches(teacher, train, args, epochs, needs_views):
     """Teacher logits on the plain images, and on `epochs` replayable views."""
     os.makedirs(args.cache_dir, exist_ok=True)
-    tag = f"{len(train[0])}"
+    tag = cache_tag(train, args)
     plain_path = os.path.join(args.cache_dir, f"plain-{tag}.npz")
     plain = cached_logits(plain_path, train[0], teacher)
     if not needs_views:
@@ -68,9 +81,11 @@ def ensemble_logits(teacher, train, test, args):
     for index, weights in enumerate(
         [args.teacher_weights, *args.extra_teacher_weights]
     ):
-        model = teacher if index == 0 else load_pretrained_teacher(weights)
+        model = teacher if index == 0 else load_teacher(weights, args)
         name = os.path.basename(weights).removesuffix(".weights.h5")
-        path = os.path.join(args.cache_dir, f"ensemble-{name}-{len(train[0])}.npz")
+        path = os.path.join(
+            args.cache_dir, f"ensemble-{name}-{cache_tag(train, args)}.npz"
+        )
         train_logits.append(cached_logits(path, train[0], model))
         test_logits.append(model.predict(test[0], batch_size=1000, verbose=0))
     mean_test = kdkeras.distillation.average_teacher_logits(test_logits)

@@ -13,7 +13,7 @@ rest's mass spread evenly. For k = 1, 5, 10, 20 this measures
 on two sets:
 
 * Fashion-MNIST: the full 60,000 training images, the project's ResNet
-  teacher (`tools/train_teacher.py: load_pretrained_teacher()`, 10 classes),
+  teacher (`tools/teacher_models.py: load_pretrained_teacher()`, 10 classes),
   and as student the 9k CNN trained on the labels for one epoch;
 * a generated 1,000-class set: 20,000 examples around random class
   prototypes in 64 dimensions; the teacher's logits are scaled cosine
@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from train_teacher import load_pretrained_teacher  # noqa: E402
+from teacher_models import load_pretrained_teacher  # noqa: E402
 
 import kdkeras  # noqa: E402
 from kdkeras.distillation import sharded_cache, topk  # noqa: E402

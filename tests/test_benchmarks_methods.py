@@ -1,6 +1,7 @@
 """Tests of benchmarks/accuracy_methods.py: the gap-closed table, and one
 method of each kind trained for a step on a handful of generated images."""
 
+import json
 import pathlib
 import sys
 
@@ -60,8 +61,8 @@ def test_each_method_trains(methods, method):
         teachers["assistant"] = rng.normal(size=(40, 10)).astype("float32")
     if method == "kd_at":
         # A small VGG teacher: its stages carry the layer names kd_at taps.
-        train_teacher = sys.modules["train_teacher"]  # imported by the benchmark
-        teachers["model"] = train_teacher.build_teacher_vgg(stage_filters=(4, 8, 8))
+        teacher_models = sys.modules["teacher_models"]  # imported by the benchmark
+        teachers["model"] = teacher_models.build_teacher_vgg(stage_filters=(4, 8, 8))
     student = methods.STUDENTS["cnn4k"]()
     before = [w.copy() for w in student.get_weights()]
     trained = methods.train_one(method, student, (x, y), teachers, args, 0)
@@ -179,3 +180,42 @@ def test_without_validation_fit_options_are_the_epochs_alone(methods):
     options = methods.fit_options(5, ("x", "y"), history, select_best=False)
     assert options["callbacks"] == [history]
     assert options["validation_data"] == ("x", "y")
+
+
+def test_flip_tta_teachers_cache_the_mean_of_image_and_mirror_logits(methods, tmp_path):
+    teacher_models = sys.modules["teacher_models"]  # imported by the benchmark
+    model = teacher_models.build_teacher_vgg(stage_filters=(4, 8, 8))
+    path = str(tmp_path / "tiny.weights.h5")
+    model.save_weights(path)
+    architecture = dict(
+        builder="tools/teacher_models.py:build_teacher_vgg",
+        stage_filters=[4, 8, 8],
+        convs_per_stage=2,
+        dropout=0.3,
+        num_classes=10,
+        flip_tta=False,
+    )
+    with open(path + ".json", "w") as file:
+        json.dump({"architecture": architecture}, file)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (6, 28, 28, 1), dtype="uint8")
+    train = (images, rng.integers(0, 10, 6))
+    args = methods.parse_args(
+        ["--teacher-flip-tta", "--teacher-weights", path, "--cache-dir", str(tmp_path)]
+    )
+
+    teacher = methods.load_teacher(path, args)
+    plain_logits, _ = methods.teacher_caches(teacher, train, args, 1, False)
+
+    mirror_mean = (
+        model.predict(images, verbose=0)
+        + model.predict(images[:, :, ::-1, :], verbose=0)
+    ) / 2
+    np.testing.assert_allclose(plain_logits, mirror_mean, atol=1e-5)
+    assert (tmp_path / "plain-6-flip-tta.npz").exists()  # not the plain teacher's
+    without_tta = methods.parse_args(["--teacher-weights", path])
+    np.testing.assert_allclose(
+        methods.load_teacher(path, without_tta).predict(images, verbose=0),
+        model.predict(images, verbose=0),
+        atol=1e-5,
+    )

@@ -39,12 +39,12 @@ def test_ensemble_accuracies_by_hand(evaluate):
 
 
 def test_teacher_logits_of_a_saved_teacher(evaluate, tmp_path):
-    train_teacher = evaluate.sys.modules["train_teacher"]
-    model = train_teacher.build_teacher_vgg(stage_filters=(4, 8, 8))
+    teacher_models = evaluate.sys.modules["teacher_models"]
+    model = teacher_models.build_teacher_vgg(stage_filters=(4, 8, 8))
     path = str(tmp_path / "tiny.weights.h5")
     model.save_weights(path)
     architecture = dict(
-        builder="tools/train_teacher.py:build_teacher_vgg",
+        builder="tools/teacher_models.py:build_teacher_vgg",
         stage_filters=[4, 8, 8],
         convs_per_stage=2,
         dropout=0.3,

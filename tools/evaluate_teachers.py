@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
-from train_teacher import load_pretrained_teacher, logits_with_flips  # noqa: E402
+from teacher_models import load_pretrained_teacher, logits_with_flips  # noqa: E402
 
 
 def teacher_logits(path, images, batch_size=500):

@@ -1,33 +1,25 @@
-"""Trains a strong Fashion-MNIST teacher: a small wide-ResNet of the project's own.
+"""Trains a strong Fashion-MNIST teacher of the project's own.
 
 Issue 10 ("a strong teacher"): a teacher that reaches >= 94.5 % test accuracy
-on the full Fashion-MNIST, trained from scratch on 2 CPU cores in about an
-hour. The network (`build_teacher_resnet`) is a pure Keras 3 functional model:
+on the full Fashion-MNIST, trained from scratch on 2 CPU cores. The networks
+(`--arch resnet`, a small wide-ResNet; `--arch vgg`) are built by
+`tools/teacher_models.py`, which also loads trained teachers.
 
-* input: `uint8` pixels of shape `(N, 28, 28, 1)`, scaled and standardized by
-  a `Rescaling` layer (no preprocessing needed by the caller);
-* a 3x3 Conv-BN-ReLU stem (`width` x 32 filters, 28x28), then three stages
-  of `blocks` basic residual blocks (Conv-BN-ReLU-Conv-BN + shortcut, ReLU)
-  at 28x28, 14x14 and 7x7 with `width` x (32, 64, 128) filters (a 1x1 Conv-BN
-  shortcut where the shape changes). The default, `blocks=(0, 1, 1)`
-  (290,730 parameters, ~26 M multiply-adds per image), is what fits ~1 hour
-  of this 2-core VM; `(2, 2, 2)` (698k) costs ~3x more per epoch;
-* global average pooling and `Dense(10)` **logits** (no softmax).
-
-Training (`train`): random shifts (zero-pad 2 pixels and crop back at a random
+Training (`main`): random shifts (zero-pad 2 pixels and crop back at a random
 offset), horizontal flips and random erasing (one rectangle of noise per
-image, with probability 0.5), all in the `tf.data` pipeline, so the saved
-model contains no augmentation; label smoothing 0.1; SGD with Nesterov
+image), all in the `tf.data` pipeline, so the saved model contains no
+augmentation; label smoothing (`--label-smoothing`); SGD with Nesterov
 momentum 0.9, decoupled weight decay 5e-4 (not on BatchNorm parameters and
 biases) and a cosine learning-rate schedule with a linear warm-up.
-`keras.callbacks.BackupAndRestore` keeps a backup under `/tmp`, so a killed
-run started again with the same command resumes from its last epoch.
 
-With `--flip-tta` (`build_teacher_resnet(..., flip_tta=True)`) the model's
-forward pass averages the logits of the image and of its horizontal flip
-(`HorizontalFlip`, a layer registered as `kdkeras>HorizontalFlip`); the TTA
-model has the same weights as the plain one, so the same `.weights.h5` file
-loads into both.
+Resuming: `keras.callbacks.BackupAndRestore` keeps a backup in
+`--backup-dir`, so a killed run started again resumes from its last
+completed epoch (with the same command, or another `--epochs`: the cosine
+schedule is then that of the new command). Every epoch's time and the
+command that ran it are kept beside the backup (`<backup-dir>_epochs.json`),
+so the JSON written at the end describes the whole run, across all the
+commands that made it ("parts", "seconds_per_epoch"). The `.weights.h5`
+file holds the network's weights only, not the optimizer's state.
 
 Usage (from the repository root):
 
@@ -35,19 +27,12 @@ Usage (from the repository root):
     .venv/bin/python tools/train_teacher.py --quick                # smoke run
     .venv/bin/python tools/train_teacher.py --time-only --width 1  # s/epoch
 
-Result (benchmarks/README.md, "Strong teacher (issue 10)"): 15 epochs gave
-92.58 % test accuracy (92.69 % with flip TTA), short of the 94.5 % target.
-
-Rebuilding the shipped teacher in another script:
-
-    import sys; sys.path.insert(0, "tools")
-    from train_teacher import load_pretrained_teacher
-    teacher = load_pretrained_teacher()   # plain model (see its JSON), logits
+Results: benchmarks/README.md, "Strong teacher (issue 10)".
 """
 
 import argparse
+import datetime
 import json
-import math
 import os
 import shlex
 import sys
@@ -55,273 +40,21 @@ import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tools/
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-NUM_CLASSES = 10
-MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training pixels, in [0, 1]
-OUTPUT = os.path.join(
-    REPO_ROOT,
-    "saved_models",
-    "pretrained",
-    "fashion_mnist_resnet_teacher.weights.h5",
+from teacher_data import make_train_dataset  # noqa: E402
+from teacher_models import (  # noqa: E402
+    NUM_CLASSES,
+    OUTPUT,
+    build_from_architecture,
+    evaluate_logits,
 )
+
+from kdkeras.datasets import load_fashion_mnist  # noqa: E402
+from kdkeras.io_utils import atomic_path  # noqa: E402
+
 BACKUP_DIR = "/tmp/kdkeras_train_teacher"
-
-
-# --------------------------------------------------------------------------
-# The model
-# --------------------------------------------------------------------------
-
-
-@keras.saving.register_keras_serializable(package="kdkeras")
-class HorizontalFlip(keras.layers.Layer):
-    """Flips images left-right, always (in training and inference).
-
-    Input: `(N, height, width, channels)`. Used by the flip-TTA teacher, which
-    averages the logits of an image and of its mirror image.
-    """
-
-    def call(self, inputs):
-        return keras.ops.flip(inputs, axis=-2)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return super().get_config()
-
-
-def _conv_bn(x, filters, kernel_size, strides, name, relu=True):
-    x = keras.layers.Conv2D(
-        filters,
-        kernel_size,
-        strides=strides,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="he_normal",
-        name=f"{name}_conv",
-    )(x)
-    x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
-    if relu:
-        x = keras.layers.ReLU(name=f"{name}_relu")(x)
-    return x
-
-
-def _basic_block(x, filters, strides, name):
-    shortcut = x
-    y = _conv_bn(x, filters, 3, strides, f"{name}_1")
-    y = _conv_bn(y, filters, 3, 1, f"{name}_2", relu=False)
-    if strides != 1 or x.shape[-1] != filters:
-        shortcut = _conv_bn(x, filters, 1, strides, f"{name}_short", relu=False)
-    y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
-    return keras.layers.ReLU(name=f"{name}_out")(y)
-
-
-def build_teacher_resnet(
-    width=1.0,
-    blocks=(2, 2, 2),
-    base_filters=(32, 64, 128),
-    num_classes=NUM_CLASSES,
-    flip_tta=False,
-    name="fashion_mnist_resnet_teacher",
-):
-    """Builds the teacher: a small ResNet that maps uint8 images to logits.
-
-    Args:
-        width: Width factor; stage `i` has `round(width * base_filters[i])`
-            filters.
-        blocks: Basic residual blocks per stage (28x28, 14x14, 7x7).
-        base_filters: Filters of the three stages at `width=1`.
-        num_classes: Number of logits.
-        flip_tta: If True, returns a model whose output is the mean of the
-            logits of the input and of its horizontal flip (same weights as
-            the plain model; the plain network is its layer `"network"`).
-        name: Model name.
-
-    Returns:
-        A functional `keras.Model` from `(N, 28, 28, 1)` pixels in [0, 255]
-        (any dtype) to `(N, num_classes)` float32 logits.
-    """
-    if len(blocks) != len(base_filters):
-        raise ValueError("`blocks` and `base_filters` need the same length.")
-    filters = [max(1, int(round(width * f))) for f in base_filters]
-    inputs = keras.Input((28, 28, 1), name="pixels")
-    x = keras.layers.Rescaling(
-        1.0 / (255.0 * STD), offset=-MEAN / STD, name="rescaling"
-    )(inputs)
-    x = _conv_bn(x, filters[0], 3, 1, "stem")
-    for stage, (count, stage_filters) in enumerate(zip(blocks, filters, strict=True)):
-        for block in range(count):
-            strides = 2 if (stage > 0 and block == 0) else 1
-            x = _basic_block(
-                x, stage_filters, strides, f"stage{stage + 1}_block{block + 1}"
-            )
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    logits = keras.layers.Dense(num_classes, name="logits")(x)
-    network = keras.Model(inputs, logits, name=name if not flip_tta else "network")
-    return _with_flip_tta(network, name) if flip_tta else network
-
-
-def build_teacher_vgg(
-    stage_filters=(32, 64, 128),
-    convs_per_stage=2,
-    dropout=0.3,
-    num_classes=NUM_CLASSES,
-    flip_tta=False,
-    name="fashion_mnist_vgg_teacher",
-):
-    """Builds a VGG-style teacher: stages of 3x3 Conv-BN-ReLU, max pooling.
-
-    Stage `i` has `convs_per_stage` 3x3 Conv-BN-ReLU layers with
-    `stage_filters[i]` filters, followed by 2x2 max pooling (not after the
-    last stage); then global average pooling, `Dropout(dropout)` and
-    `Dense(num_classes)` logits. Cheaper per image than the ResNet at the
-    same accuracy on this CPU: every convolution after the first stage works
-    on pooled maps.
-
-    Returns:
-        A functional `keras.Model` from `(N, 28, 28, 1)` pixels in [0, 255]
-        to `(N, num_classes)` float32 logits (flip TTA as in
-        `build_teacher_resnet`).
-    """
-    inputs = keras.Input((28, 28, 1), name="pixels")
-    x = keras.layers.Rescaling(
-        1.0 / (255.0 * STD), offset=-MEAN / STD, name="rescaling"
-    )(inputs)
-    for stage, filters in enumerate(stage_filters, start=1):
-        for conv in range(1, convs_per_stage + 1):
-            x = _conv_bn(x, filters, 3, 1, f"stage{stage}_conv{conv}")
-        if stage < len(stage_filters):
-            x = keras.layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout, name="dropout")(x)
-    logits = keras.layers.Dense(num_classes, name="logits")(x)
-    network = keras.Model(inputs, logits, name=name if not flip_tta else "network")
-    return _with_flip_tta(network, name) if flip_tta else network
-
-
-def _with_flip_tta(network, name):
-    """A model whose logits are the mean of `network`'s on an image and on
-    its horizontal flip (same weights as `network`)."""
-    inputs = keras.Input((28, 28, 1), name="pixels")
-    flipped = HorizontalFlip(name="horizontal_flip")(inputs)
-    averaged = keras.layers.Average(name="flip_tta_mean")(
-        [network(inputs), network(flipped)]
-    )
-    return keras.Model(inputs, averaged, name=name + "_flip_tta")
-
-
-def build_from_architecture(arch, flip_tta=False):
-    """Builds the teacher an `"architecture"` entry of the JSON describes."""
-    if arch.get("builder", "").endswith("build_teacher_vgg"):
-        return build_teacher_vgg(
-            stage_filters=tuple(arch["stage_filters"]),
-            convs_per_stage=arch["convs_per_stage"],
-            dropout=arch["dropout"],
-            num_classes=arch["num_classes"],
-            flip_tta=flip_tta,
-        )
-    return build_teacher_resnet(
-        width=arch["width"],
-        blocks=tuple(arch["blocks"]),
-        base_filters=tuple(arch["base_filters"]),
-        num_classes=arch["num_classes"],
-        flip_tta=flip_tta,
-    )
-
-
-def plain_network(model):
-    """The plain network of a teacher built by `build_teacher_resnet`."""
-    try:
-        return model.get_layer("network")
-    except ValueError:
-        return model
-
-
-def load_pretrained_teacher(path=OUTPUT, flip_tta=None):
-    """Rebuilds the shipped teacher from `path` and the JSON file beside it.
-
-    `flip_tta=None` uses what the JSON says the teacher ships as.
-    """
-    with open(path + ".json") as file:
-        info = json.load(file)
-    arch = info["architecture"]
-    if flip_tta is None:
-        flip_tta = arch.get("flip_tta", False)
-    model = build_from_architecture(arch, flip_tta=flip_tta)
-    plain_network(model).load_weights(path)
-    return model
-
-
-# --------------------------------------------------------------------------
-# Data
-# --------------------------------------------------------------------------
-
-
-def _augment(images, labels, pad, erase_probability):
-    """Batched augmentation on uint8 `(B, 28, 28, 1)` images, in TensorFlow."""
-    import tensorflow as tf
-
-    batch = tf.shape(images)[0]
-    size = 28
-    # Random shift: zero-pad, then crop a 28x28 window at a random offset.
-    padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-    offsets = tf.random.uniform((batch, 2), 0, 2 * pad + 1, dtype=tf.int32)
-    grid = tf.range(size)
-    rows = offsets[:, :1] + grid[None, :]
-    cols = offsets[:, 1:] + grid[None, :]
-    x = tf.gather(padded, rows, axis=1, batch_dims=1)
-    x = tf.gather(x, cols, axis=2, batch_dims=1)
-    # Horizontal flip, half of the images.
-    flip = tf.random.uniform((batch, 1, 1, 1)) < 0.5
-    x = tf.where(flip, tf.reverse(x, axis=[2]), x)
-    # Random erasing: one rectangle (2-40 % of the area, aspect 0.3-3.3) of
-    # uniform noise, with probability `erase_probability`.
-    area = tf.random.uniform((batch,), 0.02, 0.4) * size * size
-    log_ratio = tf.random.uniform((batch,), math.log(0.3), math.log(1 / 0.3))
-    ratio = tf.exp(log_ratio)
-    height = tf.clip_by_value(tf.sqrt(area * ratio), 1.0, float(size))
-    width = tf.clip_by_value(tf.sqrt(area / ratio), 1.0, float(size))
-    top = tf.random.uniform((batch,)) * (size - height)
-    left = tf.random.uniform((batch,)) * (size - width)
-    coords = tf.cast(grid, tf.float32)
-    inside_rows = (coords[None, :] >= top[:, None]) & (
-        coords[None, :] < (top + height)[:, None]
-    )
-    inside_cols = (coords[None, :] >= left[:, None]) & (
-        coords[None, :] < (left + width)[:, None]
-    )
-    erase = tf.random.uniform((batch,)) < erase_probability
-    mask = inside_rows[:, :, None] & inside_cols[:, None, :] & erase[:, None, None]
-    noise = tf.random.uniform(tf.shape(x), 0, 256, dtype=tf.int32)
-    x = tf.where(mask[..., None], tf.cast(noise, x.dtype), x)
-    return x, labels
-
-
-def make_train_dataset(x, y, batch_size, seed, pad=2, erase_probability=0.5):
-    """Shuffled, augmented batches of uint8 images and one-hot labels."""
-    import tensorflow as tf
-
-    y_onehot = np.eye(NUM_CLASSES, dtype="float32")[y]
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((x, y_onehot))
-        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size, drop_remainder=True)
-        .map(
-            lambda a, b: _augment(a, b, pad, erase_probability),
-            num_parallel_calls=2,
-        )
-        .prefetch(2)
-    )
-    options = tf.data.Options()
-    # See benchmarks/README.md: tf.data autotuning sometimes blocks at the
-    # end of an epoch on this TensorFlow; the data are in memory anyway.
-    options.autotune.enabled = False
-    return dataset.with_options(options)
-
 
 # --------------------------------------------------------------------------
 # Training and evaluation
@@ -343,38 +76,94 @@ def make_optimizer(steps, warmup_steps, learning_rate, weight_decay):
     return optimizer
 
 
-def logits_with_flips(model, x, batch_size=500):
-    """The plain network's logits on uint8 `x` and on its horizontal flips."""
-    network = plain_network(model)
-    logits = network.predict(x, batch_size=batch_size, verbose=0)
-    flipped = network.predict(x[:, :, ::-1, :], batch_size=batch_size, verbose=0)
-    return logits, flipped
+class EpochRecord(keras.callbacks.Callback):
+    """Times every epoch, saves the latest weights, and records the whole run.
 
+    A run resumed by `BackupAndRestore` is made by several commands. The
+    record (`record_path`, a JSON file beside the backup) lists every
+    completed epoch of the run: its number, its seconds, the command that ran
+    it and when that command started. Training that starts at epoch `k` (0
+    in a fresh run, the backup's epoch in a resumed one) keeps the record's
+    first `k` epochs and drops the rest, which belong to no backup.
+    """
 
-def evaluate_logits(model, x, y, batch_size=500):
-    """Plain and horizontal-flip-TTA accuracy of a logits model on uint8 x."""
-    logits, flipped = logits_with_flips(model, x, batch_size)
-    plain = float(np.mean(np.argmax(logits, -1) == y))
-    tta = float(np.mean(np.argmax(logits + flipped, -1) == y))
-    return plain, tta
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Prints the seconds of each epoch and saves the latest weights."""
-
-    def __init__(self, weights_path=None):
+    def __init__(self, weights_path=None, record_path=None, command=""):
         super().__init__()
         self.weights_path = weights_path
-        self.seconds = []
+        self.record_path = record_path
+        self.command = command
+        self.started = datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="milliseconds"
+        )
+        self.seconds = []  # this command's epochs
+        self.epochs = None  # the run's epochs, set when training starts
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self.epochs is None:
+            recorded = read_record(self.record_path)
+            self.epochs = [
+                recorded.get(number, {"epoch": number, "seconds": None})
+                for number in range(1, epoch + 1)
+            ]
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self._start)
         print(f"epoch {epoch + 1}: {self.seconds[-1]:.1f} s", flush=True)
+        self.epochs.append(
+            {
+                "epoch": epoch + 1,
+                "seconds": round(self.seconds[-1], 1),
+                "command": self.command,
+                "started": self.started,
+            }
+        )
         if self.weights_path:
             self.model.save_weights(self.weights_path)
+        if self.record_path:
+            with atomic_path(self.record_path, overwrite=True) as temporary_path:
+                with open(temporary_path, "w") as file:
+                    json.dump({"epochs": self.epochs}, file, indent=1)
+
+    def parts(self):
+        """The commands that made the run: each with its epochs and seconds."""
+        parts = []
+        for entry in self.epochs or []:
+            key = (entry.get("command"), entry.get("started"))
+            if not parts or parts[-1]["key"] != key:
+                parts.append({"key": key, "epochs": [], "seconds": 0.0})
+            parts[-1]["epochs"].append(entry["epoch"])
+            parts[-1]["seconds"] += entry["seconds"] or 0.0
+        return [
+            {
+                "command": part["key"][0],
+                "started": part["key"][1],
+                "epochs": [part["epochs"][0], part["epochs"][-1]],
+                "seconds": round(part["seconds"]),
+            }
+            for part in parts
+        ]
+
+
+def read_record(path):
+    """`{epoch number: entry}` from an `EpochRecord` file (empty if none)."""
+    if not path or not os.path.exists(path):
+        return {}
+    with open(path) as file:
+        return {entry["epoch"]: entry for entry in json.load(file)["epochs"]}
+
+
+def save_network_weights(model, architecture, path):
+    """Saves `model`'s weights without its optimizer's state.
+
+    A compiled model's `save_weights` keeps the optimizer's variables too
+    (twice the file, of no use to whoever loads the teacher); an uncompiled
+    copy of the network saves the weights alone, atomically.
+    """
+    network = build_from_architecture(architecture)
+    network.set_weights(model.get_weights())
+    with atomic_path(path, overwrite=True) as temporary_path:
+        network.save_weights(temporary_path)
 
 
 def parse_args(argv=None):
@@ -414,10 +203,37 @@ def parse_args(argv=None):
     parser.add_argument(
         "--time-only",
         action="store_true",
-        help="time 1 epoch on --subset images, no saving",
+        help="time 1 epoch on --subset images (default 6,400), no saving",
     )
-    parser.add_argument("--subset", type=int, default=6400)
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--subset", type=int, default=None, help="train on the first N images"
+    )
+    args = parser.parse_args(argv)
+    if not args.output.endswith(".weights.h5"):
+        parser.error(
+            f"--output: expected a path ending in .weights.h5, received {args.output!r}"
+        )
+    for name in ("stage_filters", "blocks"):
+        value = getattr(args, name)
+        try:
+            setattr(args, name, tuple(int(part) for part in value.split(",")))
+        except ValueError:
+            parser.error(
+                f"--{name.replace('_', '-')}: expected comma-separated integers, "
+                f"received {value!r}"
+            )
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            parser.error(
+                f"--{name.replace('_', '-')}: expected a positive integer, "
+                f"received {getattr(args, name)}"
+            )
+    if args.subset is not None and args.subset < args.batch_size:
+        parser.error(
+            f"--subset: expected at least --batch-size ({args.batch_size}) images, "
+            f"received {args.subset}"
+        )
+    return args
 
 
 def main(argv=None):
@@ -425,12 +241,8 @@ def main(argv=None):
     command = "python tools/train_teacher.py " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
     )
-    blocks = tuple(int(b) for b in args.blocks.split(","))
     start = time.perf_counter()
     keras.utils.set_random_seed(args.seed)
-
-    from kdkeras.datasets import load_fashion_mnist
-    from kdkeras.io_utils import atomic_path
 
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     x_train, x_test = x_train[..., None], x_test[..., None]
@@ -440,22 +252,23 @@ def main(argv=None):
         x_test, y_test = x_test[:2000], y_test[:2000]
         epochs = 2
     if args.time_only:
-        x_train, y_train = x_train[: args.subset], y_train[: args.subset]
         epochs = 2
+    subset = args.subset or (6400 if args.time_only else None)
+    if subset:
+        x_train, y_train = x_train[:subset], y_train[:subset]
 
-    stage_filters = tuple(int(f) for f in args.stage_filters.split(","))
     if args.arch == "vgg":
         architecture = {
-            "builder": "tools/train_teacher.py:build_teacher_vgg",
-            "stage_filters": list(stage_filters),
+            "builder": "tools/teacher_models.py:build_teacher_vgg",
+            "stage_filters": list(args.stage_filters),
             "convs_per_stage": args.convs_per_stage,
             "dropout": args.dropout,
         }
     else:
         architecture = {
-            "builder": "tools/train_teacher.py:build_teacher_resnet",
+            "builder": "tools/teacher_models.py:build_teacher_resnet",
             "width": args.width,
-            "blocks": list(blocks),
+            "blocks": list(args.blocks),
             "base_filters": [32, 64, 128],
         }
     architecture["num_classes"] = NUM_CLASSES
@@ -477,13 +290,16 @@ def main(argv=None):
         x_train, y_train, args.batch_size, args.seed, args.pad, args.erase_probability
     )
     quick_or_timing = args.quick or args.time_only
-    timer = EpochTimer(
-        None if quick_or_timing else args.backup_dir.rstrip("/") + "_latest.weights.h5"
+    backup = args.backup_dir.rstrip("/")
+    timer = EpochRecord(
+        weights_path=None if quick_or_timing else backup + "_latest.weights.h5",
+        record_path=None if quick_or_timing else backup + "_epochs.json",
+        command=command,
     )
     callbacks = [timer]
     if not quick_or_timing:
         callbacks.insert(0, keras.callbacks.BackupAndRestore(args.backup_dir))
-    history = model.fit(dataset, epochs=epochs, callbacks=callbacks, verbose=2)
+    model.fit(dataset, epochs=epochs, callbacks=callbacks, verbose=2)
     train_seconds = time.perf_counter() - start
 
     if args.time_only:
@@ -513,8 +329,9 @@ def main(argv=None):
             args.backup_dir.rstrip("/") + "_quick", os.path.basename(output)
         )
     os.makedirs(os.path.dirname(output), exist_ok=True)
-    with atomic_path(output, overwrite=True) as temporary_path:
-        model.save_weights(temporary_path)
+    save_network_weights(model, architecture, output)
+    seconds_per_epoch = [entry["seconds"] for entry in timer.epochs]
+    earlier_seconds = sum(s or 0.0 for s in seconds_per_epoch[: -len(timer.seconds)])
     summary = {
         "architecture": {
             **architecture,
@@ -524,7 +341,8 @@ def main(argv=None):
         "parameters": model.count_params(),
         "command": command,
         "epochs": epochs,
-        "completed_epochs": len(history.history.get("loss", [])),
+        "completed_epochs": len(timer.epochs),
+        "parts": timer.parts(),
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
         "weight_decay": args.weight_decay,
@@ -541,8 +359,9 @@ def main(argv=None):
         "test_accuracy": round(plain, 4),
         "test_accuracy_flip_tta": round(tta, 4),
         "shipped_accuracy": round(tta if flip_tta else plain, 4),
-        "seconds": round(train_seconds),
-        "seconds_per_epoch_this_run": [round(s, 1) for s in timer.seconds],
+        "seconds": round(earlier_seconds + train_seconds),
+        "seconds_this_command": round(train_seconds),
+        "seconds_per_epoch": seconds_per_epoch,
     }
     with atomic_path(output + ".json", overwrite=True) as temporary_path:
         with open(temporary_path, "w") as file:
