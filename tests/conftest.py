@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import re
+import sys
 
 import keras
 import pytest
@@ -264,3 +265,31 @@ def _load_script(path, name=None):
 def load_script():
     """`load_script(path, name=None)`: a script imported as a module."""
     return _load_script
+
+
+@pytest.fixture
+def tiny_saved_teacher(tmp_path):
+    """A tiny `tools/teacher_models.py` VGG (filters 4, 8, 8), saved as a
+    `tools/train_teacher.py` teacher is (weights and the JSON beside them):
+    `(model, path)`."""
+    tools = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"
+    )
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    import teacher_models  # the module the benchmarks and tools import
+
+    model = teacher_models.build_teacher_vgg(stage_filters=(4, 8, 8))
+    path = str(tmp_path / "tiny.weights.h5")
+    model.save_weights(path)
+    architecture = dict(
+        builder="tools/teacher_models.py:build_teacher_vgg",
+        stage_filters=[4, 8, 8],
+        convs_per_stage=2,
+        dropout=0.3,
+        num_classes=10,
+        flip_tta=False,
+    )
+    with open(path + ".json", "w") as file:
+        json.dump({"architecture": architecture}, file)
+    return model, path

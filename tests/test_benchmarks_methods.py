@@ -1,7 +1,6 @@
 """Tests of benchmarks/accuracy_methods.py: the gap-closed table, and one
 method of each kind trained for a step on a handful of generated images."""
 
-import json
 import pathlib
 import sys
 
@@ -182,21 +181,10 @@ def test_without_validation_fit_options_are_the_epochs_alone(methods):
     assert options["validation_data"] == ("x", "y")
 
 
-def test_flip_tta_teachers_cache_the_mean_of_image_and_mirror_logits(methods, tmp_path):
-    teacher_models = sys.modules["teacher_models"]  # imported by the benchmark
-    model = teacher_models.build_teacher_vgg(stage_filters=(4, 8, 8))
-    path = str(tmp_path / "tiny.weights.h5")
-    model.save_weights(path)
-    architecture = dict(
-        builder="tools/teacher_models.py:build_teacher_vgg",
-        stage_filters=[4, 8, 8],
-        convs_per_stage=2,
-        dropout=0.3,
-        num_classes=10,
-        flip_tta=False,
-    )
-    with open(path + ".json", "w") as file:
-        json.dump({"architecture": architecture}, file)
+def test_flip_tta_teachers_cache_the_mean_of_image_and_mirror_logits(
+    methods, tiny_saved_teacher, tmp_path
+):
+    model, path = tiny_saved_teacher
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (6, 28, 28, 1), dtype="uint8")
     train = (images, rng.integers(0, 10, 6))

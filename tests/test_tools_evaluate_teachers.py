@@ -1,7 +1,6 @@
 """Tests of tools/evaluate_teachers.py: ensemble accuracies by hand, and the
 logits of saved teachers on images and their flips."""
 
-import json
 import pathlib
 
 import numpy as np
@@ -38,21 +37,8 @@ def test_ensemble_accuracies_by_hand(evaluate):
     assert tta[("a", "b")] == pytest.approx(2 / 3)
 
 
-def test_teacher_logits_of_a_saved_teacher(evaluate, tmp_path):
-    teacher_models = evaluate.sys.modules["teacher_models"]
-    model = teacher_models.build_teacher_vgg(stage_filters=(4, 8, 8))
-    path = str(tmp_path / "tiny.weights.h5")
-    model.save_weights(path)
-    architecture = dict(
-        builder="tools/teacher_models.py:build_teacher_vgg",
-        stage_filters=[4, 8, 8],
-        convs_per_stage=2,
-        dropout=0.3,
-        num_classes=10,
-        flip_tta=False,
-    )
-    with open(path + ".json", "w") as file:
-        json.dump({"architecture": architecture}, file)
+def test_teacher_logits_of_a_saved_teacher(evaluate, tiny_saved_teacher):
+    model, path = tiny_saved_teacher
     images = np.random.default_rng(0).integers(0, 255, (6, 28, 28, 1), dtype="uint8")
 
     logits, flipped = evaluate.teacher_logits(path, images)
