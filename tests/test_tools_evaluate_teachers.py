@@ -22,31 +22,60 @@ def test_ensemble_accuracies_by_hand(evaluate):
     # Mean logits: [1, .5, 0] -> 0 right; [0, 1.5, 0] -> 1 right;
     # [1.5, 0, 2] -> 2 right: 3 of 3.
     flipped_a = np.array([[-4.0, 0, 0], [0, 1, 0], [3, 0, 0]])
-    rows = evaluate.ensemble_accuracies(["a", "b"], [a, b], [flipped_a, b], labels)
-    assert [members for members, _, _ in rows] == [("a",), ("b",), ("a", "b")]
-    plain = {members: accuracy for members, accuracy, _ in rows}
-    tta = {members: accuracy for members, _, accuracy in rows}
+    logits = [
+        {"plain": a, "flip TTA": (a + flipped_a) / 2},
+        {"plain": b, "flip TTA": b},  # b's flips: the same logits
+    ]
+    rows = evaluate.ensemble_accuracies(["a", "b"], logits, labels)
+    assert [members for members, _ in rows] == [("a",), ("b",), ("a", "b")]
+    plain = {members: accuracies["plain"] for members, accuracies in rows}
+    tta = {members: accuracies["flip TTA"] for members, accuracies in rows}
     assert plain[("a",)] == pytest.approx(2 / 3)
     assert plain[("b",)] == pytest.approx(2 / 3)
     assert plain[("a", "b")] == pytest.approx(1.0)
     # a with TTA: sample 0 becomes (a + flipped_a) / 2 = [-1, 0, 0] -> class
     # 1 (the first of the ties): wrong; sample 1 right, sample 2 wrong.
     assert tta[("a",)] == pytest.approx(1 / 3)
-    assert tta[("b",)] == pytest.approx(2 / 3)  # b's flips: the same logits
+    assert tta[("b",)] == pytest.approx(2 / 3)
     # a + b with TTA, sample 0: mean of [-1, 0, 0] and [0, 1, 0] -> class 1.
     assert tta[("a", "b")] == pytest.approx(2 / 3)
+
+
+def test_shifted_moves_the_pixels_and_fills_zeros(evaluate):
+    teacher_models = evaluate.sys.modules["teacher_models"]
+    image = np.arange(1, 10, dtype="uint8").reshape(1, 3, 3, 1)  # rows 123/456/789
+    down = teacher_models.shifted(image, 1, 0)[0, :, :, 0]
+    np.testing.assert_array_equal(down, [[0, 0, 0], [1, 2, 3], [4, 5, 6]])
+    left = teacher_models.shifted(image, 0, -1)[0, :, :, 0]
+    np.testing.assert_array_equal(left, [[2, 3, 0], [5, 6, 0], [8, 9, 0]])
 
 
 def test_teacher_logits_of_a_saved_teacher(evaluate, tiny_saved_teacher):
     model, path = tiny_saved_teacher
     images = np.random.default_rng(0).integers(0, 255, (6, 28, 28, 1), dtype="uint8")
 
-    logits, flipped = evaluate.teacher_logits(path, images)
+    logits = evaluate.teacher_logits(path, images, shift=1)
 
-    np.testing.assert_allclose(logits, model.predict(images, verbose=0), atol=1e-5)
+    def predict(views):
+        return model.predict(views, verbose=0)
+
+    mirrored = images[:, :, ::-1, :]
+    np.testing.assert_allclose(logits["plain"], predict(images), atol=1e-5)
     np.testing.assert_allclose(
-        flipped, model.predict(images[:, :, ::-1, :], verbose=0), atol=1e-5
+        logits["flip TTA"], (predict(images) + predict(mirrored)) / 2, atol=1e-5
     )
+    # The 9 shifts by up to one pixel (zeros fill the border), each flipped.
+    padded = np.pad(images, [(0, 0), (1, 1), (1, 1), (0, 0)])
+    views = [
+        padded[:, row : row + 28, column : column + 28]
+        for row in range(3)
+        for column in range(3)
+    ]
+    expected = np.mean(
+        [predict(view) for view in views] + [predict(v[:, :, ::-1]) for v in views],
+        axis=0,
+    )
+    np.testing.assert_allclose(logits["shift and flip TTA"], expected, atol=1e-5)
 
 
 def test_a_weights_file_without_its_json_is_refused(evaluate, tmp_path, capsys):

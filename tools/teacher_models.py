@@ -234,6 +234,26 @@ def logits_with_flips(model, x, batch_size=500):
     return logits, flipped
 
 
+def shifted(x, dy, dx):
+    """uint8 images `(N, H, W, C)` moved by `dy` rows and `dx` columns, the
+    uncovered border filled with zeros (as the training shifts pad)."""
+    height, width = x.shape[1:3]
+    pad = max(abs(dy), abs(dx))
+    padded = np.pad(x, [(0, 0), (pad, pad), (pad, pad), (0, 0)])
+    return padded[:, pad - dy : pad - dy + height, pad - dx : pad - dx + width]
+
+
+def logits_with_shifts_and_flips(model, x, shift=1, batch_size=500):
+    """The mean of the plain network's logits over the `(2 * shift + 1)**2`
+    shifts of uint8 `x` by up to `shift` pixels, each also flipped (shift and
+    flip test-time augmentation: 18 views for `shift=1`)."""
+    views = []
+    for dy in range(-shift, shift + 1):
+        for dx in range(-shift, shift + 1):
+            views.extend(logits_with_flips(model, shifted(x, dy, dx), batch_size))
+    return np.mean(views, axis=0)
+
+
 def evaluate_logits(model, x, y, batch_size=500):
     """Plain and horizontal-flip-TTA accuracy of a logits model on uint8 x."""
     logits, flipped = logits_with_flips(model, x, batch_size)
