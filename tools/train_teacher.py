@@ -331,7 +331,8 @@ def main(argv=None):
     os.makedirs(os.path.dirname(output), exist_ok=True)
     save_network_weights(model, architecture, output)
     seconds_per_epoch = [entry["seconds"] for entry in timer.epochs]
-    earlier_seconds = sum(s or 0.0 for s in seconds_per_epoch[: -len(timer.seconds)])
+    earlier = seconds_per_epoch[: len(seconds_per_epoch) - len(timer.seconds)]
+    earlier_seconds = sum(seconds or 0.0 for seconds in earlier)
     summary = {
         "architecture": {
             **architecture,
