@@ -50,11 +50,25 @@ def test_shifted_moves_the_pixels_and_fills_zeros(evaluate):
     np.testing.assert_array_equal(left, [[2, 3, 0], [5, 6, 0], [8, 9, 0]])
 
 
-def test_teacher_logits_of_a_saved_teacher(evaluate, tiny_saved_teacher):
+def test_teacher_logits_of_a_saved_teacher(evaluate, tiny_saved_teacher, monkeypatch):
     model, path = tiny_saved_teacher
     images = np.random.default_rng(0).integers(0, 255, (6, 28, 28, 1), dtype="uint8")
+    teacher_models = evaluate.sys.modules["teacher_models"]
+    predicted_views = []
+
+    def counted(network, views, batch_size=500):
+        predicted_views.append(views)
+        return logits_with_flips(network, views, batch_size)
+
+    logits_with_flips = teacher_models.logits_with_flips
+    monkeypatch.setattr(teacher_models, "logits_with_flips", counted)
+    monkeypatch.setattr(evaluate, "logits_with_flips", counted)
 
     logits = evaluate.teacher_logits(path, images, shift=1)
+
+    # Each of the 9 shifts (the unshifted images among them) predicted once,
+    # with its flip.
+    assert len(predicted_views) == 9
 
     def predict(views):
         return model.predict(views, verbose=0)

@@ -44,7 +44,7 @@ def teacher_logits(path, images, shift=0, batch_size=500):
     by_kind = {"plain": logits, "flip TTA": (logits + flipped) / 2}
     if shift:
         by_kind["shift and flip TTA"] = logits_with_shifts_and_flips(
-            teacher, images, shift, batch_size
+            teacher, images, shift, batch_size, unshifted=(logits, flipped)
         )
     return by_kind
 

@@ -243,14 +243,21 @@ def shifted(x, dy, dx):
     return padded[:, pad - dy : pad - dy + height, pad - dx : pad - dx + width]
 
 
-def logits_with_shifts_and_flips(model, x, shift=1, batch_size=500):
+def logits_with_shifts_and_flips(model, x, shift=1, batch_size=500, unshifted=None):
     """The mean of the plain network's logits over the `(2 * shift + 1)**2`
     shifts of uint8 `x` by up to `shift` pixels, each also flipped (shift and
-    flip test-time augmentation: 18 views for `shift=1`)."""
+    flip test-time augmentation: 18 views for `shift=1`).
+
+    `unshifted`: the `logits_with_flips(model, x)` pair when the caller has
+    it already, so the unshifted views are not predicted twice.
+    """
     views = []
     for dy in range(-shift, shift + 1):
         for dx in range(-shift, shift + 1):
-            views.extend(logits_with_flips(model, shifted(x, dy, dx), batch_size))
+            if (dy, dx) == (0, 0) and unshifted is not None:
+                views.extend(unshifted)
+            else:
+                views.extend(logits_with_flips(model, shifted(x, dy, dx), batch_size))
     return np.mean(views, axis=0)
 
 
