@@ -28,6 +28,8 @@ import os
 import keras
 import numpy as np
 
+from kdkeras.distillation import views
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 NUM_CLASSES = 10
@@ -236,11 +238,18 @@ def logits_with_flips(model, x, batch_size=500):
 
 def shifted(x, dy, dx):
     """uint8 images `(N, H, W, C)` moved by `dy` rows and `dx` columns, the
-    uncovered border filled with zeros (as the training shifts pad)."""
-    height, width = x.shape[1:3]
-    pad = max(abs(dy), abs(dx))
-    padded = np.pad(x, [(0, 0), (pad, pad), (pad, pad), (0, 0)])
-    return padded[:, pad - dy : pad - dy + height, pad - dx : pad - dx + width]
+    uncovered border filled with zeros: the shift of the library's replayable
+    views (`kdkeras.distillation.views.render_views`), with no mixing and no
+    flip."""
+    num_images = len(x)
+    parameters = {
+        "row_shift": np.full(num_images, dy, "int32"),
+        "col_shift": np.full(num_images, dx, "int32"),
+        "flip": np.zeros(num_images, "int32"),
+        "mixup_weight": np.ones(num_images, "float32"),
+        "box": np.zeros((num_images, 4), "int32"),  # empty: no cutmix
+    }
+    return np.asarray(views.render_views(x, x, parameters)).astype(x.dtype)
 
 
 def logits_with_shifts_and_flips(model, x, shift=1, batch_size=500, unshifted=None):
@@ -251,14 +260,16 @@ def logits_with_shifts_and_flips(model, x, shift=1, batch_size=500, unshifted=No
     `unshifted`: the `logits_with_flips(model, x)` pair when the caller has
     it already, so the unshifted views are not predicted twice.
     """
-    views = []
+    view_logits = []
     for dy in range(-shift, shift + 1):
         for dx in range(-shift, shift + 1):
             if (dy, dx) == (0, 0) and unshifted is not None:
-                views.extend(unshifted)
+                view_logits.extend(unshifted)
             else:
-                views.extend(logits_with_flips(model, shifted(x, dy, dx), batch_size))
-    return np.mean(views, axis=0)
+                view_logits.extend(
+                    logits_with_flips(model, shifted(x, dy, dx), batch_size)
+                )
+    return np.mean(view_logits, axis=0)
 
 
 def evaluate_logits(model, x, y, batch_size=500):
