@@ -1,6 +1,6 @@
 """Distillation methods against fair scratch baselines on the full Fashion-MNIST.
 
-Issue 10, section 4. The teacher is the project's ResNet
+The teacher is the project's ResNet
 (`tools/train_teacher.py`, weights in `saved_models/pretrained/`). For each
 student and seed, every method starts from the same initial weights and
 trains for the same epochs with the same optimizer (Adam, cosine decay to 0,

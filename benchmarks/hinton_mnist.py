@@ -37,7 +37,7 @@ to zero, batches of 128 and 20 to 150 epochs instead of the paper's long SGD
 runs, and, for these schedules, less dropout in the teacher (0.3 on the
 hidden units and 0.1 on the inputs, against the paper's 0.5 and 0.2). The
 recorded runs, their times and tables are in benchmarks/README.md ("Hinton et
-al. 2015 on MNIST (issue 10)"). `--quick` aims at closing at least 80% of the
+al. 2015 on MNIST"). `--quick` aims at closing at least 80% of the
 gap; the long mode, with more epochs, at the paper's result (at most 89
 distilled errors).
 """

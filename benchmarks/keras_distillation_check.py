@@ -1,6 +1,6 @@
 """Cross-check: kdkeras' KD against Keras' own `keras.distillation`, same setup.
 
-Issue 10 asks that, on one setup, `keras.distillation.Distiller` with
+Checks that, on one setup, `keras.distillation.Distiller` with
 `LogitsDistillation(temperature=T, loss=keras.losses.KLDivergence())` (the
 instance, with which Keras applies the softmax and the T² factor; its default
 string `"kl_divergence"` does neither) gives the same result as

@@ -1,4 +1,4 @@
-"""Text distillation on SpamAssassin over seeds (issue 14).
+"""Text distillation on SpamAssassin over seeds.
 
 Runs `examples/text_distillation.py` with the teacher of
 `tools/train_text_teacher.py` for each seed (the students' initial weights

@@ -14,13 +14,13 @@ Measures training samples per second, in one run and side by side, of
   (`kdkeras.distillation.view_cache`). Goal: views cache >= 0.95x plain, views.
 * sharded cache: the offline Distiller on `sharded_cache.sharded_dataset(...)`,
   plain's pipeline zipped with logits streamed from TFRecord shards written
-  once by `kdkeras.distillation.sharded_cache.cache_teacher_logits` (issue 13).
+  once by `kdkeras.distillation.sharded_cache.cache_teacher_logits`.
   Goal: sharded cache >= 0.95x plain.
 * sharded views cache: the offline Distiller on the same views as "plain,
   views", their logits streamed from a sharded view cache
   (`view_cache.cache_teacher_views(teacher, x, "dir/", plan, 1)`,
   `kdkeras.distillation.sharded_views`) and the views rendered by the same
-  function (issue 13). Goal: sharded views cache >= 0.95x plain, views.
+  function. Goal: sharded views cache >= 0.95x plain, views.
 
 All three train the same small CNN (from the same initial weights) with the
 same optimizer settings on the embedded Fashion-MNIST subset, fed as cached

@@ -13,11 +13,11 @@ OFFLINE_GOAL = 0.98
 """Offline distillation should train at least this fraction of plain speed."""
 
 VIEWS_GOAL = 0.95
-"""Training from the view cache vs plain training on the same views (issue 10)."""
+"""Training from the view cache vs plain training on the same views."""
 
 SHARDED_GOAL = 0.95
 """Training from the streamed, sharded logit cache vs plain training, and from
-the sharded view cache vs plain training on the same views (issue 13)."""
+the sharded view cache vs plain training on the same views."""
 
 BUSY_SHARE = 0.05
 """An epoch during which other processes (or the hypervisor, as steal time) used
