@@ -76,7 +76,14 @@ def cli():
     "with: finished stages are loaded, the interrupted training stage goes on "
     "from its last finished epoch. Takes no CONFIG.",
 )
-def run(config, overrides, output, resume):
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit with code 3 when the run finished with warnings (a student "
+    "that predicts one class, a distilled student below scratch, a LiteRT "
+    "file that disagrees with Keras, a weak teacher let through).",
+)
+def run(config, overrides, output, resume, strict):
     """Run the whole job of CONFIG.yaml in runs/<name>-<timestamp>/.
 
     Stages: teacher (fine-tuned preset or saved .keras) → scratch student →
@@ -95,6 +102,7 @@ def run(config, overrides, output, resume):
     from kdkeras.config import load_config
     from kdkeras.models import PretrainedWeightsUnavailableError
     from kdkeras.pipeline import resume_run, start_run
+    from kdkeras.pipeline.gates import WeakTeacherError
 
     try:
         if resume is not None:
@@ -107,7 +115,34 @@ def run(config, overrides, output, resume):
         # Data or weights that are not on this machine: the message says
         # where they were looked for and what to do.
         raise click.ClickException(str(error)) from None
+    except WeakTeacherError as error:
+        raise click.ClickException(str(error)) from None
+    warnings = _echo_findings(folder)
     click.echo(f"Run folder: {folder.path}")
+    if strict and warnings:
+        raise StrictWarnings(
+            f"{len(warnings)} warning(s), and --strict: see above and "
+            f"{os.path.join(folder.path, 'report', 'report.md')}"
+        )
+
+
+class StrictWarnings(click.ClickException):
+    """`kdkeras run --strict` finished with warnings: exit code 3."""
+
+    exit_code = 3
+
+
+def _echo_findings(folder):
+    """Prints which student the package holds, the teacher-to-student
+    figures and the warnings as the run's last lines; returns the warnings."""
+    for finding in folder.findings():
+        if finding["kind"] == "result" or finding["stage"] == "selection":
+            if finding["kind"] != "warning":
+                click.echo(finding["message"])
+    warnings = folder.findings("warning")
+    for finding in warnings:
+        click.echo(f"WARNING ({finding['stage']}): {finding['message']}", err=True)
+    return warnings
 
 
 @cli.command()
@@ -129,21 +164,57 @@ def run(config, overrides, output, resume):
 )
 @click.option("--force", is_flag=True, help="Replace an existing config file.")
 def init(data, config_path, force):
-    """Write a commented starter config (the demo's, or for --data DIR)."""
-    from kdkeras.cli.starter_config import starter_config
+    """Write a commented starter config (the demo's, or for --data DIR).
+
+    Every image of DIR is decoded once: images that do not decode are named
+    and not counted, a class folder without one is refused.
+    """
+    from kdkeras.cli.starter_config import (
+        describe_image_folder,
+        holds_texts,
+        imagenet_weights_reachable,
+        starter_config,
+        starter_teacher_side,
+    )
     from kdkeras.io_utils import atomic_path
 
     if os.path.exists(config_path) and not force:
         raise click.ClickException(
             f"{config_path} already exists; pass --force to replace it."
         )
+    image_folder, pretrained, reason, notes = None, None, None, []
     try:
-        text = starter_config(config_path, data)
+        texts = data is not None and holds_texts(data)
+        if data is not None and not texts:
+            image_folder = describe_image_folder(data)
+            notes += image_folder["notes"]
+        if not texts:
+            image_side = max(image_folder["image_size"]) if image_folder else 28
+            pretrained, reason = imagenet_weights_reachable(
+                starter_teacher_side(image_side)
+            )
+            if not pretrained:
+                notes.append(
+                    f"the teacher's ImageNet weights could not be downloaded "
+                    f"({reason}): the config trains its backbone from scratch "
+                    "(teacher.weights: none, head_epochs: 0, fine_tune_epochs: "
+                    "12, fine_tune_learning_rate: 0.001); its comments say how "
+                    "to use pretrained weights"
+                )
+        text = starter_config(
+            config_path,
+            data,
+            image_folder=image_folder,
+            pretrained=pretrained,
+            reason=reason,
+        )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--data") from None
     with atomic_path(config_path, overwrite=force) as temporary_path:
         with open(temporary_path, "w", encoding="utf-8") as file:
             file.write(text)
+    for note in notes:
+        click.echo(f"Note: {note}.")
     click.echo(f"Wrote {config_path}. Run it with: kdkeras run {config_path}")
 
 

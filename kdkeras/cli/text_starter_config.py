@@ -67,9 +67,15 @@ numbers and the folder's `path`."""
 _DISTILL = """\
 distill:
   loss: kd               # any kdkeras.losses name: kd, dkd, kd_standardized, …
-  alpha: 0.5             # weight of the label loss; or a schedule:
+  # auto: chosen on the validation split by short fits of the student on the
+  # teacher's cached logits, starting from the teacher's soft targets; the
+  # candidates, their scores and the choice go to the log and the report. The
+  # sweep and the full fit cost at most auto_budget x epochs. Or numbers, or
+  # a schedule (with a number for the other key):
+  alpha: auto            # weight of the label loss
   # alpha: {schedule: linear, start: 1.0, end: 0.1, epochs: 5}
-  temperature: 2.0
+  temperature: auto
+  auto_budget: 1.5
   mode: offline          # the teacher's logits cached once; or online
 """
 

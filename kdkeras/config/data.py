@@ -72,7 +72,9 @@ class DataSection(Section):
     `spam_assassin` reads the npm tarball of the corpus (or its unpacked
     folder) at `path`, else at `$KDKERAS_SPAM_ASSASSIN`; `text_folder` one
     sub-folder of `.txt` files per class at `path` (`test_path`: the same
-    classes, for testing).
+    classes, for testing). Every image of an `image_folder` is decoded once
+    before training (`kdkeras.pipeline.data_checks`): `on_unreadable: error`
+    refuses files that do not decode, naming them; `skip` leaves them out.
     """
 
     source: Literal[DATA_SOURCES]
@@ -85,6 +87,7 @@ class DataSection(Section):
     tokenizer: TokenizerSection | None = None
     max_train_examples: PositiveInt | None = None
     max_test_examples: PositiveInt | None = None
+    on_unreadable: Literal["error", "skip"] = "error"
 
     @property
     def is_text(self):
@@ -137,6 +140,13 @@ class DataSection(Section):
                 f"no max_train_examples with source {self.source!r}: "
                 + _FOLDERS[self.source],
                 self.max_train_examples,
+            )
+        if self.on_unreadable == "skip" and self.source != "image_folder":
+            raise InvalidValue(
+                ("on_unreadable",),
+                f"'error' with source {self.source!r}: the images of an "
+                "image_folder only are decoded before training and can be skipped",
+                self.on_unreadable,
             )
         if self.test_path is not None and self.source not in _FOLDERS:
             raise InvalidValue(

@@ -37,6 +37,10 @@ IMAGE_STUDENTS = ("cnn", "mlp", *STUDENT_PRESETS)
 TEXT_STUDENTS = ("embedding_bag", "text_cnn")
 """The students of token ids (`kdkeras.text`)."""
 
+AUTO_STUDENT = "auto"
+"""`student.architecture` that lets the run choose the student: the largest
+candidate that fits `student.budget` (`kdkeras.pipeline.student_choice`)."""
+
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 Count = Annotated[int, Field(strict=True, ge=0)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]

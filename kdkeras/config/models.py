@@ -6,6 +6,7 @@ from pydantic import Field, field_validator, model_validator
 
 from kdkeras.config.errors import InvalidValue
 from kdkeras.config.fields import (
+    AUTO_STUDENT,
     IMAGE_STUDENTS,
     TEXT_STUDENTS,
     Count,
@@ -131,17 +132,48 @@ class TeacherSection(Section):
         return self.path is not None or self.paths is not None
 
 
+class BudgetSection(Section):
+    """`student.budget:` what the student may cost on the device, as an int8
+    LiteRT file: `size_kb` (the file, 1 KB = 1024 bytes) and `latency_ms`
+    (the LiteRT interpreter's median at batch 1, with `report.num_threads`
+    threads, on this machine). One or both.
+
+    With `architecture: auto` the run measures candidate students before
+    training and trains the largest that fits; with a named architecture it
+    measures that one student and refuses to start if it does not fit
+    (`kdkeras.export.choose_student`).
+    """
+
+    size_kb: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None
+    latency_ms: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _one_limit_at_least(self):
+        if self.size_kb is None and self.latency_ms is None:
+            raise InvalidValue(
+                ("size_kb",),
+                "a size in KB, a latency_ms, or both: the budget the student must fit",
+                None,
+            )
+        return self
+
+
 class StudentSection(Section):
     """`student:` the small model: for images a CNN, an MLP or a width-scaled
-    MobileNet; for token ids an embedding bag or a 1-D CNN (`kdkeras.text`).
+    MobileNet; for token ids an embedding bag or a 1-D CNN (`kdkeras.text`);
+    or `auto`: the largest of a few candidates that fits `budget`, measured
+    before training (`kdkeras.pipeline.student_choice`).
 
     `filters`, `dense_units` and `pooling` are read for a CNN,
     `hidden_units` for an MLP, `width` for a MobileNet; `embedding_dim` for
     the text students, with `hidden_units` (one layer or none: `[]`) for an
     embedding bag, `filters` (one layer) and `kernel_size` for a text CNN.
+    With `auto`, the candidates' CNNs take `dense_units` and `pooling`, the
+    text CNNs `kernel_size`, and the run's config.yaml holds the student
+    chosen in place of `auto`.
     """
 
-    architecture: Literal[(*IMAGE_STUDENTS, *TEXT_STUDENTS)] = "cnn"
+    architecture: Literal[(*IMAGE_STUDENTS, *TEXT_STUDENTS, AUTO_STUDENT)] = "cnn"
     filters: list[PositiveInt] = [8, 16]
     dense_units: PositiveInt | None = None
     pooling: Literal["avg", "flatten"] = "flatten"
@@ -150,11 +182,28 @@ class StudentSection(Section):
     embedding_dim: PositiveInt = 8
     kernel_size: PositiveInt = 3
     dropout: Fraction = 0.0
+    budget: BudgetSection | None = None
 
     @property
     def is_text(self):
         """Whether the student reads token ids."""
         return self.architecture in TEXT_STUDENTS
+
+    @property
+    def is_auto(self):
+        """Whether the run chooses the student (`architecture: auto`)."""
+        return self.architecture == AUTO_STUDENT
+
+    @model_validator(mode="after")
+    def _budget_with_auto(self):
+        if self.is_auto and self.budget is None:
+            raise InvalidValue(
+                ("budget",),
+                "a budget (size_kb, latency_ms or both) with architecture "
+                "'auto': the run trains the largest student that fits it",
+                None,
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_layer_for_text(self):

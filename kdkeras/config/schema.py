@@ -130,6 +130,14 @@ class RunConfig(Section):
             self._check_augmentation(in_memory)
         if self.optimize is not None:
             self._check_optimize(in_memory)
+        shipped = {"scratch": self.scratch, "distilled": self.distill}
+        if self.export.model in shipped and not shipped[self.export.model].enabled:
+            raise InvalidValue(
+                ("export", "model"),
+                "'best' or a student the run trains (scratch.enabled or "
+                "distill.enabled is false)",
+                self.export.model,
+            )
         if not (self.scratch.enabled or self.distill.enabled):
             raise InvalidValue(
                 ("distill", "enabled"),
@@ -143,7 +151,8 @@ class RunConfig(Section):
         stage with texts, and no ready model without the saved tokenizer
         whose ids it was trained on (`data.tokenizer.path`)."""
         data = self.data
-        if data.is_text != self.student.is_text:
+        # `auto` chooses among text students for texts, image ones for images.
+        if not self.student.is_auto and data.is_text != self.student.is_text:
             kind = "a text student" if data.is_text else "an image student"
             names = TEXT_STUDENTS if data.is_text else IMAGE_STUDENTS
             raise InvalidValue(

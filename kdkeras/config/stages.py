@@ -3,7 +3,14 @@
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from kdkeras.config.distillation import (
     FeatureSection,
@@ -12,7 +19,6 @@ from kdkeras.config.distillation import (
     check_loss,
     check_schedule_range,
     loss_name_and_arguments,
-    number_or_schedule,
 )
 from kdkeras.config.errors import InvalidValue
 from kdkeras.config.fields import (
@@ -61,12 +67,46 @@ class DeploymentCheckSection(Section):
     latency_runs: Count = 50
 
 
+AUTO = "auto"
+"""`distill.alpha` or `distill.temperature` chosen by the run
+(`kdkeras.pipeline.distill_settings`)."""
+
+
+def _number_schedule_or_auto(numbers, **bounds):
+    """A number within `bounds` (pydantic `Field` arguments), a schedule
+    mapping, or the string `'auto'`; `numbers` says in words which numbers,
+    for the error of any other string."""
+
+    def auto_only(value):
+        if value != AUTO:
+            raise InvalidValue((), f"{numbers}, a schedule or 'auto'", value)
+        return value
+
+    def member(value):
+        # Type names as tags, which error locations leave out
+        # (`kdkeras.config.errors`), as `number_or_schedule` does.
+        if isinstance(value, str):
+            return "str"
+        return "dict" if isinstance(value, (dict, Section)) else "float"
+
+    number = Annotated[float, Field(allow_inf_nan=False, **bounds)]
+    return Annotated[
+        Annotated[str, AfterValidator(auto_only), Tag("str")]
+        | Annotated[number, Tag("float")]
+        | Annotated[ScheduleSection, Tag("dict")],
+        Discriminator(member),
+    ]
+
+
 class DistillSection(TrainingSection):
     """`distill:` the student trained on the labels and the teacher.
 
     `loss` is a `kdkeras.losses` name, or a mapping of the name and the
     loss's arguments (`{name: dkd, non_target_weight: 8}`); `alpha` and
-    `temperature` are numbers or schedules (`ScheduleSection`). A null
+    `temperature` are numbers or schedules (`ScheduleSection`), or `auto`:
+    chosen by a short sweep on the validation split
+    (`kdkeras.pipeline.distill_settings`) that, with the winner's full fit,
+    costs at most `auto_budget` times the stage's epochs. A null
     temperature is the loss's own default; a loss without a temperature
     (`logit_mse`, `hard_pseudo_label`) gets null when none is written.
     `method` is read as the former name of `loss`.
@@ -75,11 +115,13 @@ class DistillSection(TrainingSection):
     enabled: bool = True
     deployment_check: DeploymentCheckSection = DeploymentCheckSection()
     loss: LossConfig = "kd"
-    alpha: number_or_schedule(ge=0.0, le=1.0) = 0.1
-    temperature: number_or_schedule(gt=0.0) | None = 2.0
+    alpha: _number_schedule_or_auto("a number in [0, 1]", ge=0.0, le=1.0) = 0.1
+    temperature: _number_schedule_or_auto("a number > 0, null", gt=0.0) | None = 2.0
+    auto_budget: Annotated[float, Field(gt=1.0, allow_inf_nan=False)] = 1.5
     mode: Literal["online", "offline"] = "online"
     features: list[FeatureSection] = []
     student_path: str | None = None
+    allow_weak_teacher: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -130,6 +172,35 @@ class DistillSection(TrainingSection):
             )
         return self
 
+    @model_validator(mode="after")
+    def _check_auto(self):
+        if self.features and self.auto_keys:
+            raise InvalidValue(
+                (self.auto_keys[0],),
+                "a number or a schedule with distill.features ('auto' is "
+                "chosen by short fits on cached teacher logits, which hints "
+                "and attention transfer cannot use)",
+                AUTO,
+            )
+        for key, other in (("alpha", "temperature"), ("temperature", "alpha")):
+            if key in self.auto_keys and isinstance(
+                getattr(self, other), ScheduleSection
+            ):
+                raise InvalidValue(
+                    (key,),
+                    f"a number or a schedule when distill.{other} is a "
+                    f"schedule ('auto' tries fixed values of distill.{other})",
+                    AUTO,
+                )
+        return self
+
+    @property
+    def auto_keys(self):
+        """The names of the keys set to `'auto'`: `alpha`, `temperature`."""
+        return tuple(
+            key for key in ("alpha", "temperature") if getattr(self, key) == AUTO
+        )
+
     @property
     def loss_name(self):
         return loss_name_and_arguments(self.loss)[0]
@@ -161,11 +232,22 @@ class OptimizeSection(Section):
 
 
 class ExportSection(Section):
-    """`export:` the LiteRT variants of the student, with labels and metadata."""
+    """`export:` the LiteRT variants of the student, with labels and metadata.
+
+    `model` is the student the package holds: `best` (the default) the
+    better of the scratch and the distilled students on the validation
+    split, or the one named. Each LiteRT file is checked against the Keras
+    student on the validation split: a top-1 agreement below
+    `min_agreement` is a warning of the run (null: no check).
+    """
 
     enabled: bool = True
+    model: Literal["best", "distilled", "scratch"] = "best"
     quantizations: list[Literal[QUANTIZATION_NAMES]] = ["float16", "int8"]
     integer_io: bool = False
+    min_agreement: (
+        Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None
+    ) = 0.98
 
     @field_validator("quantizations")
     @classmethod

@@ -9,6 +9,7 @@ from kdkeras.distillation import (
     sharded_cache,
     sharded_views,
     topk,
+    tuning,
     view_cache,
     views,
 )
@@ -18,3 +19,7 @@ from kdkeras.distillation.features import AttentionTransfer, FeatureDistillation
 from kdkeras.distillation.objective import DistillationObjective
 from kdkeras.distillation.outputs import probabilities_to_logits
 from kdkeras.distillation.teachers import TeacherEnsemble, average_teacher_logits
+from kdkeras.distillation.tuning import (
+    DistillationSettings,
+    choose_distillation_settings,
+)

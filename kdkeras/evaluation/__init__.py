@@ -2,7 +2,11 @@
 (`evaluate_model`), tables, latency, sparsity and the comparison report."""
 
 from kdkeras.evaluation import comparison, latency, report, scoring, sparsity, tables
-from kdkeras.evaluation.comparison import compare_models
+from kdkeras.evaluation.comparison import (
+    compare_models,
+    describe_teacher_to_student,
+    teacher_to_student,
+)
 from kdkeras.evaluation.latency import measure_latency
 from kdkeras.evaluation.scoring import (
     classification_scores,

@@ -89,3 +89,76 @@ def compare_models(
                 f"accuracy {row['accuracy']:.4f} ({time.perf_counter() - start:.1f} s)",
             )
     return rows
+
+
+RUNTIMES = {
+    "keras": "Keras (a traced tf.function)",
+    "litert": "the LiteRT interpreter",
+}
+"""How each format of row is timed, in words."""
+
+
+def teacher_to_student(rows, teacher, student):
+    """The figures a user decides on: how much accuracy the student gives up
+    for how much smaller and faster it is than the teacher.
+
+    Args:
+        rows: Rows of `evaluate_model` (e.g. `compare_models`' or a report's).
+        teacher: The name of the teacher's row.
+        student: The name of the student's row (e.g. its int8 `.tflite`).
+
+    Returns:
+        A dict: `teacher`, `student` (the row names), `accuracy_points`
+        (the student's accuracy minus the teacher's, in points),
+        `size_ratio` (the teacher's size over the student's), and, when
+        both rows were timed, `latency_ratio` (the teacher's median latency
+        over the student's) with `teacher_runtime` and `student_runtime`
+        (`RUNTIMES`): a ratio across two runtimes says so.
+
+    Raises:
+        ValueError: If a name is not a row's.
+    """
+    by_name = {row["name"]: row for row in rows}
+    for argument, name in (("teacher", teacher), ("student", student)):
+        if name not in by_name:
+            raise ValueError(
+                f"`{argument}` must name a row, one of {sorted(by_name)}. "
+                f"Received: {argument}={name!r}"
+            )
+    teacher_row, student_row = by_name[teacher], by_name[student]
+    figures = {
+        "teacher": teacher,
+        "student": student,
+        "accuracy_points": round(
+            100 * (student_row["accuracy"] - teacher_row["accuracy"]), 2
+        ),
+        "size_ratio": round(teacher_row["size_bytes"] / student_row["size_bytes"], 1),
+    }
+    if "latency_median_ms" in teacher_row and "latency_median_ms" in student_row:
+        figures.update(
+            latency_ratio=round(
+                teacher_row["latency_median_ms"] / student_row["latency_median_ms"], 1
+            ),
+            teacher_runtime=RUNTIMES[teacher_row["format"]],
+            student_runtime=RUNTIMES[student_row["format"]],
+        )
+    return figures
+
+
+def describe_teacher_to_student(figures):
+    """`teacher_to_student`'s figures as one sentence."""
+    words = (
+        f"{figures['student']} against {figures['teacher']}: "
+        f"{figures['accuracy_points']:+.2f} accuracy points, "
+        f"{figures['size_ratio']:g}× smaller"
+    )
+    if "latency_ratio" in figures:
+        words += f", {figures['latency_ratio']:g}× faster at batch 1"
+        if figures["teacher_runtime"] != figures["student_runtime"]:
+            words += (
+                f" (the teacher timed in {figures['teacher_runtime']}, the "
+                f"student in {figures['student_runtime']}: two runtimes)"
+            )
+        else:
+            words += f" (both timed in {figures['teacher_runtime']})"
+    return words

@@ -79,6 +79,7 @@ def compare_and_report(
     latency_runs=100,
     num_threads=None,
     verbose="auto",
+    findings=(),
 ):
     """Scores and times every model on `(x, y)` and writes the report.
 
@@ -98,6 +99,11 @@ def compare_and_report(
         verbose: As in `compare_models`: `0` is silent, `"auto"` prints one
             line per model as it is scored, `1` adds progress bars and `2`
             lines of each model's predictions and timed runs.
+        findings: What the run that made the models decided and warned
+            about: dicts with `kind` (`"decision"`, `"warning"` or
+            `"result"`), `stage` and `message` (and `numbers`), as
+            `kdkeras run` records them; a section of the report, warnings
+            first.
 
     Returns:
         The list of rows, one `kdkeras.evaluation.evaluate_model` row per
@@ -120,7 +126,9 @@ def compare_and_report(
                     f"Received: {len(class_names)} class_names for "
                     f"{len(row['confusion_matrix'])} classes of {row['name']!r}"
                 )
-    write_report(rows, directory, class_names=class_names, title=title)
+    write_report(
+        rows, directory, class_names=class_names, title=title, findings=findings
+    )
     return rows
 
 
@@ -170,9 +178,11 @@ def report_columns(rows):
     return REPORT_COLUMNS
 
 
-def write_report(rows, directory, class_names=None, title="Model comparison"):
+def write_report(
+    rows, directory, class_names=None, title="Model comparison", findings=()
+):
     """Writes `report.md`, `report.json`, `report.png` and
-    `confusion_matrices.png` atomically.
+    `confusion_matrices.png` atomically (`findings` as `compare_and_report`'s).
 
     Returns:
         A `dict` with the paths under `"markdown"`, `"json"`, `"figure"` and
@@ -200,6 +210,7 @@ def write_report(rows, directory, class_names=None, title="Model comparison"):
                     "title": title,
                     "environment": environment,
                     "class_names": class_names,
+                    "findings": list(findings),
                     "rows": rows,
                 },
                 file,
@@ -208,7 +219,7 @@ def write_report(rows, directory, class_names=None, title="Model comparison"):
             file.write("\n")
     with atomic_path(paths["markdown"], overwrite=True) as temporary_path:
         with open(temporary_path, "w", encoding="utf-8") as file:
-            file.write(format_markdown(rows, title, environment, class_names))
+            file.write(format_markdown(rows, title, environment, class_names, findings))
     with atomic_path(paths["figure"], overwrite=True) as temporary_path:
         plot_tradeoffs(rows, title).savefig(temporary_path, format="png", dpi=120)
     with atomic_path(paths["confusion_matrices"], overwrite=True) as temporary_path:
@@ -218,8 +229,28 @@ def write_report(rows, directory, class_names=None, title="Model comparison"):
     return paths
 
 
-def format_markdown(rows, title, environment, class_names=None):
-    """The report as Markdown: the table, notes, and each confusion matrix."""
+FINDING_HEADINGS = {
+    "warning": "Warning",
+    "result": "Result",
+    "decision": "Decision",
+}
+"""How each kind of finding is labelled in the report, in this order."""
+
+
+def format_findings(findings):
+    """Markdown list items of `findings`: warnings first, then results, then
+    decisions, each in the order found."""
+    return [
+        f"- **{heading}** ({finding['stage']}): {finding['message']}"
+        for kind, heading in FINDING_HEADINGS.items()
+        for finding in findings
+        if finding["kind"] == kind
+    ]
+
+
+def format_markdown(rows, title, environment, class_names=None, findings=()):
+    """The report as Markdown: the table, what the run decided and found,
+    notes, and each confusion matrix."""
     lines = [
         f"# {title}",
         "",
@@ -232,6 +263,11 @@ def format_markdown(rows, title, environment, class_names=None):
         "",
         tables.format_markdown_table(rows, report_columns(rows)),
         "",
+    ]
+    if findings:
+        lines += ["## What the run decided and found", ""]
+        lines += format_findings(findings) + [""]
+    lines += [
         "![accuracy against size and latency](report.png)",
         "",
         "![confusion matrices](confusion_matrices.png)",

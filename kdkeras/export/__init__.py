@@ -3,9 +3,12 @@
 The only door from a model to a device: every `.tflite` file and device
 package kdkeras writes goes through `export_litert`, `save_for_device` or
 `add_variant`. `DeploymentCheck` exports the student the same way while it
-trains, to log its int8 numbers.
+trains, to log its int8 numbers; `choose_student` measures untrained
+candidate students as int8 files (temporary, never shipped) to pick the
+largest that fits a size and latency budget.
 """
 
+from kdkeras.export.budget import NoStudentFitsError, StudentChoice, choose_student
 from kdkeras.export.converter import (
     DEFAULT_CALIBRATION_EXAMPLES,
     QUANTIZATIONS,
@@ -21,4 +24,9 @@ from kdkeras.export.metadata import (
 )
 from kdkeras.export.package import save_for_device
 from kdkeras.export.package_files import load_device_metadata
+from kdkeras.export.student_candidates import (
+    IMAGE_CANDIDATES,
+    TEXT_CANDIDATES,
+    StudentCandidate,
+)
 from kdkeras.export.variants import add_variant

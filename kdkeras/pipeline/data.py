@@ -35,6 +35,12 @@ class RunData:
             otherwise `None`.
         tokenizer: For texts, the `WordTokenizer` that made the ids of every
             split; otherwise `None`.
+        skipped_files: `(path, reason)` of the images that do not decode,
+            left out of every split (`data.on_unreadable: skip`).
+        data_warnings: Sentences on data that trains but may train badly
+            (unbalanced classes), for the log and the report.
+        non_image_files: Files of an image folder without an image
+            extension, left out as Keras leaves them out.
     """
 
     train: object
@@ -44,6 +50,9 @@ class RunData:
     input_shape: tuple
     train_files: tuple | None = None
     tokenizer: object = None
+    skipped_files: list = dataclasses.field(default_factory=list)
+    data_warnings: list = dataclasses.field(default_factory=list)
+    non_image_files: int = 0
 
     @property
     def num_classes(self):
@@ -70,6 +79,11 @@ def load_run_data(data_config, seed):
     if data_config.source == "image_folder":
         return _image_folder_data(data_config, seed)
     (x_train, y_train), test, class_names = _arrays(data_config)
+    data_warnings = []
+    if data_config.source == "text_folder":
+        from kdkeras.pipeline.text_folder import check_text_classes
+
+        data_warnings = check_text_classes(y_train, class_names, data_config)
     x_train, y_train = _limited((x_train, y_train), data_config.max_train_examples)
     train, held_out = _split_arrays(
         (x_train, y_train),
@@ -97,6 +111,7 @@ def load_run_data(data_config, seed):
         list(class_names),
         train[0].shape[1:],
         tokenizer=tokenizer,
+        data_warnings=data_warnings,
     )
 
 
@@ -245,6 +260,7 @@ def class_folders(directory):
 def _image_folder_data(data_config, seed):
     import keras
 
+    from kdkeras.pipeline.data_checks import check_run_image_folders, without_files
     from kdkeras.pipeline.folder_logits import file_labels
 
     class_names = class_folders(data_config.path)
@@ -256,6 +272,8 @@ def _image_folder_data(data_config, seed):
                 f"{class_names}"
             ]
         )
+    checks = check_run_image_folders(data_config)
+    skipped_paths = [path for path, _ in checks.skipped_files]
     held_out_fraction = data_config.validation_split
     if data_config.test_path is None:
         held_out_fraction += data_config.test_split
@@ -276,6 +294,8 @@ def _image_folder_data(data_config, seed):
             subset="both",
             **options,
         )
+        train = without_files(train, skipped_paths)
+        held_out = without_files(held_out, skipped_paths)
         # Keras reads the held-out files in one fixed (seeded) order, so
         # `take` and `skip` split them for good.
         num_held_out = len(held_out.file_paths)
@@ -286,11 +306,13 @@ def _image_folder_data(data_config, seed):
         test = held_out.skip(num_validation)
     else:
         train = keras.utils.image_dataset_from_directory(data_config.path, **options)
+        train = without_files(train, skipped_paths)
         validation = test = None
     if data_config.test_path is not None:
         test = keras.utils.image_dataset_from_directory(
             data_config.test_path, **{**options, "seed": None}, shuffle=False
         )
+        test = without_files(test, skipped_paths)
     if data_config.max_test_examples is not None:
         test = test.take(data_config.max_test_examples)
     channels = 1 if data_config.color_mode == "grayscale" else 3
@@ -300,7 +322,17 @@ def _image_folder_data(data_config, seed):
         train_paths,
         file_labels(train_paths, data_config.path, class_names),
     )
-    return RunData(train, validation, test, class_names, input_shape, train_files)
+    return RunData(
+        train,
+        validation,
+        test,
+        class_names,
+        input_shape,
+        train_files,
+        skipped_files=checks.skipped_files,
+        data_warnings=checks.warnings,
+        non_image_files=checks.non_image_files,
+    )
 
 
 def num_examples(split):

@@ -35,6 +35,10 @@ LOG_FILE = "run.log"
 LOGGER = logging.getLogger("kdkeras.run")
 
 
+FINDING_KINDS = ("decision", "warning", "result")
+"""What a finding of the run is: a choice it made, a warning, or a result
+(the teacher-to-student figures)."""
+
 _INSIDE = "run:"
 """The prefix of `state.json` paths relative to the run folder."""
 
@@ -179,6 +183,45 @@ class RunFolder:
             ),
         }
         self._write_state(state)
+
+    def add_finding(self, stage, kind, message, **numbers):
+        """Records what `stage` decided or warned about, for the report and
+        the command line's last lines.
+
+        Args:
+            stage: The stage's name, e.g. `"distill"`.
+            kind: `"decision"` (a choice the run made, with its evidence),
+                `"warning"` (a result worse than it should be) or `"result"`
+                (the figures the run ends with).
+            message: One sentence a user reads.
+            **numbers: The measured values behind it (JSON numbers).
+        """
+        if kind not in FINDING_KINDS:
+            raise ValueError(
+                f"`kind` must be one of {FINDING_KINDS}. Received: kind={kind!r}"
+            )
+        state = self.state()
+        state.setdefault("findings", []).append(
+            {"stage": stage, "kind": kind, "message": message, "numbers": numbers}
+        )
+        self._write_state(state)
+
+    def findings(self, kind=None):
+        """The recorded findings (`add_finding`), in order; of `kind` only
+        when given."""
+        return [
+            finding
+            for finding in self.state().get("findings", [])
+            if kind is None or finding["kind"] == kind
+        ]
+
+    def clear_findings(self, stage):
+        """Forgets `stage`'s findings: it is about to run (again)."""
+        state = self.state()
+        kept = [f for f in state.get("findings", []) if f["stage"] != stage]
+        if len(kept) != len(state.get("findings", [])):
+            state["findings"] = kept
+            self._write_state(state)
 
     def _write_state(self, state):
         with atomic_path(self.file(STATE_FILE), overwrite=True) as temporary_path:

@@ -15,10 +15,16 @@ import time
 import keras
 
 from kdkeras.config.errors import ConfigError
+from kdkeras.pipeline import gates, stages
 from kdkeras.pipeline import models as run_models
-from kdkeras.pipeline import stages
 from kdkeras.pipeline.data import load_run_data, num_examples
+from kdkeras.pipeline.data_checks import data_check_lines
+from kdkeras.pipeline.distill_settings import check_auto_settings
 from kdkeras.pipeline.run_folder import RunFolder
+from kdkeras.pipeline.student_choice import (
+    choose_configured_student,
+    record_student_choice,
+)
 from kdkeras.pipeline.teacher_stage import run_teacher
 
 STAGE_FUNCTIONS = {
@@ -60,8 +66,11 @@ def start_run(config, output_dir=None, extra_callbacks=()):
     # Data and models are checked before the run folder exists: a config
     # that cannot run leaves nothing behind.
     data = load_run_data(config.data, config.run.seed)
+    # `student.architecture: auto` becomes the measured student the run trains.
+    config, student_choice = choose_configured_student(config, data)
     check_before_training(config, data, planned_stages(config))
     folder = RunFolder.create(config, output_dir=output_dir)
+    record_student_choice(folder, config, student_choice)
     run_stages(folder, config, extra_callbacks, data=data)
     return folder
 
@@ -106,13 +115,18 @@ def run_stages(folder, config, extra_callbacks=(), data=None):
             tuple(data.input_shape),
             data.num_classes,
         )
+        for line in data_check_lines(data):
+            log.info(line)
         context = stages.RunContext(config, folder, data, log, tuple(extra_callbacks))
+        _record_data_findings(folder, data)
         for stage in plan:
             if folder.is_finished(stage):
                 _load_finished(context, stage)
                 log.info("[%s] finished before: loaded", stage)
+                _judge(context, stage, plan)
                 continue
             log.info("[%s] starting", stage)
+            folder.clear_findings(stage)
             start = time.perf_counter()
             try:
                 artifacts = STAGE_FUNCTIONS[stage](context)
@@ -126,17 +140,53 @@ def run_stages(folder, config, extra_callbacks=(), data=None):
                 raise
             folder.mark_finished(stage, **artifacts)
             log.info("[%s] done in %.0f s", stage, time.perf_counter() - start)
+            _judge(context, stage, plan)
         log.info("Run finished: %s", folder.path)
     return folder
+
+
+def _record_data_findings(folder, data):
+    """The data checks' warnings and skipped files, as findings of the run
+    (for the report and the command's last lines)."""
+    folder.clear_findings("data")
+    for warning in data.data_warnings:
+        folder.add_finding("data", "warning", warning)
+    if data.skipped_files:
+        shown = "; ".join(
+            f"{path} ({reason})" for path, reason in data.skipped_files[:10]
+        )
+        more = len(data.skipped_files) - 10
+        folder.add_finding(
+            "data",
+            "decision",
+            f"{len(data.skipped_files)} images that do not decode were left out "
+            f"(data.on_unreadable: skip): {shown}"
+            + (f"; and {more} more (run.log lists them)" if more > 0 else ""),
+            skipped=len(data.skipped_files),
+        )
+
+
+def _judge(context, stage, plan):
+    """The gates after `stage` (`kdkeras.pipeline.gates`), run again when a
+    resumed run loads the stage, so a weak teacher cannot slip through."""
+    if stage == "teacher" and "distill" in plan:
+        context.folder.clear_findings("teacher_gate")
+        gates.check_teacher(context)
+    elif stage == "scratch" and "distill" in plan and "teacher" in context.models:
+        context.folder.clear_findings("scratch_gate")
+        gates.check_teacher_against_scratch(context)
+    elif stage == "distill":
+        context.folder.clear_findings("selection")
+        gates.choose_shipped_student(context)
 
 
 def check_before_training(config, data, plan):
     """Refuses what would fail late, before the first stage trains.
 
     A student architecture that cannot take the data's images, a preset
-    teacher too small for its backbone, and ready `.keras` models that do
-    not take the images (or the tokenizer's ids) or output one score per
-    class.
+    teacher too small for its backbone or whose ImageNet weights cannot be
+    downloaded, and ready `.keras` models that do not take the images (or
+    the tokenizer's ids) or output one score per class.
 
     Raises:
         ConfigError: Naming the key at fault.
@@ -148,8 +198,12 @@ def check_before_training(config, data, plan):
         "student_check",
         tokenizer=data.tokenizer,
     )
+    if "distill" in plan and config.distill.student_path is None:
+        check_auto_settings(config, data)
     if "teacher" in plan and not config.teacher.ready and data.tokenizer is None:
         run_models.check_teacher_preset(config.teacher, data.input_shape)
+        if config.teacher.weights == "imagenet":
+            _download_imagenet_weights(config.teacher, data.input_shape)
     ready_models = (
         ("teacher.path", config.teacher.path),
         *(
@@ -172,6 +226,48 @@ def check_before_training(config, data, plan):
         )
     if "report" in plan and data.test is None:
         raise ConfigError(["data: expected a test split for the report; none found"])
+
+
+def _download_imagenet_weights(teacher_config, input_shape):
+    """Has Keras download the preset teacher's ImageNet weights into its cache
+    (`~/.keras/models`), where the teacher stage finds them.
+
+    Args:
+        teacher_config: The `teacher` section (a preset, `weights: imagenet`).
+        input_shape: The data's image shape.
+
+    Raises:
+        ConfigError: Naming `teacher.weights` and the two ways out, if the
+            download fails (no internet).
+    """
+    import re
+
+    from kdkeras.models import PretrainedWeightsUnavailableError, build_backbone
+
+    height, width = run_models.teacher_image_size(teacher_config, input_shape)
+    try:
+        build_backbone(
+            teacher_config.preset,
+            (height, width, 3),
+            weights="imagenet",
+            width=teacher_config.width,
+        )
+    except PretrainedWeightsUnavailableError as error:
+        # The message holds Keras' URL and why fetching it failed.
+        url = re.search(r"https?://\S+?\.h5", str(error))
+        cause = re.search(r" -- (.+?)\)\. ", str(error))
+        file_name = url.group(0).rsplit("/", 1)[1] if url else "<no_top file>.h5"
+        raise ConfigError(
+            [
+                f"teacher.weights: expected ImageNet weights of "
+                f"{teacher_config.preset} that Keras can download; the download "
+                f"failed ({cause.group(1) if cause else 'no internet?'}). Download "
+                f"{url.group(0) if url else 'its no_top .h5 file'} on a machine "
+                f"with internet and set teacher.weights: /path/to/{file_name}, or "
+                "set teacher.weights: none to train the backbone from scratch "
+                "(received: 'imagenet')"
+            ]
+        ) from None
 
 
 def _load_finished(context, stage):

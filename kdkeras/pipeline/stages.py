@@ -16,7 +16,7 @@ import os
 
 import keras
 
-from kdkeras.pipeline import augmentation, folder_logits, objective
+from kdkeras.pipeline import augmentation, distill_settings, folder_logits, objective
 from kdkeras.pipeline import data as run_data
 from kdkeras.pipeline import models as run_models
 from kdkeras.pipeline.curves import plot_training_curves
@@ -53,6 +53,10 @@ class RunContext:
         extra_callbacks: Keras callbacks added to every training stage.
         models: Model name (`MODEL_NAMES`) → Keras model, as stages make them.
         tflite: Report row name → `.tflite` path, as stages write them.
+        gate_sample: `(x, y, split_name)` the gates score on
+            (`kdkeras.pipeline.gates.split_sample`), once drawn.
+        shipped_student: The model name (`MODEL_NAMES`) of the student the
+            device package holds, once the gates chose it.
     """
 
     config: object
@@ -62,6 +66,8 @@ class RunContext:
     extra_callbacks: tuple = ()
     models: dict = dataclasses.field(default_factory=dict)
     tflite: dict = dataclasses.field(default_factory=dict)
+    gate_sample: tuple | None = None
+    shipped_student: str | None = None
 
     def callbacks(self, stage, checks=()):
         return stage_callbacks(
@@ -94,6 +100,18 @@ class RunContext:
             return None
         return run_data.batched(self.data.validation, batch_size)
 
+    def decide(self, stage, message, **numbers):
+        """Logs and records a choice the run made, with its evidence."""
+        self.log.info("  decision: %s", message)
+        self.folder.add_finding(stage, "decision", message, **numbers)
+
+    def warn(self, stage, message, **numbers):
+        """Logs and records a result worse than it should be; the report and
+        the command line's last lines repeat it (`kdkeras run --strict`
+        turns it into a non-zero exit)."""
+        self.log.warning("  WARNING: %s", message)
+        self.folder.add_finding(stage, "warning", message, **numbers)
+
     def save_model(self, stage, model):
         """Saves `model` as `models/<name>.keras` (atomically); its artifacts."""
         from kdkeras.io_utils import atomic_path
@@ -104,9 +122,19 @@ class RunContext:
         self.models[MODEL_NAMES[stage]] = model
         return {"model": path}
 
+    def final_student_name(self):
+        """The model name of the student to deploy: the one the gates chose
+        (`kdkeras.pipeline.gates.choose_shipped_student`), else the distilled one,
+        else the scratch one."""
+        if self.shipped_student is not None:
+            return self.shipped_student
+        if "student_distilled" in self.models:
+            return "student_distilled"
+        return "student_scratch"
+
     def final_student(self):
-        """The student to deploy: the distilled one, else the scratch one."""
-        return self.models.get("student_distilled", self.models.get("student_scratch"))
+        """The student to deploy (`final_student_name`)."""
+        return self.models[self.final_student_name()]
 
 
 def _new_student(context, name):
@@ -182,6 +210,7 @@ def run_distill(context):
         train, steps_per_epoch = context.student_batches(
             distill.batch_size, distill.epochs
         )
+    distill = distill_settings.resolved_distill(context)
     distiller = kdkeras.Distiller(
         teacher=teacher,
         student=_new_student(context, "student_distilled"),
@@ -225,13 +254,14 @@ def run_export(context):
     calibration = None
     if "int8" in export.quantizations:
         calibration = calibration_images(context.data.train)
+    student = context.final_student()
     context.log.info(
         "  converting the %s to LiteRT %s, each checked against Keras",
-        "distilled student" if "student_distilled" in context.models else "student",
+        REPORT_ROWS[context.final_student_name()],
         ", ".join(export.quantizations),
     )
     paths = save_for_device(
-        context.final_student(),
+        student,
         context.folder.directory("package"),
         labels=context.data.class_names,
         representative_data=calibration,
@@ -247,7 +277,40 @@ def run_export(context):
             "  %s: %s (%.1f KB)", quantization, path, os.path.getsize(path) / 1024
         )
     context.tflite.update(tflite)
+    if export.min_agreement is not None:
+        _check_agreement(context, student, paths["tflite"], export.min_agreement)
     return {"tflite": tflite, "package": os.path.dirname(paths["keras"])}
+
+
+def _check_agreement(context, student, tflite_paths, min_agreement):
+    """Warns about each LiteRT file whose top-1 agreement with the Keras
+    student, on the gates' sample of the validation split, is below
+    `min_agreement`."""
+    from kdkeras.litert import compare_with_keras
+    from kdkeras.pipeline.gates import split_sample
+
+    if context.gate_sample is None:
+        context.gate_sample = split_sample(context.data)
+    x, _, split_name = context.gate_sample
+    for quantization, path in tflite_paths.items():
+        agreement = compare_with_keras(student, path, x, verbose=0)["top1_agreement"]
+        context.log.info(
+            "  %s: top-1 agreement with Keras %.4f on %d %s examples",
+            quantization,
+            agreement,
+            len(x),
+            split_name,
+        )
+        if agreement < min_agreement:
+            context.warn(
+                "export",
+                f"the {quantization} LiteRT file agrees with the Keras student "
+                f"on {agreement:.1%} of {len(x)} {split_name} examples, below "
+                f"export.min_agreement ({min_agreement:.1%}): it will not "
+                "behave on the device as the student did here",
+                quantization=quantization,
+                agreement=round(agreement, 4),
+            )
 
 
 def run_optimize(context):
@@ -255,15 +318,16 @@ def run_optimize(context):
     LiteRT file joins the package."""
     from kdkeras import export, optimize
 
-    settings, distill = context.config.optimize, context.config.distill
-    student, data = context.models["student_distilled"], context.data
+    settings = context.config.optimize
+    distill = distill_settings.resolved_distill(context)
+    student, data = context.final_student(), context.data
+    student_row = REPORT_ROWS[context.final_student_name()]
     package_dir = context.folder.directory("package")
     context.log.info(
         "  %s: %d epochs on %d images, the teacher in the loss",
-        "quantization-aware training of the distilled student"
+        f"quantization-aware training of the {student_row}"
         if settings.method == "qat"
-        else f"pruning the distilled student to {settings.target_sparsity:.0%} "
-        "sparsity",
+        else f"pruning the {student_row} to {settings.target_sparsity:.0%} sparsity",
         settings.epochs,
         run_data.num_examples(data.train),
     )
@@ -315,8 +379,10 @@ REPORT_ROWS = {
 
 
 def run_report(context):
-    """Every model of the run on the test set: `report/report.{md,json,png}`."""
-    from kdkeras.evaluation import format_table, report
+    """Every model of the run on the test set: `report/report.{md,json,png}`,
+    with what the run decided and warned about, and the teacher-to-student
+    figures."""
+    from kdkeras.evaluation import compare_models, format_table, report
 
     settings = context.config.report
     models = {
@@ -334,16 +400,21 @@ def run_report(context):
         if settings.latency_runs
         else "",
     )
-    rows = report.compare_and_report(
+    rows = compare_models(
         {**models, **context.tflite},
         x,
         y,
-        context.folder.directory("report"),
-        class_names=context.data.class_names,
-        title=settings.title or f"kdkeras run {context.config.run.name}",
         latency_runs=settings.latency_runs,
         num_threads=settings.num_threads,
         verbose=2,
+    )
+    _teacher_to_student(context, rows)
+    report.write_report(
+        rows,
+        context.folder.directory("report"),
+        class_names=context.data.class_names,
+        title=settings.title or f"kdkeras run {context.config.run.name}",
+        findings=context.folder.findings(),
     )
     context.log.info("\n%s", format_table(rows, report.report_columns(rows)))
     artifacts = {"report": context.folder.file("report", "report.md")}
@@ -355,3 +426,23 @@ def run_report(context):
         context.log.info("  training curves: %s", curves)
         artifacts["training_curves"] = curves
     return artifacts
+
+
+def _teacher_to_student(context, rows):
+    """Records the teacher-to-student figures of the shipped student's
+    smallest LiteRT file (its Keras model without one) as the run's result."""
+    from kdkeras.evaluation import describe_teacher_to_student, teacher_to_student
+
+    names = [row["name"] for row in rows]
+    if "teacher" not in names:
+        return
+    deployed = [row for row in rows if row["name"] in context.tflite.keys()]
+    if deployed:
+        student = min(deployed, key=lambda row: row["size_bytes"])["name"]
+    else:
+        student = REPORT_ROWS[context.final_student_name()]
+    figures = teacher_to_student(rows, "teacher", student)
+    context.folder.add_finding(
+        "report", "result", describe_teacher_to_student(figures), **figures
+    )
+    context.log.info("  %s", describe_teacher_to_student(figures))

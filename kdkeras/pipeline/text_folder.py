@@ -8,7 +8,9 @@ messages/praise/0001.txt  …
 The layout of `keras.utils.text_dataset_from_directory`: the sub-folder
 names, sorted, are the class names; each `.txt` file (UTF-8) is one
 example. The texts are read into memory, as the named text sets are, so
-the tokenizer can be adapted on them and the splits hold token ids.
+the tokenizer can be adapted on them and the splits hold token ids. Each
+class needs a text for each split (`check_text_classes`); a class with more
+than ten times the texts of another is warned of.
 """
 
 import os
@@ -83,3 +85,34 @@ def _read(path, key):
         raise ConfigError(
             [f"{key}: expected UTF-8 text files; {path} is not ({error})"]
         ) from None
+
+
+def check_text_classes(labels, class_names, data_config):
+    """Refuses a class with fewer texts than the splits need; warns of
+    unbalanced classes (`kdkeras.pipeline.data_checks`).
+
+    Args:
+        labels: The class id of every text of `data.path`.
+        class_names: The class names, in label order.
+        data_config: The `data` section (its splits).
+
+    Returns:
+        The warnings, each starting with `data.path`.
+
+    Raises:
+        ConfigError: Naming each class with too few texts and the numbers.
+    """
+    from kdkeras.pipeline.data_checks import (
+        class_count_problems,
+        imbalance_warning,
+        splits_needing_examples,
+    )
+
+    sizes = np.bincount(np.asarray(labels), minlength=len(class_names))
+    counts = {name: int(size) for name, size in zip(class_names, sizes, strict=True)}
+    splits = splits_needing_examples(data_config)
+    problems = class_count_problems(counts, splits, noun="texts")
+    if problems:
+        raise ConfigError([f"data.path: {problem}" for problem in problems])
+    warning = imbalance_warning(counts, noun="texts")
+    return [] if warning is None else [f"data.path: {warning}"]

@@ -45,7 +45,7 @@ def tiny_config_path(tmp_path, image_folder, tiny_model_path):
         "teacher": {"path": str(tiny_model_path)},
         "student": {"filters": [4]},
         "scratch": {"epochs": 1, "batch_size": 8},
-        "distill": {"epochs": 2, "batch_size": 8},
+        "distill": {"epochs": 2, "batch_size": 8, "allow_weak_teacher": True},
         "report": {"latency_runs": 3},
     }
     path = tmp_path / "tiny.yaml"
@@ -158,6 +158,7 @@ def test_run_the_text_config_on_the_embedded_emails(tmp_path):
         "scratch.epochs": 1,
         "distill.epochs": 1,
         "distill.deployment_check.enabled": False,
+        "distill.allow_weak_teacher": True,
         "report.latency_runs": 2,
     }
     overrides = [f"{key}={value}" for key, value in small.items()]
@@ -228,6 +229,7 @@ def test_run_with_a_ready_text_teacher_and_its_tokenizer(tmp_path):
             "epochs": 1,
             "batch_size": 32,
             "deployment_check": {"enabled": False},
+            "allow_weak_teacher": True,
         },
         "export": {"quantizations": ["float16"]},
         "report": {"latency_runs": 2},

@@ -55,7 +55,11 @@ def test_kill_9_then_resume(image_folder, tmp_path):
         "teacher": {"path": str(teacher_path)},
         "student": {"filters": [4]},
         "scratch": {"epochs": 1, "batch_size": 16},
-        "distill": {"epochs": DISTILL_EPOCHS, "batch_size": 16},
+        "distill": {
+            "epochs": DISTILL_EPOCHS,
+            "batch_size": 16,
+            "allow_weak_teacher": True,
+        },
         "export": {"enabled": False},
         "report": {"enabled": False},
     }

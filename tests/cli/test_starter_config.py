@@ -1,5 +1,7 @@
 """What `kdkeras init` reads from an image folder or a folder of texts."""
 
+import os
+
 import numpy as np
 import pytest
 import yaml
@@ -33,6 +35,13 @@ def test_most_common_size_scaled_to_224(tmp_path):
         "counts": {"cat": 3, "dog": 1},
         "image_size": (149, 224),
         "color_mode": "rgb",
+        "unreadable": [],
+        "notes": [
+            "1 file without an image extension (.png, .jpg, .jpeg, .bmp, .gif) "
+            "left out, as Keras leaves them",
+            "expected at least 3 images in every class folder, one for each split "
+            "(training, validation, test); class 'dog' has 1",
+        ],
     }
 
 
@@ -42,11 +51,57 @@ def test_grayscale_folder(tmp_path):
     assert describe_image_folder(tmp_path / "scans")["color_mode"] == "grayscale"
 
 
-def test_class_folders_without_images_do_not_count(tmp_path):
+def test_a_class_folder_without_images_is_refused(tmp_path):
     write_images(tmp_path / "photos" / "cat", [(32, 32)])
     (tmp_path / "photos" / "dog").mkdir()
-    with pytest.raises(ValueError, match="at least 2"):
+    (tmp_path / "photos" / "bird").mkdir()
+    (tmp_path / "photos" / "bird" / "broken.jpg").write_bytes(b"")
+    with pytest.raises(ValueError) as info:
         describe_image_folder(tmp_path / "photos")
+    assert str(info.value) == (
+        "`--data` must have at least one image that decodes in every class "
+        "folder; these have none: 'bird', 'dog' (add images or delete them). "
+        f"Received: {tmp_path / 'photos'} with {{'bird': 0, 'cat': 1, 'dog': 0}}; "
+        "1 of 2 image files do not decode and are not counted: bird/broken.jpg "
+        "(empty file)"
+    )
+    with pytest.raises(ValueError, match="at least 2"):
+        describe_image_folder(tmp_path / "photos" / "cat")
+
+
+def test_images_that_do_not_decode_are_named_and_not_counted(tmp_path):
+    for name in ("cat", "dog"):
+        write_images(tmp_path / "photos" / name, [(40, 40)] * 3)
+    (tmp_path / "photos" / "dog" / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "photos" / "cat" / "empty.jpg").write_bytes(b"")
+    folder = describe_image_folder(tmp_path / "photos")
+    assert folder["counts"] == {"cat": 3, "dog": 3}
+    assert [os.path.basename(path) for path, _ in folder["unreadable"]] == [
+        "empty.jpg",
+        "x.png",
+    ]
+    assert folder["notes"][0].startswith(
+        "2 of 8 image files do not decode and are not counted: cat/empty.jpg "
+        "(empty file), dog/x.png ("
+    )
+    assert folder["notes"][0].endswith(
+        "kdkeras run refuses them until they are fixed or deleted, or "
+        "data.on_unreadable is skip"
+    )
+    config_path = tmp_path / "kdkeras.yaml"
+    text = starter_config(str(config_path), str(tmp_path / "photos"))
+    assert "  # 2 classes found (cat: 3, dog: 3).\n  # 2 of 8 image files" in text
+    config_path.write_text(text)
+    assert load_config(config_path).data.on_unreadable == "error"
+
+
+def test_unbalanced_classes_are_noted(tmp_path):
+    write_images(tmp_path / "photos" / "cat", [(20, 20)] * 33)
+    write_images(tmp_path / "photos" / "dog", [(20, 20)] * 3)
+    assert describe_image_folder(tmp_path / "photos")["notes"] == [
+        "unbalanced classes: 'cat' has 33 images, 11.0 times the 3 of 'dog' (more "
+        "than 10); the models may learn to neglect 'dog'"
+    ]
 
 
 def test_starter_config_for_a_folder_validates(tmp_path):
@@ -61,6 +116,49 @@ def test_starter_config_for_a_folder_validates(tmp_path):
     assert config.run.name == "photos"
 
 
+@pytest.mark.parametrize("pretrained", [True, False])
+def test_the_teacher_recipe_follows_the_weights_that_can_be_had(tmp_path, pretrained):
+    config_path = tmp_path / "kdkeras.yaml"
+    config_path.write_text(
+        starter_config(str(config_path), pretrained=pretrained, reason="offline")
+    )
+    teacher = load_config(config_path).teacher
+    if pretrained:
+        # Two stages: the head on the frozen backbone, then the top layers.
+        assert (teacher.weights, teacher.head_epochs) == ("imagenet", 2)
+        assert (teacher.fine_tune_epochs, teacher.fine_tune_learning_rate) == (
+            2,
+            0.0001,
+        )
+        assert teacher.num_unfrozen_layers == 20
+    else:
+        # From random weights: no frozen phase, the whole network, longer.
+        assert (teacher.weights, teacher.head_epochs) == (None, 0)
+        assert (teacher.fine_tune_epochs, teacher.fine_tune_learning_rate) == (
+            12,
+            0.001,
+        )
+        assert "could not be downloaded here (offline)" in config_path.read_text()
+
+
+def test_init_offline_says_the_teacher_trains_from_scratch(tmp_path):
+    from click.testing import CliRunner
+
+    from kdkeras.cli.main import cli
+    from kdkeras.cli.starter_config import imagenet_weights_reachable
+
+    reachable, _ = imagenet_weights_reachable(48)
+    if reachable:
+        pytest.skip("the ImageNet weights downloaded: this machine is online")
+    config_path = tmp_path / "kdkeras.yaml"
+    result = CliRunner().invoke(cli, ["init", "--output", str(config_path)])
+    assert result.exit_code == 0, result.output
+    assert "Note: the teacher's ImageNet weights could not be downloaded" in (
+        result.output
+    )
+    assert load_config(config_path).teacher.head_epochs == 0
+
+
 def test_the_commented_distillation_keys_validate_when_uncommented(tmp_path):
     config_path = tmp_path / "kdkeras.yaml"
     text = starter_config(str(config_path))
@@ -69,11 +167,12 @@ def test_the_commented_distillation_keys_validate_when_uncommented(tmp_path):
         for key, value in (
             line.strip().lstrip("# ").split(": ", 1)
             for line in text.splitlines()
-            if line.startswith("  # loss: {") or line.startswith("  # alpha: {")
+            if line.startswith(("  # loss: {", "  # alpha: {", "  # temperature: {"))
         )
     }
-    assert set(commented) == {"loss", "alpha"}
-    temperature = text.split("temperature: 2.0       # or ")[1].split(" (")[0]
+    assert set(commented) == {"loss", "alpha", "temperature"}
+    config_path.write_text(text)
+    assert load_config(config_path).distill.auto_keys == ("alpha", "temperature")
     augmentation = "\n".join(
         line[2:]
         for line in text.splitlines()
@@ -82,8 +181,7 @@ def test_the_commented_distillation_keys_validate_when_uncommented(tmp_path):
     config_path.write_text(text + "\n" + augmentation + "\n")
     config = load_config(
         config_path,
-        [f"distill.{key}={value}" for key, value in commented.items()]
-        + [f"distill.temperature={temperature}"],
+        [f"distill.{key}={value}" for key, value in commented.items()],
     )
     assert config.distill.loss == {
         "name": "dkd",
@@ -163,6 +261,7 @@ def test_starter_config_for_a_folder_of_texts_validates(tmp_path):
     assert config.data.tokenizer.sequence_length == 16
     assert config.student.architecture == "embedding_bag"
     assert config.distill.mode == "offline"
+    assert config.distill.auto_keys == ("alpha", "temperature")
     assert config.run.name == "messages"
     # The commented alternatives validate when uncommented.
     alpha = text.split("  # alpha: ")[1].split("\n")[0]
@@ -172,6 +271,7 @@ def test_starter_config_for_a_folder_of_texts_validates(tmp_path):
         config_path,
         [
             f"distill.alpha={alpha}",
+            "distill.temperature=2.0",
             "student.architecture=text_cnn",
             f"student.{filters.replace(': ', '=')}",
             f"student.{kernel_size.replace(': ', '=')}",

@@ -102,3 +102,43 @@ def test_compare_models_refuses_anything_but_a_dict_of_models(
     models = models_around(identity_classifier())
     with pytest.raises(ValueError, match="`models` must be a non-empty dict"):
         evaluation.compare_models(models, INPUTS, TRUE_CLASSES)
+
+
+def test_teacher_to_student_figures_by_hand():
+    from kdkeras.evaluation import describe_teacher_to_student, teacher_to_student
+
+    rows = [
+        {
+            "name": "teacher",
+            "format": "keras",
+            "accuracy": 0.92,
+            "size_bytes": 4_000_000,
+            "latency_median_ms": 8.0,
+        },
+        {
+            "name": "student int8",
+            "format": "litert",
+            "accuracy": 0.9025,
+            "size_bytes": 20_000,
+            "latency_median_ms": 0.05,
+        },
+    ]
+    figures = teacher_to_student(rows, "teacher", "student int8")
+    assert figures == {
+        "teacher": "teacher",
+        "student": "student int8",
+        "accuracy_points": -1.75,
+        "size_ratio": 200.0,
+        "latency_ratio": 160.0,
+        "teacher_runtime": "Keras (a traced tf.function)",
+        "student_runtime": "the LiteRT interpreter",
+    }
+    assert describe_teacher_to_student(figures) == (
+        "student int8 against teacher: -1.75 accuracy points, 200× smaller, "
+        "160× faster at batch 1 (the teacher timed in Keras (a traced "
+        "tf.function), the student in the LiteRT interpreter: two runtimes)"
+    )
+    del rows[1]["latency_median_ms"]
+    assert "latency_ratio" not in teacher_to_student(rows, "teacher", "student int8")
+    with pytest.raises(ValueError, match="`student` must name a row"):
+        teacher_to_student(rows, "teacher", "student")
