@@ -119,7 +119,7 @@ def teacher_saw_more_data(config):
 def _choose(context):
     """Runs the sweep; the record for `state.json` (JSON values)."""
     from kdkeras import losses
-    from kdkeras.pipeline import stages
+    from kdkeras.pipeline.distill_stage import cached_teacher_logits
 
     config, data = context.config, context.data
     distill = config.distill
@@ -132,7 +132,7 @@ def _choose(context):
     }
     teacher = context.models["teacher"]
     if data.in_memory:
-        teacher_logits = stages._cached_teacher_logits(context, teacher)
+        teacher_logits = cached_teacher_logits(context, teacher)
         train, validation = data.train, data.validation
     else:
         teacher_logits = folder_logits.cached_teacher_logits(context, teacher)
@@ -192,7 +192,7 @@ def _choose(context):
         learning_rate=distill.learning_rate,
         loss=distill.loss_name,
         loss_arguments=distill.loss_arguments,
-        # The distilled student's own seed (`stages._new_student`): every
+        # The distilled student's own seed (`context.new_student`): every
         # candidate, and the winner's full fit, start from the same weights.
         seed=config.run.seed + 1,
         verbose=2,

@@ -15,12 +15,18 @@ import time
 import keras
 
 from kdkeras.config.errors import ConfigError
-from kdkeras.pipeline import gates, stages
+from kdkeras.pipeline import gates
 from kdkeras.pipeline import models as run_models
+from kdkeras.pipeline.context import MODEL_NAMES, RunContext
 from kdkeras.pipeline.data import load_run_data, num_examples
 from kdkeras.pipeline.data_checks import data_check_lines
 from kdkeras.pipeline.distill_settings import check_auto_settings
+from kdkeras.pipeline.distill_stage import run_distill
+from kdkeras.pipeline.export_stage import run_export
+from kdkeras.pipeline.optimize_stage import run_optimize
+from kdkeras.pipeline.report_stage import run_report
 from kdkeras.pipeline.run_folder import RunFolder
+from kdkeras.pipeline.scratch_stage import run_scratch
 from kdkeras.pipeline.student_choice import (
     choose_configured_student,
     record_student_choice,
@@ -29,11 +35,11 @@ from kdkeras.pipeline.teacher_stage import run_teacher
 
 STAGE_FUNCTIONS = {
     "teacher": run_teacher,
-    "scratch": stages.run_scratch,
-    "distill": stages.run_distill,
-    "export": stages.run_export,
-    "optimize": stages.run_optimize,
-    "report": stages.run_report,
+    "scratch": run_scratch,
+    "distill": run_distill,
+    "export": run_export,
+    "optimize": run_optimize,
+    "report": run_report,
 }
 """Every stage, in the order a run goes through them."""
 
@@ -117,7 +123,7 @@ def run_stages(folder, config, extra_callbacks=(), data=None):
         )
         for line in data_check_lines(data):
             log.info(line)
-        context = stages.RunContext(config, folder, data, log, tuple(extra_callbacks))
+        context = RunContext(config, folder, data, log, tuple(extra_callbacks))
         _record_data_findings(folder, data)
         for stage in plan:
             if folder.is_finished(stage):
@@ -273,8 +279,6 @@ def _download_imagenet_weights(teacher_config, input_shape):
 def _load_finished(context, stage):
     """Puts a finished stage's models and files back into `context`."""
     artifacts = context.folder.artifacts(stage)
-    if "model" in artifacts and stage in stages.MODEL_NAMES:
-        context.models[stages.MODEL_NAMES[stage]] = keras.saving.load_model(
-            artifacts["model"]
-        )
+    if "model" in artifacts and stage in MODEL_NAMES:
+        context.models[MODEL_NAMES[stage]] = keras.saving.load_model(artifacts["model"])
     context.tflite.update(artifacts.get("tflite", {}))

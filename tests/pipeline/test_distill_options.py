@@ -18,9 +18,9 @@ from kdkeras.config import ConfigError, validate_config
 from kdkeras.distillation import schedules, sharded_views, view_cache
 from kdkeras.models import build_cnn
 from kdkeras.pipeline import augmentation, folder_logits, objective, start_run
+from kdkeras.pipeline.context import RunContext
 from kdkeras.pipeline.data import load_run_data
 from kdkeras.pipeline.run_folder import RunFolder
-from kdkeras.pipeline.stages import RunContext
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ from kdkeras.datasets import load_embedded_fashion_mnist
 from kdkeras.distillation import tuning
 from kdkeras.models import build_cnn
 from kdkeras.pipeline import distill_settings, objective, start_run
+from kdkeras.pipeline.context import RunContext
 from kdkeras.pipeline.data import load_run_data
 from kdkeras.pipeline.run_folder import RunFolder
 from kdkeras.pipeline.runner import run_stages
-from kdkeras.pipeline.stages import RunContext
 
 
 @pytest.fixture(scope="module")

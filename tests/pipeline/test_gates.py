@@ -16,9 +16,9 @@ from click.testing import CliRunner
 
 from kdkeras.config import validate_config
 from kdkeras.pipeline import gates
+from kdkeras.pipeline.context import RunContext
 from kdkeras.pipeline.data import RunData
 from kdkeras.pipeline.run_folder import RunFolder
-from kdkeras.pipeline.stages import RunContext
 
 NUM_CLASSES = 4
 
@@ -338,7 +338,7 @@ def test_a_weak_teacher_let_through_ships_the_scratch_student(
 @pytest.mark.tensorflow
 def test_a_litert_file_that_disagrees_with_the_student_is_a_warning(tmp_path):
     from kdkeras.export import export_litert
-    from kdkeras.pipeline.stages import _check_agreement
+    from kdkeras.pipeline.export_stage import check_agreement
 
     student = class_map_model(PERFECT, "student")
     context = make_context(tmp_path, {"student_scratch": student})
@@ -348,7 +348,7 @@ def test_a_litert_file_that_disagrees_with_the_student_is_a_warning(tmp_path):
     other = export_litert(
         class_map_model(HALF_RIGHT, "other"), str(tmp_path / "other.tflite")
     )
-    _check_agreement(context, student, {"float32": agreeing, "other": other}, 0.98)
+    check_agreement(context, student, {"float32": agreeing, "other": other}, 0.98)
     [warning] = context.folder.findings("warning")
     assert warning["numbers"] == {"quantization": "other", "agreement": 0.5}
     assert "below export.min_agreement (98.0%)" in warning["message"]

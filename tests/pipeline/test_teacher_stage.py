@@ -16,9 +16,9 @@ import pytest
 
 from kdkeras.config import validate_config
 from kdkeras.pipeline import teacher_stage
+from kdkeras.pipeline.context import RunContext
 from kdkeras.pipeline.data import load_run_data
 from kdkeras.pipeline.run_folder import RunFolder
-from kdkeras.pipeline.stages import RunContext
 
 
 class SimulatedCrash(Exception):
