@@ -180,6 +180,21 @@ def test_auto_is_refused_with_augmentation_or_without_validation(
     distill_settings.check_auto_settings(config, data)
 
 
+def test_auto_without_a_validation_split_is_refused_before_the_run_folder(
+    fashion_npz, untrained_teacher, tmp_path
+):
+    config = validate_config(
+        {
+            **_config(fashion_npz, untrained_teacher, tmp_path / "runs").model_dump(),
+            "data": {"source": "npz", "path": fashion_npz, "validation_split": 0.0},
+            "distill": {"epochs": 2, "temperature": "auto"},
+        }
+    )
+    with pytest.raises(ConfigError, match="distill.temperature: expected a number"):
+        start_run(config)
+    assert not os.path.exists(tmp_path / "runs")
+
+
 @pytest.mark.slow
 def test_the_sweep_chooses_the_best_candidate_within_the_budget_and_a_resume_reuses_it(
     fashion_npz, trained_teacher, tmp_path, monkeypatch
