@@ -1,6 +1,9 @@
 """The report stage of `kdkeras run`: every model of the run on the test set,
 what the run decided and warned about, and the teacher-to-student figures
-(`kdkeras.evaluation`)."""
+(`kdkeras.evaluation`), the teacher timed as a float32 LiteRT file beside
+the students' LiteRT files (one runtime, the same threads)."""
+
+import os
 
 from kdkeras.pipeline import data as run_data
 from kdkeras.pipeline.context import REPORT_ROWS
@@ -20,9 +23,10 @@ def run_report(context):
         if name in context.models
     }
     x, y = run_data.evaluation_data(context.data.test)
+    tflite = {**_teacher_litert(context), **context.tflite}
     context.log.info(
         "  scoring %d models on %d test %s%s",
-        len(models) + len(context.tflite),
+        len(models) + len(tflite),
         run_data.num_examples(context.data.test),
         "images" if context.data.tokenizer is None else "texts",
         f", {settings.latency_runs} timed batch-1 runs each"
@@ -30,7 +34,7 @@ def run_report(context):
         else "",
     )
     rows = compare_models(
-        {**models, **context.tflite},
+        {**models, **tflite},
         x,
         y,
         latency_runs=settings.latency_runs,
@@ -57,6 +61,39 @@ def run_report(context):
     return artifacts
 
 
+TEACHER_LITERT_ROW = "teacher float32 .tflite"
+"""The report row of the teacher converted to float32 LiteRT: timed on the
+runtime the students' LiteRT files are timed on."""
+
+
+def _teacher_litert(context):
+    """`{TEACHER_LITERT_ROW: path}`: the teacher as a float32 LiteRT file
+    (`models/teacher_float32.tflite`, converted once), so that its latency
+    and the students' come from one runtime; `{}` when nothing is timed, no
+    LiteRT file is exported or the teacher does not convert."""
+    from kdkeras.export import ExportError, export_litert
+
+    teacher = context.models.get("teacher")
+    if (
+        teacher is None
+        or not context.config.report.latency_runs
+        or not (context.tflite)
+    ):
+        return {}
+    path = context.folder.file("models", "teacher_float32.tflite")
+    if not os.path.exists(path):
+        context.log.info("  converting the teacher to float32 LiteRT, to time it")
+        try:
+            export_litert(teacher, path, verbose=2)
+        except ExportError as error:
+            context.log.info(
+                "  the teacher does not convert to LiteRT (%s): its latency is Keras'",
+                str(error).splitlines()[0],
+            )
+            return {}
+    return {TEACHER_LITERT_ROW: path}
+
+
 def _teacher_to_student(context, rows):
     """Records the teacher-to-student figures of the shipped student's
     smallest LiteRT file (its Keras model without one) as the run's result."""
@@ -65,12 +102,13 @@ def _teacher_to_student(context, rows):
     names = [row["name"] for row in rows]
     if "teacher" not in names:
         return
-    deployed = [row for row in rows if row["name"] in context.tflite.keys()]
+    teacher = TEACHER_LITERT_ROW if TEACHER_LITERT_ROW in names else "teacher"
+    deployed = [row for row in rows if row["name"] in context.tflite]
     if deployed:
         student = min(deployed, key=lambda row: row["size_bytes"])["name"]
     else:
         student = REPORT_ROWS[context.final_student_name()]
-    figures = teacher_to_student(rows, "teacher", student)
+    figures = teacher_to_student(rows, teacher, student)
     context.folder.add_finding(
         "report", "result", describe_teacher_to_student(figures), **figures
     )
