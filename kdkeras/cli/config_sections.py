@@ -35,7 +35,9 @@ _DISTILL_TRAINING = """\
 
 _CLOSING = """\
 export:
+  model: best            # the better student on validation; or distilled, scratch
   quantizations: [float16, int8]   # {export_comment}
+  min_agreement: 0.98    # a LiteRT file agreeing less with Keras is a warning
 
 report:
   latency_runs: 100

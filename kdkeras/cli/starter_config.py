@@ -108,9 +108,13 @@ _NO_PRETRAINED_WEIGHTS = (
 
 _STUDENT = """\
 student:
-  architecture: cnn      # cnn, mlp, mobilenet_v2, mobilenet_v3_small, …
+  architecture: cnn      # cnn, mlp, mobilenet_v2, mobilenet_v3_small, …, or auto
   filters: [8, 16]
   pooling: flatten
+  # architecture: auto   # the largest candidate whose int8 file fits the budget,
+  # budget:              # measured before training (the report lists them)
+  #   size_kb: 100
+  #   latency_ms: 0.5
 
 """
 
@@ -177,6 +181,7 @@ distill:
   mode: online           # or offline (teacher logits cached once)
   # features:            # with a ready functional teacher.path, online only
   #   - {kind: hint, teacher_layer: block2_relu, student_layer: block1_relu}
+  allow_weak_teacher: false  # true: go on from a teacher at chance or below scratch
 """
 
 _OPTIONAL = """

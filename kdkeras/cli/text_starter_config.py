@@ -77,6 +77,7 @@ distill:
   temperature: auto
   auto_budget: 1.5
   mode: offline          # the teacher's logits cached once; or online
+  allow_weak_teacher: false  # true: go on from a teacher at chance or below scratch
 """
 
 _EPOCHS = 12

@@ -281,3 +281,37 @@ def test_starter_config_for_a_folder_of_texts_validates(tmp_path):
     )
     assert config.student.architecture == "text_cnn"
     assert config.distill.alpha.schedule == "linear"
+
+
+def test_the_judgement_keys_are_written_and_the_budget_validates(tmp_path):
+    config_path = tmp_path / "kdkeras.yaml"
+    text = starter_config(str(config_path), pretrained=False, reason="offline")
+    config_path.write_text(text)
+    config = load_config(config_path)
+    assert (config.export.model, config.export.min_agreement) == ("best", 0.98)
+    assert config.distill.allow_weak_teacher is False
+    # The commented `student: auto` lines, uncommented, make a valid budget.
+    budget = [
+        line.replace("  # ", "  ", 1).split("#")[0].rstrip()
+        for line in text.splitlines()
+        if line.startswith(("  # architecture: auto", "  # budget:", "  #   "))
+        and (
+            "size_kb" in line
+            or "latency_ms" in line
+            or "auto" in line
+            or "budget" in line
+        )
+    ]
+    student = yaml.safe_load("\n".join(budget))
+    assert student == {
+        "architecture": "auto",
+        "budget": {"size_kb": 100, "latency_ms": 0.5},
+    }
+    config = load_config(
+        config_path,
+        [
+            "student.architecture=auto",
+            "student.budget={size_kb: 100, latency_ms: 0.5}",
+        ],
+    )
+    assert config.student.budget.size_kb == 100
