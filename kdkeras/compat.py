@@ -6,8 +6,9 @@ there, loudly, instead of somewhere deep in training or export.
 
 They are: Keras' loss scaling under `tf.distribute` (not exported by
 `keras`); two fixes of Keras' TensorFlow trainer under a
-`MultiWorkerMirroredStrategy` across workers (`MultiWorkerFit`); the op list
-of a LiteRT interpreter (a private method); and what
+`MultiWorkerMirroredStrategy` across workers (`MultiWorkerFit`); the layer
+that made a symbolic Keras tensor (a private attribute); the op list of a
+LiteRT interpreter (a private method); and what
 kdkeras relies on of tensorflow-model-optimization's internals: the names of
 its variables, the decay of its moving-average quantizer and the wording of
 its errors (tfmot exposes none of them). tfmot itself is never imported here.
@@ -107,6 +108,23 @@ def _with_replica_axis(model, logs):
     if not isinstance(logs, dict) or not _across_workers(model):
         return logs
     return {name: keras.ops.reshape(value, (1,)) for name, value in logs.items()}
+
+
+def producing_layer(tensor):
+    """The layer whose call made a symbolic Keras tensor, or `None`.
+
+    Keras records it only in the private `KerasTensor._keras_history`,
+    `(layer, node_index, tensor_index)`; there is no public accessor.
+
+    Args:
+        tensor: A tensor of a functional model, such as `model.outputs[0]`,
+            or anything else (then the result is `None`).
+
+    Returns:
+        The layer (a nested model is one), or `None`.
+    """
+    history = getattr(tensor, "_keras_history", None)
+    return None if history is None else history[0]
 
 
 def litert_ops(interpreter):

@@ -90,6 +90,23 @@ def test_litert_ops_lists_ops_and_tensors(dense_model, tmp_path):
     assert tuple(tensors[output]["shape"]) == (1, 3)
 
 
+def test_producing_layer_is_the_layer_that_made_a_tensor():
+    import keras
+
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(3, name="hidden")(inputs)
+    inner = keras.Model(inputs, hidden, name="inner")
+    outer_inputs = keras.Input((4,))
+    outputs = keras.layers.Softmax(name="softmax")(inner(outer_inputs))
+    outer = keras.Model(outer_inputs, outputs)
+
+    assert compat.producing_layer(inner.outputs[0]) is inner.get_layer("hidden")
+    assert compat.producing_layer(outer.outputs[0]) is outer.get_layer("softmax")
+    softmax_input = outer.get_layer("softmax").input
+    assert compat.producing_layer(softmax_input) is inner
+    assert compat.producing_layer(np.zeros((1, 4))) is None
+
+
 def _tfmot():
     from kdkeras.optimize import bridge
 
@@ -227,6 +244,7 @@ _TESTS = {
     "scale_loss_for_distribution": test_loss_scaling_follows_the_replicas,
     "unscale_loss_for_distribution": test_loss_scaling_follows_the_replicas,
     "litert_ops": test_litert_ops_lists_ops_and_tensors,
+    "producing_layer": test_producing_layer_is_the_layer_that_made_a_tensor,
     "tfmot_batch_range": test_tfmot_batch_range_inverts_an_update,
     "tfmot_activation_ranges": test_tfmot_activation_ranges_are_found,
     "tfmot_layer_weights": test_tfmot_layer_weights_are_the_layers,

@@ -12,7 +12,7 @@ module builds and loads them, for the benchmarks and tools that use them:
   standardized by a `Rescaling` layer (no preprocessing needed by the
   caller). With `flip_tta=True` the model's forward pass averages the logits
   of the image and of its horizontal flip (`HorizontalFlip`, registered as
-  `kdkeras>HorizontalFlip`); it has the same weights as the plain model, so
+  `kdkeras_tools>HorizontalFlip`); it has the same weights as the plain model, so
   the same `.weights.h5` file loads into both;
 * `load_pretrained_teacher(path)` rebuilds a trained teacher from its
   `.weights.h5` file and the JSON beside it (which names the architecture).
@@ -47,7 +47,7 @@ OUTPUT = os.path.join(
 # --------------------------------------------------------------------------
 
 
-@keras.saving.register_keras_serializable(package="kdkeras")
+@keras.saving.register_keras_serializable(package="kdkeras_tools")
 class HorizontalFlip(keras.layers.Layer):
     """Flips images left-right, always (in training and inference).
 

@@ -6,7 +6,7 @@ import os
 import click
 import numpy as np
 
-from kdkeras.pipeline.data import class_folders
+from kdkeras.pipeline.folders import class_folders
 
 
 def model_input_shape(path):

@@ -22,7 +22,6 @@ from kdkeras.cli.config_sections import (
     scratch_section,
 )
 from kdkeras.cli.text_starter_config import count_text_files, text_starter_config
-from kdkeras.pipeline.data import class_folders
 from kdkeras.pipeline.data_checks import (
     IMAGE_EXTENSIONS,
     LISTED_FILES,
@@ -31,6 +30,7 @@ from kdkeras.pipeline.data_checks import (
     files,
     imbalance_warning,
 )
+from kdkeras.pipeline.folders import class_folders
 
 MAX_IMAGE_SIDE = 224
 """The largest image side `init` proposes: the size ImageNet backbones take."""

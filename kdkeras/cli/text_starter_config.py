@@ -17,7 +17,7 @@ from kdkeras.cli.config_sections import (
     distill_training_keys,
     scratch_section,
 )
-from kdkeras.pipeline.data import class_folders
+from kdkeras.pipeline.folders import class_folders
 from kdkeras.pipeline.text_folder import TEXT_SUFFIX
 
 MAX_SEQUENCE_LENGTH = 512

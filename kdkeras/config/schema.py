@@ -35,7 +35,11 @@ from kdkeras.config.fields import (
     ImageSize,
     PositiveInt,
 )
-from kdkeras.config.models import StudentSection, TeacherSection, TransformerSection
+from kdkeras.config.model_sections import (
+    StudentSection,
+    TeacherSection,
+    TransformerSection,
+)
 from kdkeras.config.section import Section
 from kdkeras.config.stages import (
     DeploymentCheckSection,

@@ -7,8 +7,8 @@ import keras
 from keras import ops
 
 from kdkeras import compat
-from kdkeras.distillation import arguments, inputs, serialization
 from kdkeras.distillation import features as feature_distillation
+from kdkeras.distillation import inputs, model_checks, serialization
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.distillation.callbacks import RaiseOnNonFiniteLoss
 from kdkeras.distillation.loss_logs import LossLogs
@@ -97,12 +97,12 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
-        self.student = arguments.checked_student(student)
+        self.student = model_checks.checked_student(student)
         teacher, self.teacher_outputs, self._teacher_output_kind = (
-            arguments.checked_teacher(teacher, teacher_outputs, student)
+            model_checks.checked_teacher(teacher, teacher_outputs, student)
         )
         self.teacher = teacher
-        layers = arguments.checked_fixed_layers(
+        layers = model_checks.checked_fixed_layers(
             teacher_view=teacher_view,
             student_view=student_view,
             augmentation=augmentation,

@@ -25,7 +25,7 @@ outputs can be read.
 import keras
 from keras import ops
 
-from kdkeras.losses import features as feature_losses
+from kdkeras.losses import feature_losses
 
 
 class FeatureDistillation(keras.layers.Layer):
@@ -90,7 +90,7 @@ class Hint(FeatureDistillation):
     `r` is a 1×1 convolution to the teacher's channels for feature maps
     (the student's map is first resized, bilinear, to the teacher's height
     and width if they differ), or a Dense layer for flat features (Romero et
-    al., 2015, arXiv:1412.6550). See `kdkeras.losses.features.hint_loss`.
+    al., 2015, arXiv:1412.6550). See `kdkeras.losses.feature_losses.hint_loss`.
 
     Args:
         teacher_layer: The name of the teacher's layer (the "hint").
@@ -136,7 +136,7 @@ class AttentionTransfer(FeatureDistillation):
     No parameters: the channel counts may differ; the student's map is
     resized (bilinear) to the teacher's height and width if they differ
     (Zagoruyko & Komodakis, 2017, arXiv:1612.03928). See
-    `kdkeras.losses.features.attention_transfer_loss`.
+    `kdkeras.losses.feature_losses.attention_transfer_loss`.
 
     Args:
         teacher_layer: The name of the teacher's layer.

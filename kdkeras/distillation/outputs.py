@@ -5,7 +5,8 @@ import warnings
 import keras
 from keras import ops
 
-from kdkeras.validation.models import check_single_output, num_classes
+from kdkeras.compat import producing_layer
+from kdkeras.validation.keras_models import check_single_output, num_classes
 
 OUTPUT_KINDS = ("auto", "logits", "probabilities")
 
@@ -23,9 +24,9 @@ def _is_softmax(activation):
 def _output_layer(model):
     outputs = getattr(model, "outputs", None)
     if outputs and len(outputs) == 1:
-        history = getattr(outputs[0], "_keras_history", None)
-        if history is not None:
-            return history[0]
+        layer = producing_layer(outputs[0])
+        if layer is not None:
+            return layer
     layers = getattr(model, "layers", None)
     if isinstance(model, keras.Sequential) and layers:
         return layers[-1]

@@ -1,5 +1,6 @@
 """Evaluation: one scoring function for Keras models and `.tflite` files
-(`evaluate_model`), tables, latency, sparsity and the comparison report."""
+(`evaluate_model`), tables, latency, sparsity, training curves and the
+comparison report."""
 
 from kdkeras.evaluation import comparison, latency, report, scoring, sparsity, tables
 from kdkeras.evaluation.comparison import (
@@ -22,3 +23,4 @@ from kdkeras.evaluation.tables import (
     format_table,
     save_rows_json,
 )
+from kdkeras.evaluation.training_curves import plot_training_curves

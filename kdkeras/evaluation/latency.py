@@ -7,7 +7,7 @@ import time
 import keras
 import numpy as np
 
-from kdkeras.litert.runner import LiteRTModel
+from kdkeras.litert.litert_model import LiteRTModel
 from kdkeras.progress import check_verbose, print_step, progress_bar
 from kdkeras.validation import check_count, check_positive_int
 
@@ -126,7 +126,7 @@ def _litert_runner(model, example, num_threads):
     elif num_threads is not None and num_threads != model.num_threads:
         model = LiteRTModel(model.path, num_threads=num_threads)
     example = _single_example(example, model.input_shape)
-    model.set_input(model._check_inputs(example))
+    model.set_input(example)
     return model.invoke, model.num_threads, model.name
 
 

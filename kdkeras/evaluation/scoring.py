@@ -34,7 +34,7 @@ from kdkeras.evaluation.latency import describe_latency, measure_latency
 from kdkeras.evaluation.sizes import count_parameters, model_size_bytes
 from kdkeras.evaluation.tables import format_size
 from kdkeras.litert.checks import load_litert_model
-from kdkeras.litert.runner import LiteRTModel
+from kdkeras.litert.litert_model import LiteRTModel
 from kdkeras.progress import check_verbose, print_step, progress_bar
 from kdkeras.validation import (
     check_class_labels,

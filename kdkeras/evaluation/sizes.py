@@ -5,7 +5,7 @@ import tempfile
 
 import keras
 
-from kdkeras.models.layers import walk_layers
+from kdkeras.models.layer_walk import walk_layers
 
 
 def count_parameters(model):

@@ -14,8 +14,8 @@ from kdkeras.export.converter import (
     QUANTIZATIONS,
     export_litert,
 )
+from kdkeras.export.converter_errors import ExportError
 from kdkeras.export.deployment_check import DeploymentCheck
-from kdkeras.export.errors import ExportError
 from kdkeras.export.metadata import (
     ModelMetadata,
     describe_preprocessing,

@@ -23,7 +23,7 @@ import tempfile
 
 import numpy as np
 
-from kdkeras.export import errors
+from kdkeras.export import converter_errors
 from kdkeras.export.converter import DEFAULT_CALIBRATION_EXAMPLES
 from kdkeras.export.student_candidates import (
     IMAGE_CANDIDATES,
@@ -256,7 +256,7 @@ def _measure(
         path = os.path.join(folder, "candidate_int8.tflite")
         try:
             _convert_to_int8(model, path, representative_data, num_calibration_examples)
-        except errors.ExportError as error:
+        except converter_errors.ExportError as error:
             row["note"] = f"skipped: no int8 LiteRT file ({error})"
             return row
         latency = measure_latency(

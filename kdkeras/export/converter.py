@@ -12,7 +12,7 @@ import time
 
 import tensorflow as tf
 
-from kdkeras.export import calibration, errors, verify
+from kdkeras.export import calibration, converter_errors, verify
 from kdkeras.io_utils import atomic_path
 from kdkeras.progress import check_verbose, print_step
 from kdkeras.validation import (
@@ -170,7 +170,7 @@ def _convert(model, path, options):
     try:
         _convert_with_keras(model, path, options)
     except Exception as error:
-        if errors.is_converter_error(error):
+        if converter_errors.is_converter_error(error):
             raise
         # Keras without the "litert" format, or an exporter that fails on
         # this model: the SavedModel route converts the same graph.
@@ -302,13 +302,13 @@ def export_litert(
         try:
             _convert(model, temporary_path, options)
         except Exception as error:
-            if errors.is_converter_error(error):
-                raise errors.unsupported_ops_error(
+            if converter_errors.is_converter_error(error):
+                raise converter_errors.unsupported_ops_error(
                     error, model, quantization
                 ) from error
             raise
         if quantization == "int8":
-            errors.check_fully_quantized(temporary_path, model)
+            converter_errors.check_fully_quantized(temporary_path, model)
         examples = verify.check_examples(model, representative_data)
         # Select TF ops need the Flex delegate, which this interpreter lacks.
         if examples is not None and not allow_select_tf_ops and check_against_keras:

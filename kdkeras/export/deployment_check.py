@@ -16,7 +16,7 @@ from kdkeras.evaluation.scoring import (
     to_class_ids,
 )
 from kdkeras.export.converter import DEFAULT_CALIBRATION_EXAMPLES, export_litert
-from kdkeras.export.errors import ExportError
+from kdkeras.export.converter_errors import ExportError
 from kdkeras.litert import LiteRTModel, compare_with_keras
 from kdkeras.validation import (
     check_class_labels,

@@ -7,8 +7,8 @@ import keras
 
 from kdkeras.distillation.outputs import ends_in_softmax
 from kdkeras.io_utils import atomic_path
-from kdkeras.litert.runner import LiteRTModel, tensor_quantization
-from kdkeras.models.layers import walk_layers
+from kdkeras.litert.litert_model import LiteRTModel, tensor_quantization
+from kdkeras.models.layer_walk import walk_layers
 from kdkeras.version import __version__
 
 _COLORS = {1: "grayscale", 3: "rgb"}
@@ -31,7 +31,7 @@ def read_io_details(tflite_path):
         A dict with `input_shape`, `input_dtype`, `input_scale`,
         `input_zero_point` and the same four for `output_`. Scales are `None`
         and zero points 0 for tensors that are not quantized (the convention
-        of `kdkeras.litert.runner.tensor_quantization`). A real value `x` is
+        of `kdkeras.litert.litert_model.tensor_quantization`). A real value `x` is
         fed to an int8 input as `round(x / input_scale) + input_zero_point`.
     """
     model = LiteRTModel(tflite_path)

@@ -20,7 +20,7 @@ from kdkeras.export.converter import (
 from kdkeras.export.metadata import describe_preprocessing
 from kdkeras.io_utils import atomic_path
 from kdkeras.litert.checks import compare_with_keras
-from kdkeras.litert.runner import LiteRTModel
+from kdkeras.litert.litert_model import LiteRTModel
 from kdkeras.progress import check_verbose, print_step
 from kdkeras.validation import keras_model_argument, require_tensorflow_backend
 from kdkeras.version import __version__

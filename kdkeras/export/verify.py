@@ -12,8 +12,8 @@ import itertools
 import numpy as np
 
 from kdkeras.export import calibration
-from kdkeras.export.errors import ExportError
-from kdkeras.litert.runner import LiteRTModel
+from kdkeras.export.converter_errors import ExportError
+from kdkeras.litert.litert_model import LiteRTModel
 
 CHECK_EXAMPLES = 8
 """How many examples the check runs (at batch size 1, then all at once)."""

@@ -10,4 +10,4 @@ evaluation.evaluate_model(model, x_test, y_test)["accuracy"]
 """
 
 from kdkeras.litert.checks import compare_with_keras, load_litert_model
-from kdkeras.litert.runner import LiteRTModel, dequantize, quantize
+from kdkeras.litert.litert_model import LiteRTModel, dequantize, quantize

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from kdkeras.litert.runner import LiteRTModel
+from kdkeras.litert.litert_model import LiteRTModel
 from kdkeras.validation import (
     check_keras_model,
     check_single_output,

@@ -8,5 +8,5 @@ from kdkeras.models.applications import (
     build_teacher,
 )
 from kdkeras.models.cnn import build_cnn, build_mlp
-from kdkeras.models.layers import walk_layers
+from kdkeras.models.layer_walk import walk_layers
 from kdkeras.models.presets import BACKBONE_PRESETS, BackbonePreset, get_preset

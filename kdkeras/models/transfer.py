@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from kdkeras import validation
-from kdkeras.models.layers import walk_layers
+from kdkeras.models.layer_walk import walk_layers
 
 
 def _backbone(model, backbone_name):

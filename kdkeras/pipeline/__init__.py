@@ -3,7 +3,7 @@
 Imported by the command line only: `import kdkeras` does not import it.
 """
 
-from kdkeras.pipeline.data import RunData, load_run_data
+from kdkeras.pipeline.run_data import RunData, load_run_data
 from kdkeras.pipeline.run_folder import RunFolder, RunFolderError
 from kdkeras.pipeline.runner import (
     planned_stages,

@@ -7,9 +7,7 @@ import logging
 
 import keras
 
-from kdkeras.pipeline import augmentation
-from kdkeras.pipeline import data as run_data
-from kdkeras.pipeline import models as run_models
+from kdkeras.pipeline import augmentation, model_setup, run_data
 from kdkeras.pipeline.training import stage_callbacks
 
 MODEL_NAMES = {
@@ -131,7 +129,7 @@ def new_student(context, name):
     students share: the scratch and the distilled one start equal."""
     keras.utils.set_random_seed(context.config.run.seed + 1)
     data = context.data
-    return run_models.build_configured_student(
+    return model_setup.build_configured_student(
         context.config.student,
         data.input_shape,
         data.num_classes,

@@ -22,6 +22,7 @@ import os
 import re
 
 from kdkeras.config.errors import ConfigError
+from kdkeras.pipeline.folders import class_folders
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 """What `keras.utils.image_dataset_from_directory` reads (any letter case)."""
@@ -79,8 +80,6 @@ def check_image_folder(directory, channels=3):
     Returns:
         An `ImageFolderCheck`.
     """
-    from kdkeras.pipeline.data import class_folders
-
     directory = os.fspath(directory)
     class_names = class_folders(directory)
     image_paths, non_image_files = {}, 0
@@ -351,7 +350,7 @@ def data_check_lines(run_data):
     """The log lines of what the data checks left out and warned of.
 
     Args:
-        run_data: A `kdkeras.pipeline.data.RunData`.
+        run_data: A `kdkeras.pipeline.run_data.RunData`.
 
     Returns:
         A list of lines (empty when there is nothing to say): the files

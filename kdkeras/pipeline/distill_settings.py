@@ -19,9 +19,8 @@ import math
 from kdkeras.config.errors import ConfigError
 from kdkeras.config.stages import AUTO
 from kdkeras.distillation import tuning
-from kdkeras.pipeline import data as run_data
-from kdkeras.pipeline import folder_logits, objective
-from kdkeras.pipeline import models as run_models
+from kdkeras.pipeline import distill_arguments, folder_logits, model_setup, run_data
+from kdkeras.pipeline.teacher_logits import cached_teacher_logits
 
 SETTINGS_STAGE = "distill_settings"
 """The pseudo-stage of `state.json` that records the choice."""
@@ -64,7 +63,7 @@ def resolved_distill(context):
         record = _choose(context)
         folder.mark_finished(SETTINGS_STAGE, **record)
         context.decide("distill", _message(distill, record), **_numbers(record))
-    return objective.with_chosen_settings(
+    return distill_arguments.with_chosen_settings(
         distill, record["alpha"], record["temperature"]
     )
 
@@ -119,7 +118,6 @@ def teacher_saw_more_data(config):
 def _choose(context):
     """Runs the sweep; the record for `state.json` (JSON values)."""
     from kdkeras import losses
-    from kdkeras.pipeline.distill_stage import cached_teacher_logits
 
     config, data = context.config, context.data
     distill = config.distill
@@ -130,12 +128,10 @@ def _choose(context):
         for key in ("alpha", "temperature")
         if key not in distill.auto_keys
     }
-    teacher = context.models["teacher"]
+    teacher_logits = cached_teacher_logits(context, context.models["teacher"])
     if data.in_memory:
-        teacher_logits = cached_teacher_logits(context, teacher)
         train, validation = data.train, data.validation
     else:
-        teacher_logits = folder_logits.cached_teacher_logits(context, teacher)
         train = folder_logits.offline_batches(
             data.train_files,
             data.input_shape,
@@ -173,7 +169,7 @@ def _choose(context):
     )
 
     def build_student():
-        return run_models.build_configured_student(
+        return model_setup.build_configured_student(
             config.student,
             data.input_shape,
             data.num_classes,

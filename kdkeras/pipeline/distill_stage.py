@@ -3,16 +3,20 @@ the teacher (`kdkeras.Distiller`), online or from the run's cache of the
 teacher's logits (`kdkeras.offline`; with augmentation, the view cache), with
 `auto` settings chosen first (`kdkeras.pipeline.distill_settings`)."""
 
-import os
-
-from kdkeras.pipeline import augmentation, distill_settings, folder_logits, objective
-from kdkeras.pipeline import data as run_data
-from kdkeras.pipeline import models as run_models
+from kdkeras.pipeline import (
+    augmentation,
+    distill_arguments,
+    distill_settings,
+    folder_logits,
+    model_setup,
+    run_data,
+)
 from kdkeras.pipeline.context import new_student
-from kdkeras.pipeline.deployment_check import (
+from kdkeras.pipeline.int8_check import (
     CheckLog,
     deployment_check,
 )
+from kdkeras.pipeline.teacher_logits import cached_teacher_logits
 from kdkeras.pipeline.training import (
     cosine_adam,
     fit_stage,
@@ -25,7 +29,7 @@ def run_distill(context):
 
     distill, data = context.config.distill, context.data
     if distill.student_path is not None:
-        context.models["student_distilled"] = run_models.load_ready_model(
+        context.models["student_distilled"] = model_setup.load_ready_model(
             distill.student_path,
             "distill.student_path",
             data.input_shape,
@@ -51,7 +55,7 @@ def run_distill(context):
         train = folder_logits.offline_batches(
             data.train_files,
             data.input_shape,
-            folder_logits.cached_teacher_logits(context, teacher),
+            cached_teacher_logits(context, teacher),
             distill.batch_size,
             context.config.run.seed,
         )
@@ -73,24 +77,8 @@ def run_distill(context):
     distiller.compile(
         optimizer=cosine_adam(distill.learning_rate, distill.epochs, steps),
         metrics=["accuracy"],
-        **objective.compile_arguments(distill, steps),
+        **distill_arguments.compile_arguments(distill, steps),
     )
     checks = (check, CheckLog(check, context.log)) if check else ()
     fit_stage(context, "distill", distiller, distill, train, steps_per_epoch, checks)
     return context.save_model("distill", distiller.student)
-
-
-def cached_teacher_logits(context, teacher):
-    """The teacher's logits on the training images, from the run's cache."""
-    from kdkeras import offline
-
-    path = os.path.join(context.folder.directory("models"), "teacher_logits.npz")
-    x_train = context.data.train[0]
-    if os.path.exists(path):
-        try:
-            return offline.load_teacher_logits(path, x_train, teacher)
-        except offline.StaleCacheError:
-            context.log.info("  the teacher-logit cache is stale: recomputing it")
-    return offline.cache_teacher_logits(
-        teacher, x_train, path, overwrite=True, verbose=2
-    )

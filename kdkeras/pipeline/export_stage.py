@@ -5,7 +5,7 @@ the Keras student on the validation split."""
 import os
 
 from kdkeras.pipeline.context import REPORT_ROWS
-from kdkeras.pipeline.deployment_check import calibration_images
+from kdkeras.pipeline.int8_check import calibration_images
 
 
 def run_export(context):

@@ -77,21 +77,3 @@ def offline_batches(train_files, input_shape, teacher_logits, batch_size, seed):
         .batch(batch_size)
         .prefetch(2)
     )
-
-
-def cached_teacher_logits(context, teacher):
-    """The teacher's logits of the folder's training images, from the run's
-    cache (`models/teacher_logits.npz`), computed once."""
-    from kdkeras import offline
-
-    data = context.data
-    images = ordered_batches(data.train_files, data.input_shape)
-    path = os.path.join(context.folder.directory("models"), "teacher_logits.npz")
-    if os.path.exists(path):
-        try:
-            return offline.load_teacher_logits(path, images, teacher)
-        except offline.StaleCacheError:
-            context.log.info("  the teacher-logit cache is stale: recomputing it")
-    return offline.cache_teacher_logits(
-        teacher, images, path, overwrite=True, verbose=2
-    )

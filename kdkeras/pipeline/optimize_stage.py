@@ -2,8 +2,7 @@
 of the shipped student, the teacher in the loss (`kdkeras.optimize`); its
 LiteRT files join the package."""
 
-from kdkeras.pipeline import data as run_data
-from kdkeras.pipeline import distill_settings, objective
+from kdkeras.pipeline import distill_arguments, distill_settings, run_data
 from kdkeras.pipeline.context import REPORT_ROWS
 
 
@@ -30,7 +29,7 @@ def run_optimize(context):
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         learning_rate=settings.learning_rate,
-        **objective.optimize_arguments(distill),
+        **distill_arguments.optimize_arguments(distill),
         validation_data=data.validation,
         seed=context.config.run.seed,
         verbose=2,

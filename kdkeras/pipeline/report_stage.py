@@ -5,16 +5,29 @@ the students' LiteRT files (one runtime, the same threads)."""
 
 import os
 
-from kdkeras.pipeline import data as run_data
+from kdkeras.pipeline import run_data
 from kdkeras.pipeline.context import REPORT_ROWS
-from kdkeras.pipeline.curves import plot_training_curves
+
+CURVE_STAGES = {
+    "teacher_head": "teacher (head)",
+    "teacher_fine_tune": "teacher (fine-tuning)",
+    "scratch": "student (scratch)",
+    "distill": "student (distilled)",
+}
+"""The training stages plotted (their histories `history/<stage>.csv`), and
+their names in the legend."""
 
 
 def run_report(context):
     """Every model of the run on the test set: `report/report.{md,json,png}`,
     with what the run decided and warned about, and the teacher-to-student
     figures."""
-    from kdkeras.evaluation import compare_models, format_table, report
+    from kdkeras.evaluation import (
+        compare_models,
+        format_table,
+        plot_training_curves,
+        report,
+    )
 
     settings = context.config.report
     models = {
@@ -54,6 +67,7 @@ def run_report(context):
     curves = plot_training_curves(
         context.folder.file("history"),
         context.folder.file("report", "training_curves.png"),
+        CURVE_STAGES,
     )
     if curves is not None:
         context.log.info("  training curves: %s", curves)

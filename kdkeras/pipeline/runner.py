@@ -15,16 +15,15 @@ import time
 import keras
 
 from kdkeras.config.errors import ConfigError
-from kdkeras.pipeline import gates
-from kdkeras.pipeline import models as run_models
+from kdkeras.pipeline import gates, model_setup
 from kdkeras.pipeline.context import MODEL_NAMES, RunContext
-from kdkeras.pipeline.data import load_run_data, num_examples
 from kdkeras.pipeline.data_checks import data_check_lines
 from kdkeras.pipeline.distill_settings import check_auto_settings
 from kdkeras.pipeline.distill_stage import run_distill
 from kdkeras.pipeline.export_stage import run_export
 from kdkeras.pipeline.optimize_stage import run_optimize
 from kdkeras.pipeline.report_stage import run_report
+from kdkeras.pipeline.run_data import load_run_data, num_examples
 from kdkeras.pipeline.run_folder import RunFolder
 from kdkeras.pipeline.scratch_stage import run_scratch
 from kdkeras.pipeline.student_choice import (
@@ -197,7 +196,7 @@ def check_before_training(config, data, plan):
     Raises:
         ConfigError: Naming the key at fault.
     """
-    student = run_models.build_configured_student(
+    student = model_setup.build_configured_student(
         config.student,
         data.input_shape,
         data.num_classes,
@@ -207,7 +206,7 @@ def check_before_training(config, data, plan):
     if "distill" in plan and config.distill.student_path is None:
         check_auto_settings(config, data)
     if "teacher" in plan and not config.teacher.ready and data.tokenizer is None:
-        run_models.check_teacher_preset(config.teacher, data.input_shape)
+        model_setup.check_teacher_preset(config.teacher, data.input_shape)
         if config.teacher.weights == "imagenet":
             _download_imagenet_weights(config.teacher, data.input_shape)
     ready_models = (
@@ -220,14 +219,14 @@ def check_before_training(config, data, plan):
         ("distill.student_path", config.distill.student_path),
     )
     loaded = {
-        key: run_models.load_ready_model(
+        key: model_setup.load_ready_model(
             path, key, data.input_shape, data.num_classes, tokenizer=data.tokenizer
         )
         for key, path in ready_models
         if path is not None
     }
     if config.distill.features and "distill" in plan:
-        run_models.check_feature_layers(
+        model_setup.check_feature_layers(
             config.distill.features, loaded["teacher.path"], student
         )
     if "report" in plan and data.test is None:
@@ -250,7 +249,7 @@ def _download_imagenet_weights(teacher_config, input_shape):
 
     from kdkeras.models import PretrainedWeightsUnavailableError, build_backbone
 
-    height, width = run_models.teacher_image_size(teacher_config, input_shape)
+    height, width = model_setup.teacher_image_size(teacher_config, input_shape)
     try:
         build_backbone(
             teacher_config.preset,

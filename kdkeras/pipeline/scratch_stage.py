@@ -2,8 +2,7 @@
 alone (a plain Keras `fit`), or the ready `scratch.path`: the baseline every
 distilled student is held against."""
 
-from kdkeras.pipeline import augmentation
-from kdkeras.pipeline import models as run_models
+from kdkeras.pipeline import augmentation, model_setup
 from kdkeras.pipeline.context import new_student
 from kdkeras.pipeline.training import train_on_labels
 
@@ -12,7 +11,7 @@ def run_scratch(context):
     """The baseline student, trained on the labels alone (or `scratch.path`)."""
     scratch = context.config.scratch
     if scratch.path is not None:
-        context.models["student_scratch"] = run_models.load_ready_model(
+        context.models["student_scratch"] = model_setup.load_ready_model(
             scratch.path,
             "scratch.path",
             context.data.input_shape,

@@ -16,9 +16,9 @@ a table in `run.log`.
 import dataclasses
 
 from kdkeras.config.errors import ConfigError
-from kdkeras.config.models import StudentSection
+from kdkeras.config.model_sections import StudentSection
 from kdkeras.evaluation.tables import Column, format_table
-from kdkeras.pipeline.deployment_check import calibration_images
+from kdkeras.pipeline.int8_check import calibration_images
 from kdkeras.progress import print_step
 
 STAGE = "student_choice"
@@ -36,7 +36,7 @@ _COLUMNS = (
 
 def candidate_of(student_config):
     """The `StudentCandidate` of a named `student` section: the model
-    `kdkeras.pipeline.models.build_configured_student` builds."""
+    `kdkeras.pipeline.model_setup.build_configured_student` builds."""
     from kdkeras.export import StudentCandidate
 
     architecture = student_config.architecture

@@ -8,7 +8,7 @@ import keras
 
 from kdkeras.io_utils import atomic_path
 from kdkeras.models import build_teacher, transfer
-from kdkeras.pipeline import models as run_models
+from kdkeras.pipeline import model_setup
 from kdkeras.pipeline.training import final_metrics, train_on_labels
 
 
@@ -19,7 +19,7 @@ def run_teacher(context):
     config, folder, data = context.config, context.folder, context.data
     teacher_config = config.teacher
     if teacher_config.path is not None:
-        teacher = run_models.load_ready_model(
+        teacher = model_setup.load_ready_model(
             teacher_config.path, "teacher.path", data.input_shape, data.num_classes
         )
         context.models["teacher"] = teacher
@@ -29,7 +29,7 @@ def run_teacher(context):
     if data.tokenizer is not None:
         return _text_teacher(context)
     keras.utils.set_random_seed(config.run.seed)
-    view = run_models.teacher_view(teacher_config, data.input_shape)
+    view = model_setup.teacher_view(teacher_config, data.input_shape)
     core = build_teacher(
         teacher_config.preset,
         data.num_classes,
@@ -95,7 +95,7 @@ def run_teacher(context):
             verbose=2,
         )
         context.log.info("  teacher: %s", final_metrics(histories["fine_tune"]))
-    teacher = run_models.with_view(core, view, data.input_shape, name="teacher")
+    teacher = model_setup.with_view(core, view, data.input_shape, name="teacher")
     return context.save_model("teacher", teacher)
 
 
@@ -105,7 +105,7 @@ def _ensemble(context):
 
     teacher_config, data = context.config.teacher, context.data
     teachers = [
-        run_models.load_ready_model(
+        model_setup.load_ready_model(
             path, f"teacher.paths[{index}]", data.input_shape, data.num_classes
         )
         for index, path in enumerate(teacher_config.paths)

@@ -18,6 +18,12 @@ import os
 import numpy as np
 
 from kdkeras.config.errors import ConfigError
+from kdkeras.pipeline.data_checks import (
+    class_count_problems,
+    imbalance_warning,
+    splits_needing_examples,
+)
+from kdkeras.pipeline.folders import class_folders
 
 TEXT_SUFFIX = ".txt"
 
@@ -40,8 +46,6 @@ def read_text_folder(directory, key, class_names=None):
             a `.txt` file, other classes than `class_names`, or a file that
             is not UTF-8.
     """
-    from kdkeras.pipeline.data import class_folders
-
     found = class_folders(directory)
     if class_names is None and len(found) < 2:
         raise ConfigError(
@@ -102,12 +106,6 @@ def check_text_classes(labels, class_names, data_config):
     Raises:
         ConfigError: Naming each class with too few texts and the numbers.
     """
-    from kdkeras.pipeline.data_checks import (
-        class_count_problems,
-        imbalance_warning,
-        splits_needing_examples,
-    )
-
     sizes = np.bincount(np.asarray(labels), minlength=len(class_names))
     counts = {name: int(size) for name, size in zip(class_names, sizes, strict=True)}
     splits = splits_needing_examples(data_config)

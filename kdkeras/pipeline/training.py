@@ -8,7 +8,7 @@ by default, `TensorBoard`.
 
 import keras
 
-from kdkeras.pipeline import data as run_data
+from kdkeras.pipeline import run_data
 
 
 def stage_callbacks(folder, stage, tensorboard=True, extra_callbacks=(), checks=()):

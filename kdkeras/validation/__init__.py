@@ -29,10 +29,10 @@ from kdkeras.validation.arrays import (
 )
 from kdkeras.validation.environment import require_tensorflow_backend
 from kdkeras.validation.files import check_existing_file, check_path, check_tflite_file
-from kdkeras.validation.labels import check_class_labels, check_class_names
-from kdkeras.validation.models import (
+from kdkeras.validation.keras_models import (
     check_keras_model,
     check_single_output,
     keras_model_argument,
     num_classes,
 )
+from kdkeras.validation.labels import check_class_labels, check_class_names

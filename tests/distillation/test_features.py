@@ -6,7 +6,7 @@ import pytest
 
 import kdkeras
 from kdkeras.distillation import AttentionTransfer, Hint
-from kdkeras.losses import features as feature_losses
+from kdkeras.losses import feature_losses
 
 
 def _cnn(filters, seed, name):

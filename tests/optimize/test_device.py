@@ -93,7 +93,7 @@ def test_qat_variant_is_added_and_other_variants_kept(
 
 
 def test_weights_and_activations_are_int8(qat_result, tmp_path):
-    from kdkeras.export.errors import float_ops
+    from kdkeras.export.converter_errors import float_ops
     from kdkeras.optimize import save_qat_for_device
 
     path = save_qat_for_device(qat_result, tmp_path, LABELS)["tflite"]
@@ -165,7 +165,7 @@ def test_integer_io(qat_result, data, tmp_path):
 
 
 def test_failing_conversion_leaves_nothing(qat_result, student, tmp_path, monkeypatch):
-    from kdkeras.export import errors
+    from kdkeras.export import converter_errors
     from kdkeras.optimize import save_qat_for_device
 
     kdkeras.export.save_for_device(
@@ -178,7 +178,7 @@ def test_failing_conversion_leaves_nothing(qat_result, student, tmp_path, monkey
         assert os.path.getsize(path) > 0  # The flatbuffer was written.
         raise ExportError("an op stays in float")
 
-    monkeypatch.setattr(errors, "check_fully_quantized", fail)
+    monkeypatch.setattr(converter_errors, "check_fully_quantized", fail)
     with pytest.raises(ExportError, match="stays in float"):
         save_qat_for_device(qat_result, tmp_path, LABELS)
     assert _files(tmp_path) == files

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from kdkeras.config import ConfigError
 from kdkeras.pipeline import augmentation, start_run
-from kdkeras.pipeline.data import load_run_data
+from kdkeras.pipeline.run_data import load_run_data
 
 
 @pytest.fixture

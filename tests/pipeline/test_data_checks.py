@@ -15,12 +15,12 @@ from kdkeras.cli.main import cli
 from kdkeras.config import ConfigError, load_config, validate_config
 from kdkeras.datasets import load_embedded_fashion_mnist
 from kdkeras.pipeline import start_run
-from kdkeras.pipeline.data import load_run_data, num_examples
 from kdkeras.pipeline.data_checks import (
     check_image_folder,
     check_run_image_folders,
     data_check_lines,
 )
+from kdkeras.pipeline.run_data import load_run_data, num_examples
 from kdkeras.pipeline.run_folder import RunFolder
 
 FASHION_LABELS = {"bag": 8, "sneaker": 7, "trouser": 1}

@@ -17,9 +17,9 @@ import kdkeras
 from kdkeras.config import ConfigError, validate_config
 from kdkeras.distillation import schedules, sharded_views, view_cache
 from kdkeras.models import build_cnn
-from kdkeras.pipeline import augmentation, folder_logits, objective, start_run
+from kdkeras.pipeline import augmentation, distill_arguments, folder_logits, start_run
 from kdkeras.pipeline.context import RunContext
-from kdkeras.pipeline.data import load_run_data
+from kdkeras.pipeline.run_data import load_run_data
 from kdkeras.pipeline.run_folder import RunFolder
 
 
@@ -71,7 +71,7 @@ def test_compile_arguments_build_the_registered_loss_and_the_schedules(
             "temperature": {"schedule": "cosine", "start": 0.3, "end": 4.0},
         },
     )
-    arguments = objective.compile_arguments(config.distill, steps_per_epoch=5)
+    arguments = distill_arguments.compile_arguments(config.distill, steps_per_epoch=5)
     loss = arguments["distillation_loss_fn"]
     assert isinstance(loss, kdkeras.losses.DKDLoss)
     assert (loss.non_target_weight, loss.target_weight) == (2.0, 1.0)
@@ -84,7 +84,7 @@ def test_compile_arguments_build_the_registered_loss_and_the_schedules(
     distiller = kdkeras.Distiller(teacher=None, student=student)
     distiller.compile(optimizer="adam", **arguments)
     assert distiller.temperature is temperature
-    assert objective.optimize_arguments(config.distill) == {
+    assert distill_arguments.optimize_arguments(config.distill) == {
         "alpha": 0.2,
         "temperature": 4.0,
     }
@@ -123,10 +123,10 @@ def test_feature_distillation_by_layer_names(digits_npz, tmp_path):
 def test_a_loss_without_temperature_compiles_without_one(digits_npz, tmp_path):
     config = _config(digits_npz, tmp_path, distill={"loss": "logit_mse"})
     assert config.distill.temperature is None
-    arguments = objective.compile_arguments(config.distill, steps_per_epoch=5)
+    arguments = distill_arguments.compile_arguments(config.distill, steps_per_epoch=5)
     assert isinstance(arguments["distillation_loss_fn"], kdkeras.losses.LogitMSE)
     assert arguments["temperature"] is None
-    assert objective.optimize_arguments(config.distill)["temperature"] == 3.0
+    assert distill_arguments.optimize_arguments(config.distill)["temperature"] == 3.0
 
 
 def test_scratch_and_distill_see_the_same_shifted_views(digits_npz, tmp_path):

@@ -17,9 +17,9 @@ from kdkeras.config.loading import write_config
 from kdkeras.datasets import load_embedded_fashion_mnist
 from kdkeras.distillation import tuning
 from kdkeras.models import build_cnn
-from kdkeras.pipeline import distill_settings, objective, start_run
+from kdkeras.pipeline import distill_arguments, distill_settings, start_run
 from kdkeras.pipeline.context import RunContext
-from kdkeras.pipeline.data import load_run_data
+from kdkeras.pipeline.run_data import load_run_data
 from kdkeras.pipeline.run_folder import RunFolder
 from kdkeras.pipeline.runner import run_stages
 
@@ -111,16 +111,19 @@ def test_auto_round_trips_through_config_yaml(fashion_npz, untrained_teacher, tm
         2.0,
     )
     with pytest.raises(ValueError, match="distill.alpha is 'auto'"):
-        objective.compile_arguments(loaded, steps_per_epoch=10)
+        distill_arguments.compile_arguments(loaded, steps_per_epoch=10)
     with pytest.raises(ValueError, match="distill.alpha is 'auto'"):
-        objective.optimize_arguments(loaded)
-    chosen = objective.with_chosen_settings(
+        distill_arguments.optimize_arguments(loaded)
+    chosen = distill_arguments.with_chosen_settings(
         _config(fashion_npz, untrained_teacher, tmp_path, temperature="auto").distill,
         0.5,
         1.5,
     )
     assert (chosen.alpha, chosen.temperature) == (0.1, 1.5)
-    assert objective.optimize_arguments(chosen) == {"alpha": 0.1, "temperature": 1.5}
+    assert distill_arguments.optimize_arguments(chosen) == {
+        "alpha": 0.1,
+        "temperature": 1.5,
+    }
 
 
 @pytest.mark.parametrize(

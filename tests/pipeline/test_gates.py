@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from kdkeras.config import validate_config
 from kdkeras.pipeline import gates
 from kdkeras.pipeline.context import RunContext
-from kdkeras.pipeline.data import RunData
+from kdkeras.pipeline.run_data import RunData
 from kdkeras.pipeline.run_folder import RunFolder
 
 NUM_CLASSES = 4

@@ -11,11 +11,11 @@ import yaml
 
 import kdkeras
 from kdkeras.config import ConfigError, config_to_yaml, validate_config
-from kdkeras.config.models import StudentSection
+from kdkeras.config.model_sections import StudentSection
 from kdkeras.export import StudentCandidate
 from kdkeras.pipeline import resume_run, start_run, student_choice
-from kdkeras.pipeline.data import load_run_data
-from kdkeras.pipeline.models import build_configured_student
+from kdkeras.pipeline.model_setup import build_configured_student
+from kdkeras.pipeline.run_data import load_run_data
 from kdkeras.pipeline.run_folder import RunFolder
 
 CNNS = [

@@ -17,7 +17,7 @@ import pytest
 from kdkeras.config import validate_config
 from kdkeras.pipeline import teacher_stage
 from kdkeras.pipeline.context import RunContext
-from kdkeras.pipeline.data import load_run_data
+from kdkeras.pipeline.run_data import load_run_data
 from kdkeras.pipeline.run_folder import RunFolder
 
 

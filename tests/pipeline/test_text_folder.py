@@ -3,7 +3,7 @@
 import pytest
 
 from kdkeras.config import ConfigError, validate_config
-from kdkeras.pipeline.data import load_run_data, num_examples
+from kdkeras.pipeline.run_data import load_run_data, num_examples
 from kdkeras.pipeline.text_folder import read_text_folder
 
 WORDS = {"complaint": "broken late refund", "praise": "great fast thanks"}

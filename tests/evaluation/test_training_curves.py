@@ -1,9 +1,11 @@
-"""Training curves from the run's CSV histories."""
+"""Training curves from CSV histories."""
 
 import numpy as np
 from PIL import Image
 
-from kdkeras.pipeline.curves import plot_training_curves, read_history
+from kdkeras.evaluation.training_curves import plot_training_curves, read_history
+
+STAGES = {"scratch": "student (scratch)", "distill": "student (distilled)"}
 
 
 def write_csv(path, header, rows):
@@ -37,12 +39,12 @@ def test_plot_training_curves(tmp_path):
         ["epoch", "accuracy", "distillation_loss", "loss", "student_loss"],
         [[0, 0.6, 0.3, 0.4, 1.0]],
     )
-    path = plot_training_curves(history_dir, tmp_path / "report" / "curves.png")
+    path = plot_training_curves(history_dir, tmp_path / "report" / "curves.png", STAGES)
     assert path == tmp_path / "report" / "curves.png"
     image = np.asarray(Image.open(path))
     assert image.shape[0] > 300 and image.shape[1] > 800
 
 
 def test_no_history_no_figure(tmp_path):
-    assert plot_training_curves(tmp_path, tmp_path / "curves.png") is None
+    assert plot_training_curves(tmp_path, tmp_path / "curves.png", STAGES) is None
     assert not (tmp_path / "curves.png").exists()

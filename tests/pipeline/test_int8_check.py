@@ -10,8 +10,8 @@ import pytest
 
 from kdkeras.config import ConfigError, validate_config
 from kdkeras.export import DeploymentCheck
-from kdkeras.pipeline.data import RunData
-from kdkeras.pipeline.deployment_check import CheckLog, deployment_check
+from kdkeras.pipeline.int8_check import CheckLog, deployment_check
+from kdkeras.pipeline.run_data import RunData
 from kdkeras.pipeline.training import stage_callbacks
 
 LOG = logging.getLogger("test_deployment_check")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kdkeras.config import ConfigError, validate_config
-from kdkeras.pipeline.data import batched, load_run_data, num_examples
+from kdkeras.pipeline.run_data import batched, load_run_data, num_examples
 
 
 def data_section(**data):

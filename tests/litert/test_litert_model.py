@@ -1,4 +1,4 @@
-"""Tests of kdkeras.litert.runner: quantization, predict, errors.
+"""Tests of kdkeras.litert.litert_model: quantization, predict, errors.
 
 The student and its `.tflite` files are session fixtures of `conftest.py`.
 """
@@ -12,7 +12,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from kdkeras.litert import LiteRTModel, dequantize, quantize
-from kdkeras.litert.runner import tensor_quantization
+from kdkeras.litert.litert_model import tensor_quantization
 
 
 def to_float32_tflite(model, path, input_signature=None):
@@ -143,6 +143,8 @@ def test_wrong_input_shape(float32_tflite, shape):
     message = r"`x` must have shape \(N, 28, 28, 1\).*Received: x of shape"
     with pytest.raises(ValueError, match=message):
         model.predict(np.zeros(shape))
+    with pytest.raises(ValueError, match=message):
+        model.set_input(np.zeros(shape))
 
 
 def test_errors(float32_tflite, tmp_path):

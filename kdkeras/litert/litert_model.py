@@ -191,13 +191,16 @@ class LiteRTModel:
         return results[0] if len(results) == 1 else results
 
     def set_input(self, batch):
-        """Quantizes or casts `batch` and copies it into the input tensor.
+        """Checks `batch`, quantizes or casts it and copies it into the input
+        tensor.
 
         The input tensor is resized (and the tensors reallocated) when the
-        shape of `batch` differs from the current one. `batch` is not checked:
-        `predict` checks it.
+        shape of `batch` differs from the current one.
+
+        Raises:
+            ValueError: If `batch` is not a batch of this model's inputs.
         """
-        batch = self._to_input_dtype(np.asarray(batch))
+        batch = self._to_input_dtype(self._check_inputs(batch))
         details = self._interpreter.get_input_details()[0]
         if tuple(details["shape"]) != batch.shape:
             self._interpreter.resize_tensor_input(self._input_index, batch.shape)

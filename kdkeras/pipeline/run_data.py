@@ -10,11 +10,14 @@ one array. `batched` turns either into the batches a training stage reads.
 
 import dataclasses
 import math
-import os
 
 import numpy as np
 
 from kdkeras.config.errors import ConfigError
+from kdkeras.pipeline.data_checks import check_run_image_folders, without_files
+from kdkeras.pipeline.folder_logits import file_labels
+from kdkeras.pipeline.folders import class_folders
+from kdkeras.pipeline.text_folder import check_text_classes, read_text_folder
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test", "class_names")
 """The arrays of a data `.npz` file; `x_test`, `y_test`, `class_names` optional."""
@@ -81,8 +84,6 @@ def load_run_data(data_config, seed):
     (x_train, y_train), test, class_names = _arrays(data_config)
     data_warnings = []
     if data_config.source == "text_folder":
-        from kdkeras.pipeline.text_folder import check_text_classes
-
         data_warnings = check_text_classes(y_train, class_names, data_config)
     x_train, y_train = _limited((x_train, y_train), data_config.max_train_examples)
     train, held_out = _split_arrays(
@@ -159,8 +160,6 @@ def _arrays(data_config):
 
 
 def _text_folder_arrays(data_config):
-    from kdkeras.pipeline.text_folder import read_text_folder
-
     texts, labels, class_names = read_text_folder(data_config.path, "data.path")
     test = None
     if data_config.test_path is not None:
@@ -248,20 +247,8 @@ def _check_labels(labels, num_classes, source, split_name):
         )
 
 
-def class_folders(directory):
-    """The sorted sub-folder names of an image folder: its class names."""
-    return sorted(
-        entry.name
-        for entry in os.scandir(directory)
-        if entry.is_dir() and not entry.name.startswith(".")
-    )
-
-
 def _image_folder_data(data_config, seed):
     import keras
-
-    from kdkeras.pipeline.data_checks import check_run_image_folders, without_files
-    from kdkeras.pipeline.folder_logits import file_labels
 
     class_names = class_folders(data_config.path)
     if len(class_names) < 2:

@@ -1,18 +1,10 @@
-"""Training curves of a run: loss and accuracy of every training stage against
-epochs, from the histories `keras.callbacks.CSVLogger` wrote."""
+"""Training curves: loss and accuracy against epochs, from the CSV histories
+`keras.callbacks.CSVLogger` wrote, one colour per history."""
 
 import csv
 import os
 
 from kdkeras.io_utils import atomic_path
-
-CURVE_STAGES = {
-    "teacher_head": "teacher (head)",
-    "teacher_fine_tune": "teacher (fine-tuning)",
-    "scratch": "student (scratch)",
-    "distill": "student (distilled)",
-}
-"""The training stages plotted, and their names in the legend."""
 
 PANELS = (("loss", "loss"), ("accuracy", "accuracy"))
 """The history columns plotted, one panel each."""
@@ -35,14 +27,21 @@ def read_history(path):
     return columns
 
 
-def plot_training_curves(history_dir, path):
+def plot_training_curves(history_dir, path, stages):
     """Writes `path` (PNG, atomically): loss and accuracy against epochs.
 
-    Each training stage with a history in `history_dir` is one colour; the
-    training values are dashed, the validation ones solid. The student's
-    `loss` under distillation mixes the label and distillation losses, so
-    its panel shows `student_loss` (the label loss), comparable with the
-    scratch student's.
+    Each of `stages` with a history in `history_dir` is one colour; the
+    training values are dashed, the validation ones solid. A distilled
+    student's `loss` mixes the label and distillation losses, so where a
+    history has `student_loss` (the label loss, which `kdkeras.Distiller`
+    logs) the loss panel shows that, comparable with a student trained on
+    the labels alone.
+
+    Args:
+        history_dir: The folder of the CSV histories, `<stage>.csv` each.
+        path: The PNG file to write.
+        stages: `{stage: legend label}`, in legend order; a stage without
+            a `<stage>.csv` in `history_dir` is left out.
 
     Returns:
         `path`, or `None` when no stage has a history.
@@ -51,7 +50,7 @@ def plot_training_curves(history_dir, path):
 
     histories = {
         label: read_history(os.path.join(history_dir, f"{stage}.csv"))
-        for stage, label in CURVE_STAGES.items()
+        for stage, label in stages.items()
         if os.path.exists(os.path.join(history_dir, f"{stage}.csv"))
     }
     if not histories:

@@ -2,8 +2,8 @@
 
 import re
 
-from kdkeras.litert.runner import LiteRTModel
-from kdkeras.models.layers import walk_layers
+from kdkeras.litert.litert_model import LiteRTModel
+from kdkeras.models.layer_walk import walk_layers
 
 # Ops that only move data between float and int8 at the model's edges.
 _QUANTIZATION_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})

@@ -6,7 +6,7 @@ config); see `kdkeras.export.DeploymentCheck`.
 
 import keras
 
-from kdkeras.pipeline import data as run_data
+from kdkeras.pipeline import run_data
 
 
 def calibration_images(train):

@@ -5,7 +5,7 @@ import pytest
 
 from kdkeras.config import ConfigError, validate_config
 from kdkeras.config.schema import RunConfig
-from kdkeras.pipeline.models import (
+from kdkeras.pipeline.model_setup import (
     build_configured_student,
     embedded_ids,
     load_ready_model,
