@@ -104,15 +104,23 @@ def auto_settings_demo(result):
     by_seed = {}
     for run in result["runs"]:
         by_seed.setdefault(run["seed"], {})[run["method"]] = run
+    columns = {"scratch": [], "fixed": [], "auto": []}
     for seed, runs in by_seed.items():
         fixed, auto = runs["fixed"], runs["auto"]
         chosen = auto.get("chosen", {})
+        columns["scratch"].append(fixed["test_accuracy"]["student (scratch)"])
+        columns["fixed"].append(fixed["test_accuracy"]["student (distilled)"])
+        columns["auto"].append(auto["test_accuracy"]["student (distilled)"])
         rows.append(
-            f"| {seed} | {fixed['test_accuracy']['student (scratch)']:.4f} "
-            f"| {fixed['test_accuracy']['student (distilled)']:.4f} "
-            f"| {auto['test_accuracy']['student (distilled)']:.4f} "
+            f"| {seed} | {columns['scratch'][-1]:.4f} | {columns['fixed'][-1]:.4f} "
+            f"| {columns['auto'][-1]:.4f} "
             f"| alpha {chosen.get('alpha', '-')}, T {chosen.get('temperature', '-')} |"
         )
+    rows.append(
+        "| mean | "
+        + " | ".join(_mean_std(values) for values in columns.values())
+        + " | |"
+    )
     return "\n".join(rows) + "\n\n" + _footer(result)
 
 
