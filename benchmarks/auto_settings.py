@@ -24,14 +24,13 @@ and the seconds go into `benchmarks/results/auto_settings_<setting>.json`.
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
+
+from result_files import read_json, run_config, write_result
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
@@ -138,33 +137,19 @@ def demo_runs(arguments):
             ("fixed", []),
             ("auto", ["distill.alpha=auto", "distill.temperature=auto"]),
         ):
-            output_dir = os.path.join(work, f"{method}-{seed}")
-            command = [sys.executable, "-m", "kdkeras", "run", config]
-            command += ["--output", output_dir]
-            for override in [
-                *overrides,
-                f"run.seed={seed}",
-                "export.enabled=false",
-                "report.latency_runs=0",
-                "run.tensorboard=false",
-            ]:
-                command += ["--set", override]
-            start = time.perf_counter()
-            process = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+            folder, seconds, _ = run_config(
+                config,
+                [
+                    *overrides,
+                    f"run.seed={seed}",
+                    "export.enabled=false",
+                    "report.latency_runs=0",
+                    "run.tensorboard=false",
+                ],
+                os.path.join(work, f"{method}-{seed}"),
             )
-            seconds = time.perf_counter() - start
-            if process.returncode:
-                sys.exit(f"{' '.join(command)} failed:\n{process.stderr[-3000:]}")
-            [name] = os.listdir(output_dir)
-            folder = os.path.join(output_dir, name)
-            with open(os.path.join(folder, "report", "report.json")) as file:
-                report = json.load(file)
-            with open(os.path.join(folder, "state.json")) as file:
-                state = json.load(file)
+            report = read_json(folder, "report", "report.json")
+            state = read_json(folder, "state.json")
             run = {
                 "method": method,
                 "seed": seed,
@@ -189,32 +174,16 @@ def main():
     parser.add_argument("--data-path", default=None, help="Fashion-MNIST folder")
     parser.add_argument("--output", default=None)
     arguments = parser.parse_args()
-    output = arguments.output or os.path.join(
-        HERE, "results", f"auto_settings_{arguments.setting}.json"
-    )
     start = time.perf_counter()
     runner = fashion_mnist_runs if arguments.setting == "fashion_mnist" else demo_runs
     measured = runner(arguments)
-    import keras
-    import tensorflow as tf
-
-    result = {
-        "name": f"auto_settings_{arguments.setting}",
-        "command": "python benchmarks/auto_settings.py " + " ".join(sys.argv[1:]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "machine": {"cpu_count": os.cpu_count(), "machine": platform.machine()},
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
-        "seeds": arguments.seeds,
-        "seconds": round(time.perf_counter() - start),
+    write_result(
+        f"auto_settings_{arguments.setting}",
+        arguments.output,
+        seeds=arguments.seeds,
+        seconds=round(time.perf_counter() - start),
         **measured,
-    }
-    os.makedirs(os.path.dirname(output), exist_ok=True)
-    with open(output, "w", encoding="utf-8") as file:
-        json.dump(result, file, indent=2)
-        file.write("\n")
-    print(f"Wrote {output}")
+    )
 
 
 if __name__ == "__main__":

@@ -17,14 +17,13 @@ The goal: the int8 student within 1 point of the teacher's test accuracy.
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
+
+from result_files import read_json, run_config, write_result
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
@@ -58,30 +57,10 @@ def teacher_cost(config_path):
     return model_size_bytes(teacher) / 1024, latency["median_ms"]
 
 
-def kdkeras_run(overrides, output_dir):
-    command = [sys.executable, "-m", "kdkeras", "run", CONFIG, "--output", output_dir]
-    for override in overrides:
-        command += ["--set", override]
-    start = time.perf_counter()
-    process = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    seconds = time.perf_counter() - start
-    if process.returncode:
-        sys.exit(f"{' '.join(command)} failed:\n{process.stderr[-3000:]}")
-    [name] = os.listdir(output_dir)
-    return os.path.join(output_dir, name), seconds, process.stdout.splitlines()[-4:]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument(
-        "--output", default=os.path.join(HERE, "results", "device_budget.json")
-    )
+    parser.add_argument("--output", default=None, help="default: benchmarks/results")
     arguments = parser.parse_args()
     start = time.perf_counter()
     teacher_kb, teacher_ms = teacher_cost(CONFIG)
@@ -100,14 +79,12 @@ def main():
         ]
         if teacher_path is not None:
             overrides.append(f"teacher.path={teacher_path}")
-        folder, seconds, last_lines = kdkeras_run(
-            overrides, os.path.join(work, f"seed-{seed}")
+        folder, seconds, last_lines = run_config(
+            CONFIG, overrides, os.path.join(work, f"seed-{seed}")
         )
         teacher_path = teacher_path or os.path.join(folder, "models", "teacher.keras")
-        with open(os.path.join(folder, "report", "report.json")) as file:
-            report = json.load(file)
-        with open(os.path.join(folder, "state.json")) as file:
-            state = json.load(file)
+        report = read_json(folder, "report", "report.json")
+        state = read_json(folder, "state.json")
         accuracy = {row["name"]: row["accuracy"] for row in report["rows"]}
         run = {
             "seed": seed,
@@ -125,28 +102,15 @@ def main():
         runs.append(run)
         print(json.dumps({k: v for k, v in run.items() if k != "findings"}))
         sys.stdout.flush()
-    import keras
-    import tensorflow as tf
-
-    result = {
-        "name": "device_budget",
-        "command": "python benchmarks/device_budget.py " + " ".join(sys.argv[1:]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "machine": {"cpu_count": os.cpu_count(), "machine": platform.machine()},
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
-        "seeds": arguments.seeds,
-        "seconds": round(time.perf_counter() - start),
-        "teacher": {"size_kb": round(teacher_kb, 1), "float32_litert_ms": teacher_ms},
-        "budget": budget,
-        "runs": runs,
-    }
-    os.makedirs(os.path.dirname(arguments.output), exist_ok=True)
-    with open(arguments.output, "w", encoding="utf-8") as file:
-        json.dump(result, file, indent=2)
-        file.write("\n")
-    print(f"Wrote {arguments.output}")
+    write_result(
+        "device_budget",
+        arguments.output,
+        seeds=arguments.seeds,
+        seconds=round(time.perf_counter() - start),
+        teacher={"size_kb": round(teacher_kb, 1), "float32_litert_ms": teacher_ms},
+        budget=budget,
+        runs=runs,
+    )
 
 
 if __name__ == "__main__":

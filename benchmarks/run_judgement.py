@@ -26,16 +26,12 @@ files), which student the package holds and the warnings go into
 """
 
 import argparse
-import datetime
-import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
+from result_files import read_json, run_folder, run_kdkeras, write_result
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -85,30 +81,11 @@ def make_photo_folder(directory, images_per_class=400, seed=0):
             photo.save(os.path.join(class_dir, f"{index:04d}.jpg"), quality=90)
 
 
-def kdkeras_command(*arguments, cwd):
-    """Runs `kdkeras ARGUMENTS` in `cwd`: `(exit code, output, seconds)`."""
-    start = time.perf_counter()
-    process = subprocess.run(
-        [sys.executable, "-m", "kdkeras", *arguments],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    return (
-        process.returncode,
-        process.stdout + process.stderr,
-        time.perf_counter() - start,
-    )
-
-
 def run_outcome(output_dir):
     """What the run folder in `output_dir` holds: finished stages, test
     accuracies by report row, findings."""
-    [name] = os.listdir(output_dir)
-    folder = os.path.join(output_dir, name)
-    with open(os.path.join(folder, "state.json"), encoding="utf-8") as file:
-        state = json.load(file)
+    folder = run_folder(output_dir)
+    state = read_json(folder, "state.json")
     outcome = {
         "finished_stages": list(state["stages"]),
         "findings": [
@@ -116,10 +93,8 @@ def run_outcome(output_dir):
             for finding in state.get("findings", [])
         ],
     }
-    report = os.path.join(folder, "report", "report.json")
-    if os.path.exists(report):
-        with open(report, encoding="utf-8") as file:
-            rows = json.load(file)["rows"]
+    if os.path.exists(os.path.join(folder, "report", "report.json")):
+        rows = read_json(folder, "report", "report.json")["rows"]
         outcome["test_accuracy"] = {row["name"]: row["accuracy"] for row in rows}
         outcome["size_bytes"] = {row["name"]: row["size_bytes"] for row in rows}
     return outcome
@@ -129,16 +104,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1337])
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES))
-    parser.add_argument(
-        "--output", default=os.path.join(HERE, "results", "run_judgement.json")
-    )
+    parser.add_argument("--output", default=None, help="default: benchmarks/results")
     arguments = parser.parse_args()
     unknown = sorted(set(arguments.recipes) - set(RECIPES))
     if unknown:
         parser.error(f"--recipes: expected names of {list(RECIPES)}; got {unknown}")
     work = tempfile.mkdtemp(prefix="kdkeras-run-judgement-")
     make_photo_folder(os.path.join(work, "photos"))
-    code, init_output, _ = kdkeras_command("init", "--data", "photos", cwd=work)
+    code, init_output, _ = run_kdkeras(["init", "--data", "photos"], cwd=work)
     if code:
         sys.exit(f"kdkeras init failed:\n{init_output}")
     with open(os.path.join(work, "kdkeras.yaml"), encoding="utf-8") as file:
@@ -151,7 +124,7 @@ def main():
             command = ["run", "kdkeras.yaml", "--output", output_dir]
             for override in overrides:
                 command += ["--set", override]
-            code, output, seconds = kdkeras_command(*command, cwd=work)
+            code, output, seconds = run_kdkeras(command, cwd=work)
             outcome = run_outcome(output_dir)
             runs.append(
                 {
@@ -169,32 +142,15 @@ def main():
                 f"{outcome.get('test_accuracy')}",
                 flush=True,
             )
-    import keras
-    import tensorflow as tf
-
-    result = {
-        "name": "run_judgement",
-        "command": "python benchmarks/run_judgement.py " + " ".join(sys.argv[1:]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "machine": platform.machine(),
-            "python": platform.python_version(),
-        },
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
-        "data": "4 classes x 400 RGB JPEGs, 28-72 px, from the embedded "
+    write_result(
+        "run_judgement",
+        arguments.output,
+        data="4 classes x 400 RGB JPEGs, 28-72 px, from the embedded "
         "Fashion-MNIST subset (t-shirt, trouser, sneaker, bag)",
-        "init_teacher_section": init_config.split("teacher:")[1].split("\n\n")[0],
-        "seeds": arguments.seeds,
-        "runs": runs,
-    }
-    os.makedirs(os.path.dirname(arguments.output), exist_ok=True)
-    with open(arguments.output, "w", encoding="utf-8") as file:
-        json.dump(result, file, indent=2)
-        file.write("\n")
-    print(f"Wrote {arguments.output}")
+        init_teacher_section=init_config.split("teacher:")[1].split("\n\n")[0],
+        seeds=arguments.seeds,
+        runs=runs,
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,35 @@
+"""The benchmarks' shared plumbing (`benchmarks/result_files.py`): running
+`kdkeras` as a user does and writing a result file the tables are made from."""
+
+import json
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def result_files(load_script):
+    return load_script(ROOT / "benchmarks" / "result_files.py")
+
+
+def test_a_result_file_says_what_ran_where(result_files, tmp_path):
+    path = result_files.write_result(
+        "example", str(tmp_path / "example.json"), seeds=[1, 2], runs=[{"a": 1}]
+    )
+    result = json.loads(pathlib.Path(path).read_text())
+    assert result["name"] == "example"
+    assert result["command"].startswith("python ")
+    assert result["seeds"] == [1, 2] and result["runs"] == [{"a": 1}]
+    assert set(result["versions"]) == {"tensorflow", "keras"}
+    assert result["machine"]["cpu_count"] >= 1
+
+
+def test_kdkeras_runs_as_a_user_runs_it(result_files, tmp_path):
+    code, output, seconds = result_files.run_kdkeras(["--version"])
+    assert code == 0 and "version" in output and seconds > 0
+    (tmp_path / "runs" / "demo-20261206-000000").mkdir(parents=True)
+    (tmp_path / "runs" / "demo-20261206-000000" / "state.json").write_text("{}")
+    folder = result_files.run_folder(str(tmp_path / "runs"))
+    assert result_files.read_json(folder, "state.json") == {}
