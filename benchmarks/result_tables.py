@@ -124,7 +124,44 @@ def auto_settings_demo(result):
     return "\n".join(rows) + "\n\n" + _footer(result)
 
 
+def device_budget(result):
+    """Per seed: the student chosen for the budget, and the int8 student's
+    test accuracy against the teacher's."""
+    budget = result["budget"]
+    rows = [
+        "| seed | student chosen | int8 size | teacher | scratch | distilled "
+        "| int8 | int8 below teacher | time |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in result["runs"]:
+        accuracy = run["test_accuracy"]
+        [choice] = [
+            finding
+            for finding in run["findings"]
+            if finding["stage"] == "student_choice" and finding["kind"] == "decision"
+        ]
+        student = re.search(r"auto: (.+?), the largest", choice["message"])[1]
+        student += f" ({choice['numbers']['parameters']:,} parameters)"
+        rows.append(
+            f"| {run['seed']} | {student} "
+            f"| {run['size_bytes']['student int8 .tflite'] / 1024:.1f} KB "
+            f"| {accuracy['teacher']:.4f} | {accuracy['student (scratch)']:.4f} "
+            f"| {accuracy['student (distilled)']:.4f} "
+            f"| {accuracy['student int8 .tflite']:.4f} "
+            f"| {run['int8_points_below_teacher']:.2f} points "
+            f"| {run['seconds'] / 60:.0f} min |"
+        )
+    teacher = result["teacher"]
+    return (
+        "\n".join(rows) + f"\n\nTeacher {teacher['size_kb']:.0f} KB (`.keras`), "
+        f"{teacher['float32_litert_ms']:.3f} ms (float32 LiteRT, batch 1, one "
+        f"thread); budget {budget['size_kb']} KB and {budget['latency_ms']:.4f} ms. "
+        + _footer(result)
+    )
+
+
 RENDERERS = {
+    "device_budget": device_budget,
     "run_judgement": run_judgement,
     "auto_settings_fashion_mnist": auto_settings_fashion_mnist,
     "auto_settings_demo": auto_settings_demo,

@@ -1,7 +1,8 @@
 """The value types and names the config sections share.
 
 `PositiveInt` and `Count` are strict (`2.5` epochs is an error, not 2);
-the name tuples are the values of `Literal` keys, listed in error messages.
+`Fraction` and `LearningRate` refuse `inf` and `nan`; the name tuples are
+the values of `Literal` keys, listed in error messages.
 """
 
 from typing import Annotated
@@ -43,6 +44,6 @@ candidate that fits `student.budget` (`kdkeras.pipeline.student_choice`)."""
 
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 Count = Annotated[int, Field(strict=True, ge=0)]
-Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
-LearningRate = Annotated[float, Field(gt=0.0)]
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)]
+LearningRate = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 ImageSize = tuple[PositiveInt, PositiveInt]

@@ -9,14 +9,22 @@ Input paths in a config (data, weights, ready models) are relative to the
 config file's folder, `run.output_dir` to the current folder; the validated
 config holds them absolute, so the config written into a run folder repeats
 the run from anywhere.
+
+A config is read as a hostile file would be (`kdkeras.config.safe_yaml`),
+and refused with a `ConfigError` before anything is built; after the schema,
+a number that is not finite and held-out splits that leave nothing to train
+on are refused too (`validate_config`).
 """
 
+import math
 import os
 
 import pydantic
 import yaml
 
-from kdkeras.config.errors import ConfigError, from_validation_error
+from kdkeras.config.errors import ConfigError, from_validation_error, key_path
+from kdkeras.config.fields import NAMED_DATA_SETS
+from kdkeras.config.safe_yaml import parse_yaml, read_yaml
 from kdkeras.config.schema import RunConfig
 from kdkeras.io_utils import atomic_path
 
@@ -37,36 +45,16 @@ null (e.g. `data.tokenizer` of images) has no path to resolve."""
 _NOT_PATHS = {("teacher", "weights"): ("imagenet",)}
 
 
-def read_yaml(path):
-    """The mapping in the YAML file `path` (`yaml.safe_load`).
-
-    Raises:
-        ConfigError: If the file is missing, is not YAML, or is not a mapping.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ConfigError([f"config file not found: {os.path.abspath(path)}"])
-    with open(path, encoding="utf-8") as file:
-        try:
-            data = yaml.safe_load(file)
-        except yaml.YAMLError as error:
-            raise ConfigError([f"not valid YAML: {error}"], source=path) from None
-    if not isinstance(data, dict):
-        raise ConfigError(
-            [f"expected a mapping of sections (run, data, …); received: {data!r}"],
-            source=path,
-        )
-    return data
-
-
 def parse_override(text):
     """`"distill.alpha=0.5"` → `(("distill", "alpha"), 0.5)`.
 
     The value is read as a YAML scalar or flow collection: `0.5` is a float,
-    `true` a bool, `null` None, `[32, 32]` a list, anything else a string.
+    `true` a bool, `null` None, `[32, 32]` a list, anything else a string;
+    with the limits of a config file (`parse_yaml`).
 
     Raises:
-        ConfigError: If `text` is not `key.path=value`.
+        ConfigError: If `text` is not `key.path=value`, or the value is
+            refused.
     """
     key, separator, value = text.partition("=")
     parts = tuple(key.strip().split("."))
@@ -78,7 +66,11 @@ def parse_override(text):
             ]
         )
     try:
-        return parts, yaml.safe_load(value)
+        return parts, parse_yaml(value)
+    except ConfigError as error:
+        raise ConfigError(
+            [f"{key.strip()}: the --set value is refused: {p}" for p in error.problems]
+        ) from None
     except yaml.YAMLError as error:
         raise ConfigError(
             [f"{key.strip()}: the --set value is not valid YAML ({error})"]
@@ -128,28 +120,76 @@ def validate_config(data, base_dir=".", source=None):
         source: Where `data` came from, for the error message.
 
     Raises:
-        ConfigError: Listing every schema error, or every missing path.
+        ConfigError: Listing every schema error; or every number that is not
+            finite, held-out splits that leave nothing to train on and every
+            missing path.
     """
     try:
         config = RunConfig.model_validate(data)
     except pydantic.ValidationError as error:
         raise from_validation_error(error, RunConfig, source) from None
-    return _resolved_paths(config, base_dir, source)
+    problems = [*_non_finite_numbers(config), *_split_problems(config.data)]
+    return _resolved_paths(config, base_dir, source, problems)
 
 
-def _resolved_paths(config, base_dir, source):
-    problems = []
-    for key_path in PATH_KEYS:
-        *section_names, key = key_path
+def _non_finite_numbers(value, location=()):
+    """A problem for each infinite or NaN float in the validated `value`.
+
+    Every float of the schema, whether or not its field type says
+    `allow_inf_nan=False`: `.inf` (or the string `"inf"`) is no learning
+    rate, width, fraction, budget or temperature.
+    """
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return []
+        return [f"{key_path(location)}: expected a finite number (received: {value})"]
+    if isinstance(value, pydantic.BaseModel):
+        items = [(name, getattr(value, name)) for name in type(value).model_fields]
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    elif isinstance(value, dict):
+        items = value.items()
+    else:
+        return []
+    return [
+        problem
+        for key, item in items
+        for problem in _non_finite_numbers(item, (*location, key))
+    ]
+
+
+def _split_problems(data):
+    """Validation and test splits that together hold out every example.
+
+    `data.test_split` is held out of the training examples only where there
+    is no test set of its own: not for a named data set, nor with
+    `data.test_path`. An `npz` is checked: whether it holds test arrays is
+    known once it is read.
+    """
+    if data.source in NAMED_DATA_SETS or data.test_path is not None:
+        return []
+    total = data.validation_split + data.test_split
+    if total < 1.0:
+        return []
+    return [
+        "data.validation_split + data.test_split: expected a sum below 1, so "
+        f"that examples are left to train on (received: {data.validation_split} "
+        f"+ {data.test_split} = {total:.6g})"
+    ]
+
+
+def _resolved_paths(config, base_dir, source, problems):
+    for keys in PATH_KEYS:
+        *section_names, key = keys
         section = config
         for name in section_names:
             section = getattr(section, name)
             if section is None:
                 break
         value = None if section is None else getattr(section, key)
-        if value is None or value in _NOT_PATHS.get(key_path, ()):
+        if value is None or value in _NOT_PATHS.get(keys, ()):
             continue
-        where = ".".join(key_path)
+        where = ".".join(keys)
         if isinstance(value, list):
             paths = [
                 _resolved_path(item, base_dir, f"{where}[{index}]", problems)
@@ -197,10 +237,20 @@ def load_config(path, overrides=()):
     return validate_config(data, os.path.dirname(os.path.abspath(path)), path)
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """Writes a value seen twice out twice: `SafeConfigLoader` refuses aliases."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
 def config_to_yaml(config):
     """The YAML text of a `RunConfig`, every default written out."""
-    return yaml.safe_dump(
-        config.model_dump(mode="json"), sort_keys=False, allow_unicode=True
+    return yaml.dump(
+        config.model_dump(mode="json"),
+        Dumper=_NoAliasDumper,
+        sort_keys=False,
+        allow_unicode=True,
     )
 
 

@@ -3,7 +3,7 @@
 ```
 runs/<name>-<YYYYmmdd-HHMMSS>/
   config.yaml          the config that ran, every default filled in
-  state.json           the finished stages and their artifacts
+  state.json           the finished stages, their artifacts and the findings
   run.log              one line per stage, and the final table
   history/<stage>.csv  loss and metrics per epoch of each training stage
   tensorboard/<stage>/ TensorBoard event files of each training stage
