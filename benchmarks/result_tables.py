@@ -130,7 +130,7 @@ def device_budget(result):
     budget = result["budget"]
     rows = [
         "| seed | student chosen | int8 size | teacher | scratch | distilled "
-        "| int8 | int8 below teacher | time |",
+        "| int8 | int8 − teacher | time |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in result["runs"]:
@@ -148,7 +148,7 @@ def device_budget(result):
             f"| {accuracy['teacher']:.4f} | {accuracy['student (scratch)']:.4f} "
             f"| {accuracy['student (distilled)']:.4f} "
             f"| {accuracy['student int8 .tflite']:.4f} "
-            f"| {run['int8_points_below_teacher']:.2f} points "
+            f"| {-run['int8_points_below_teacher']:+.2f} points "
             f"| {run['seconds'] / 60:.0f} min |"
         )
     teacher = result["teacher"]
