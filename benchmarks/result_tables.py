@@ -50,7 +50,7 @@ def run_judgement(result):
         warnings = [f for f in run["findings"] if f["kind"] == "warning"]
         shipped = [f for f in run["findings"] if f["stage"] == "selection"]
         if run["exit_code"]:
-            decision = "stopped: " + warnings[0]["message"].split(":")[0]
+            decision = "stopped: " + warnings[0]["message"].split(". Likely")[0]
         else:
             holds = re.search(r"holds the (student \(\w+\))", shipped[0]["message"])
             decision = f"ships the {holds[1]}"
