@@ -5,63 +5,60 @@ import keras
 
 from kdkeras.config.errors import ConfigError
 from kdkeras.layers import ImageView
-from kdkeras.models import build_student, get_preset
+from kdkeras.models import get_preset
+
+
+def student_candidate(student_config):
+    """The `kdkeras.export.StudentCandidate` of a named `student` section:
+    its architecture and the builder's options (`dropout` when set), so the
+    run builds, and `student.budget` measures, one model."""
+    from kdkeras.export.student_candidates import StudentCandidate
+
+    architecture = student_config.architecture
+    if architecture == "cnn":
+        options = {
+            "filters": tuple(student_config.filters),
+            "dense_units": student_config.dense_units,
+            "pooling": student_config.pooling,
+        }
+    elif architecture == "mlp":
+        options = {"hidden_units": tuple(student_config.hidden_units)}
+    elif architecture == "embedding_bag":
+        hidden_units = student_config.hidden_units
+        options = {
+            "embedding_dim": student_config.embedding_dim,
+            "hidden_units": hidden_units[0] if hidden_units else None,
+        }
+    elif architecture == "text_cnn":
+        options = {
+            "embedding_dim": student_config.embedding_dim,
+            "filters": student_config.filters[0],
+            "kernel_size": student_config.kernel_size,
+        }
+    else:
+        options = {"width": student_config.width}
+    if student_config.dropout:
+        options["dropout"] = student_config.dropout
+    return StudentCandidate(architecture, options)
 
 
 def build_configured_student(
     student_config, input_shape, num_classes, name, tokenizer=None
 ):
-    """The student of the `student` section, for images of `input_shape`, or
-    for the token ids of `tokenizer` (a `kdkeras.text.WordTokenizer`).
+    """The student of the `student` section (`student_candidate`), for
+    images of `input_shape`, or for the token ids of `tokenizer` (a
+    `kdkeras.text.WordTokenizer`).
 
     Raises:
-        ConfigError: If the architecture cannot take these images.
+        ConfigError: If the architecture cannot take these images, or a text
+            CNN's kernel is longer than the tokenizer's texts.
     """
+    candidate = student_candidate(student_config)
     if student_config.is_text:
-        return _text_student(student_config, tokenizer, num_classes, name)
-    options = {"dropout": student_config.dropout}
-    if student_config.architecture == "cnn":
-        options.update(
-            filters=tuple(student_config.filters),
-            dense_units=student_config.dense_units,
-            pooling=student_config.pooling,
-        )
-    elif student_config.architecture == "mlp":
-        options.update(hidden_units=tuple(student_config.hidden_units))
-    else:
-        options.update(width=student_config.width)
-    try:
-        return build_student(
-            student_config.architecture,
-            num_classes,
-            input_shape=tuple(input_shape),
-            name=name,
-            **options,
-        )
-    except ValueError as error:
-        raise ConfigError(
-            [
-                f"student.architecture: expected a student that takes the data's "
-                f"images of shape {tuple(input_shape)}; received "
-                f"{student_config.architecture!r} ({error})"
-            ]
-        ) from None
-
-
-def _text_student(student_config, tokenizer, num_classes, name):
-    """An embedding bag or a text CNN (`kdkeras.text`) over `tokenizer`'s ids."""
-    from kdkeras import text
-
-    options = {"embedding_dim": student_config.embedding_dim}
-    if student_config.architecture == "embedding_bag":
-        builder = text.build_embedding_bag
-        hidden_units = student_config.hidden_units
-        options.update(
-            hidden_units=hidden_units[0] if hidden_units else None,
-            dropout=student_config.dropout,
-        )
-    else:
-        if student_config.kernel_size > tokenizer.sequence_length:
+        if (
+            student_config.architecture == "text_cnn"
+            and student_config.kernel_size > tokenizer.sequence_length
+        ):
             raise ConfigError(
                 [
                     "student.kernel_size: expected at most the tokenizer's "
@@ -70,17 +67,22 @@ def _text_student(student_config, tokenizer, num_classes, name):
                     f"{student_config.kernel_size}"
                 ]
             )
-        builder = text.build_text_cnn
-        options.update(
-            filters=student_config.filters[0], kernel_size=student_config.kernel_size
+        return candidate.build(
+            (tokenizer.sequence_length,),
+            num_classes,
+            vocabulary_size=tokenizer.vocabulary_size,
+            name=name,
         )
-    return builder(
-        tokenizer.vocabulary_size,
-        tokenizer.sequence_length,
-        num_classes,
-        name=name,
-        **options,
-    )
+    try:
+        return candidate.build(input_shape, num_classes, name=name)
+    except ValueError as error:
+        raise ConfigError(
+            [
+                f"student.architecture: expected a student that takes the data's "
+                f"images of shape {tuple(input_shape)}; received "
+                f"{student_config.architecture!r} ({error})"
+            ]
+        ) from None
 
 
 def teacher_image_size(teacher_config, input_shape):

@@ -19,6 +19,7 @@ from kdkeras.config.errors import ConfigError
 from kdkeras.config.model_sections import StudentSection
 from kdkeras.evaluation.tables import Column, format_table
 from kdkeras.pipeline.int8_check import calibration_images
+from kdkeras.pipeline.model_setup import student_candidate
 from kdkeras.progress import print_step
 
 STAGE = "student_choice"
@@ -32,37 +33,6 @@ _COLUMNS = (
     Column("fits", "fits", lambda fits: "yes" if fits else "no", "<"),
     Column("note", "note", str, "<"),
 )
-
-
-def candidate_of(student_config):
-    """The `StudentCandidate` of a named `student` section: the model
-    `kdkeras.pipeline.model_setup.build_configured_student` builds."""
-    from kdkeras.export import StudentCandidate
-
-    architecture = student_config.architecture
-    if architecture == "cnn":
-        options = {
-            "filters": tuple(student_config.filters),
-            "dense_units": student_config.dense_units,
-            "pooling": student_config.pooling,
-        }
-    elif architecture == "mlp":
-        options = {"hidden_units": tuple(student_config.hidden_units)}
-    elif architecture == "embedding_bag":
-        hidden_units = student_config.hidden_units
-        options = {
-            "embedding_dim": student_config.embedding_dim,
-            "hidden_units": hidden_units[0] if hidden_units else None,
-        }
-    elif architecture == "text_cnn":
-        options = {
-            "embedding_dim": student_config.embedding_dim,
-            "filters": student_config.filters[0],
-            "kernel_size": student_config.kernel_size,
-        }
-    else:
-        options = {"width": student_config.width}
-    return StudentCandidate(architecture, options)
 
 
 def student_section(candidate, student_config):
@@ -152,7 +122,7 @@ def choose_configured_student(config, data):
             "int8 LiteRT files …",
         )
     else:
-        candidates = [candidate_of(student_config)]
+        candidates = [student_candidate(student_config)]
     try:
         choice = choose_student(
             candidates,

@@ -14,7 +14,7 @@ from kdkeras.config import ConfigError, config_to_yaml, validate_config
 from kdkeras.config.model_sections import StudentSection
 from kdkeras.export import StudentCandidate
 from kdkeras.pipeline import resume_run, start_run, student_choice
-from kdkeras.pipeline.model_setup import build_configured_student
+from kdkeras.pipeline.model_setup import build_configured_student, student_candidate
 from kdkeras.pipeline.run_data import load_run_data
 from kdkeras.pipeline.run_folder import RunFolder
 
@@ -86,14 +86,14 @@ def test_auto_is_accepted_for_images_and_texts():
 )
 def test_a_section_and_its_candidate_describe_the_same_student(student):
     section = StudentSection.model_validate({**student, "budget": {"size_kb": 9}})
-    candidate = student_choice.candidate_of(section)
+    candidate = student_candidate(section)
     assert candidate.architecture == student["architecture"]
     assert student_choice.student_section(candidate, section) == section
 
 
 def test_a_candidate_builds_the_model_the_run_trains():
     section = StudentSection(filters=[8, 16], dense_units=32)
-    candidate = student_choice.candidate_of(section)
+    candidate = student_candidate(section)
     assert candidate.name == "cnn filters=[8, 16] dense_units=32 pooling=flatten"
     run_model = build_configured_student(section, (28, 28, 1), 10, "student")
     assert candidate.build((28, 28, 1), 10).count_params() == run_model.count_params()
