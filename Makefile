@@ -12,6 +12,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[mediapipe]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "examples"))
 
 import demo  # noqa: E402  (examples/demo.py: the recipe under test)
 import keras  # noqa: E402
+from result_files import command_line, write_result  # noqa: E402
 
 import kdkeras  # noqa: E402
 from kdkeras import evaluation, io_utils  # noqa: E402
@@ -110,6 +111,12 @@ def parse_args(argv=None):
         help="full: 55k/5k/10k; embedded: the demo's 9k/1k/2k subset.",
     )
     parser.add_argument("--data-path", default=None, help="Fashion-MNIST folder.")
+    parser.add_argument(
+        "--result",
+        default=None,
+        help="Result file the runs are added to (default: "
+        "benchmarks/results/accuracy.json; --quick writes none).",
+    )
     parser.add_argument(
         "--quick", action="store_true", help="2,000 images, 1 epoch, 1 seed."
     )
@@ -260,7 +267,7 @@ def distill_offline(teacher_logits, train, validation, args, seed):
         alpha=args.alpha,
         temperature=args.temperature,
     )
-    dataset = kdkeras.offline.offline_dataset(
+    dataset = kdkeras.caches.offline_dataset(
         *train, teacher_logits, batch_size=args.batch_size, seed=seed
     )
     distiller.fit(dataset, validation_data=validation, epochs=args.epochs, verbose=2)
@@ -313,12 +320,12 @@ def main(argv=None):
     )
     teacher = train_teacher(train, validation, args)
     teacher_logits = (
-        kdkeras.offline.compute_teacher_logits(teacher, train[0])
+        kdkeras.caches.compute_teacher_logits(teacher, train[0])
         if args.distillation == "offline"
         else None
     )
 
-    rows_by_seed = []
+    rows_by_seed, runs = [], []
     for seed in args.seeds:
         print(f"\nSeed {seed}: student from scratch, then distilled...")
         scratch = train_from_scratch(train, validation, args, seed)
@@ -336,6 +343,19 @@ def main(argv=None):
         )
         print(evaluation.format_table(rows))
         rows_by_seed.append(rows)
+        runs.append(
+            dict(
+                data=args.data,
+                student=args.student,
+                teacher=args.teacher,
+                distillation=args.distillation,
+                epochs=args.epochs,
+                alpha=args.alpha,
+                temperature=args.temperature,
+                seed=seed,
+                test_accuracy={row["name"]: row["accuracy"] for row in rows},
+            )
+        )
 
     print(
         f"\nFashion-MNIST ({args.data}), {len(test[0])} test images, {args.teacher} "
@@ -345,6 +365,24 @@ def main(argv=None):
         f"seeds {args.seeds} ({time.perf_counter() - start:.0f} s):\n"
     )
     print(summarize(rows_by_seed))
+    if args.result or not args.quick:
+        write_result(
+            "accuracy",
+            args.result,
+            merge_on=(
+                "data",
+                "student",
+                "teacher",
+                "distillation",
+                "alpha",
+                "temperature",
+                "seed",
+            ),
+            command=command_line(__file__, argv),
+            seeds=args.seeds,
+            seconds=round(time.perf_counter() - start),
+            runs=runs,
+        )
 
 
 if __name__ == "__main__":

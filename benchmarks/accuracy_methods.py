@@ -16,7 +16,7 @@ same augmentation**:
 * `scratch_views`: labels only, on replayable augmented views (shifts by up
   to 2 px, flips, and mixup when `--mixup` > 0; mixed views get mixed labels);
 * `kd_views`: KD on the same views, the teacher's logits for each view from an
-  augmentation-consistent cache (`kdkeras.distillation.view_cache`);
+  augmentation-consistent cache (`kdkeras.caches.augmented_file`);
 * `lskd_views`: logit-standardized KD on the same views;
 * `fm`: function matching (Beyer et al. 2022): the same views, pure
   distillation (`alpha = 0`, `T = 1`);
@@ -68,11 +68,16 @@ from method_teachers import (  # noqa: E402
     load_teacher,
     teacher_caches,
 )
+from result_files import command_line, write_result  # noqa: E402
 from teacher_models import OUTPUT as TEACHER_WEIGHTS  # noqa: E402
 
 import kdkeras  # noqa: E402
-from kdkeras import io_utils  # noqa: E402
-from kdkeras.distillation import offline, views  # noqa: E402
+from kdkeras import (  # noqa: E402
+    augmentation,
+    batches,
+    caches,  # noqa: E402
+    io_utils,  # noqa: E402
+)
 from kdkeras.models import build_cnn, build_mlp  # noqa: E402
 
 NUM_VALIDATION_IMAGES = 5000
@@ -158,6 +163,12 @@ def parse_args(argv=None):
     parser.add_argument("--cache-dir", default="/tmp/kdkeras_accuracy_methods")
     parser.add_argument("--data-path", default=None, help="Fashion-MNIST folder")
     parser.add_argument("--output", default=None, help="results .json")
+    parser.add_argument(
+        "--result",
+        default=None,
+        help="result file to add the runs to (default "
+        "benchmarks/results/accuracy_methods.json; --quick writes none)",
+    )
     parser.add_argument("--quick", action="store_true", help="3,000 images, 2 epochs")
     parser.add_argument(
         "--select-best",
@@ -266,7 +277,7 @@ def train_one(
     `fit_options` (`--select-best`).
     """
     x, y = train
-    steps = views.steps_per_epoch(len(x), args.batch_size)
+    steps = batches.steps_per_epoch(len(x), args.batch_size)
     fit = fit_options(args.epochs, validation, history, args.select_best)
     if method == "scratch":
         compile_student(student, args, steps, loss=LABEL_LOSS)
@@ -274,7 +285,7 @@ def train_one(
         return student
     if method == "scratch_views":
         compile_student(student, args, steps, loss=LABEL_LOSS)
-        dataset = views.views_dataset(
+        dataset = augmentation.augmented_dataset(
             x,
             y,
             teachers["views"].parameters,
@@ -299,7 +310,7 @@ def train_one(
     if method in ("kd", "dkd", "lskd", "kd_ensemble", "kd_assistant"):
         source = {"kd_ensemble": "ensemble", "kd_assistant": "assistant"}
         logits = teachers[source.get(method, "plain")]
-        dataset = offline.offline_dataset(
+        dataset = caches.offline_dataset(
             x, y, logits, batch_size=args.batch_size, seed=seed
         )
         if method in ("kd", "kd_ensemble", "kd_assistant"):
@@ -354,6 +365,33 @@ def summarize(results, teacher_accuracy):
     return "\n".join(lines)
 
 
+def teacher_name(args):
+    """The teacher(s) a run distils from, by weights file (and flip TTA)."""
+    names = [
+        os.path.basename(path).split(".")[0]
+        for path in [args.teacher_weights, *args.extra_teacher_weights]
+    ]
+    return " + ".join(names) + (", flip TTA" if args.teacher_flip_tta else "")
+
+
+def method_settings(method, args):
+    """The arguments that set `method`'s loss, for the result file."""
+    if method.startswith("scratch"):
+        return {}
+    if method == "dkd":
+        return dict(alpha=args.alpha, T=args.dkd_temperature, beta=args.dkd_beta)
+    if method == "fm":
+        return dict(alpha=0.0, T=args.fm_temperature)
+    if method.startswith("lskd"):
+        return dict(alpha=args.alpha, T=args.lskd_temperature)
+    settings = dict(alpha=args.alpha, T=args.temperature)
+    if method == "kd_at":
+        settings["at_weight"] = args.at_weight
+    if method == "kd_assistant":
+        settings["assistant"] = args.assistant
+    return settings
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.quick:
@@ -391,7 +429,12 @@ def main(argv=None):
                 history,
             )
             run = dict(
+                student=args.student,
+                epochs=args.epochs,
+                teacher=teacher_name(args),
+                teacher_test_accuracy=round(teacher_accuracy, 4),
                 method=method,
+                settings=method_settings(method, args),
                 seed=seed,
                 test_accuracy=accuracy(student, test),
                 validation_accuracy=accuracy(student, validation),
@@ -410,6 +453,16 @@ def main(argv=None):
         f"{(time.perf_counter() - start) / 60:.1f} min\n{table}",
         flush=True,
     )
+    if args.result or not args.quick:
+        write_result(
+            "accuracy_methods",
+            args.result,
+            merge_on=("student", "epochs", "teacher", "method", "settings", "seed"),
+            command=command_line(__file__, argv),
+            seeds=args.seeds,
+            seconds=round(time.perf_counter() - start),
+            runs=runs,
+        )
     if args.output:
         with io_utils.atomic_path(args.output, overwrite=True) as path:
             with open(path, "w") as file:

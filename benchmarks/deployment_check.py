@@ -22,6 +22,7 @@ import statistics
 import time
 
 import keras
+from result_files import write_result
 
 from kdkeras.datasets import load_embedded_fashion_mnist
 from kdkeras.export import DeploymentCheck
@@ -62,6 +63,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="2 epochs, 2,000 images")
+    parser.add_argument(
+        "--result",
+        default=None,
+        help="result file (default benchmarks/results/deployment_check.json; "
+        "--quick writes none)",
+    )
     args = parser.parse_args()
     epochs = 2 if args.quick else args.epochs
     (x_train, y_train), _ = load_embedded_fashion_mnist()
@@ -126,6 +133,27 @@ def main():
         f"{last['float_accuracy']:.4f}), agreement {last['int8_agreement']:.4f}, "
         f"{last['int8_size_bytes']:,} bytes, {last['int8_latency_ms']:.3f} ms."
     )
+    if args.result or not args.quick:
+        write_result(
+            "deployment_check",
+            args.result,
+            seeds=[0],
+            load_average=round(os.getloadavg()[0], 2),
+            parameters=student.count_params(),
+            training_images=num_train,
+            held_out_images=len(x_held_out),
+            runs=[
+                {
+                    "epoch": epoch,
+                    "train_seconds": {"wall": round(t[0], 2), "cpu": round(t[1], 2)},
+                    "check_seconds": {"wall": round(c[0], 2), "cpu": round(c[1], 2)},
+                    "check": check.results[epoch - 1],
+                }
+                for epoch, (t, c) in enumerate(
+                    zip(training, checking, strict=True), start=1
+                )
+            ],
+        )
 
 
 if __name__ == "__main__":

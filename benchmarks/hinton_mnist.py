@@ -44,6 +44,7 @@ distilled errors).
 
 import argparse
 import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -54,6 +55,9 @@ import tensorflow as tf
 import kdkeras
 from kdkeras import io_utils
 from kdkeras.models import build_mlp
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from result_files import command_line, write_result  # noqa: E402
 
 NUM_VALIDATION_IMAGES = 5000
 TEACHER_HIDDEN_UNITS = (1200, 1200)
@@ -149,6 +153,12 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--result",
+        default=None,
+        help="Result file the run is added to (default: "
+        "benchmarks/results/hinton_mnist.json).",
+    )
+    parser.add_argument(
         "--teacher-weights",
         default=None,
         help="A .weights.h5 file: the teacher is loaded from it when it "
@@ -233,7 +243,7 @@ def student_optimizer(args, num_samples):
 
 
 def labels_dataset(x, y, batch_size, seed):
-    """Batches of `(x, y)` built as `kdkeras.offline.offline_dataset` builds its.
+    """Batches of `(x, y)` built as `kdkeras.caches.offline_dataset` builds its.
 
     With the same seed, the scratch and the distilled student see the
     training images in the same order. Autotuning is off as there (the data
@@ -299,7 +309,7 @@ def train_distilled(initial_weights, train, teacher_logits, alpha, args):
         alpha=alpha,
         temperature=args.temperature,
     )
-    dataset = kdkeras.offline.offline_dataset(
+    dataset = kdkeras.caches.offline_dataset(
         *train, teacher_logits, batch_size=args.batch_size, seed=args.seed
     )
     distiller.fit(dataset, epochs=args.epochs, verbose=2)
@@ -353,6 +363,13 @@ class Clock:
     def __init__(self):
         self.wall, self.cpu = time.perf_counter(), time.process_time()
 
+    def seconds(self):
+        """`{"wall": …, "cpu": …}` seconds since creation, rounded."""
+        return {
+            "wall": round(time.perf_counter() - self.wall),
+            "cpu": round(time.process_time() - self.cpu),
+        }
+
     def __str__(self):
         wall = time.perf_counter() - self.wall
         cpu = time.process_time() - self.cpu
@@ -373,14 +390,16 @@ def main(argv=None):
 
     clock = Clock()
     teacher = train_teacher(train, args)
-    teacher_logits = kdkeras.offline.compute_teacher_logits(teacher, train[0])
+    teacher_logits = kdkeras.caches.compute_teacher_logits(teacher, train[0])
     print(f"Teacher: {clock}.")
+    seconds = {"teacher": clock.seconds()}
 
     keras.utils.set_random_seed(args.seed)
     initial_weights = build_student("student").get_weights()
     clock = Clock()
     students = {"student (scratch)": train_scratch(initial_weights, train, args)}
     print(f"Scratch student: {clock}.")
+    seconds["student (scratch)"] = clock.seconds()
 
     validation_errors = {}
     distilled = {}
@@ -390,6 +409,7 @@ def main(argv=None):
             initial_weights, train, teacher_logits, alpha, args
         )
         validation_errors[alpha] = count_errors(distilled[alpha], *validation)
+        seconds[f"student (distilled), alpha {alpha}"] = clock.seconds()
         print(
             f"Distilled student, alpha={alpha}: {validation_errors[alpha]} "
             f"validation errors ({clock})."
@@ -415,6 +435,35 @@ def main(argv=None):
     )
     print(format_table(errors, len(test[0])))
     print(goal_line(args, errors))
+    seconds["total"] = total.seconds()
+    run = dict(
+        mode=args.mode,
+        teacher_epochs=args.teacher_epochs,
+        epochs=args.epochs,
+        seed=args.seed,
+        temperature=args.temperature,
+        alpha=best_alpha,
+        validation_errors_by_alpha={str(a): n for a, n in validation_errors.items()},
+        test_errors=errors,
+        validation_errors={
+            name: count_errors(model, *validation) for name, model in models.items()
+        },
+        images={
+            "train": len(train[0]),
+            "validation": len(validation[0]),
+            "test": len(test[0]),
+        },
+        seconds=seconds,
+    )
+    write_result(
+        "hinton_mnist",
+        args.result,
+        merge_on=("mode", "teacher_epochs", "epochs", "alpha", "seed"),
+        command=command_line(__file__, argv),
+        seeds=[args.seed],
+        paper_test_errors=PAPER_TEST_ERRORS,
+        runs=[run],
+    )
     return errors
 
 

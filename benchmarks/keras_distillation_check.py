@@ -9,7 +9,7 @@ same initial weights, with the same optimizer, batches, epochs, `alpha`
 (Keras: `student_loss_weight`) and `T`:
 
 * kdkeras: offline, from the teacher's logits computed once
-  (`kdkeras.offline`); without augmentation the teacher's logits of an image
+  (`kdkeras.caches`); without augmentation the teacher's logits of an image
   do not change, so this is the same objective as an online teacher;
 * Keras: online, the teacher run on every batch.
 
@@ -29,10 +29,11 @@ import time
 import accuracy_methods as common
 import keras
 import numpy as np
+from result_files import command_line, write_result
 from teacher_models import load_pretrained_teacher
 
 import kdkeras
-from kdkeras.distillation import offline
+from kdkeras import batches, caches
 
 
 def parse_args(argv=None):
@@ -45,6 +46,12 @@ def parse_args(argv=None):
     parser.add_argument("--alpha", type=float, default=0.1)
     parser.add_argument("--temperature", type=float, default=4.0)
     parser.add_argument("--quick", action="store_true", help="1,000 images, 1 epoch")
+    parser.add_argument(
+        "--result",
+        default=None,
+        help="result file (default benchmarks/results/keras_distillation_check"
+        ".json; --quick writes none)",
+    )
     return parser.parse_args(argv)
 
 
@@ -65,11 +72,11 @@ def load_embedded(quick):
 
 
 def train_kdkeras(student, teacher_logits, train, args, seed):
-    dataset = offline.offline_dataset(
+    dataset = caches.offline_dataset(
         *train, teacher_logits, batch_size=args.batch_size, seed=seed
     )
     distiller = kdkeras.Distiller(teacher=None, student=student)
-    steps = common.views.steps_per_epoch(len(train[0]), args.batch_size)
+    steps = batches.steps_per_epoch(len(train[0]), args.batch_size)
     common.compile_student(
         distiller, args, steps, alpha=args.alpha, temperature=args.temperature
     )
@@ -86,7 +93,7 @@ def train_keras(student, teacher, train, args):
         ),
         student_loss_weight=args.alpha,
     )
-    steps = common.views.steps_per_epoch(len(train[0]), args.batch_size)
+    steps = batches.steps_per_epoch(len(train[0]), args.batch_size)
     common.compile_student(distiller, args, steps, loss=common.LABEL_LOSS)
     distiller.fit(*train, batch_size=args.batch_size, epochs=args.epochs, verbose=0)
     return student
@@ -100,7 +107,7 @@ def main(argv=None):
     train, test = load_embedded(args.quick)
     teacher = load_pretrained_teacher()
     teacher.trainable = False
-    teacher_logits = offline.compute_teacher_logits(teacher, train[0])
+    teacher_logits = caches.compute_teacher_logits(teacher, train[0])
     print(f"teacher test accuracy {common.accuracy(teacher, test):.4f}", flush=True)
     results = {"kdkeras": [], "keras.distillation": []}
     for seed in args.seeds:
@@ -125,6 +132,23 @@ def main(argv=None):
         print(f"| {name} | {statistics.mean(values):.4f} ± {spread:.4f} | {per_seed} |")
     difference = np.mean(results["kdkeras"]) - np.mean(results["keras.distillation"])
     print(f"difference of the means: {difference:+.4f}")
+    if args.result or not args.quick:
+        write_result(
+            "keras_distillation_check",
+            args.result,
+            command=command_line(__file__, argv),
+            seeds=args.seeds,
+            seconds=round(time.perf_counter() - start),
+            student=args.student,
+            epochs=args.epochs,
+            alpha=args.alpha,
+            temperature=args.temperature,
+            runs=[
+                {"implementation": name, "seed": seed, "test_accuracy": value}
+                for name, values in results.items()
+                for seed, value in zip(args.seeds, values, strict=True)
+            ],
+        )
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ import tempfile
 import keras
 import numpy as np
 import tensorflow as tf
+from result_files import write_result
 
 import kdkeras
 from kdkeras import evaluation, litert
@@ -49,9 +50,10 @@ def export_litert(model, path, quantization, representative_data=None):
     return kdkeras.export.export_litert(
         model,
         path,
-        quantization=quantization,
+        quantization=kdkeras.export.Quantization(
+            quantization, integer_io=quantization == "int8"
+        ),
         representative_data=representative_data,
-        integer_io=quantization == "int8",
         overwrite=True,
     )
 
@@ -85,6 +87,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke test")
     parser.add_argument("--threads", type=int, default=1, help="interpreter threads")
+    parser.add_argument(
+        "--result",
+        default=None,
+        help="result file (default benchmarks/results/litert.json; --quick "
+        "writes none)",
+    )
     args = parser.parse_args()
     rounds, num_runs, epochs, calibration = (
         (2, 10, 1, 20) if args.quick else (7, 40, 1, 200)
@@ -205,6 +213,52 @@ def main():
         max(values) / min(values) for values in medians.values() if min(values) > 0
     )
     print(f"\nlargest max/min of round medians of one variant: {spread:.2f}")
+    if args.result or not args.quick:
+        accuracy = {row["name"]: row["accuracy"] for row in rows}
+        models = []
+        for model in (*cnns, "mobilenet"):
+            entry = {"model": model}
+            if f"{model} Keras" in accuracy:
+                entry["parameters"] = cnns[model].count_params()
+            else:
+                entry["parameters"] = mobilenet.count_params()
+            for variant in ("float32", "int8"):
+                size = os.path.getsize(paths[f"{model} {variant}"])
+                entry[variant] = {
+                    "size_bytes": size,
+                    "size": evaluation.format_size(size),
+                    "ms": round(latency[f"{model} {variant}"], 4),
+                    "round_medians_ms": [
+                        round(value, 4) for value in medians[f"{model} {variant}"]
+                    ],
+                    "accuracy": accuracy.get(f"{model} {variant} LiteRT"),
+                }
+            entry["size_ratio"] = round(
+                entry["int8"]["size_bytes"] / entry["float32"]["size_bytes"], 3
+            )
+            entry["speedup"] = round(entry["float32"]["ms"] / entry["int8"]["ms"], 2)
+            models.append(entry)
+        write_result(
+            "litert",
+            args.result,
+            seeds=[0],
+            threads=args.threads,
+            rounds=rounds,
+            runs_per_round=num_runs,
+            models=models,
+            ratios={
+                "LiteRT teacher float32 / student int8": latency["teacher float32"]
+                / latency["student int8"],
+                "LiteRT teacher float32 / demo student int8": latency["teacher float32"]
+                / latency["demo student int8"],
+                "LiteRT teacher float32 / student float32": latency["teacher float32"]
+                / latency["student float32"],
+                "Keras teacher / student (traced call)": latency["teacher Keras"]
+                / latency["student Keras"],
+            },
+            student_int8_agreement=agreement["top1_agreement"],
+            largest_round_spread=round(spread, 2),
+        )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """The teachers' side of `accuracy_methods.py`: cached logits of the
 teacher (plain images and replayable views) and of an ensemble of teachers.
 
-Every cache is fingerprinted by the model that made it
-(`kdkeras.distillation.offline`), so a cache left by another teacher is
-refused, not silently reused.
+Every cache is read or computed by `kdkeras.caches.load_or_compute`, which
+checks the fingerprint of the model that made it, so a cache left by another
+teacher is recomputed, not silently reused.
 """
 
 import os
@@ -14,7 +14,7 @@ import numpy as np
 from teacher_models import load_pretrained_teacher
 
 import kdkeras
-from kdkeras.distillation import offline, view_cache, views
+from kdkeras import augmentation, caches
 
 
 def cached_logits(path, images, teacher):
@@ -24,14 +24,16 @@ def cached_logits(path, images, teacher):
     function that builds one only when the cache is missing (its file name
     then has to say which model made it).
     """
-    is_model = isinstance(teacher, keras.Model)
-    if os.path.exists(path):
-        if is_model:
-            return offline.load_teacher_logits(path, images, teacher=teacher)
-        return offline.load_teacher_logits(path, images, allow_any_teacher=True)
-    return offline.cache_teacher_logits(
-        teacher if is_model else teacher(), images, path
-    )
+    if not isinstance(teacher, keras.Model):
+        if os.path.exists(path):
+            cache = caches.open_cache(path, images, allow_any_teacher=True)
+            return cache.teacher_logits
+        teacher = teacher()
+    return caches.load_or_compute(path, teacher, images, log=_log).teacher_logits
+
+
+def _log(message, *arguments):
+    print(message % arguments, flush=True)
 
 
 def load_teacher(weights, args):
@@ -55,23 +57,21 @@ def teacher_caches(teacher, train, args, epochs, needs_views):
     plain = cached_logits(plain_path, train[0], teacher)
     if not needs_views:
         return plain, None
-    plan = views.ViewPlan(
+    plan = augmentation.AugmentationPlan(
         shift=args.shift, horizontal_flip=True, mixup_alpha=args.mixup, seed=0
     )
     views_path = os.path.join(
         args.cache_dir, f"views-{tag}-e{epochs}-s{args.shift}-m{args.mixup}.npz"
     )
-    if os.path.exists(views_path):
-        cache = view_cache.load_teacher_views(views_path, train[0], teacher=teacher)
-    else:
-        start = time.perf_counter()
-        cache = view_cache.cache_teacher_views(
-            teacher, train[0], views_path, plan, epochs
-        )
-        print(
-            f"view cache: {epochs} epochs in {time.perf_counter() - start:.0f} s",
-            flush=True,
-        )
+    start = time.perf_counter()
+    cache = caches.load_or_compute(
+        views_path, teacher, train[0], plan=plan, epochs=epochs, log=_log
+    )
+    print(
+        f"augmented-logit cache: {epochs} epochs ready in "
+        f"{time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
     return plain, cache
 
 

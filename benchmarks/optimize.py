@@ -7,7 +7,7 @@ On Fashion-MNIST (60,000 training / 10,000 test images,
   `saved_models/pretrained/...weights.h5`) when that file exists, else a CNN
   teacher trained here, `build_cnn(filters=(32, 64, 128), dense_units=128,
   dropout=0.3)`; the run prints which. Its logits are computed once
-  (`kdkeras.offline.compute_teacher_logits`) and used by every distillation
+  (`kdkeras.caches.compute_teacher_logits`) and used by every distillation
   below.
 * the float student, the demo's 9k-parameter CNN, distilled with
   `kdkeras.Distiller` (Adam 3e-3 with cosine decay, batch 64, alpha 0.1,
@@ -42,6 +42,7 @@ import tempfile
 import time
 
 import keras
+from result_files import write_result
 
 import kdkeras
 from kdkeras import evaluation, litert, optimize
@@ -85,6 +86,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--qat-epochs", type=int, default=2)
     parser.add_argument("--prune-epochs", type=int, default=2)
+    parser.add_argument(
+        "--result",
+        default=None,
+        help="result file (default benchmarks/results/optimize.json; --quick "
+        "writes none)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.teacher_epochs = args.student_epochs = 2
@@ -166,7 +173,7 @@ def distill_student(train, teacher_logits, epochs, seed):
         alpha=ALPHA,
         temperature=TEMPERATURE,
     )
-    dataset = kdkeras.offline.offline_dataset(
+    dataset = kdkeras.caches.offline_dataset(
         *train, teacher_logits, batch_size=64, seed=seed
     )
     distiller.fit(dataset, epochs=epochs, verbose=2)
@@ -274,7 +281,7 @@ def main(argv=None):
     rows.append(
         keras_row(f"teacher: {teacher_name}", teacher, test, time.perf_counter() - step)
     )
-    teacher_logits = kdkeras.offline.compute_teacher_logits(teacher, train[0])
+    teacher_logits = kdkeras.caches.compute_teacher_logits(teacher, train[0])
 
     step = time.perf_counter()
     student = distill_student(train, teacher_logits, args.student_epochs, args.seed)
@@ -288,9 +295,10 @@ def main(argv=None):
         path = kdkeras.export.export_litert(
             student,
             os.path.join(directory, "student_ptq_int8.tflite"),
-            quantization="int8",
+            quantization=kdkeras.export.Quantization(
+                "int8", num_calibration_examples=NUM_CALIBRATION_EXAMPLES
+            ),
             representative_data=train[0],
-            num_calibration_examples=NUM_CALIBRATION_EXAMPLES,
         )
         rows.append(
             int8_row(
@@ -352,6 +360,21 @@ def main(argv=None):
         f"{args.prune_epochs}; {time.perf_counter() - start:.0f} s in all)\n"
     )
     print(format_markdown(rows))
+    if args.result or not args.quick:
+        write_result(
+            "optimize",
+            args.result,
+            seeds=[args.seed],
+            seconds=round(time.perf_counter() - start),
+            images={"train": len(train[0]), "test": len(test[0])},
+            epochs={
+                "teacher": args.teacher_epochs,
+                "student": args.student_epochs,
+                "qat": args.qat_epochs,
+                "pruning": args.prune_epochs,
+            },
+            rows=[{**row, "train s": round(row["train s"])} for row in rows],
+        )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import statistics
 import tempfile
 
 import keras
+from result_files import write_result
 
 import kdkeras
 from kdkeras import evaluation, litert
@@ -27,6 +28,12 @@ SPARSITIES = (0.5, 0.9)
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke test")
+    parser.add_argument(
+        "--result",
+        default=None,
+        help="result file (default benchmarks/results/pruning_latency.json; "
+        "--quick writes none)",
+    )
     args = parser.parse_args()
     rounds, num_runs = (2, 20) if args.quick else (7, 100)
     (x_train, y_train), _ = kdkeras.datasets.load_embedded_fashion_mnist()
@@ -43,12 +50,13 @@ def main():
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     dense.fit(x_train, y_train, epochs=1, batch_size=64, verbose=0)
-    models = {"dense": dense}
+    models, real_sparsity = {"dense": dense}, {}
     for sparsity in SPARSITIES:
         result = kdkeras.optimize.prune(
             dense, (x_train, y_train), target_sparsity=sparsity, epochs=1
         )
         models[f"pruned {sparsity:.0%}"] = result.model
+        real_sparsity[f"pruned {sparsity:.0%}"] = round(result.sparsity["overall"], 3)
         print(f"pruned {sparsity:.0%}: real sparsity {result.sparsity['overall']:.3f}")
 
     directory = tempfile.mkdtemp(prefix="kdkeras-pruning-")
@@ -92,6 +100,25 @@ def main():
                 f"{pruned:<22} {latency[pruned] / latency[base]:>10.2f} "
                 f"{gzipped_ratio:>11.2f}"
             )
+
+    if args.result or not args.quick:
+        write_result(
+            "pruning_latency",
+            args.result,
+            seeds=[0],
+            rounds=rounds,
+            runs_per_round=num_runs,
+            sparsity=real_sparsity,
+            files=[
+                {
+                    "file": name,
+                    "median_ms": round(latency[name], 4),
+                    "round_medians_ms": [round(v, 4) for v in medians[name]],
+                    "gzipped_kb": round(gzipped_size_bytes(path) / 1024, 1),
+                }
+                for name, path in paths.items()
+            ],
+        )
 
 
 if __name__ == "__main__":

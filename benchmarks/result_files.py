@@ -59,18 +59,33 @@ def read_json(folder, *parts):
         return json.load(file)
 
 
-def write_result(name, path=None, **fields):
+def command_line(script=None, argv=None):
+    """`python benchmarks/SCRIPT ARGUMENTS` of this process (or of `script`
+    called with `argv`, e.g. a benchmark's `main(argv)` run by a test)."""
+    script = script or sys.argv[0]
+    argv = sys.argv[1:] if argv is None else argv
+    root = os.path.dirname(os.path.dirname(RESULTS))
+    if os.path.isabs(script):
+        script = os.path.relpath(script, root)
+    return "python " + script + "".join(f" {argument}" for argument in argv)
+
+
+def write_result(name, path=None, merge_on=None, **fields):
     """Writes `benchmarks/results/<name>.json` (or `path`): `name`, the
     command that ran, the date, the machine, the package versions and
-    `fields`."""
+    `fields` (a `command` in `fields` replaces this process's).
+
+    With `merge_on` (names of a run's keys, e.g. `("method", "seed")`) the
+    runs already in the file are kept unless a new run has the same values
+    of those keys, and every new run records its command and date: one
+    file then holds the runs of several commands.
+    """
     import keras
     import tensorflow as tf
 
     result = {
         "name": name,
-        "command": "python "
-        + os.path.relpath(sys.argv[0], os.path.dirname(os.path.dirname(RESULTS)))
-        + "".join(f" {argument}" for argument in sys.argv[1:]),
+        "command": command_line(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
         ),
@@ -83,9 +98,42 @@ def write_result(name, path=None, **fields):
         **fields,
     }
     path = path or os.path.join(RESULTS, f"{name}.json")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if merge_on is not None:
+        result = _merged(path, result, merge_on)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w", encoding="utf-8") as file:
-        json.dump(result, file, indent=2)
+        json.dump(result, file, indent=2, ensure_ascii=False, default=_plain)
         file.write("\n")
     print(f"Wrote {path}")
     return path
+
+
+def _plain(value):
+    """A NumPy scalar or array as the Python number or list JSON writes."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _merged(path, result, keys):
+    """`result` with the runs of the file at `path` its runs do not replace."""
+    for run in result["runs"]:
+        run.setdefault("command", result["command"])
+        run.setdefault("date", result["date"])
+    if not os.path.exists(path):
+        return result
+    with open(path, encoding="utf-8") as file:
+        old = json.load(file)
+
+    def key(run):
+        return json.dumps([run.get(name) for name in keys], sort_keys=True)
+
+    new_keys = {key(run) for run in result["runs"]}
+    kept = [run for run in old.get("runs", []) if key(run) not in new_keys]
+    seeds = {run["seed"] for run in kept + result["runs"] if "seed" in run}
+    return {
+        **old,
+        **result,
+        "seeds": sorted(seeds) or result.get("seeds"),
+        "runs": kept + result["runs"],
+    }

@@ -1,6 +1,7 @@
 """The tables of `docs/benchmarks.md`, generated from `benchmarks/results/*.json`.
 
-Each result file a benchmark writes has a renderer here (by its `name`); its
+Each result file a benchmark writes has a renderer (by its `name`: here, or
+in `benchmarks/tables/`); its
 table stands in `docs/benchmarks.md` between `<!-- results:NAME -->` and
 `<!-- /results:NAME -->`, so a number in the docs is the number in the file
 and can be checked against what ran (`tests/test_result_tables.py`).
@@ -17,6 +18,9 @@ import statistics
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from tables import accuracy, speed  # noqa: E402  (benchmarks/tables/)
+
 RESULTS = os.path.join(HERE, "results")
 DOCS = os.path.join(os.path.dirname(HERE), "docs", "benchmarks.md")
 
@@ -161,6 +165,21 @@ def device_budget(result):
 
 
 RENDERERS = {
+    "accuracy": accuracy.accuracy,
+    "accuracy_methods": accuracy.accuracy_methods,
+    "keras_distillation_check": accuracy.keras_distillation_check,
+    "hinton_mnist": accuracy.hinton_mnist,
+    "text_distillation": accuracy.text_distillation,
+    "text_distillation_few_labels": accuracy.text_distillation_few_labels,
+    "teachers": accuracy.teachers,
+    "throughput": speed.throughput,
+    "throughput_sharded": speed.throughput,
+    "throughput_views": speed.throughput,
+    "topk": speed.topk,
+    "litert": speed.litert,
+    "pruning_latency": speed.pruning_latency,
+    "optimize": speed.optimize,
+    "deployment_check": speed.deployment_check,
     "device_budget": device_budget,
     "run_judgement": run_judgement,
     "auto_settings_fashion_mnist": auto_settings_fashion_mnist,

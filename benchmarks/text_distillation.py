@@ -28,6 +28,7 @@ import tempfile
 import time
 
 import numpy as np
+from result_files import command_line, write_result
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples"
 MODELS = (
@@ -93,15 +94,15 @@ def few_labels(example, data, teacher_dir, seeds, fraction, alpha=None):
     student sees every training e-mail with the teacher's logits (cached),
     the true label where it is known and the teacher's top class elsewhere.
     """
+    from kdkeras import caches
     from kdkeras.datasets import load_spam_assassin
-    from kdkeras.distillation import offline
     from kdkeras.evaluation.scoring import classification_scores
 
     teacher, tokenizer = example.load_teacher(teacher_dir)
     (x_train, y_train), (x_test, y_test) = load_spam_assassin(data)
     ids_train, ids_test = tokenizer(x_train), tokenizer(x_test)
     labelled = labelled_subset(y_train, fraction)
-    teacher_logits = offline.compute_teacher_logits(teacher, ids_train)
+    teacher_logits = caches.compute_teacher_logits(teacher, ids_train)
     targets = teacher_logits.argmax(axis=-1).astype(y_train.dtype)
     targets[labelled] = y_train[labelled]
     results = []
@@ -142,6 +143,12 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--output", default="text_distillation_benchmark.json")
     parser.add_argument(
+        "--result",
+        default=None,
+        help="result file (default benchmarks/results/text_distillation.json, "
+        "with --labelled-fraction text_distillation_few_labels.json)",
+    )
+    parser.add_argument(
         "--labelled-fraction",
         type=float,
         help="instead: students that know only this fraction of the labels",
@@ -174,6 +181,29 @@ def main(argv=None):
             )
         with open(args.output, "w", encoding="utf-8") as file:
             json.dump(summary, file, indent=2)
+        write_result(
+            "text_distillation_few_labels",
+            args.result,
+            merge_on=("student", "alpha", "seed"),
+            command=command_line(__file__, argv),
+            seeds=args.seeds,
+            labelled=summary["labelled"],
+            labelled_fraction=args.labelled_fraction,
+            teacher_top_class_right_on_unlabelled=summary[
+                "teacher_top_class_right_on_unlabelled"
+            ],
+            runs=[
+                {
+                    "student": name,
+                    "alpha": None if name == "scratch" else args.alpha,
+                    "seed": run["seed"],
+                    "accuracy": run[name]["accuracy"],
+                    "macro_f1": run[name]["f1"],
+                }
+                for run in summary["runs"]
+                for name in ("scratch", "distilled")
+            ],
+        )
         return
     runs = []
     with tempfile.TemporaryDirectory() as directory:
@@ -239,6 +269,28 @@ def main(argv=None):
     with open(args.output, "w", encoding="utf-8") as file:
         json.dump(summary, file, indent=2, default=str)
     print(f"\nWrote {args.output}.")
+    write_result(
+        "text_distillation",
+        args.result,
+        command=command_line(__file__, argv),
+        seeds=args.seeds,
+        seconds=round(seconds),
+        logistic_regression=reference,
+        runs=[
+            {
+                "seed": run["seed"],
+                "model": row["name"],
+                "accuracy": row["accuracy"],
+                "macro_f1": row["f1"],
+                "hard_ham_recall": np.asarray(row["confusion_matrix"])[1, 1]
+                / np.sum(row["confusion_matrix"][1]),
+                "size_bytes": row["size_bytes"],
+            }
+            for run in runs
+            for row in run["rows"]
+            if row["name"] in MODELS
+        ],
+    )
 
 
 if __name__ == "__main__":

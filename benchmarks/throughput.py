@@ -5,21 +5,21 @@ Measures training samples per second, in one run and side by side, of
 * plain: `student.compile(...)` + `student.fit(dataset)` on the labels;
 * online: `kdkeras.Distiller(teacher, student)`, a teacher forward pass per step;
 * offline: `kdkeras.Distiller(teacher=None, student)` on
-  `kdkeras.offline.offline_dataset(...)` of logits computed once by
-  `kdkeras.offline.compute_teacher_logits`;
+  `kdkeras.caches.offline_dataset(...)` of logits computed once by
+  `kdkeras.caches.compute_teacher_logits`;
 * plain, views / views cache: the same two on augmented views (shifts, flips,
-  mixup; `kdkeras.distillation.views`), rendered in the input pipeline: the
+  mixup; `kdkeras.augmentation.rendering`), rendered in the input pipeline: the
   student alone on the views' (mixed) labels, and the offline Distiller on an
   augmentation-consistent cache of the teacher's logits for those views
-  (`kdkeras.distillation.view_cache`). Goal: views cache >= 0.95x plain, views.
-* sharded cache: the offline Distiller on `sharded_cache.sharded_dataset(...)`,
+  (`kdkeras.caches.augmented_file`). Goal: views cache >= 0.95x plain, views.
+* sharded cache: the offline Distiller on `caches.sharded_dataset(...)`,
   plain's pipeline zipped with logits streamed from TFRecord shards written
-  once by `kdkeras.distillation.sharded_cache.cache_teacher_logits`.
+  once by `kdkeras.caches.sharded_logits.cache_teacher_logits`.
   Goal: sharded cache >= 0.95x plain.
 * sharded views cache: the offline Distiller on the same views as "plain,
   views", their logits streamed from a sharded view cache
-  (`view_cache.cache_teacher_views(teacher, x, "dir/", plan, 1)`,
-  `kdkeras.distillation.sharded_views`) and the views rendered by the same
+  (`caches.cache_augmented_logits(teacher, x, "dir/", plan, 1)`,
+  `kdkeras.caches.sharded_augmented`) and the views rendered by the same
   function. Goal: sharded views cache >= 0.95x plain, views.
 
 All three train the same small CNN (from the same initial weights) with the
@@ -53,7 +53,13 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from throughput_report import busy_cpu_seconds, print_report, report_disturbance
+from result_files import command_line, write_result
+from throughput_report import (
+    busy_cpu_seconds,
+    print_report,
+    report_disturbance,
+    summary,
+)
 
 import kdkeras
 
@@ -192,7 +198,7 @@ def build_variants(x, y, batch_size, diagnose=False, autotune=False):
 
     # The teacher is left untrained: its weights do not change its cost.
     start = time.perf_counter()
-    teacher_logits = kdkeras.offline.compute_teacher_logits(teacher, x)
+    teacher_logits = kdkeras.caches.compute_teacher_logits(teacher, x)
     logits_seconds = time.perf_counter() - start
 
     plain = new_student()
@@ -206,7 +212,7 @@ def build_variants(x, y, batch_size, diagnose=False, autotune=False):
     offline.compile(optimizer=make_optimizer())
 
     def offline_data():
-        dataset = kdkeras.offline.offline_dataset(
+        dataset = kdkeras.caches.offline_dataset(
             x, y, teacher_logits, batch_size=batch_size, shuffle=False
         )
         return with_autotune(dataset, autotune)
@@ -256,17 +262,19 @@ def build_variants(x, y, batch_size, diagnose=False, autotune=False):
 
 def view_variants(teacher, new_student, x, y, batch_size, autotune):
     """Plain training and the offline Distiller on one epoch of the same views."""
-    plan = kdkeras.distillation.views.ViewPlan(shift=2, mixup_alpha=0.2, seed=SEED)
-    cache = kdkeras.distillation.view_cache.compute_teacher_views(teacher, x, plan, 1)
+    plan = kdkeras.augmentation.rendering.AugmentationPlan(
+        shift=2, mixup_alpha=0.2, seed=SEED
+    )
+    cache = kdkeras.caches.augmented_file.compute_augmented_logits(teacher, x, plan, 1)
     plain = new_student()
     plain.compile(optimizer=make_optimizer(), loss=kdkeras.losses.LabelCrossEntropy())
-    plain_views = kdkeras.distillation.views.views_dataset(
+    plain_views = kdkeras.augmentation.rendering.augmented_dataset(
         x, y, cache.parameters, batch_size, num_classes=10, shuffle=False
     )
     distiller = kdkeras.Distiller(teacher=None, student=new_student())
     distiller.compile(optimizer=make_optimizer())
     cached_views = cache.dataset(x, y, batch_size, shuffle=False)
-    sharded_cache = kdkeras.distillation.view_cache.cache_teacher_views(
+    sharded_cache = kdkeras.caches.augmented_file.cache_augmented_logits(
         teacher, x, os.path.join(temporary_directory(), "views"), plan, 1
     )
     sharded_distiller = kdkeras.Distiller(teacher=None, student=new_student())
@@ -293,8 +301,8 @@ def temporary_directory():
 def sharded_variant(teacher, new_student, x, y, batch_size, autotune):
     """The offline Distiller on plain's pipeline zipped with streamed logits."""
     cache = os.path.join(temporary_directory(), "logits")
-    sharded_cache = kdkeras.distillation.sharded_cache
-    sharded_cache.cache_teacher_logits(
+    sharded_cache = kdkeras.caches.sharded_logits
+    sharded_cache.write_sharded_logits(
         teacher, make_dataset(x, y, batch_size, autotune), cache
     )
     dataset = sharded_cache.sharded_dataset(
@@ -345,6 +353,13 @@ def parse_args(argv=None):
         action="store_true",
         help="also time variants that isolate the offline Distiller's costs",
     )
+    parser.add_argument(
+        "--result",
+        default=None,
+        help="result file the run is added to (default benchmarks/results/"
+        "throughput.json, throughput_sharded.json with --sharded-only, "
+        "throughput_views.json with --views-only; --quick writes none)",
+    )
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 2 if args.quick else 5
@@ -392,7 +407,29 @@ def main(argv=None):
         )
     print_report(variants, num_samples, args.batch_size, args.repeats, logits_seconds)
     print(f"\ntotal runtime {time.perf_counter() - started:.0f} s")
-    report_disturbance(variants)
+    disturbance = report_disturbance(variants)
+    if args.result or not args.quick:
+        mode = "_sharded" if args.sharded_only else "_views" if args.views_only else ""
+        write_result(
+            "throughput" + mode,
+            args.result,
+            merge_on=("command",),
+            command=command_line(__file__, argv),
+            seeds=[0],
+            runs=[
+                {
+                    "samples": num_samples,
+                    "batch_size": args.batch_size,
+                    "repeats": args.repeats,
+                    "autotune": args.autotune,
+                    "logits_seconds": round(logits_seconds, 1),
+                    "seconds": round(time.perf_counter() - started),
+                    "load_average": round(os.getloadavg()[0], 2),
+                    **(disturbance or {}),
+                    **summary(variants, num_samples),
+                }
+            ],
+        )
 
 
 if __name__ == "__main__":

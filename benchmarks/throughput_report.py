@@ -120,6 +120,43 @@ def print_sharded_ratio(variants, rates, medians, name, baseline):
     )
 
 
+def summary(variants, num_samples):
+    """The report's numbers for the result file: each variant's row and the
+    ratios of the cached variants to their baselines (median samples/second,
+    and the median of the per-repetition ratios)."""
+    rates = {v.name: [num_samples / seconds for seconds in v.seconds] for v in variants}
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    rows = [
+        {
+            "variant": v.name,
+            "samples_per_s": round(medians[v.name]),
+            "min": round(min(rates[v.name])),
+            "max": round(max(rates[v.name])),
+            "s_per_epoch": round(statistics.median(v.seconds), 3),
+            "cpu_s_per_epoch": round(statistics.median(v.cpu_seconds), 3),
+            "vs_plain": round(medians[v.name] / medians["plain"], 3),
+            "epoch_seconds": [round(seconds, 3) for seconds in v.seconds],
+        }
+        for v in variants
+    ]
+    cpu = {row["variant"]: row["cpu_s_per_epoch"] for row in rows}
+    ratios = {}
+    for name, baseline in (
+        ("online", "plain"),
+        ("offline", "plain"),
+        ("views cache", "plain, views"),
+        ("sharded cache", "plain"),
+        ("sharded views cache", "plain, views"),
+    ):
+        if name in medians and baseline in medians:
+            ratios[f"{name} / {baseline}"] = {
+                "median": round(medians[name] / medians[baseline], 3),
+                "paired": round(paired_ratio(rates, name, baseline), 3),
+                "cpu": round(cpu[baseline] / cpu[name], 3),
+            }
+    return {"variants": rows, "ratios": ratios}
+
+
 def busy_cpu_seconds():
     """CPU seconds all processes have used since boot (Linux), or `None`."""
     try:
@@ -145,6 +182,11 @@ def report_disturbance(variants):
         for others, seconds in zip(v.others_cpu_seconds, v.seconds, strict=True)
     )
     epochs = sum(len(v.seconds) for v in variants)
+    measured = {
+        "others_cpu_seconds": round(total, 1),
+        "timed_seconds": round(wall),
+        "epochs_disturbed": f"{disturbed} of {epochs}",
+    }
     print(
         f"other processes used {total:.1f} CPU s during the {wall:.0f} s of "
         f"timed epochs; {disturbed} of {epochs} epochs disturbed"
@@ -154,3 +196,4 @@ def report_disturbance(variants):
             "WARNING: the machine was not idle; the timings are unreliable. "
             "Rerun when nothing else is running."
         )
+    return measured

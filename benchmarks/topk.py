@@ -1,11 +1,11 @@
 """Top-k logit storage: bytes per example and the error it puts in the KD loss.
 
 A teacher's logits are stored as the k largest, their class ids and the
-log-sum-exp of the rest (`kdkeras.distillation.topk`), and rebuilt with the
+log-sum-exp of the rest (`kdkeras.caches.topk`), and rebuilt with the
 rest's mass spread evenly. For k = 1, 5, 10, 20 this measures
 
 * the bytes per example: `6k + 4` by the formula, and on disk in a sharded
-  cache (`kdkeras.distillation.sharded_cache`, TFRecord framing included);
+  cache (`kdkeras.caches.sharded_logits`, TFRecord framing included);
 * the KD loss (`kdkeras.losses.kd_loss`, T = 1 and 4) of a student against
   the rebuilt teacher distribution, against the loss on the full logits:
   mean absolute difference per example, and relative to the mean full loss;
@@ -36,10 +36,11 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from result_files import command_line, write_result  # noqa: E402
 from teacher_models import load_pretrained_teacher  # noqa: E402
 
 import kdkeras  # noqa: E402
-from kdkeras.distillation import sharded_cache, topk  # noqa: E402
+from kdkeras.caches import sharded_logits, topk  # noqa: E402
 from kdkeras.models import build_cnn  # noqa: E402
 
 TOP_KS = (1, 5, 10, 20)
@@ -105,15 +106,15 @@ def stored_logits(teacher_logits, directory, top_k):
     """Writes the logits as a sharded cache and reads them back (rebuilt).
 
     The "teacher" is an identity model over the logits themselves, so the
-    stored bytes are those of `sharded_cache.cache_teacher_logits`.
+    stored bytes are those of `sharded_logits.cache_teacher_logits`.
     """
     identity = keras.Sequential(
         [keras.Input(teacher_logits.shape[1:]), keras.layers.Identity()]
     )
-    manifest = sharded_cache.cache_teacher_logits(
+    manifest = sharded_logits.write_sharded_logits(
         identity, teacher_logits, directory, batch_size=256, top_k=top_k
-    )
-    dataset = sharded_cache.teacher_logits_dataset(directory, identity)
+    ).manifest
+    dataset = sharded_logits.teacher_logits_dataset(directory, identity)
     rebuilt = np.concatenate(list(dataset.as_numpy_iterator()))
     on_disk = sum(shard["bytes"] for shard in manifest["shards"])
     return rebuilt, on_disk / manifest["num_examples"]
@@ -150,6 +151,18 @@ def measure(name, teacher_logits, student_logits, workdir):
     )
     print(header)
     print("|" + "---|" * (4 + 2 * len(TEMPERATURES)))
+    measured = {
+        "set": name,
+        "examples": len(teacher_logits),
+        "classes": num_classes,
+        "teacher": soft_target_summary(teacher_logits),
+        "full": {
+            "bytes_per_example": topk.bytes_per_row(num_classes),
+            "on_disk": round(full_disk, 1),
+            "kd_loss": {f"{t:g}": float(full_losses[t].mean()) for t in TEMPERATURES},
+        },
+        "top_k": [],
+    }
     print(
         f"| full | {topk.bytes_per_row(num_classes)} | {full_disk:.1f} | 1 | "
         + " | ".join(f"0 (KD {full_losses[t].mean():.4f}) | 0" for t in TEMPERATURES)
@@ -165,22 +178,41 @@ def measure(name, teacher_logits, student_logits, workdir):
         rebuilt, disk = stored_logits(
             teacher_logits, os.path.join(workdir, f"{name}-top{k}"), k
         )
-        cells = []
+        cells, errors = [], {}
         for t in TEMPERATURES:
             difference = np.abs(kd_losses(rebuilt, student_logits, t) - full_losses[t])
             relative = difference.mean() / full_losses[t].mean()
             cells.append(f"{difference.mean():.2e} | {relative:.2e}")
+            errors[f"{t:g}"] = {
+                "mean_abs_diff": float(difference.mean()),
+                "relative": float(relative),
+            }
+        measured["top_k"].append(
+            {
+                "k": k,
+                "bytes_per_example": topk.bytes_per_row(num_classes, k),
+                "on_disk": round(disk, 1),
+                "vs_full": round(disk / full_disk, 3),
+                "kd_loss_error": errors,
+            }
+        )
         print(
             f"| {k} | {topk.bytes_per_row(num_classes, k)} | {disk:.1f} | "
             f"{disk / full_disk:.3f} | " + " | ".join(cells) + " |",
             flush=True,
         )
+    return measured
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="5,000 rows per set")
     parser.add_argument("--student-epochs", type=int, default=1)
+    parser.add_argument(
+        "--result",
+        default=None,
+        help="result file (default benchmarks/results/topk.json; --quick writes none)",
+    )
     args = parser.parse_args(argv)
     images, rows = (5000, 5000) if args.quick else (60000, 20000)
     started = time.perf_counter()
@@ -194,9 +226,21 @@ def main(argv=None):
         f"({images / seconds:.0f} images/s)"
     )
     with tempfile.TemporaryDirectory() as workdir:
-        measure("fashion-mnist", teacher, student, workdir)
-        measure("generated-1000", *generated_logits(rows), workdir)
+        sets = [
+            measure("fashion-mnist", teacher, student, workdir),
+            measure("generated-1000", *generated_logits(rows), workdir),
+        ]
     print(f"\ntotal runtime {time.perf_counter() - started:.0f} s")
+    if args.result or not args.quick:
+        write_result(
+            "topk",
+            args.result,
+            command=command_line(__file__, argv),
+            seeds=[SEED],
+            seconds=round(time.perf_counter() - started),
+            teacher_forward_seconds=round(seconds, 1),
+            sets=sets,
+        )
 
 
 if __name__ == "__main__":

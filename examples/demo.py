@@ -343,7 +343,7 @@ def quantize_aware_follow_up(student, teacher, train, validation, directory):
     The teacher's logits are computed once; the int8 file joins the package
     as the `"qat_int8"` variant. Returns its `.tflite` path.
     """
-    teacher_logits = kdkeras.offline.compute_teacher_logits(teacher, train[0])
+    teacher_logits = kdkeras.caches.compute_teacher_logits(teacher, train[0])
     result = kdkeras.optimize.quantize_aware(
         student,
         train,

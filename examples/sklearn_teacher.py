@@ -19,7 +19,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import train_test_split
 
 import kdkeras
-from kdkeras import evaluation, offline
+from kdkeras import caches, evaluation
 
 
 def build_student(seed):
@@ -55,10 +55,10 @@ def main(argv=None):
     print(f"teacher (scikit-learn) test accuracy: {teacher.score(x_test, y_test):.4f}")
 
     cache = args.cache or os.path.join(tempfile.mkdtemp(), "teacher_logits.npz")
-    teacher_logits = offline.cache_teacher_logits(
+    teacher_logits = caches.cache_teacher_logits(
         teacher, x_train, cache, overwrite=True
     )
-    teacher_logits = offline.load_teacher_logits(cache, x_train, teacher=teacher)
+    teacher_logits = caches.load_teacher_logits(cache, x_train, teacher=teacher)
 
     # Hard labels for a few samples only; the teacher's soft targets for all.
     labelled = args.train_samples
@@ -86,7 +86,7 @@ def main(argv=None):
     labels = np.where(
         np.arange(len(x_train)) < labelled, y_train, teacher_logits.argmax(axis=-1)
     )
-    dataset = offline.offline_dataset(
+    dataset = caches.offline_dataset(
         x_train, labels, teacher_logits, batch_size=32, seed=0
     )
     distiller.fit(dataset, epochs=args.epochs, verbose=0)

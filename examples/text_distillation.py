@@ -11,7 +11,7 @@ On the SpamAssassin corpus, three classes (easy ham, hard ham, spam):
 3. The student, an embedding bag (`build_embedding_bag`, more than 10x
    fewer parameters), is trained twice from the same initial weights: from
    the labels alone ("scratch") and with `kdkeras.Distiller` ("distilled")
-   from the teacher's logits, computed once (`kdkeras.offline`).
+   from the teacher's logits, computed once (`kdkeras.caches`).
 4. The distilled student goes to float16 and int8 LiteRT files with its
    vocabulary and tokenizer settings (`save_for_device(tokenizer=...)`);
    the files are checked against Keras, the package's tokenizer, rebuilt
@@ -36,12 +36,13 @@ import time
 import keras
 import numpy as np
 
+from kdkeras import caches
 from kdkeras.datasets import (
     SPAM_ASSASSIN_CLASS_NAMES,
     load_embedded_spam_assassin,
     load_spam_assassin,
 )
-from kdkeras.distillation import Distiller, offline
+from kdkeras.distillation import Distiller
 from kdkeras.evaluation import format_table, report
 from kdkeras.export import save_for_device
 from kdkeras.litert import compare_with_keras
@@ -207,7 +208,7 @@ def train_scratch(ids, labels, args):
 def distill(teacher, ids, labels, args, teacher_logits=None):
     """The same student (same initial weights), distilled from `teacher`.
 
-    From cached logits (`kdkeras.offline`): the teacher runs once over the
+    From cached logits (`kdkeras.caches`): the teacher runs once over the
     training set instead of at every step of every epoch, its forward pass
     being most of the cost of online distillation here.
 
@@ -219,8 +220,8 @@ def distill(teacher, ids, labels, args, teacher_logits=None):
         teacher_logits: The teacher's logits of `ids`, if already computed.
     """
     if teacher_logits is None:
-        teacher_logits = offline.compute_teacher_logits(teacher, ids)
-    dataset = offline.offline_dataset(
+        teacher_logits = caches.compute_teacher_logits(teacher, ids)
+    dataset = caches.offline_dataset(
         ids, labels, teacher_logits, batch_size=args.batch_size, seed=args.seed
     )
     distiller = Distiller(teacher=None, student=build_student(args))

@@ -20,6 +20,8 @@ import sys
 from kdkeras.version import __version__
 
 _SUBMODULES = (
+    "augmentation",
+    "caches",
     "datasets",
     "distillation",
     "evaluation",
@@ -34,7 +36,6 @@ _SHORTCUTS = {
     "Distiller": "kdkeras.distillation",
     "NonFiniteLossError": "kdkeras.distillation",
     "RaiseOnNonFiniteLoss": "kdkeras.distillation",
-    "offline": "kdkeras.distillation",
     "probabilities_to_logits": "kdkeras.distillation",
     "report": "kdkeras.evaluation",
     "sparsity": "kdkeras.evaluation",

@@ -58,3 +58,30 @@ def labelled_batches(dataset):
     """`(inputs, labels)` NumPy arrays, one pair per batch of `dataset`."""
     for element in dataset.as_numpy_iterator():
         yield element[0], np.asarray(element[1])
+
+
+def steps_per_epoch(num_samples, batch_size):
+    """Batches per epoch: `ceil(num_samples / batch_size)`."""
+    return -(-int(num_samples) // int(batch_size))
+
+
+def array_batches(x, batch_size):
+    """The input batches of a dataset, or of arrays (an array, or a list or
+    dict of them) cut into `batch_size` rows."""
+    if is_dataset(x):
+        yield from input_batches(x)
+        return
+    if isinstance(x, dict):
+        num_rows = len(next(iter(x.values())))
+    elif isinstance(x, (list, tuple)):
+        num_rows = len(x[0])
+    else:
+        num_rows = len(x)
+    for start in range(0, num_rows, batch_size):
+        stop = start + batch_size
+        if isinstance(x, dict):
+            yield {key: value[start:stop] for key, value in x.items()}
+        elif isinstance(x, (list, tuple)):
+            yield [value[start:stop] for value in x]
+        else:
+            yield x[start:stop]

@@ -7,7 +7,8 @@ there, loudly, instead of somewhere deep in training or export.
 They are: Keras' loss scaling under `tf.distribute` (not exported by
 `keras`); two fixes of Keras' TensorFlow trainer under a
 `MultiWorkerMirroredStrategy` across workers (`MultiWorkerFit`); the layer
-that made a symbolic Keras tensor (a private attribute); the op list of a
+that made a symbolic Keras tensor (a private attribute); telling a `tf_keras` (Keras 2)
+model apart without importing `tf_keras`; the op list of a
 LiteRT interpreter (a private method); and what
 kdkeras relies on of tensorflow-model-optimization's internals: the names of
 its variables, the decay of its moving-average quantizer and the wording of
@@ -15,6 +16,7 @@ its errors (tfmot exposes none of them). tfmot itself is never imported here.
 """
 
 import re
+import sys
 
 import keras
 from keras.src.losses.loss import (
@@ -125,6 +127,17 @@ def producing_layer(tensor):
     """
     history = getattr(tensor, "_keras_history", None)
     return None if history is None else history[0]
+
+
+def is_tf_keras_model(model):
+    """Whether `model` is a `tf_keras` (Keras 2) model, e.g. tfmot's QAT model.
+
+    Keras 3 and `tf_keras` models share no class: a `tf_keras` model is no
+    `keras.Model`. Only a process that imported `tf_keras` can hold one, so
+    it is looked up in `sys.modules`, never imported here.
+    """
+    tf_keras = sys.modules.get("tf_keras")
+    return tf_keras is not None and isinstance(model, tf_keras.Model)
 
 
 def litert_ops(interpreter):

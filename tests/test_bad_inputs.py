@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 
 import kdkeras
-from kdkeras import datasets, export, litert, losses, models
+from kdkeras import caches, datasets, export, litert, losses, models
 from kdkeras.distillation import (
     TeacherEnsemble,
     average_teacher_logits,
-    offline,
     schedules,
 )
 from kdkeras.evaluation import compare_models, evaluate_model, report
@@ -49,7 +48,7 @@ def shared(tmp_path_factory):
     x = np.random.default_rng(0).normal(size=(20, 4)).astype("float32")
     y = np.arange(20) % NUM_CLASSES
     cache = str(directory / "teacher.npz")
-    offline.cache_teacher_logits(teacher, x, cache)
+    caches.cache_teacher_logits(teacher, x, cache)
     truncated = directory / "truncated.npz"
     truncated.write_bytes(open(cache, "rb").read()[:100])
     keras_file = directory / "student.keras"
@@ -355,85 +354,85 @@ CASES = {
     ),
     # Offline caches.
     "load-without-teacher": (
-        lambda c: offline.load_teacher_logits(c.cache, c.x),
+        lambda c: caches.load_teacher_logits(c.cache, c.x),
         ValueError,
         "`load_teacher_logits` needs exactly one of `teacher`",
     ),
     "load-bad-fingerprint": (
-        lambda c: offline.load_teacher_logits(c.cache, c.x, teacher_fingerprint="ab"),
+        lambda c: caches.load_teacher_logits(c.cache, c.x, teacher_fingerprint="ab"),
         ValueError,
         "`teacher_fingerprint` must be the 64 hexadecimal characters",
     ),
     "load-allow-any-not-bool": (
-        lambda c: offline.load_teacher_logits(c.cache, c.x, allow_any_teacher="yes"),
+        lambda c: caches.load_teacher_logits(c.cache, c.x, allow_any_teacher="yes"),
         TypeError,
         "`allow_any_teacher` must be True or False",
     ),
     "load-other-teacher": (
-        lambda c: offline.load_teacher_logits(c.cache, c.x, teacher=c.student),
-        offline.StaleCacheError,
+        lambda c: caches.load_teacher_logits(c.cache, c.x, teacher=c.student),
+        caches.StaleCacheError,
         "made by another teacher",
     ),
     "load-other-data": (
-        lambda c: offline.load_teacher_logits(
+        lambda c: caches.load_teacher_logits(
             c.cache, c.x[::-1].copy(), teacher=c.teacher
         ),
-        offline.StaleCacheError,
+        caches.StaleCacheError,
         "other data than `x`",
     ),
     "load-truncated-cache": (
-        lambda c: offline.load_teacher_logits(c.truncated, c.x, teacher=c.teacher),
+        lambda c: caches.load_teacher_logits(c.truncated, c.x, teacher=c.teacher),
         ValueError,
         "is not a kdkeras teacher-logits cache",
     ),
     "cache-teacher-none": (
-        lambda c: offline.cache_teacher_logits(None, c.x, c.out / "t.npz"),
+        lambda c: caches.cache_teacher_logits(None, c.x, c.out / "t.npz"),
         TypeError,
         "`teacher` must be a Keras model or an estimator",
     ),
     "cache-batch-size": (
-        lambda c: offline.cache_teacher_logits(
+        lambda c: caches.cache_teacher_logits(
             c.teacher, c.x, c.out / "t.npz", batch_size=0
         ),
         ValueError,
         "`batch_size` must be a positive integer",
     ),
     "compute-logits-empty": (
-        lambda c: offline.compute_teacher_logits(c.teacher, c.x[:0]),
+        lambda c: caches.compute_teacher_logits(c.teacher, c.x[:0]),
         ValueError,
         "`x` must hold at least one example",
     ),
     "save-logits-nan": (
-        lambda c: offline.save_teacher_logits(
+        lambda c: caches.save_teacher_logits(
             c.out / "t.npz", np.full((20, 10), np.nan), c.x, "teacher-id"
         ),
         ValueError,
         "`teacher_logits` must be finite",
     ),
     "save-logits-rows": (
-        lambda c: offline.save_teacher_logits(
+        lambda c: caches.save_teacher_logits(
             c.out / "t.npz", np.zeros((19, 10)), c.x, "teacher-id"
         ),
         ValueError,
         "`teacher_logits` must have shape \\(num_samples, num_classes\\)",
     ),
     "offline-dataset-fractional-labels": (
-        lambda c: offline.offline_dataset(c.x, c.y + 0.5, np.zeros((20, 10))),
+        lambda c: caches.offline_dataset(c.x, c.y + 0.5, np.zeros((20, 10))),
         ValueError,
         "`y` must hold whole class ids",
     ),
     "offline-dataset-batch-size": (
-        lambda c: offline.offline_dataset(c.x, c.y, np.zeros((20, 10)), batch_size=0),
+        lambda c: caches.offline_dataset(c.x, c.y, np.zeros((20, 10)), batch_size=0),
         ValueError,
         "`batch_size` must be a positive integer",
     ),
     "offline-dataset-label-rows": (
-        lambda c: offline.offline_dataset(c.x, c.y[:3], np.zeros((20, 10))),
+        lambda c: caches.offline_dataset(c.x, c.y[:3], np.zeros((20, 10))),
         ValueError,
         "`y` must have one row per sample of `x`",
     ),
     "fingerprint-unpicklable-teacher": (
-        lambda c: offline.fingerprint_teacher(lambda inputs: inputs),
+        lambda c: caches.fingerprint_teacher(lambda inputs: inputs),
         TypeError,
         "`teacher` must be a Keras model, a picklable estimator or a string id",
     ),
@@ -481,7 +480,9 @@ CASES = {
         "`representative_data` must be finite: 1 of the 20",
     ),
     "export-calibration-count": (
-        lambda c: _tflite(c, num_calibration_examples=0),
+        lambda c: _tflite(
+            c, quantization=export.Quantization("int8", num_calibration_examples=0)
+        ),
         ValueError,
         "`num_calibration_examples` must be a positive integer",
     ),
@@ -498,7 +499,7 @@ CASES = {
     "device-quantizations": (
         lambda c: _device(c, quantizations=("int4",)),
         ValueError,
-        "`quantizations` must be distinct values",
+        "`quantizations` must be distinct schemes",
     ),
     "add-variant-name": (
         lambda c: export.add_variant(c.student, c.out, c.names, "bad name!"),

@@ -1,6 +1,7 @@
 """Tests of benchmarks/hinton_mnist.py: a tiny run on generated IDX files,
 the gap-closed formula, and the split of the real MNIST when it is present."""
 
+import json
 import os
 import pathlib
 import re
@@ -84,7 +85,7 @@ def _labels_of_two_epochs(dataset, labels_of_batch):
 def test_scratch_and_distilled_students_see_the_same_batches(hinton_mnist):
     import keras
 
-    from kdkeras import offline
+    from kdkeras import caches
 
     x = np.arange(40, dtype="float32").reshape(20, 2)
     y = np.arange(20) % 10
@@ -93,7 +94,7 @@ def test_scratch_and_distilled_students_see_the_same_batches(hinton_mnist):
     scratch_dataset = hinton_mnist.labels_dataset(x, y, batch_size=8, seed=3)
     scratch_labels = _labels_of_two_epochs(scratch_dataset, lambda b: b[1])
     keras.utils.set_random_seed(3)
-    distilled_dataset = offline.offline_dataset(
+    distilled_dataset = caches.offline_dataset(
         x, y, teacher_logits, batch_size=8, seed=3
     )
     distilled_labels = _labels_of_two_epochs(distilled_dataset, lambda b: b[1][0])
@@ -119,9 +120,15 @@ def test_a_tiny_run_prints_the_table_of_three_models(hinton_mnist, tmp_path, cap
             "0.5",
             "--batch-size",
             "64",
+            "--result",
+            str(tmp_path / "hinton_mnist.json"),
         ]
     )
     output = capsys.readouterr().out
+    result = json.loads((tmp_path / "hinton_mnist.json").read_text())
+    [run] = result["runs"]
+    assert run["test_errors"] == errors and run["mode"] == "long"
+    assert run["command"].startswith("python benchmarks/hinton_mnist.py --data-path")
     assert "MNIST: 360 training, 40 validation and 100 test images" in output
     assert "| model | test errors (of 100) | paper (of 10,000) |" in output
     for name, paper in hinton_mnist.PAPER_TEST_ERRORS.items():

@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from kdkeras.distillation import view_cache, views
+from kdkeras import augmentation
+from kdkeras.caches import augmented_file
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -48,9 +49,9 @@ def test_each_method_trains(methods, method):
     y = rng.integers(0, 10, 40)
     args = methods.parse_args(["--epochs", "1", "--batch-size", "16", "--mixup", "0.2"])
     plain_logits = rng.normal(size=(40, 10)).astype("float32")
-    plan = views.ViewPlan(mixup_alpha=0.2, seed=0)
+    plan = augmentation.AugmentationPlan(mixup_alpha=0.2, seed=0)
     parameters = plan.draw(40, (28, 28), 1)
-    cache = view_cache.ViewCache(
+    cache = augmented_file.AugmentedLogitCache(
         plan, parameters, rng.normal(size=(1, 40, 10)).astype("float32")
     )
     teachers = {"plain": plain_logits, "views": cache}

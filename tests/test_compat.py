@@ -90,6 +90,27 @@ def test_litert_ops_lists_ops_and_tensors(dense_model, tmp_path):
     assert tuple(tensors[output]["shape"]) == (1, 3)
 
 
+def test_is_tf_keras_model_tells_keras_2_models_apart(dense_model, monkeypatch):
+    import keras
+
+    keras_3 = dense_model(units=3)
+    assert not compat.is_tf_keras_model(keras_3)
+    # Without tf_keras imported, nothing is a tf_keras model (and it stays
+    # unimported).
+    monkeypatch.delitem(sys.modules, "tf_keras", raising=False)
+    assert not compat.is_tf_keras_model(keras_3)
+    assert "tf_keras" not in sys.modules
+
+    class Model:  # What `tf_keras.Model` is to the check: another class.
+        pass
+
+    monkeypatch.setitem(sys.modules, "tf_keras", type(sys)("tf_keras"))
+    sys.modules["tf_keras"].Model = Model
+    assert compat.is_tf_keras_model(Model())
+    assert not compat.is_tf_keras_model(keras_3)
+    assert not compat.is_tf_keras_model(keras.layers.Dense(2))
+
+
 def test_producing_layer_is_the_layer_that_made_a_tensor():
     import keras
 
@@ -244,6 +265,7 @@ _TESTS = {
     "scale_loss_for_distribution": test_loss_scaling_follows_the_replicas,
     "unscale_loss_for_distribution": test_loss_scaling_follows_the_replicas,
     "litert_ops": test_litert_ops_lists_ops_and_tensors,
+    "is_tf_keras_model": test_is_tf_keras_model_tells_keras_2_models_apart,
     "producing_layer": test_producing_layer_is_the_layer_that_made_a_tensor,
     "tfmot_batch_range": test_tfmot_batch_range_inverts_an_update,
     "tfmot_activation_ranges": test_tfmot_activation_ranges_are_found,

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import pytest
 
-from kdkeras.distillation import offline
+from kdkeras import caches
 from kdkeras.export import export_litert
 from kdkeras.io_utils import remove_stale_partials
 from kdkeras.litert import LiteRTModel
@@ -137,7 +137,7 @@ _CACHE_SCRIPT = textwrap.dedent(
     """
     import io, sys, time
     import numpy as np
-    from kdkeras.distillation import offline
+    from kdkeras import caches
 
     path = sys.argv[1]
     real_savez = np.savez_compressed
@@ -154,7 +154,7 @@ _CACHE_SCRIPT = textwrap.dedent(
     np.savez_compressed = write_half_then_wait
     x = np.arange(200 * 4, dtype="float32").reshape(200, 4)
     logits = np.random.default_rng(1).normal(size=(200, 10)).astype("float32")
-    offline.save_teacher_logits(path, logits, x, "teacher-v2", overwrite=True)
+    caches.save_teacher_logits(path, logits, x, "teacher-v2", overwrite=True)
     """
 )
 
@@ -164,7 +164,7 @@ def test_a_cache_write_killed_mid_write_leaves_the_previous_cache(tmp_path):
     old_logits = np.random.default_rng(0).normal(size=(200, 10)).astype("float32")
     # Two writers at once: over a previous cache, and where there is none.
     directories = {previous: tmp_path / str(previous) for previous in (True, False)}
-    offline.save_teacher_logits(
+    caches.save_teacher_logits(
         directories[True] / "teacher.npz", old_logits, x, "teacher-v1"
     )
     directories[False].mkdir()
@@ -179,7 +179,7 @@ def test_a_cache_write_killed_mid_write_leaves_the_previous_cache(tmp_path):
         assert len(partials) == 1 and partials[0].stat().st_size > 0
         _kill(writer)
         if previous:
-            loaded = offline.load_teacher_logits(
+            loaded = caches.load_teacher_logits(
                 directory / "teacher.npz", x, teacher="teacher-v1"
             )
             np.testing.assert_array_equal(loaded, old_logits)

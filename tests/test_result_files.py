@@ -33,3 +33,38 @@ def test_kdkeras_runs_as_a_user_runs_it(result_files, tmp_path):
     (tmp_path / "runs" / "demo-20261206-000000" / "state.json").write_text("{}")
     folder = result_files.run_folder(str(tmp_path / "runs"))
     assert result_files.read_json(folder, "state.json") == {}
+
+
+def test_merged_runs_keep_the_other_commands_runs(result_files, tmp_path):
+    path = str(tmp_path / "merged.json")
+    result_files.write_result(
+        "merged", path, merge_on=("seed",), seeds=[0, 1], runs=[{"seed": 0, "a": 1}]
+    )
+    result_files.write_result(
+        "merged",
+        path,
+        merge_on=("seed",),
+        command="python benchmarks/x.py --seed 1",
+        seeds=[1],
+        runs=[{"seed": 1, "a": 2}, {"seed": 0, "a": 3}],
+    )
+    result = json.loads(pathlib.Path(path).read_text())
+    assert [run["a"] for run in result["runs"]] == [2, 3]
+    assert result["runs"][0]["command"] == "python benchmarks/x.py --seed 1"
+    assert result["seeds"] == [0, 1] and all("date" in r for r in result["runs"])
+
+
+def test_numpy_numbers_are_written_as_json_numbers(result_files, tmp_path):
+    import numpy as np
+
+    path = result_files.write_result(
+        "np", str(tmp_path / "np.json"), seeds=[0], value=np.float32(0.5)
+    )
+    assert json.loads(pathlib.Path(path).read_text())["value"] == 0.5
+
+
+def test_command_line_names_the_script_from_the_repository_root(result_files):
+    script = str(ROOT / "benchmarks" / "hinton_mnist.py")
+    assert result_files.command_line(script, ["--quick"]) == (
+        "python benchmarks/hinton_mnist.py --quick"
+    )

@@ -4,6 +4,7 @@ generates from the committed `benchmarks/results/*.json`."""
 import json
 import os
 import pathlib
+import re
 
 import pytest
 
@@ -31,6 +32,42 @@ def test_every_result_file_has_a_table(result_tables):
         with open(os.path.join(result_tables.RESULTS, file_name)) as file:
             names.append(json.load(file)["name"])
     assert sorted(names) == sorted(result_tables.tables())
+
+
+def test_every_block_in_the_docs_has_a_result_file(result_tables):
+    with open(result_tables.DOCS, encoding="utf-8") as file:
+        text = file.read()
+    blocks = re.findall(r"<!-- results:(\w+) -->", text)
+    closed = re.findall(r"<!-- /results:(\w+) -->", text)
+    assert blocks == closed
+    assert sorted(blocks) == sorted(result_tables.tables())
+    for name in blocks:
+        start = text.index(f"<!-- results:{name} -->")
+        assert text.index(f"<!-- /results:{name} -->") > start + len(name) + 20
+
+
+def test_transcribed_files_say_so_and_every_file_says_what_ran(result_tables):
+    for file_name in os.listdir(result_tables.RESULTS):
+        with open(os.path.join(result_tables.RESULTS, file_name)) as file:
+            result = json.load(file)
+        assert result["name"] == file_name.removesuffix(".json")
+        assert result["command"] and result["seeds"] and result["machine"]
+        if "versions" not in result:
+            assert "run log" in result["provenance"]
+
+
+def test_the_benchmark_pages_speak_of_the_project_only():
+    pages = [
+        os.path.join(ROOT, "docs", "benchmarks.md"),
+        os.path.join(ROOT, "docs", "teacher_training.md"),
+        os.path.join(ROOT, "benchmarks", "README.md"),
+    ]
+    for path in pages:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+        assert not re.search(r"\b(session|issue|stop) \d", text, re.IGNORECASE), path
+    with open(pages[-1], encoding="utf-8") as file:
+        assert len(file.read().splitlines()) <= 200
 
 
 def test_a_stale_table_is_replaced_and_a_missing_block_refused(result_tables):

@@ -67,7 +67,8 @@ def make_train_dataset(x, y, batch_size, seed, pad=2, erase_probability=0.5):
         .prefetch(2)
     )
     options = tf.data.Options()
-    # See benchmarks/README.md: tf.data autotuning sometimes blocks at the
-    # end of an epoch on this TensorFlow; the data are in memory anyway.
+    # tf.data autotuning sometimes blocks at the end of an epoch on this
+    # TensorFlow (docs/benchmarks.md, "Training speed"); the data are in
+    # memory anyway.
     options.autotune.enabled = False
     return dataset.with_options(options)

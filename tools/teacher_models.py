@@ -1,6 +1,6 @@
 """The project's Fashion-MNIST teachers: architectures, loading, flip TTA.
 
-`tools/train_teacher.py` trains them (issue 10, "a strong teacher"); this
+`tools/train_teacher.py` trains them (docs/teacher_training.md); this
 module builds and loads them, for the benchmarks and tools that use them:
 
 * `build_teacher_resnet`: a small wide-ResNet. A 3x3 Conv-BN-ReLU stem, then
@@ -28,7 +28,7 @@ import os
 import keras
 import numpy as np
 
-from kdkeras.distillation import views
+from kdkeras import augmentation
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -239,7 +239,7 @@ def logits_with_flips(model, x, batch_size=500):
 def shifted(x, dy, dx):
     """uint8 images `(N, H, W, C)` moved by `dy` rows and `dx` columns, the
     uncovered border filled with zeros: the shift of the library's replayable
-    views (`kdkeras.distillation.views.render_views`), with no mixing and no
+    views (`kdkeras.augmentation.rendering.render_augmented`), with no mixing and no
     flip."""
     num_images = len(x)
     parameters = {
@@ -249,7 +249,7 @@ def shifted(x, dy, dx):
         "mixup_weight": np.ones(num_images, "float32"),
         "box": np.zeros((num_images, 4), "int32"),  # empty: no cutmix
     }
-    return np.asarray(views.render_views(x, x, parameters)).astype(x.dtype)
+    return np.asarray(augmentation.render_augmented(x, x, parameters)).astype(x.dtype)
 
 
 def logits_with_shifts_and_flips(model, x, shift=1, batch_size=500, unshifted=None):

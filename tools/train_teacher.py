@@ -27,7 +27,7 @@ Usage (from the repository root):
     .venv/bin/python tools/train_teacher.py --quick                # smoke run
     .venv/bin/python tools/train_teacher.py --time-only --width 1  # s/epoch
 
-Results: benchmarks/README.md, "Strong teacher (issue 10)".
+Results: docs/teacher_training.md and docs/benchmarks.md, "The teachers".
 """
 
 import argparse

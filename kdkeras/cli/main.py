@@ -11,45 +11,77 @@ kdkeras report teacher.keras student.keras package/model_int8.tflite \\
 
 TensorFlow and the pipeline are imported when a command runs, not for
 `--help`.
+
+One rule for failures (`KdkerasGroup`): an expected one ends in a line or
+two, `Error: <file or key path>: expected …; received …`, with exit code 2
+for a bad config, bad data or a damaged run folder, 1 for a failure while
+running (a weak teacher, a NaN loss, a failed conversion, data that is not
+on this machine) and 3 for `run --strict` warnings; the Python traceback
+only with `kdkeras --debug` or `KDKERAS_DEBUG=1`. TensorFlow's C++ start-up
+lines (oneDNN, `cudart_stub.cc`, `absl::InitializeLog`) and its later C++
+log are dropped unless `TF_CPP_MIN_LOG_LEVEL` is set (or `--debug`), so the
+first line is kdkeras'.
 """
 
 import os
 
 import click
 
-
-class ConfigProblem(click.ClickException):
-    """A config error, shown without a traceback; exit code 2, as click's
-    usage errors."""
-
-    exit_code = 2
-
-
-def _import_kdkeras():
-    """Imports all of kdkeras before a command loads `.keras` files.
-
-    `import kdkeras` is lazy (so `--help` does not import TensorFlow); a saved
-    model that holds kdkeras classes (an `ImageView`, a `Distiller`) loads
-    only once they are registered.
-    """
-    import kdkeras
-
-    kdkeras.import_all()
+from kdkeras.cli.failures import (
+    DEBUG_VARIABLE,
+    ConfigProblem,
+    KdkerasGroup,
+    debugging,
+    short_message,
+)
+from kdkeras.cli.quiet_tensorflow import (
+    TF_LOG_LEVEL,
+    import_kdkeras,
+    quiet_tensorflow_startup,
+)
 
 
-def _config_errors():
-    """Turns `ConfigError` and `RunFolderError` into `ConfigProblem`."""
-    from kdkeras.config import ConfigError
-    from kdkeras.pipeline.run_folder import RunFolderError
+def _load_model(path, option="MODEL"):
+    """The Keras model of the `.keras` file `path`, or a `ConfigProblem`
+    naming the file (a text file named `model.keras` is not "not found")."""
+    import zipfile
 
-    return (ConfigError, RunFolderError)
+    import keras
+
+    if str(path).endswith(".keras") and not zipfile.is_zipfile(path):
+        # Keras says "File not found" for a file that exists but is no zip.
+        raise ConfigProblem(
+            f"{option}: expected a Keras model file (.keras) that loads; "
+            f"received {path}, which is not a .keras (zip) archive"
+        )
+    try:
+        return keras.saving.load_model(path)
+    except Exception as error:  # Keras raises ValueError, OSError, zipfile's …
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ConfigProblem(
+            short_message(
+                f"{option}: expected a Keras model file (.keras) that loads; "
+                f"received {path} ({type(error).__name__}: {reason[:200]})"
+            )
+        ) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=KdkerasGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kdkeras")
-def cli():
+@click.option(
+    "--debug",
+    is_flag=True,
+    help=f"Show the Python traceback of an error (also: {DEBUG_VARIABLE}=1), "
+    "and TensorFlow's C++ log (hidden unless TF_CPP_MIN_LOG_LEVEL is set).",
+)
+def cli(debug):
     """Knowledge distillation for Keras 3: a big teacher, a small student,
     LiteRT files for a phone and a report, from one config file."""
+    # Before TensorFlow is imported: its C++ log off (a CPU-only machine
+    # gets a `failed call to cuInit` error line at the first op), unless the
+    # user chose a level or asked for --debug (`quiet_tensorflow_startup`).
+    if not debugging(click.get_current_context()):
+        os.environ.setdefault(TF_LOG_LEVEL, "3")
 
 
 @cli.command()
@@ -83,7 +115,14 @@ def cli():
     "that predicts one class, a distilled student below scratch, a LiteRT "
     "file that disagrees with Keras, a weak teacher let through).",
 )
-def run(config, overrides, output, resume, strict):
+@click.option(
+    "--allow-changed-config",
+    is_flag=True,
+    help="With --resume: go on although RUN_DIR/config.yaml was edited since "
+    "the run started (refused otherwise, listing the changed keys); the "
+    "finished stages keep what the old config made, and a warning says so.",
+)
+def run(config, overrides, output, resume, strict, allow_changed_config):
     """Run the whole job of CONFIG.yaml in runs/<name>-<timestamp>/.
 
     Stages: teacher (fine-tuned preset or saved .keras) → scratch student →
@@ -98,25 +137,20 @@ def run(config, overrides, output, resume, strict):
             "--resume continues a run with the config it started with; it takes "
             "no --set or --output."
         )
-    _import_kdkeras()
-    from kdkeras.config import load_config
-    from kdkeras.models import PretrainedWeightsUnavailableError
-    from kdkeras.pipeline import resume_run, start_run
-    from kdkeras.pipeline.gates import WeakTeacherError
+    if allow_changed_config and resume is None:
+        raise click.UsageError("--allow-changed-config goes with --resume RUN_DIR.")
+    with quiet_tensorflow_startup():
+        from kdkeras.config import load_config
 
-    try:
-        if resume is not None:
-            folder = resume_run(resume)
-        else:
-            folder = start_run(load_config(config, overrides), output_dir=output)
-    except _config_errors() as error:
-        raise ConfigProblem(str(error)) from None
-    except (PretrainedWeightsUnavailableError, FileNotFoundError) as error:
-        # Data or weights that are not on this machine: the message says
-        # where they were looked for and what to do.
-        raise click.ClickException(str(error)) from None
-    except WeakTeacherError as error:
-        raise click.ClickException(str(error)) from None
+    # Errors become `Error:` lines, without a traceback (`KdkerasGroup`).
+    run_config = None if config is None else load_config(config, overrides)
+    import_kdkeras()
+    from kdkeras.pipeline import resume_run, start_run
+
+    if resume is not None:
+        folder = resume_run(resume, allow_changed_config=allow_changed_config)
+    else:
+        folder = start_run(run_config, output_dir=output)
     warnings = _echo_findings(folder)
     click.echo(f"Run folder: {folder.path}")
     if strict and warnings:
@@ -169,13 +203,14 @@ def init(data, config_path, force):
     Every image of DIR is decoded once: images that do not decode are named
     and not counted, a class folder without one is refused.
     """
-    from kdkeras.cli.starter_config import (
-        describe_image_folder,
-        holds_texts,
-        imagenet_weights_reachable,
-        starter_config,
-        starter_teacher_side,
-    )
+    with quiet_tensorflow_startup():  # The config schema imports Keras.
+        from kdkeras.cli.starter_config import (
+            describe_image_folder,
+            holds_texts,
+            imagenet_weights_reachable,
+            starter_config,
+            starter_teacher_side,
+        )
     from kdkeras.io_utils import atomic_path
 
     if os.path.exists(config_path) and not force:
@@ -185,6 +220,11 @@ def init(data, config_path, force):
     image_folder, pretrained, reason, notes = None, None, None, []
     try:
         texts = data is not None and holds_texts(data)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--data") from None
+    if not texts:  # Images are decoded, and a model built, with TensorFlow.
+        import_kdkeras()
+    try:
         if data is not None and not texts:
             image_folder = describe_image_folder(data)
             notes += image_folder["notes"]
@@ -218,7 +258,7 @@ def init(data, config_path, force):
     click.echo(f"Wrote {config_path}. Run it with: kdkeras run {config_path}")
 
 
-_QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+_QUANTIZATIONS = ("float32", "float16", "dynamic_range", "int8")
 
 
 @cli.command()
@@ -254,14 +294,12 @@ _QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 @click.option("--overwrite", is_flag=True, help="Replace existing package files.")
 def export(model, output, quantizations, data, labels, integer_io, overwrite):
     """Export MODEL.keras as LiteRT files with labels and metadata."""
-    import keras
-
+    import_kdkeras()
     from kdkeras.cli.data_files import read_images, read_labels_file
-    from kdkeras.export import save_for_device
+    from kdkeras.export import ExportError, Quantization, save_for_device
 
-    _import_kdkeras()
     quantizations = quantizations or ("float16", "int8")
-    keras_model = keras.saving.load_model(model)
+    keras_model = _load_model(model)
     input_shape = tuple(keras_model.inputs[0].shape[1:])
     calibration, class_names = None, None
     if data is not None:
@@ -279,12 +317,17 @@ def export(model, output, quantizations, data, labels, integer_io, overwrite):
             output,
             labels=class_names,
             representative_data=calibration,
-            quantizations=quantizations,
-            integer_io=integer_io,
+            quantizations=[
+                Quantization(q, integer_io=integer_io and q == "int8")
+                for q in quantizations
+            ],
             overwrite=overwrite,
         )
-    except (ValueError, FileExistsError) as error:
-        raise click.ClickException(str(error)) from None
+    except ExportError:
+        raise  # A conversion that failed: exit code 1.
+    except (ValueError, TypeError, FileExistsError) as error:
+        # The model, labels or calibration images do not fit: bad input.
+        raise ConfigProblem(short_message(error)) from None
     for quantization, path in paths["tflite"].items():
         click.echo(f"{quantization}: {path}")
 
@@ -331,20 +374,18 @@ def report(models, data, output, labels, title, latency_runs, num_threads):
 
     Each MODEL is a path, or NAME=PATH to name its row in the table.
     """
-    import keras
-
+    import_kdkeras()
     from kdkeras.cli.data_files import model_input_shape, read_images, read_labels_file
     from kdkeras.evaluation import format_table
     from kdkeras.evaluation import report as report_module
 
-    _import_kdkeras()
     named = {}
     for text in models:
         name, _, path = text.rpartition("=")
         if not os.path.isfile(path):
             raise click.BadParameter(f"no such file: {path}", param_hint="MODEL")
         row = name or os.path.splitext(os.path.basename(path))[0]
-        named[row] = keras.saving.load_model(path) if path.endswith(".keras") else path
+        named[row] = _load_model(path) if path.endswith(".keras") else path
     first_path = models[0].rpartition("=")[2]
     images, class_names = read_images(data, model_input_shape(first_path), "test")
     if labels is not None:
@@ -361,8 +402,9 @@ def report(models, data, output, labels, title, latency_runs, num_threads):
             latency_runs=latency_runs,
             num_threads=num_threads,
         )
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    except (ValueError, TypeError) as error:
+        # Models, images, labels or class names that do not fit: bad input.
+        raise ConfigProblem(short_message(error)) from None
     click.echo(format_table(rows, report_module.report_columns(rows)))
     click.echo(f"Report: {os.path.join(output, 'report.md')}")
 

@@ -365,7 +365,7 @@ def starter_config(
         + _DISTILL
         + distill_training_keys(_EPOCHS, _BATCH_SIZE, "images", every_n_epochs=5)
         + _OPTIONAL
-        + closing_sections(name, "float32, float16, dynamic, int8")
+        + closing_sections(name, "float32, float16, dynamic_range, int8")
     )
 
 

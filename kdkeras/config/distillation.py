@@ -4,13 +4,13 @@
 The loss is a name of the `kdkeras.losses` registry with its constructor
 arguments, checked by building it (`kdkeras.losses.get`); the schedules are
 those of `kdkeras.distillation.schedules`; the augmentation is a
-`kdkeras.distillation.views.ViewPlan` (shifts and flips).
+`kdkeras.augmentation.rendering.AugmentationPlan` (shifts and flips).
 """
 
 import inspect
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from kdkeras.config.errors import InvalidValue
 from kdkeras.config.section import Section
@@ -37,14 +37,14 @@ def loss_class(name, location=()):
     """
     from kdkeras import losses
 
-    if not isinstance(name, str) or name not in losses.registered_names():
+    if not isinstance(name, str) or name not in losses.registered_names("logits"):
         raise InvalidValue(
             location,
             "a registered distillation loss (kdkeras.losses), one of "
-            f"{losses.registered_names()}",
+            f"{losses.registered_names('logits')}",
             name,
         )
-    return type(losses.get(name))
+    return losses.registered_class(name)
 
 
 def check_loss(loss):
@@ -58,7 +58,7 @@ def check_loss(loss):
     if isinstance(loss, dict) and "name" not in loss:
         raise InvalidValue(
             ("name",),
-            f"the loss's name, one of {losses.registered_names()}",
+            f"the loss's name, one of {losses.registered_names('logits')}",
             None,
         )
     name, arguments = loss_name_and_arguments(loss)
@@ -104,9 +104,9 @@ class ScheduleSection(Section):
     """
 
     schedule: Literal["constant", "linear", "cosine"]
-    value: Annotated[float, Field(allow_inf_nan=False)] | None = None
-    start: Annotated[float, Field(allow_inf_nan=False)] | None = None
-    end: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    value: float | None = None
+    start: float | None = None
+    end: float | None = None
     epochs: Annotated[int, Field(strict=True, gt=0)] | None = None
 
     @model_validator(mode="after")
@@ -167,11 +167,11 @@ class AugmentationSection(Section):
 
     With training images in memory (a named data set or `.npz`): the same
     views in the scratch and the distill stages, drawn per image and epoch
-    from `run.seed` (`kdkeras.distillation.views.ViewPlan`), so the baseline
+    from `run.seed` (`kdkeras.augmentation.rendering.AugmentationPlan`), so the baseline
     trains on the same images; offline distillation caches the teacher's
-    logits of every view (`kdkeras.distillation.view_cache`). With an image
+    logits of every view (`kdkeras.caches.augmented_file`). With an image
     folder: Keras' `RandomTranslation` and `RandomFlip` on each batch, in
-    both stages (`kdkeras.pipeline.augmentation.batch_augmentation`); online
+    both stages (`kdkeras.pipeline.training_augmentation.batch_augmentation`); online
     distillation only.
     """
 
@@ -179,10 +179,10 @@ class AugmentationSection(Section):
     horizontal_flip: bool = True
 
     def plan(self, seed):
-        """The `ViewPlan` of these views."""
-        from kdkeras.distillation.views import ViewPlan
+        """The `AugmentationPlan` of these views."""
+        from kdkeras.augmentation.rendering import AugmentationPlan
 
-        return ViewPlan(
+        return AugmentationPlan(
             shift=self.shift, horizontal_flip=self.horizontal_flip, seed=seed
         )
 
@@ -201,7 +201,7 @@ def _mapping_or_name(value):
 def number_or_schedule(**bounds):
     """A number within `bounds` (pydantic `Field` arguments), or a schedule
     mapping (whose values `check_schedule_range` checks)."""
-    number = Annotated[float, Field(allow_inf_nan=False, **bounds)]
+    number = Annotated[float, Field(**bounds)]
     return Annotated[
         Annotated[number, Tag("float")] | Annotated[ScheduleSection, Tag("dict")],
         Discriminator(_mapping_or_not),
@@ -217,37 +217,70 @@ LossConfig = Annotated[
 
 class FeatureSection(Section):
     """One item of `distill.features`: a teacher layer the student's layer
-    learns to match (`kdkeras.distillation.Hint`, FitNets, with a learned
-    projection; or `AttentionTransfer`), by layer name.
+    learns to match, by layer name, with a registered feature method
+    (`kdkeras.losses` of kind `"features"`: `hint`, FitNets, with a learned
+    projection; `attention_transfer`), built by `kdkeras.losses.get`.
 
-    `weight` null is the class's default (hint 1, attention_transfer 500);
-    `p` (the attention map's power, default 2) is read by attention_transfer
-    only. Needs online distillation from one ready functional teacher
-    (`teacher.path`).
+    `weight` null is the method's default (hint 1, attention_transfer 500);
+    `p` (the attention map's power, default 2) is read by the methods that
+    take it (attention_transfer). Needs online distillation from one ready
+    functional teacher (`teacher.path`).
     """
 
-    kind: Literal["hint", "attention_transfer"]
+    kind: str
     teacher_layer: Annotated[str, Field(min_length=1)]
     student_layer: Annotated[str, Field(min_length=1)]
-    weight: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
+    weight: Annotated[float, Field(ge=0.0)] | None = None
     p: Annotated[int, Field(strict=True, gt=0)] | None = None
 
-    @model_validator(mode="after")
-    def _p_for_attention_only(self):
-        if self.p is not None and self.kind != "attention_transfer":
+    @field_validator("kind")
+    @classmethod
+    def _registered_feature_method(cls, kind):
+        from kdkeras import losses
+
+        names = losses.registered_names("features")
+        if kind not in names:
             raise InvalidValue(
-                ("p",), "no p with kind 'hint' (attention_transfer only)", self.p
+                (),
+                f"a registered feature method (kdkeras.losses), one of {names}",
+                kind,
+            )
+        return kind
+
+    @model_validator(mode="after")
+    def _p_where_taken(self):
+        taking_p = _feature_methods_taking("p")
+        if self.p is not None and self.kind not in taking_p:
+            raise InvalidValue(
+                ("p",),
+                f"no p with kind {self.kind!r} ({', '.join(taking_p)} only)",
+                self.p,
             )
         return self
 
     def build(self):
-        """The `kdkeras.distillation` feature layer of this item."""
-        from kdkeras.distillation import AttentionTransfer, Hint
+        """The feature method of this item (`kdkeras.losses.get`)."""
+        from kdkeras import losses
 
         arguments = {
             key: value
             for key, value in (("weight", self.weight), ("p", self.p))
             if value is not None
         }
-        cls = Hint if self.kind == "hint" else AttentionTransfer
-        return cls(self.teacher_layer, self.student_layer, **arguments)
+        return losses.get(
+            self.kind,
+            teacher_layer=self.teacher_layer,
+            student_layer=self.student_layer,
+            **arguments,
+        )
+
+
+def _feature_methods_taking(argument):
+    """The names of the registered feature methods whose class takes `argument`."""
+    from kdkeras import losses
+
+    return [
+        name
+        for name in losses.registered_names("features")
+        if argument in inspect.signature(losses.registered_class(name)).parameters
+    ]

@@ -79,6 +79,8 @@ def from_validation_error(error, schema, source=None):
             )
         elif detail["type"] == "missing":
             problems.append(f"{path}: required key is missing")
+        elif detail["type"] == "finite_number":
+            problems.append(f"{path}: expected a finite number (received: {received})")
         else:
             cause = detail.get("ctx", {}).get("error")
             if isinstance(cause, InvalidValue):

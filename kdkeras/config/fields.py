@@ -26,7 +26,7 @@ a folder of `.txt` files per class."""
 DATA_SOURCES = (*NAMED_DATA_SETS, "npz", "image_folder", "text_folder")
 """Every value of `data.source`."""
 
-QUANTIZATION_NAMES = ("float32", "float16", "dynamic", "int8")
+QUANTIZATION_NAMES = ("float32", "float16", "dynamic_range", "int8")
 """The LiteRT variants of `export.quantizations` (`kdkeras.export.QUANTIZATIONS`)."""
 
 STUDENT_PRESETS = ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large")
@@ -44,6 +44,6 @@ candidate that fits `student.budget` (`kdkeras.pipeline.student_choice`)."""
 
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 Count = Annotated[int, Field(strict=True, ge=0)]
-Fraction = Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)]
-LearningRate = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+LearningRate = Annotated[float, Field(gt=0.0)]
 ImageSize = tuple[PositiveInt, PositiveInt]

@@ -16,13 +16,12 @@ a number that is not finite and held-out splits that leave nothing to train
 on are refused too (`validate_config`).
 """
 
-import math
 import os
 
 import pydantic
 import yaml
 
-from kdkeras.config.errors import ConfigError, from_validation_error, key_path
+from kdkeras.config.errors import ConfigError, from_validation_error
 from kdkeras.config.fields import NAMED_DATA_SETS
 from kdkeras.config.safe_yaml import parse_yaml, read_yaml
 from kdkeras.config.schema import RunConfig
@@ -128,34 +127,8 @@ def validate_config(data, base_dir=".", source=None):
         config = RunConfig.model_validate(data)
     except pydantic.ValidationError as error:
         raise from_validation_error(error, RunConfig, source) from None
-    problems = [*_non_finite_numbers(config), *_split_problems(config.data)]
+    problems = _split_problems(config.data)
     return _resolved_paths(config, base_dir, source, problems)
-
-
-def _non_finite_numbers(value, location=()):
-    """A problem for each infinite or NaN float in the validated `value`.
-
-    Every float of the schema, whether or not its field type says
-    `allow_inf_nan=False`: `.inf` (or the string `"inf"`) is no learning
-    rate, width, fraction, budget or temperature.
-    """
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return []
-        return [f"{key_path(location)}: expected a finite number (received: {value})"]
-    if isinstance(value, pydantic.BaseModel):
-        items = [(name, getattr(value, name)) for name in type(value).model_fields]
-    elif isinstance(value, (list, tuple)):
-        items = enumerate(value)
-    elif isinstance(value, dict):
-        items = value.items()
-    else:
-        return []
-    return [
-        problem
-        for key, item in items
-        for problem in _non_finite_numbers(item, (*location, key))
-    ]
 
 
 def _split_problems(data):

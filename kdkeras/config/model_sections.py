@@ -70,9 +70,7 @@ class TeacherSection(Section):
 
     path: str | None = None
     paths: list[str] | None = None
-    ensemble_weights: (
-        list[Annotated[float, Field(ge=0.0, allow_inf_nan=False)]] | None
-    ) = None
+    ensemble_weights: list[Annotated[float, Field(ge=0.0)]] | None = None
     preset: str = "mobilenet_v2"
     weights: str | None = "imagenet"
     width: Annotated[float, Field(gt=0.0)] | None = None
@@ -144,8 +142,8 @@ class BudgetSection(Section):
     (`kdkeras.export.choose_student`).
     """
 
-    size_kb: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None
-    latency_ms: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None
+    size_kb: Annotated[float, Field(gt=0.0)] | None = None
+    latency_ms: Annotated[float, Field(gt=0.0)] | None = None
 
     @model_validator(mode="after")
     def _one_limit_at_least(self):

@@ -251,7 +251,7 @@ class RunConfig(Section):
                 ("distill", "mode"),
                 "'online' with augmentation of an image folder (offline "
                 "distillation would cache the teacher's logits of every "
-                "augmented view, kdkeras.distillation.view_cache, which needs "
+                "augmented view, kdkeras.caches.augmented_file, which needs "
                 "the training images in memory: a named data set or .npz); "
                 "or augmentation: null",
                 self.distill.mode,

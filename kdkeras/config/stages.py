@@ -60,9 +60,7 @@ class DeploymentCheckSection(Section):
     enabled: bool = True
     every_n_epochs: PositiveInt = 5
     num_examples: PositiveInt = 500
-    max_accuracy_drop: (
-        Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)] | None
-    ) = 0.02
+    max_accuracy_drop: Annotated[float, Field(ge=-1.0, le=1.0)] | None = 0.02
     on_budget_exceeded: Literal["warn", "stop"] = "warn"
     latency_runs: Count = 50
 
@@ -89,7 +87,7 @@ def _number_schedule_or_auto(numbers, **bounds):
             return "str"
         return "dict" if isinstance(value, (dict, Section)) else "float"
 
-    number = Annotated[float, Field(allow_inf_nan=False, **bounds)]
+    number = Annotated[float, Field(**bounds)]
     return Annotated[
         Annotated[str, AfterValidator(auto_only), Tag("str")]
         | Annotated[number, Tag("float")]
@@ -117,7 +115,7 @@ class DistillSection(TrainingSection):
     loss: LossConfig = "kd"
     alpha: _number_schedule_or_auto("a number in [0, 1]", ge=0.0, le=1.0) = 0.1
     temperature: _number_schedule_or_auto("a number > 0, null", gt=0.0) | None = 2.0
-    auto_budget: Annotated[float, Field(gt=1.0, allow_inf_nan=False)] = 1.5
+    auto_budget: Annotated[float, Field(gt=1.0)] = 1.5
     mode: Literal["online", "offline"] = "online"
     features: list[FeatureSection] = []
     student_path: str | None = None
@@ -216,8 +214,8 @@ def _loss_class_or_none(loss):
     from kdkeras import losses
 
     name = loss.get("name") if isinstance(loss, dict) else loss
-    if isinstance(name, str) and name in losses.registered_names():
-        return type(losses.get(name))
+    if isinstance(name, str) and name in losses.registered_names("logits"):
+        return losses.registered_class(name)
     return None
 
 
@@ -245,9 +243,7 @@ class ExportSection(Section):
     model: Literal["best", "distilled", "scratch"] = "best"
     quantizations: list[Literal[QUANTIZATION_NAMES]] = ["float16", "int8"]
     integer_io: bool = False
-    min_agreement: (
-        Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None
-    ) = 0.98
+    min_agreement: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.98
 
     @field_validator("quantizations")
     @classmethod

@@ -1,19 +1,13 @@
-"""Distillation: the `Distiller`, its objective, offline logit caches, output
-kinds and the callbacks `fit` adds."""
+"""Distillation: the `Distiller`, its objective and schedules, feature
+methods, teacher ensembles, the `auto` settings and the callbacks `fit` adds.
 
-from kdkeras.distillation import (
-    diagnostics,
-    offline,
-    outputs,
-    schedules,
-    sharded_cache,
-    sharded_views,
-    topk,
-    tuning,
-    view_cache,
-    views,
-)
+Stored teacher outputs (offline distillation) are `kdkeras.caches`;
+replayable augmentation is `kdkeras.augmentation`.
+"""
+
+from kdkeras.distillation import schedules
 from kdkeras.distillation.callbacks import NonFiniteLossError, RaiseOnNonFiniteLoss
+from kdkeras.distillation.diagnostics import soft_target_statistics
 from kdkeras.distillation.distiller import Distiller
 from kdkeras.distillation.features import AttentionTransfer, FeatureDistillation, Hint
 from kdkeras.distillation.objective import DistillationObjective

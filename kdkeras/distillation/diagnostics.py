@@ -19,7 +19,7 @@ Measured on the project's ResNet teacher (label smoothing 0.1): at `T = 4`
 the top class keeps 0.255 of the mass on average and the other classes are
 0.99 of uniform; KD at `T = 4, alpha = 0.1` lowered a 102k MLP student by
 0.9 points, while at `T = 1, alpha = 0.5` it raised it by 0.23 and the 9k CNN
-by 0.35 over three seeds (benchmarks/README.md).
+by 0.35 over three seeds (docs/benchmarks.md, "Methods on the full data").
 """
 
 import numpy as np

@@ -39,7 +39,7 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
 
     Without a teacher (`teacher=None`), the Distiller trains offline from
     stored teacher outputs: each batch is `(x, (labels, teacher_logits))`; see
-    `kdkeras.offline`.
+    `kdkeras.caches`.
 
     `evaluate()` scores the student alone: `loss` is the student loss on the
     labels, as `student.evaluate` would report it.
@@ -77,9 +77,11 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
             before both views, so teacher and student see the same augmented
             images ("consistent teaching", Beyer et al., 2022,
             arXiv:2106.05237).
-        features: Optional feature distillation: a list of
-            `kdkeras.distillation.Hint` or `AttentionTransfer` pairing named
-            layers of the teacher and the student (functional models). Their
+        features: Optional feature distillation: a list of feature methods
+            (kind `"features"` of the `kdkeras.losses` registry, e.g.
+            `kdkeras.distillation.Hint` or `AttentionTransfer`, or their
+            configs, resolved by `kdkeras.losses.get`) pairing named layers
+            of the teacher and the student (functional models). Their
             projections train with the student but are not part of it.
         name: The model's name.
     """
@@ -191,9 +193,9 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
                 one-hot labels). A cross-entropy with `from_logits=False` (or
                 a loss name such as `"sparse_categorical_crossentropy"`,
                 which means the same) is refused: the student outputs logits.
-            distillation_loss_fn: A kdkeras loss name (`"kd"`,
-                `"soft_target_cross_entropy"`, `"logit_mse"`,
-                `"hard_pseudo_label"`) or instance, which take logits; or a
+            distillation_loss_fn: A kdkeras loss of kind `"logits"` (a name
+                of `kdkeras.losses.registered_names("logits")`, a config or
+                an instance), which takes logits; or a
                 Keras loss on probabilities (e.g. `keras.losses.KLDivergence()`
                 or `"kl_divergence"`), which is fed `softmax(logits / T)` and
                 scaled by `T²`. Defaults to `"kd"`.
@@ -201,8 +203,10 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
                 distillation loss. Or a schedule of the training step
                 (`kdkeras.distillation.schedules`, or any callable of it).
             temperature: Softening temperature `T > 0`, or a schedule of it.
-                Defaults to the instance's own temperature, else 3.
-                Scheduled values are logged as `alpha` and `temperature`.
+                Defaults to the instance's own temperature, else 3. It is
+                passed to the loss at each call (a loss instance's own
+                temperature is only this default). Scheduled values are
+                logged as `alpha` and `temperature`.
             loss: Not supported: the Distiller builds its loss from the above.
             **kwargs: Passed to `keras.Model.compile` (e.g. `jit_compile`,
                 `steps_per_execution`, `weighted_metrics`, `run_eagerly`).
@@ -293,7 +297,7 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
             raise ValueError(
                 "This Distiller has no teacher (`teacher=None`), so each "
                 "training batch must carry the teacher's outputs: "
-                "`y=(labels, teacher_logits)` (see `kdkeras.offline`). "
+                "`y=(labels, teacher_logits)` (see `kdkeras.caches`). "
                 f"Received: y={y!r}"
             )
         model_outputs.check_same_classes_of_logits(teacher_logits, student_logits)

@@ -1,6 +1,5 @@
 """The loss a `Distiller` minimizes, resolved from `compile` arguments."""
 
-import copy
 import inspect
 
 import keras
@@ -72,7 +71,12 @@ def _resolve_student_loss(student_loss_fn):
 
 
 def _resolve_distillation_loss(distillation_loss_fn, temperature):
-    """Returns `(loss, takes_probabilities, temperature)`."""
+    """Returns `(loss, takes_probabilities, temperature)`.
+
+    The objective owns the temperature: `temperature` when given (a number; a
+    schedule's first value), else a kdkeras loss instance's own, else
+    `DEFAULT_TEMPERATURE`. It is passed to the loss at call time.
+    """
     if temperature is not None:
         check_temperature(temperature)
     if distillation_loss_fn is None:
@@ -80,41 +84,38 @@ def _resolve_distillation_loss(distillation_loss_fn, temperature):
     if isinstance(distillation_loss_fn, str) and (
         distillation_loss_fn in losses.registered_names()
     ):
-        loss = losses.get(distillation_loss_fn)
-        if loss.uses_temperature:
-            loss = losses.get(
-                distillation_loss_fn,
-                temperature=DEFAULT_TEMPERATURE if temperature is None else temperature,
-            )
-            temperature = None
-        distillation_loss_fn = loss
+        _logits_method(losses.registered_class(distillation_loss_fn))
+        distillation_loss_fn = losses.get(distillation_loss_fn)
+        if distillation_loss_fn.uses_temperature and temperature is None:
+            temperature = DEFAULT_TEMPERATURE
     elif isinstance(distillation_loss_fn, str):
         try:
             distillation_loss_fn = keras.losses.get(distillation_loss_fn)
         except ValueError:
             raise ValueError(
                 "Unknown `distillation_loss_fn`. Expected a kdkeras loss name "
-                f"{losses.registered_names()} or a Keras loss name. "
+                f"{losses.registered_names('logits')} or a Keras loss name. "
                 f"Received: distillation_loss_fn={distillation_loss_fn!r}"
             ) from None
     elif isinstance(distillation_loss_fn, dict):
-        distillation_loss_fn = losses.get(distillation_loss_fn)
+        distillation_loss_fn = _logits_method(losses.get(distillation_loss_fn))
+    else:
+        distillation_loss_fn = _logits_method(distillation_loss_fn)
 
     if isinstance(distillation_loss_fn, losses.DistillationLoss):
-        own_temperature = getattr(distillation_loss_fn, "temperature", None)
-        if temperature is not None and own_temperature is None:
-            raise ValueError(
-                f"{type(distillation_loss_fn).__name__} takes no temperature, so "
-                "`temperature` would be ignored. Remove it or use the 'kd' loss. "
-                f"Received: temperature={temperature}"
+        if not distillation_loss_fn.uses_temperature:
+            if temperature is not None:
+                raise ValueError(
+                    f"{type(distillation_loss_fn).__name__} takes no temperature, "
+                    "so `temperature` would be ignored. Remove it or use the "
+                    f"'kd' loss. Received: temperature={temperature}"
+                )
+            return distillation_loss_fn, False, None
+        if temperature is None:
+            temperature = getattr(
+                distillation_loss_fn, "temperature", DEFAULT_TEMPERATURE
             )
-        if temperature is not None and float(temperature) != own_temperature:
-            raise ValueError(
-                "`temperature` disagrees with the temperature of "
-                f"`distillation_loss_fn`. Received: temperature={temperature}, "
-                f"distillation_loss_fn.temperature={own_temperature}"
-            )
-        return distillation_loss_fn, False, own_temperature
+        return distillation_loss_fn, False, float(temperature)
     if isinstance(distillation_loss_fn, keras.losses.Loss):
         loss = distillation_loss_fn
     elif callable(distillation_loss_fn):
@@ -129,6 +130,20 @@ def _resolve_distillation_loss(distillation_loss_fn, temperature):
     return loss, True, float(temperature)
 
 
+def _logits_method(method):
+    """`method` (or its class), refused if it is of kind `"features"`."""
+    if losses.method_kind(method) == "features":
+        name = (method if isinstance(method, type) else type(method)).__name__
+        raise ValueError(
+            f"{name} is a feature distillation method (kind "
+            "'features'): give it to `Distiller(features=[...])`. "
+            "`distillation_loss_fn` takes a method of kind 'logits', one of "
+            f"{losses.registered_names('logits')}. "
+            f"Received: distillation_loss_fn={method!r}"
+        )
+    return method
+
+
 class DistillationObjective:
     """`alpha · student_loss + (1 − alpha) · distillation_loss` of a batch.
 
@@ -141,12 +156,17 @@ class DistillationObjective:
     `alpha` and `temperature` may be schedules of the training step
     (`kdkeras.distillation.schedules`); `at(step)` gives their values.
 
+    The objective is the one owner of the temperature: a kdkeras loss gets it
+    at call time (`loss(t, s, temperature=T)`), so a loss instance's own
+    `temperature` only counts when `temperature` is `None`, and a schedule
+    reaches the loss step by step without copying or changing it.
+
     Args:
         student_loss_fn: Loss of student logits against labels, or `None`.
         distillation_loss_fn: Loss of student against teacher, or `None`.
         alpha: Weight in [0, 1] of the student loss, or a schedule of it.
-        temperature: `T > 0`, a schedule of it, or `None` for the loss's own
-            or 3.
+        temperature: `T > 0`, a schedule of it, or `None` for the loss
+            instance's own, or 3.
     """
 
     def __init__(
@@ -214,17 +234,22 @@ class DistillationObjective:
             student_logits: The student's logits.
             sample_weight: Optional per-example weights.
             labels: The labels, for a loss with `uses_labels` (e.g. DKD).
-            temperature: The temperature of this step, when it is scheduled.
+            temperature: The temperature of this step, when it is scheduled
+                (the objective's own when `None`); passed to the loss.
         """
         loss_fn = self.distillation_loss_fn
         if temperature is None:
             temperature = self.temperature
         if not self._takes_probabilities:
-            if self.temperature_schedule is not None:
-                loss_fn = copy.copy(loss_fn)
-                loss_fn.temperature = temperature
-            if getattr(loss_fn, "uses_labels", False):
-                return loss_fn((teacher_logits, labels), student_logits, sample_weight)
+            if loss_fn.uses_labels:
+                teacher_logits = (teacher_logits, labels)
+            if loss_fn.uses_temperature:
+                return loss_fn(
+                    teacher_logits,
+                    student_logits,
+                    sample_weight,
+                    temperature=temperature,
+                )
             return loss_fn(teacher_logits, student_logits, sample_weight)
         teacher_probs = ops.softmax(teacher_logits / temperature, axis=-1)
         student_outputs = student_logits / temperature
@@ -238,12 +263,11 @@ class DistillationObjective:
         return alpha * student_loss + (1.0 - alpha) * distillation_loss
 
     def get_config(self):
-        temperature = self.temperature if self._takes_probabilities else None
         return {
             "student_loss_fn": self.student_loss_fn,
             "distillation_loss_fn": self.distillation_loss_fn,
             "alpha": self.alpha_schedule or self.alpha,
-            "temperature": self.temperature_schedule or temperature,
+            "temperature": self.temperature_schedule or self.temperature,
         }
 
 

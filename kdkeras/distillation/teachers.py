@@ -140,7 +140,7 @@ def average_teacher_logits(teacher_logits, weights=None):
     """The weighted mean of stored logits of several teachers.
 
     The offline counterpart of `TeacherEnsemble`: feed the result to
-    `kdkeras.offline.offline_dataset`.
+    `kdkeras.caches.offline_dataset`.
 
     Args:
         teacher_logits: A list of arrays `(num_samples, num_classes)`, one per

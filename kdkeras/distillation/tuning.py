@@ -5,7 +5,7 @@ settings, on the teacher's cached logits (offline, so a candidate costs a
 student fit and no teacher pass), and keeps the one with the best validation
 accuracy. The candidates come from the teacher's soft-target statistics
 (`kdkeras.distillation.diagnostics.soft_target_statistics`) and the project's
-rule of thumb from its benchmarks (benchmarks/README.md):
+rule of thumb from its benchmarks (docs/benchmarks.md):
 
 - temperature: the largest `T` at which the teacher's top class keeps at
   least 0.85 of the probability mass on average (`RULE_TOP_PROBABILITY`);
@@ -20,7 +20,7 @@ rule of thumb from its benchmarks (benchmarks/README.md):
 choice = choose_distillation_settings(
     lambda: build_cnn(filters=(8, 16), dense_units=None, pooling="flatten"),
     train=(x_train, y_train),
-    teacher_logits=teacher_logits,  # kdkeras.offline.compute_teacher_logits
+    teacher_logits=teacher_logits,  # kdkeras.caches.compute_teacher_logits
     validation=(x_val, y_val),
     epochs=2,
 )
@@ -38,6 +38,7 @@ import keras
 import numpy as np
 
 from kdkeras import batches
+from kdkeras.distillation import tuning_checks
 from kdkeras.distillation.diagnostics import soft_target_statistics
 from kdkeras.validation import check_number, check_positive_int
 
@@ -196,9 +197,9 @@ def choose_distillation_settings(
             untrained Keras student outputting logits.
         train: `(x, y)` NumPy arrays (class ids), or a batched
             `tf.data.Dataset` of `(x, (y, teacher_logits))` as
-            `kdkeras.offline.offline_dataset` makes, reshuffled each epoch.
+            `kdkeras.caches.offline_dataset` makes, reshuffled each epoch.
         teacher_logits: Array `(num_samples, num_classes)`: the teacher's
-            logits on the training data (`kdkeras.offline.
+            logits on the training data (`kdkeras.caches.
             compute_teacher_logits`), row `i` for example `i` of `train`.
         validation: `(x_val, y_val)` NumPy arrays, or a batched
             `tf.data.Dataset` of `(x, y)`.
@@ -246,8 +247,8 @@ def choose_distillation_settings(
     teacher_logits = np.asarray(teacher_logits, dtype="float32")
     rule = rule_of_thumb(teacher_logits, teacher_saw_more_data)
     if candidates is None:
-        _check_alpha(alpha, "alpha")
-        _check_temperature(temperature, "temperature", uses_temperature)
+        tuning_checks.check_alpha(alpha, "alpha")
+        tuning_checks.check_temperature(temperature, "temperature", uses_temperature)
         candidates = candidate_settings(rule, alpha, temperature, uses_temperature)
     else:
         if alpha is not None or temperature is not None:
@@ -255,7 +256,7 @@ def choose_distillation_settings(
                 "Pass either `candidates` or a fixed `alpha`/`temperature`, not "
                 f"both. Received: alpha={alpha!r}, temperature={temperature!r}"
             )
-        candidates = _checked_candidates(candidates, uses_temperature)
+        candidates = tuning_checks.checked_candidates(candidates, uses_temperature)
     train_batches, steps_per_epoch = _train_batches(
         train, teacher_logits, batch_size, seed
     )
@@ -265,7 +266,7 @@ def choose_distillation_settings(
             f"`epochs` must cover at least one batch ({1 / steps_per_epoch:.3g} of "
             f"an epoch of {steps_per_epoch} batches). Received: epochs={epochs!r}"
         )
-    validation = _checked_validation(validation)
+    validation = tuning_checks.checked_validation(validation)
     table = []
     for candidate in candidates:
         start = time.perf_counter()
@@ -331,7 +332,7 @@ def _compiled_distiller(student, steps, learning_rate, **compile_arguments):
 def _train_batches(train, teacher_logits, batch_size, seed):
     """A function making the candidates' repeated training batches (the same
     order for each when `seed` is set), and the batches of one epoch."""
-    from kdkeras.distillation.offline import offline_dataset
+    from kdkeras.caches.logit_file import offline_dataset
 
     if batches.is_dataset(train):
         steps_per_epoch = int(train.cardinality())
@@ -360,65 +361,3 @@ def _train_batches(train, teacher_logits, batch_size, seed):
         ).repeat()
 
     return make, math.ceil(len(y) / batch_size)
-
-
-def _checked_validation(validation):
-    if batches.is_dataset(validation):
-        return validation
-    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-        raise ValueError(
-            "`validation` must be `(x_val, y_val)` arrays or a batched dataset "
-            f"of `(x, y)`. Received: {type(validation).__name__}"
-        )
-    if len(validation[0]) == 0 or len(validation[0]) != len(validation[1]):
-        raise ValueError(
-            "`validation` must hold examples and one label per example. "
-            f"Received: {len(validation[0])} examples, {len(validation[1])} labels"
-        )
-    return tuple(validation)
-
-
-def _check_alpha(alpha, name):
-    if alpha is not None:
-        check_number(alpha, name, 0.0, 1.0)
-
-
-def _check_temperature(temperature, name, uses_temperature):
-    if temperature is None:
-        return
-    if not uses_temperature:
-        raise ValueError(
-            f"`{name}` must be None: the loss takes no temperature. Received: "
-            f"{name}={temperature!r}"
-        )
-    check_number(temperature, name, 0.0, include_low=False)
-
-
-def _checked_candidates(candidates, uses_temperature):
-    if not isinstance(candidates, (list, tuple)) or not candidates:
-        raise ValueError(
-            "`candidates` must be a non-empty list of "
-            f"{{'alpha': …, 'temperature': …}} dicts. Received: {candidates!r}"
-        )
-    checked = []
-    for index, candidate in enumerate(candidates):
-        name = f"candidates[{index}]"
-        if not isinstance(candidate, dict) or set(candidate) - {"alpha", "temperature"}:
-            raise ValueError(
-                f"`{name}` must be a dict with `alpha` and `temperature`. "
-                f"Received: {candidate!r}"
-            )
-        if "alpha" not in candidate:
-            raise ValueError(f"`{name}` must have an `alpha`. Received: {candidate!r}")
-        _check_alpha(candidate["alpha"], f"{name}['alpha']")
-        temperature = candidate.get("temperature")
-        _check_temperature(temperature, f"{name}['temperature']", uses_temperature)
-        checked.append(
-            {
-                "alpha": float(candidate["alpha"]),
-                "temperature": None if temperature is None else float(temperature),
-            }
-        )
-    if len({tuple(c.values()) for c in checked}) != len(checked):
-        raise ValueError(f"`candidates` must be distinct. Received: {candidates!r}")
-    return checked

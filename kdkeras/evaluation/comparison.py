@@ -14,7 +14,8 @@ print(format_table(rows))
 import collections.abc
 import time
 
-from kdkeras.evaluation.scoring import evaluate_model, model_format
+from kdkeras.evaluation.model_kinds import model_format
+from kdkeras.evaluation.scoring import evaluate_model
 from kdkeras.progress import check_verbose, print_step
 
 

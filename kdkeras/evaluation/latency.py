@@ -1,13 +1,11 @@
 """Latency at batch 1 of a `.tflite` model or a Keras model."""
 
-import os
 import statistics
 import time
 
-import keras
 import numpy as np
 
-from kdkeras.litert.litert_model import LiteRTModel
+from kdkeras.evaluation.model_kinds import model_kind
 from kdkeras.progress import check_verbose, print_step, progress_bar
 from kdkeras.validation import check_count, check_positive_int
 
@@ -63,18 +61,14 @@ def measure_latency(
     check_positive_int(num_runs, "num_runs")
     check_count(warmup, "warmup")
     verbose = check_verbose(verbose)
-    if isinstance(model, keras.Model):
-        if num_threads is not None:
-            raise ValueError(
-                "`num_threads` must be None for a Keras model: TensorFlow's threads "
-                "are set once per process with "
-                "`tf.config.threading.set_intra_op_parallelism_threads`. "
-                f"Received: num_threads={num_threads!r}"
-            )
-        run, threads = _keras_runner(model, example)
-        name = model.name
-    else:
-        run, threads, name = _litert_runner(model, example, num_threads)
+    kind = model_kind(model, num_threads=num_threads)
+    return time_kind(kind, example, num_runs, warmup, verbose)
+
+
+def time_kind(kind, example, num_runs, warmup, verbose=0):
+    """`measure_latency` of a `kdkeras.evaluation.model_kinds.ModelKind`,
+    whose arguments are checked."""
+    run, threads = kind.latency_runner(example)
     started = time.perf_counter()
     for _ in range(warmup):
         run()
@@ -97,7 +91,7 @@ def measure_latency(
     }
     if verbose == 2:
         print_step(
-            name,
+            kind.name,
             f"timed {describe_latency(latency)} "
             f"({time.perf_counter() - started:.1f} s)",
         )
@@ -113,64 +107,3 @@ def describe_latency(latency):
         f"{latency['num_runs']} batch-1 runs: median {latency['median_ms']:.3f} ms, "
         f"p90 {latency['p90_ms']:.3f} ms"
     )
-
-
-def _litert_runner(model, example, num_threads):
-    if isinstance(model, (str, bytes, os.PathLike)):
-        model = LiteRTModel(model, num_threads=num_threads)
-    elif not isinstance(model, LiteRTModel):
-        raise ValueError(
-            "`model` must be the path of a .tflite file, a LiteRTModel or a "
-            f"keras.Model. Received: model of type {type(model).__name__}"
-        )
-    elif num_threads is not None and num_threads != model.num_threads:
-        model = LiteRTModel(model.path, num_threads=num_threads)
-    example = _single_example(example, model.input_shape)
-    model.set_input(example)
-    return model.invoke, model.num_threads, model.name
-
-
-def _keras_runner(model, example):
-    if len(model.inputs) != 1:
-        raise ValueError(
-            "`model` must have one input. Received: a model with "
-            f"{len(model.inputs)} inputs"
-        )
-    shape = tuple(model.inputs[0].shape)
-    example = _single_example(example, shape)
-    x = keras.ops.convert_to_tensor(example, dtype=model.inputs[0].dtype)
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        call = tf.function(lambda inputs: model(inputs, training=False))
-        threads = tf.config.threading.get_intra_op_parallelism_threads() or None
-    else:
-        call = lambda inputs: model(inputs, training=False)  # noqa: E731
-        threads = None
-
-    def run():
-        keras.ops.convert_to_numpy(call(x))
-
-    return run, threads
-
-
-def _single_example(example, shape):
-    """`example` with a batch axis of 1, or a random one of `shape[1:]`."""
-    if example is None:
-        if any(size is None for size in shape[1:]):
-            raise ValueError(
-                "`example` is required for a model whose input shape has unknown "
-                f"sizes. Received: input_shape={shape}"
-            )
-        rng = np.random.default_rng(0)
-        return rng.random((1,) + tuple(shape[1:]), dtype=np.float32)
-    example = np.asarray(example)
-    if example.ndim == len(shape) - 1:
-        example = example[None]
-    if example.ndim != len(shape) or example.shape[0] != 1:
-        expected = ", ".join("None" if s is None else str(s) for s in shape[1:])
-        raise ValueError(
-            f"`example` must be one input, of shape ({expected}) or (1, {expected}). "
-            f"Received: example of shape {example.shape}"
-        )
-    return example

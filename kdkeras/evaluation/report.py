@@ -35,7 +35,7 @@ import numpy as np
 
 from kdkeras.evaluation import sparsity, tables
 from kdkeras.evaluation.comparison import compare_models
-from kdkeras.evaluation.scoring import static_num_classes
+from kdkeras.evaluation.model_kinds import static_num_classes
 from kdkeras.io_utils import atomic_path
 from kdkeras.litert import LiteRTModel, load_litert_model
 from kdkeras.validation import (

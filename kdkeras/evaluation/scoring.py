@@ -21,29 +21,21 @@ save_rows_json(rows, "comparison.json")
 ```
 """
 
-import os
 import time
 
-import keras
 import numpy as np
 from sklearn import metrics as sklearn_metrics
 
 from kdkeras import batches
-from kdkeras.evaluation import sparsity
-from kdkeras.evaluation.latency import describe_latency, measure_latency
-from kdkeras.evaluation.sizes import count_parameters, model_size_bytes
-from kdkeras.evaluation.tables import format_size
-from kdkeras.litert.checks import load_litert_model
-from kdkeras.litert.litert_model import LiteRTModel
+from kdkeras.evaluation.latency import describe_latency, time_kind
+from kdkeras.evaluation.model_kinds import model_kind
 from kdkeras.progress import check_verbose, print_step, progress_bar
 from kdkeras.validation import (
     check_class_labels,
     check_count,
     check_examples,
     check_positive_int,
-    check_single_output,
 )
-from kdkeras.validation import num_classes as num_classes_of
 
 
 def evaluate_model(
@@ -134,43 +126,27 @@ def evaluate_model(
             as many examples, or if `y` holds a class the model does not
             output.
     """
-    format_name = model_format(model)
     if name is not None and not isinstance(name, str):
         raise ValueError(f"`name` must be a string or None. Received: name={name!r}")
-    if parameters is not None:
-        if format_name == "keras":
-            raise ValueError(
-                "`parameters` must be None for a Keras model, whose weights are "
-                f"counted. Received: parameters={parameters!r}"
-            )
-        check_count(parameters, "parameters", allow_none=True)
+    check_count(parameters, "parameters", allow_none=True)
     batch_size = check_positive_int(batch_size, "batch_size")
     check_count(latency_runs, "latency_runs", meaning="0 skips the latency")
     num_threads = check_positive_int(num_threads, "num_threads", allow_none=True)
     verbose = check_verbose(verbose)
-    if format_name == "keras" and num_threads is not None:
-        raise ValueError(
-            "`num_threads` must be None for a Keras model: TensorFlow's threads "
-            "are set once per process with "
-            "`tf.config.threading.set_intra_op_parallelism_threads`. "
-            f"Received: num_threads={num_threads!r}"
-        )
-    if format_name == "litert":
-        model = load_litert_model(model, num_threads=num_threads, argument_name="model")
-    source = f"model {model.name!r}" if format_name == "keras" else repr(model.path)
-    row_name = model.name if name is None else name
+    kind = model_kind(model, num_threads=num_threads, parameters=parameters)
+    row_name = kind.name if name is None else name
     start = time.perf_counter()
     if batches.is_dataset(x):
         outputs, labels, latency_example = _predict_dataset(
-            model, x, y, batch_size, source, verbose
+            kind, x, y, batch_size, verbose
         )
         true_classes = to_class_ids(labels)
     else:
         labels, latency_example = np.asarray(y), x[:1]
-        _check_array_data(model, x, labels)
+        _check_array_data(kind, x, labels)
         true_classes = to_class_ids(labels)  # Checked before predicting.
-        outputs = model.predict(x, batch_size=batch_size, verbose=int(verbose == 1))
-    outputs = _class_scores(outputs, source)
+        outputs = kind.predict(x, batch_size, verbose=int(verbose == 1))
+    outputs = _class_scores(outputs, kind.source)
     if verbose == 2:
         print_step(
             row_name,
@@ -182,44 +158,20 @@ def evaluate_model(
 
     row = {
         "name": row_name,
-        "format": format_name,
+        "format": kind.format,
         **classification_scores(true_classes, predicted_classes),
         "confusion_matrix": sklearn_metrics.confusion_matrix(
             true_classes, predicted_classes, labels=np.arange(num_classes)
         ).tolist(),
+        **kind.size_fields(row_name, verbose),
     }
-    if format_name == "keras":
-        start = time.perf_counter()
-        kernel_sparsity = sparsity.sparsity_report(model)
-        row.update(
-            parameters=count_parameters(model),
-            size_bytes=model_size_bytes(model),
-            gzipped_bytes=sparsity.gzipped_size_bytes(model),
-            sparsity=kernel_sparsity["overall"],
-            layer_sparsity=kernel_sparsity["layers"],
-        )
-        if verbose == 2:  # Sizing a Keras model saves it: a step of its own.
-            print_step(
-                row_name,
-                f"{row['parameters']:,} parameters, {format_size(row['size_bytes'])} "
-                f"as .keras ({time.perf_counter() - start:.1f} s)",
-            )
-    else:
-        row.update(
-            parameters=None if parameters is None else int(parameters),
-            size_bytes=model.size_bytes,
-            gzipped_bytes=sparsity.gzipped_size_bytes(model.path),
-            sparsity=None,
-            layer_sparsity=None,
-        )
     if latency_runs:
         start = time.perf_counter()
-        latency = measure_latency(
-            model,
+        latency = time_kind(
+            kind,
             example=latency_example,
             num_runs=latency_runs,
             warmup=max(1, latency_runs // 10),
-            num_threads=num_threads,
             verbose=int(verbose == 1),
         )
         if verbose == 2:
@@ -233,7 +185,7 @@ def evaluate_model(
     return row
 
 
-def _predict_dataset(model, dataset, y, batch_size, source, verbose=0):
+def _predict_dataset(kind, dataset, y, batch_size, verbose=0):
     """Predictions and labels of a `(inputs, labels)` dataset, in one pass.
 
     One pass, so a dataset that reshuffles every iteration still pairs each
@@ -252,11 +204,8 @@ def _predict_dataset(model, dataset, y, batch_size, source, verbose=0):
     for inputs, batch_labels in batches.labelled_batches(dataset):
         if first_example is None:
             first_example = inputs[:1]
-        if isinstance(model, keras.Model):
-            batch_outputs = model.predict_on_batch(inputs)
-        else:
-            batch_outputs = model.predict(inputs, batch_size=batch_size, verbose=0)
-        outputs.append(_class_scores(batch_outputs, source))
+        batch_outputs = kind.predict_batch(inputs, batch_size)
+        outputs.append(_class_scores(batch_outputs, kind.source))
         labels.append(batch_labels)
         if bar is not None:
             bar.update(len(outputs))
@@ -265,18 +214,6 @@ def _predict_dataset(model, dataset, y, batch_size, source, verbose=0):
     if first_example is None:
         raise ValueError("`x` must hold at least one batch. Received: an empty dataset")
     return np.concatenate(outputs), np.concatenate(labels), first_example
-
-
-def model_format(model):
-    """`"keras"` or `"litert"`: how `evaluate_model` runs `model`."""
-    if isinstance(model, keras.Model):
-        return "keras"
-    if isinstance(model, (str, bytes, os.PathLike, LiteRTModel)):
-        return "litert"
-    raise ValueError(
-        "`model` must be a keras.Model, the path of a .tflite file or a "
-        f"kdkeras.litert.LiteRTModel. Received: model of type {type(model).__name__}"
-    )
 
 
 def _class_scores(outputs, source):
@@ -296,22 +233,10 @@ def _class_scores(outputs, source):
     return outputs
 
 
-def static_num_classes(model):
-    """The class count of a classifier, read without running it, or `None`."""
-    if isinstance(model, LiteRTModel):
-        details = model.output_details
-        shape = tuple(details[0]["shape"]) if len(details) == 1 else ()
-    else:
-        check_single_output(model, "model")
-        shape = (num_classes_of(model),)
-    count = shape[-1] if shape else None
-    return count if count is not None and count >= 2 else None
-
-
-def _check_array_data(model, x, labels):
+def _check_array_data(kind, x, labels):
     """Checks array data before the model runs: examples, labels, classes."""
     num_examples = check_examples(x, "x")
-    check_class_labels(labels, static_num_classes(model), "y")
+    check_class_labels(labels, kind.static_num_classes(), "y")
     if num_examples is not None and len(labels) != num_examples:
         raise ValueError(
             f"`x` and `y` must hold as many examples. Received: {num_examples} "

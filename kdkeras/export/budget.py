@@ -24,7 +24,7 @@ import tempfile
 import numpy as np
 
 from kdkeras.export import converter_errors
-from kdkeras.export.converter import DEFAULT_CALIBRATION_EXAMPLES
+from kdkeras.export.quantization import as_quantization
 from kdkeras.export.student_candidates import (
     IMAGE_CANDIDATES,
     TEXT_CANDIDATES,
@@ -99,7 +99,7 @@ def choose_student(
     num_threads=1,
     vocabulary_size=None,
     latency_runs=DEFAULT_LATENCY_RUNS,
-    num_calibration_examples=DEFAULT_CALIBRATION_EXAMPLES,
+    quantization="int8",
     verbose=0,
 ):
     """Measures untrained candidate students as int8 LiteRT files and picks
@@ -129,7 +129,9 @@ def choose_student(
             default); 1 is a phone core's view.
         vocabulary_size: The number of token ids, for text candidates.
         latency_runs: Timed runs per candidate.
-        num_calibration_examples: How many examples int8 calibrates on.
+        quantization: The int8 `kdkeras.export.Quantization` candidates are
+            converted with (e.g. its `num_calibration_examples`), or `"int8"`
+            for its defaults.
         verbose: `0` is silent; `1` or `2` print one line per candidate as
             it is measured.
 
@@ -165,7 +167,7 @@ def choose_student(
             "Received: vocabulary_size=None"
         )
     check_positive_int(latency_runs, "latency_runs")
-    check_positive_int(num_calibration_examples, "num_calibration_examples")
+    quantization = as_quantization(quantization, scheme="int8")
     if representative_data is None:
         raise ValueError(
             "`representative_data` is required: int8 calibrates on model inputs "
@@ -182,7 +184,7 @@ def choose_student(
             representative_data,
             num_threads,
             latency_runs,
-            num_calibration_examples,
+            quantization,
         )
         if row["parameters"] is not None:
             row.update(_fit(row, size_kb, latency_ms))
@@ -229,7 +231,7 @@ def _measure(
     representative_data,
     num_threads,
     latency_runs,
-    num_calibration_examples,
+    quantization,
 ):
     """The measured row of one candidate (`StudentChoice.measurements`)."""
     from kdkeras.evaluation.latency import measure_latency
@@ -255,7 +257,7 @@ def _measure(
     with tempfile.TemporaryDirectory(prefix="kdkeras-budget-") as folder:
         path = os.path.join(folder, "candidate_int8.tflite")
         try:
-            _convert_to_int8(model, path, representative_data, num_calibration_examples)
+            _convert_to_int8(model, path, quantization, representative_data)
         except converter_errors.ExportError as error:
             row["note"] = f"skipped: no int8 LiteRT file ({error})"
             return row
@@ -296,7 +298,7 @@ def _vary_constant_weights(model):
             weight.assign(values + variation)
 
 
-def _convert_to_int8(model, path, representative_data, num_calibration_examples):
+def _convert_to_int8(model, path, quantization, representative_data):
     """`export_litert`'s int8 conversion, without its check against Keras.
 
     The check compares the top-1 class of Keras and of the file, which means
@@ -309,9 +311,8 @@ def _convert_to_int8(model, path, representative_data, num_calibration_examples)
     export_litert(
         model,
         path,
-        "int8",
+        quantization,
         representative_data,
-        num_calibration_examples=num_calibration_examples,
         overwrite=True,
         check_against_keras=False,
     )

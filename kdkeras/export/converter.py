@@ -6,90 +6,33 @@ through it.
 """
 
 import os
-import sys
 import tempfile
 import time
 
 import tensorflow as tf
 
+from kdkeras.compat import is_tf_keras_model
 from kdkeras.export import calibration, converter_errors, verify
+from kdkeras.export.quantization import as_quantization
 from kdkeras.io_utils import atomic_path
 from kdkeras.progress import check_verbose, print_step
-from kdkeras.validation import (
-    check_positive_int,
-    keras_model_argument,
-    require_tensorflow_backend,
-)
-
-QUANTIZATIONS = ("float32", "float16", "dynamic_range", "int8")
-"""The quantizations `export_litert` supports, from the largest file down."""
-
-DEFAULT_CALIBRATION_EXAMPLES = 200
-"""How many examples of `representative_data` int8 calibrates on by default."""
+from kdkeras.validation import keras_model_argument, require_tensorflow_backend
 
 
-def _is_tf_keras_model(model):
-    """Whether `model` is a `tf_keras` (Keras 2) model, e.g. tfmot's QAT model.
-
-    Only a process that imported `tf_keras` can hold one.
-    """
-    tf_keras = sys.modules.get("tf_keras")
-    return tf_keras is not None and isinstance(model, tf_keras.Model)
-
-
-def check_arguments(
-    path,
-    quantization,
-    representative_data,
-    num_calibration_examples,
-    integer_io,
-    quantization_aware=False,
-):
-    """Raises `ValueError` for arguments `export_litert` cannot convert with."""
-    if quantization not in QUANTIZATIONS:
-        raise ValueError(
-            f"`quantization` must be one of {QUANTIZATIONS}. "
-            f"Received: quantization={quantization!r}"
-        )
+def check_arguments(path, quantization, representative_data):
+    """`quantization` as a `Quantization`; raises `ValueError` for arguments
+    `export_litert` cannot convert with."""
+    quantization = as_quantization(quantization)
     if not os.fspath(path).endswith(".tflite"):
         raise ValueError(f"`path` must end with '.tflite'. Received: path={path!r}")
-    if quantization_aware and quantization != "int8":
-        raise ValueError(
-            "`quantization_aware=True` requires quantization='int8'. "
-            f"Received: quantization={quantization!r}"
-        )
-    if quantization == "int8" and representative_data is None:
-        if not quantization_aware:
-            raise ValueError(
-                "`representative_data` is required for quantization='int8': int8 "
-                "quantization calibrates on model inputs such as training images. "
-                "Received: representative_data=None"
-            )
-        if integer_io:
-            raise ValueError(
-                "`representative_data` is required with `integer_io=True`: the "
-                "LiteRT converter needs model inputs for int8 input and output "
-                "tensors. Received: representative_data=None"
-            )
-    check_positive_int(num_calibration_examples, "num_calibration_examples")
-    if integer_io and quantization != "int8":
-        raise ValueError(
-            "`integer_io=True` requires quantization='int8'. "
-            f"Received: quantization={quantization!r}"
-        )
+    quantization.check_representative_data(representative_data)
+    return quantization
 
 
 def converter_options(
-    model,
-    quantization,
-    representative_data=None,
-    num_calibration_examples=DEFAULT_CALIBRATION_EXAMPLES,
-    integer_io=False,
-    allow_select_tf_ops=False,
-    quantization_aware=False,
-    verbose=0,
+    model, quantization, representative_data=None, allow_select_tf_ops=False, verbose=0
 ):
-    """The `TFLiteConverter` attributes for `quantization`, as Keras takes them.
+    """The `TFLiteConverter` attributes for a `Quantization`, as Keras takes them.
 
     `model.export(path, format="litert", **options)` sets each key as an
     attribute of the converter, and the entries of `target_spec` on
@@ -98,30 +41,29 @@ def converter_options(
     """
     # A quantization-aware model carries its int8 ranges: only int8 input and
     # output tensors need calibration (and the int8-only op set).
-    calibrated = quantization == "int8" and (integer_io or not quantization_aware)
     builtins = (
         tf.lite.OpsSet.TFLITE_BUILTINS_INT8
-        if calibrated
+        if quantization.calibrated
         else tf.lite.OpsSet.TFLITE_BUILTINS
     )
     supported_ops = [builtins]
     if allow_select_tf_ops:
         supported_ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
     options = {"target_spec": {"supported_ops": supported_ops}}
-    if quantization == "float32":
+    if quantization.scheme == "float32":
         return options
     options["optimizations"] = [tf.lite.Optimize.DEFAULT]
-    if quantization == "float16":
+    if quantization.scheme == "float16":
         options["target_spec"]["supported_types"] = [tf.float16]
-    elif calibrated:
+    elif quantization.calibrated:
         options["representative_dataset"] = calibration.representative_dataset(
             representative_data,
             model,
-            num_calibration_examples,
+            quantization.num_calibration_examples,
             argument_name="representative_data",
             verbose=verbose,
         )
-        io_type = tf.int8 if integer_io else tf.float32
+        io_type = tf.int8 if quantization.integer_io else tf.float32
         options["inference_input_type"] = io_type
         options["inference_output_type"] = io_type
     return options
@@ -163,7 +105,7 @@ def _convert_tf_keras(model, path, options):
 
 
 def _convert(model, path, options):
-    if _is_tf_keras_model(model):
+    if is_tf_keras_model(model):
         # Keras 3's exporter takes only Keras 3 models.
         _convert_tf_keras(model, path, options)
         return
@@ -185,11 +127,8 @@ def export_litert(
     path,
     quantization="float32",
     representative_data=None,
-    num_calibration_examples=DEFAULT_CALIBRATION_EXAMPLES,
-    integer_io=False,
     overwrite=False,
     allow_select_tf_ops=False,
-    quantization_aware=False,
     verbose=0,
     progress_label=None,
     check_against_keras=True,
@@ -210,6 +149,11 @@ def export_litert(
         student, "student_int8.tflite", quantization="int8",
         representative_data=x_train[..., None],
     )
+    kdkeras.export.export_litert(   # int8 input and output tensors too
+        student, "student_int8_io.tflite",
+        quantization=kdkeras.export.Quantization("int8", integer_io=True),
+        representative_data=x_train[..., None],
+    )
     ```
 
     Args:
@@ -218,28 +162,20 @@ def export_litert(
             compile=False)`), or a `tf_keras` model such as the
             quantization-aware `kdkeras.optimize.QATResult.model`.
         path: Where to write the file; must end with `.tflite`.
-        quantization: `"float32"` (no quantization), `"float16"` (weights in
-            float16, half the size), `"dynamic_range"` (int8 weights, float
-            activations, a quarter of the size) or `"int8"` (full integer
-            quantization of weights and activations, for NPUs and
-            microcontrollers; needs `representative_data`).
+        quantization: A `kdkeras.export.Quantization`: the scheme
+            (`"float32"`, `"float16"`, `"dynamic_range"` or `"int8"`) and its
+            options (calibration examples, int8 input and output tensors,
+            quantization-aware training); or a scheme's name, for its
+            defaults.
         representative_data: Model inputs to calibrate int8 activation ranges
             on, like the training images: a NumPy array (first axis: examples)
             or a `tf.data.Dataset` of inputs or `(inputs, labels)`, batched or
-            not. Required for `"int8"`, unused otherwise.
-        num_calibration_examples: How many examples of `representative_data`
-            to calibrate on.
-        integer_io: With `"int8"`, whether the model's input and output are
-            int8 too (see `kdkeras.export.read_input_quantization`); if
-            `False` they stay float32 and are quantized inside the model.
+            not. Required for `"int8"` (but for a quantization-aware model
+            without `integer_io`), unused otherwise.
         overwrite: Whether an existing file at `path` may be replaced.
         allow_select_tf_ops: Whether ops without a LiteRT builtin kernel may
             run as TensorFlow ops (SELECT_TF_OPS); the app then needs the
             LiteRT Flex delegate.
-        quantization_aware: Whether `model` was trained with fake
-            quantization (`kdkeras.optimize.quantize_aware`), so that int8
-            keeps the ranges it learned; `representative_data` is then needed
-            only for `integer_io=True`. Requires `"int8"`.
         verbose: As in Keras (see `kdkeras.progress`): `0` (the default) is
             silent; `1` and `2` print a line as the conversion starts (e.g.
             `int8: calibrating on 200 examples …`) and one when the checked
@@ -248,7 +184,7 @@ def export_litert(
             0.0412`); `1` also shows a `keras.utils.Progbar` of the int8
             calibration.
         progress_label: What the progress lines start with; defaults to
-            `quantization`. `save_for_device` and `add_variant` number their
+            the scheme. `save_for_device` and `add_variant` number their
             variants with it (`"[2/3] int8"`).
         check_against_keras: Whether the file is run and compared with Keras
             before it takes its name. Only for files that are measured, not
@@ -267,29 +203,15 @@ def export_litert(
         RuntimeError: If Keras does not run on the TensorFlow backend.
     """
     require_tensorflow_backend("kdkeras.export.export_litert")
-    label = quantization if progress_label is None else progress_label
     verbose = check_verbose(verbose)
-    check_arguments(
-        path,
-        quantization,
-        representative_data,
-        num_calibration_examples,
-        integer_io,
-        quantization_aware,
-    )
+    quantization = check_arguments(path, quantization, representative_data)
+    label = quantization.scheme if progress_label is None else progress_label
     path = os.fspath(path)
-    if not _is_tf_keras_model(model):
+    if not is_tf_keras_model(model):
         # A `.keras` path is loaded; anything else but a Keras model is refused.
         model = keras_model_argument(model, "model")
     options = converter_options(
-        model,
-        quantization,
-        representative_data,
-        num_calibration_examples,
-        integer_io,
-        allow_select_tf_ops,
-        quantization_aware,
-        verbose,
+        model, quantization, representative_data, allow_select_tf_ops, verbose
     )
     calibration_data = options.get("representative_dataset")
     if verbose and calibration_data is not None:
@@ -304,10 +226,10 @@ def export_litert(
         except Exception as error:
             if converter_errors.is_converter_error(error):
                 raise converter_errors.unsupported_ops_error(
-                    error, model, quantization
+                    error, model, quantization.scheme
                 ) from error
             raise
-        if quantization == "int8":
+        if quantization.scheme == "int8":
             converter_errors.check_fully_quantized(temporary_path, model)
         examples = verify.check_examples(model, representative_data)
         # Select TF ops need the Flex delegate, which this interpreter lacks.

@@ -15,8 +15,9 @@ from kdkeras.evaluation.scoring import (
     evaluate_model,
     to_class_ids,
 )
-from kdkeras.export.converter import DEFAULT_CALIBRATION_EXAMPLES, export_litert
+from kdkeras.export.converter import export_litert
 from kdkeras.export.converter_errors import ExportError
+from kdkeras.export.quantization import as_quantization
 from kdkeras.litert import LiteRTModel, compare_with_keras
 from kdkeras.validation import (
     check_class_labels,
@@ -47,7 +48,7 @@ class DeploymentCheck(keras.callbacks.Callback):
 
     Every `every_n_epochs` epochs (after epochs `n, 2n, ...`), the model being
     trained (or, for a `kdkeras.Distiller`, its `student`) is converted with
-    `kdkeras.export.export_litert(..., quantization="int8")` into a temporary
+    `kdkeras.export.export_litert(..., quantization)` (int8) into a temporary
     folder, run with the LiteRT interpreter on a held-out sample, and these
     values are added to the epoch's `logs`:
 
@@ -76,8 +77,9 @@ class DeploymentCheck(keras.callbacks.Callback):
 
     Cost: one int8 conversion with calibration (a few seconds for a small
     CNN, mostly independent of the sample), two predictions on the sample
-    and the timed runs; `benchmarks/README.md` has the measured seconds per
-    check. Raise `every_n_epochs` when epochs are short.
+    and the timed runs; `docs/benchmarks.md` ("The cost of a deployment
+    check") has the measured seconds per check. Raise `every_n_epochs` when
+    epochs are short.
 
     Example:
 
@@ -104,7 +106,9 @@ class DeploymentCheck(keras.callbacks.Callback):
         representative_data: Inputs int8 calibrates on (see
             `export_litert`); defaults to the sample's inputs. Give the
             training images to check what your final export will calibrate on.
-        num_calibration_examples: How many of them calibration reads.
+        quantization: The int8 `kdkeras.export.Quantization` of the file,
+            e.g. `Quantization("int8", num_calibration_examples=500)`; `"int8"`
+            (the default) for its defaults.
         num_examples: Use only the first `num_examples` of the sample
             (`None`: all of it).
         latency_runs: Timed batch-1 runs per check; 0 skips the latency (and
@@ -128,7 +132,7 @@ class DeploymentCheck(keras.callbacks.Callback):
         max_accuracy_drop=None,
         on_budget_exceeded="warn",
         representative_data=None,
-        num_calibration_examples=DEFAULT_CALIBRATION_EXAMPLES,
+        quantization="int8",
         num_examples=None,
         latency_runs=50,
         num_threads=1,
@@ -145,9 +149,7 @@ class DeploymentCheck(keras.callbacks.Callback):
         self.on_budget_exceeded = check_one_of(
             on_budget_exceeded, BUDGET_ACTIONS, "on_budget_exceeded"
         )
-        self.num_calibration_examples = check_positive_int(
-            num_calibration_examples, "num_calibration_examples"
-        )
+        self.quantization = as_quantization(quantization, scheme="int8")
         num_examples = check_positive_int(num_examples, "num_examples", allow_none=True)
         self.latency_runs = check_count(
             latency_runs, "latency_runs", meaning="0 skips the latency"
@@ -237,9 +239,8 @@ class DeploymentCheck(keras.callbacks.Callback):
             path = export_litert(
                 student,
                 os.path.join(folder, "student_int8.tflite"),
-                quantization="int8",
+                quantization=self.quantization,
                 representative_data=calibration,
-                num_calibration_examples=self.num_calibration_examples,
             )
             int8 = LiteRTModel(path, num_threads=self.num_threads)
             row = evaluate_model(int8, x, self._y, batch_size=self.batch_size)

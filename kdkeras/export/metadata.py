@@ -6,7 +6,9 @@ import json
 import keras
 
 from kdkeras.distillation.outputs import ends_in_softmax
+from kdkeras.export.embedded_metadata import read_metadata
 from kdkeras.io_utils import atomic_path
+from kdkeras.layers.image_view import ImageView
 from kdkeras.litert.litert_model import LiteRTModel, tensor_quantization
 from kdkeras.models.layer_walk import walk_layers
 from kdkeras.version import __version__
@@ -51,8 +53,10 @@ def read_input_quantization(tflite_path):
 
 
 def _rescales(model):
+    """Whether `model` takes [0, 255] pixels: it rescales them itself."""
     return any(
-        isinstance(layer, keras.layers.Rescaling) for layer in walk_layers(model)
+        isinstance(layer, (keras.layers.Rescaling, ImageView))
+        for layer in walk_layers(model)
     )
 
 
@@ -60,7 +64,10 @@ def describe_preprocessing(model):
     """What to do to a camera frame before `model` sees it, in words and data.
 
     Derived from the model's input shape and whether it has a `Rescaling`
-    layer (as `kdkeras.models.build_cnn` does). Pass your own description to
+    layer (as `kdkeras.models.build_cnn` does) or a `kdkeras.layers.ImageView`:
+    then it takes pixels in [0, 255] (`"pixel_range"`), from which
+    `kdkeras.export.device_description` derives the normalization embedded
+    in the `.tflite` files. Pass your own description to
     `save_for_device` when the model was trained on something else.
     """
     shape = tuple(model.inputs[0].shape[1:])
@@ -119,6 +126,11 @@ class ModelMetadata:
         tokenizer: For a model over token ids, the settings of the tokenizer
             that makes them (`kdkeras.text.WordTokenizer.get_config`; its
             vocabulary file is in the package); `None` otherwise.
+        embedded_metadata: The TFLite metadata inside the file (what
+            MediaPipe Tasks reads; see `kdkeras.export.tflite_metadata`),
+            `None` for a file without.
+        input_color: `"rgb"` or `"grayscale"`: the images the file takes
+            (from its embedded metadata); `None` for other inputs.
     """
 
     labels: list
@@ -135,6 +147,8 @@ class ModelMetadata:
     output_zero_point: int = 0
     kdkeras_version: str = __version__
     tokenizer: dict | None = None
+    embedded_metadata: dict | None = None
+    input_color: str | None = None
 
     def __post_init__(self):
         # Stored as JSON types, so that a JSON round trip gives an equal object.
@@ -145,6 +159,8 @@ class ModelMetadata:
         self.preprocessing = json.loads(json.dumps(self.preprocessing))
         if self.tokenizer is not None:
             self.tokenizer = json.loads(json.dumps(self.tokenizer))
+        if self.embedded_metadata is not None:
+            self.embedded_metadata = json.loads(json.dumps(self.embedded_metadata))
         if self.output_kind not in ("logits", "probabilities"):
             raise ValueError(
                 "`output_kind` must be 'logits' or 'probabilities'. "
@@ -161,8 +177,13 @@ class ModelMetadata:
         quantization,
         tokenizer=None,
     ):
-        """Reads the tensor details of `tflite_path` and adds the given fields."""
+        """Reads the tensor details and the embedded metadata of `tflite_path`
+        and adds the given fields."""
+        embedded, _ = read_metadata(tflite_path)
+        color = None if embedded is None else embedded["input"]["color_space"]
         return cls(
+            embedded_metadata=embedded,
+            input_color=None if color is None else color.lower(),
             labels=list(labels),
             output_kind=output_kind,
             preprocessing=preprocessing,
@@ -176,7 +197,10 @@ class ModelMetadata:
 
     @classmethod
     def from_dict(cls, fields):
-        return cls(**fields)
+        """From `to_dict`'s fields; other keys (a variant's `"file"` and
+        `"mediapipe"` in `metadata.json`) are ignored."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in fields.items() if key in names})
 
     def to_json(self):
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)

@@ -8,9 +8,10 @@
 import os
 import time
 
-from kdkeras.export import package_files
-from kdkeras.export.converter import QUANTIZATIONS, export_litert
+from kdkeras.export import device_description, package_files
+from kdkeras.export.device_export import rgb_path, write_variant_files
 from kdkeras.export.metadata import describe_preprocessing
+from kdkeras.export.quantization import QUANTIZATIONS, Quantization, as_quantization
 from kdkeras.io_utils import atomic_path
 from kdkeras.progress import check_verbose, print_step
 from kdkeras.validation import keras_model_argument, require_tensorflow_backend
@@ -18,22 +19,25 @@ from kdkeras.version import __version__
 
 
 def _check_arguments(model, labels, quantizations, representative_data):
-    if isinstance(quantizations, str):
+    """`quantizations` as a tuple of `Quantization`s of distinct schemes."""
+    if isinstance(quantizations, (str, Quantization)):
         quantizations = (quantizations,)
     quantizations = tuple(quantizations)
-    unknown = [q for q in quantizations if q not in QUANTIZATIONS]
-    if unknown or not quantizations or len(set(quantizations)) != len(quantizations):
+    try:
+        values = tuple(as_quantization(q, "quantizations") for q in quantizations)
+    except ValueError:
+        values = ()
+    schemes = [q.scheme for q in values]
+    if not values or len(set(schemes)) != len(schemes):
         raise ValueError(
-            "`quantizations` must be distinct values among "
-            f"{QUANTIZATIONS}. Received: quantizations={quantizations!r}"
+            "`quantizations` must be distinct schemes among "
+            f"{QUANTIZATIONS}, as names or kdkeras.export.Quantization values. "
+            f"Received: quantizations={quantizations!r}"
         )
-    if "int8" in quantizations and representative_data is None:
-        raise ValueError(
-            "`representative_data` is required when `quantizations` includes "
-            "'int8'. Received: representative_data=None"
-        )
+    for quantization in values:
+        quantization.check_representative_data(representative_data)
     package_files.check_labels(model, labels)
-    return quantizations
+    return values
 
 
 def _check_tokenizer(tokenizer, model):
@@ -62,9 +66,9 @@ def save_for_device(
     quantizations=QUANTIZATIONS,
     preprocessing=None,
     overwrite=False,
-    integer_io=False,
     tokenizer=None,
     verbose=0,
+    model_info=None,
 ):
     """Writes `model` and its LiteRT variants with what an app needs to run them.
 
@@ -72,7 +76,11 @@ def save_for_device(
 
     ```
     model.keras              the Keras model
-    model_<quantization>.tflite   one per entry of `quantizations`
+    model_<scheme>.tflite    one per entry of `quantizations`, ending in a
+                             softmax, with TFLite metadata and labels.txt
+                             inside (MediaPipe Tasks runs it unchanged)
+    model_<scheme>_rgb.tflite  for a grayscale image model: the same, taking
+                             RGB images (what MediaPipe feeds)
     labels.txt               one class name per line
     vocab.txt                with `tokenizer`: its vocabulary, one token a line
     metadata.json            shared fields and, under "variants", the file
@@ -85,6 +93,17 @@ def save_for_device(
     `metadata.json`, so that an app (or `WordTokenizer.from_package`)
     makes the same ids from the package's files alone.
 
+    Each `.tflite` file outputs probabilities (a softmax ends the graph
+    when `model` outputs logits) and carries the TFLite metadata MediaPipe
+    Tasks' `ImageClassifier` reads: `model_info`, the input's colour space
+    and normalization (derived from `preprocessing`: see
+    `kdkeras.export.device_description`) and the labels as an associated
+    file. `metadata.json` records the same description per file (one
+    source), and says which input each file takes and which file MediaPipe
+    runs (`"mediapipe"`). Each file is checked before it takes its name:
+    converted and run against Keras, then its metadata written, read back
+    and compared, and the file run again.
+
     Each file is written atomically. Nothing is written if one of the files
     exists and `overwrite` is `False`.
 
@@ -94,6 +113,7 @@ def save_for_device(
     paths = kdkeras.export.save_for_device(
         student, "saved_models/student", class_names,
         representative_data=x_train[:200],
+        quantizations=("float16", kdkeras.export.Quantization("int8", integer_io=True)),
     )
     kdkeras.export.load_device_metadata("saved_models/student")["int8"]
     ```
@@ -104,13 +124,18 @@ def save_for_device(
         labels: Class names, one per model output.
         representative_data: Model inputs to calibrate int8 on (see
             `export_litert`); required if `quantizations` includes `"int8"`.
-        quantizations: The `.tflite` variants to write.
+        quantizations: The `.tflite` variants to write: `Quantization`s of
+            distinct schemes, or schemes' names for their defaults (a single
+            one may be given alone).
         preprocessing: A dict describing what to do to a camera frame;
             by default derived from the model (`describe_preprocessing`).
         overwrite: Whether existing files may be replaced.
-        integer_io: Whether the int8 variant takes and returns int8 tensors.
         tokenizer: For a text model, the `kdkeras.text.WordTokenizer` of its
             inputs; the default `preprocessing` is then its description.
+        model_info: A dict of the model card embedded in each file, some of
+            `"name"`, `"description"`, `"version"`, `"author"`, `"license"`
+            (strings); the others default to the model's name, a
+            description of its classes, `"1"` and empty strings.
         verbose: As in Keras (see `kdkeras.progress`): `0` (the default) is
             silent; `1` and `2` print, for each variant, a line as its
             conversion starts and one when its checked file is written
@@ -128,12 +153,14 @@ def save_for_device(
 
     Returns:
         A dict with the paths: `"keras"`, `"labels"`, `"metadata"`,
-        `"tflite"` (a dict from quantization to path) and, with a tokenizer,
-        `"vocabulary"`.
+        `"tflite"` (a dict from scheme to path), `"mediapipe"` (a dict from
+        scheme to the file MediaPipe Tasks runs, for image models whose pixel
+        range is known) and, with a tokenizer, `"vocabulary"`.
     """
     require_tensorflow_backend("kdkeras.export.save_for_device")
     model = keras_model_argument(model, "model")
     quantizations = _check_arguments(model, labels, quantizations, representative_data)
+    info = device_description.model_info(model, labels, model_info)
     verbose = check_verbose(verbose)
     if tokenizer is not None:
         _check_tokenizer(tokenizer, model)
@@ -142,11 +169,14 @@ def save_for_device(
         "keras": os.path.join(directory, "model.keras"),
         **package_files.package_paths(directory),
         "tflite": {
-            q: os.path.join(directory, f"model_{q}.tflite") for q in quantizations
+            q.scheme: os.path.join(directory, f"model_{q}.tflite")
+            for q in quantizations
         },
     }
     all_paths = [paths["keras"], paths["labels"], paths["metadata"]]
     all_paths += paths["tflite"].values()
+    if device_description.image_channels(model) == 1:
+        all_paths += [rgb_path(path) for path in paths["tflite"].values()]
     if tokenizer is not None:
         paths["vocabulary"] = os.path.join(
             directory, tokenizer.get_config()["vocabulary_file"]
@@ -169,28 +199,39 @@ def save_for_device(
     if tokenizer is not None:
         tokenizer.save_vocabulary(paths["vocabulary"], overwrite=overwrite)
 
-    shared = package_files.shared_fields(model, labels, preprocessing, tokenizer)
+    shared = package_files.shared_fields(labels, preprocessing, tokenizer)
     variants = {}
-    for number, (quantization, path) in enumerate(paths["tflite"].items(), start=1):
-        export_litert(
+    paths["mediapipe"] = {}
+    for number, quantization in enumerate(quantizations, start=1):
+        path = paths["tflite"][quantization.scheme]
+        metadata, mediapipe = write_variant_files(
             model,
             path,
-            quantization=quantization,
-            representative_data=representative_data,
-            integer_io=integer_io and quantization == "int8",
+            quantization,
+            representative_data,
+            labels,
+            info,
+            preprocessing,
             overwrite=overwrite,
             verbose=verbose,
             progress_label=f"[{number}/{len(quantizations)}] {quantization}",
         )
-        variants[quantization] = package_files.variant_entry(
-            path, os.path.basename(path), quantization, shared
+        variants[quantization.scheme] = package_files.variant_entry(
+            os.path.basename(path), metadata, mediapipe
         )
+        if mediapipe["file"] is not None:
+            paths["mediapipe"][quantization.scheme] = os.path.join(
+                directory, mediapipe["file"]
+            )
     package = {**shared, "kdkeras_version": __version__, "variants": variants}
     package_files.write_package(paths, package, replace_labels=True)
     if verbose:
+        num_files = len(quantizations) * (
+            2 if device_description.image_channels(model) == 1 else 1
+        )
         print_step(
             directory,
-            f"model.keras, labels.txt, metadata.json and {len(quantizations)} "
-            f"LiteRT files in {time.perf_counter() - start:.1f} s",
+            f"model.keras, labels.txt, metadata.json and {num_files} LiteRT "
+            f"files in {time.perf_counter() - start:.1f} s",
         )
     return paths

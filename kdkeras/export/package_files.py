@@ -3,11 +3,15 @@
 ```
 model.keras                   the Keras model (`save_for_device`)
 model_<variant>.tflite        one per variant: a quantization, or a name given
-                              to `add_variant` such as "qat_int8"
+                              to `add_variant` such as "qat_int8"; with TFLite
+                              metadata and labels.txt inside (MediaPipe Tasks)
+model_<variant>_rgb.tflite    for a grayscale image model: the same, taking
+                              RGB images (MediaPipe takes RGB only)
 labels.txt                    one class name per line
 vocab.txt                     with `tokenizer=`: the tokenizer's vocabulary
 metadata.json                 the shared fields and, under "variants", the file
-                              and input/output details of each .tflite
+                              and input/output details of each .tflite, its
+                              embedded metadata and the file MediaPipe runs
 ```
 
 `save_for_device` (`kdkeras.export.package`) writes a package, `add_variant`
@@ -19,18 +23,20 @@ metadata.json                 the shared fields and, under "variants", the file
 import json
 import os
 
-from kdkeras.export.metadata import ModelMetadata, output_kind_of, write_json
+from kdkeras.export.device_export import labels_text
+from kdkeras.export.metadata import ModelMetadata, write_json
 from kdkeras.io_utils import atomic_path
 from kdkeras.validation import check_single_output
 
 SHARED_FIELDS = (
     "labels",
-    "output_kind",
     "preprocessing",
     "kdkeras_version",
     "tokenizer",
 )
-"""The fields of `metadata.json` all variants share; the others are per file."""
+"""The fields of `metadata.json` all variants share; the others are per file
+(`"output_kind"` too: a quantization-aware variant may output logits where the
+others, ending in a softmax, output probabilities)."""
 
 
 def check_labels(model, labels):
@@ -57,11 +63,10 @@ def package_paths(directory):
     }
 
 
-def shared_fields(model, labels, preprocessing, tokenizer=None):
-    """The fields every variant of `model`'s package shares, version aside."""
+def shared_fields(labels, preprocessing, tokenizer=None):
+    """The fields every variant of a package shares, version aside."""
     fields = {
         "labels": [str(label) for label in labels],
-        "output_kind": output_kind_of(model),
         "preprocessing": json.loads(json.dumps(preprocessing)),
     }
     if tokenizer is not None:
@@ -69,17 +74,16 @@ def shared_fields(model, labels, preprocessing, tokenizer=None):
     return fields
 
 
-def variant_entry(tflite_path, file_name, quantization, shared):
-    """The `"variants"` entry of a `.tflite` file: its name and tensor details."""
-    metadata = ModelMetadata.from_tflite(
-        tflite_path, quantization=quantization, **shared
-    )
+def variant_entry(file_name, metadata, mediapipe):
+    """The `"variants"` entry of a `.tflite` file: its name, its tensor
+    details and embedded metadata (a `ModelMetadata`), and `"mediapipe"` (see
+    `kdkeras.export.device_export.write_variant_files`)."""
     details = {
         key: value
         for key, value in metadata.to_dict().items()
         if key not in SHARED_FIELDS
     }
-    return {"file": file_name, **details}
+    return {"file": file_name, **details, "mediapipe": mediapipe}
 
 
 def write_package(paths, package, replace_labels):
@@ -95,7 +99,7 @@ def write_package(paths, package, replace_labels):
     if replace_labels or not os.path.exists(paths["labels"]):
         with atomic_path(paths["labels"], overwrite=True) as temporary_path:
             with open(temporary_path, "w", encoding="utf-8") as file:
-                file.writelines(f"{label}\n" for label in package["labels"])
+                file.write(labels_text(package["labels"]))
     write_json(package, paths["metadata"], overwrite=True)
 
 
@@ -129,8 +133,6 @@ def load_device_metadata(directory):
         data = json.load(file)
     variants = data.pop("variants")
     return {
-        quantization: ModelMetadata.from_dict(
-            {k: v for k, v in fields.items() if k != "file"} | data
-        )
+        quantization: ModelMetadata.from_dict(data | fields)
         for quantization, fields in variants.items()
     }

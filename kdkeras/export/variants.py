@@ -11,14 +11,10 @@ import re
 import time
 
 from kdkeras.evaluation.scoring import evaluate_model
-from kdkeras.export import package_files
-from kdkeras.export.converter import (
-    DEFAULT_CALIBRATION_EXAMPLES,
-    check_arguments,
-    export_litert,
-)
+from kdkeras.export import device_description, package_files
+from kdkeras.export.converter import check_arguments
+from kdkeras.export.device_export import write_variant_files
 from kdkeras.export.metadata import describe_preprocessing
-from kdkeras.io_utils import atomic_path
 from kdkeras.litert.checks import compare_with_keras
 from kdkeras.litert.litert_model import LiteRTModel
 from kdkeras.progress import check_verbose, print_step
@@ -35,20 +31,20 @@ def add_variant(
     variant,
     quantization="int8",
     representative_data=None,
-    num_calibration_examples=DEFAULT_CALIBRATION_EXAMPLES,
-    integer_io=False,
     preprocessing=None,
     overwrite=False,
     check_data=None,
     convert_from=None,
-    quantization_aware=False,
     verbose=0,
+    model_info=None,
 ):
     """Adds one `.tflite` variant to a device package, keeping the others.
 
     In `directory` (a `save_for_device` directory, or a new one) it writes
     `model_<variant>.tflite`, converted by `export_litert` (with `"int8"`,
-    checked with the interpreter: no op computes in float); adds its details
+    checked with the interpreter: no op computes in float), with its TFLite
+    metadata as `save_for_device` writes it (and, for a grayscale image
+    model, `model_<variant>_rgb.tflite` for MediaPipe); adds its details
     under `"variants"` of `metadata.json`, keeping the other variants
     (`load_device_metadata` reads it back); and writes `labels.txt` if it is
     missing. Every file is written atomically, and nothing is written if the
@@ -61,8 +57,8 @@ def add_variant(
     result = kdkeras.optimize.quantize_aware(student, (x_train, y_train))
     saved = kdkeras.export.add_variant(
         result.keras_model, "saved_models/student", class_names, "qat_int8",
-        convert_from=result.model, quantization_aware=True,
-        check_data=(x_test, y_test),
+        quantization=kdkeras.export.Quantization("int8", quantization_aware=True),
+        convert_from=result.model, check_data=(x_test, y_test),
     )
     saved["check"]["top1_agreement"], saved["check"]["accuracy"]
     ```
@@ -76,12 +72,11 @@ def add_variant(
             existing `metadata.json`.
         variant: The variant's name (letters, digits, `_`): its key under
             `"variants"` and the file name `model_<variant>.tflite`.
-        quantization: One of `QUANTIZATIONS`, passed to `export_litert` and
-            recorded in the variant's metadata.
+        quantization: A `kdkeras.export.Quantization`, or a scheme's name
+            for its defaults: passed to `export_litert`, its scheme recorded
+            in the variant's metadata.
         representative_data: Model inputs to calibrate int8 on (see
             `export_litert`).
-        num_calibration_examples: How many of them the converter sees.
-        integer_io: Whether an int8 file takes and returns int8 tensors.
         preprocessing: What to do to a camera frame; by default that of the
             existing `metadata.json`, else `describe_preprocessing(model)`.
         overwrite: Whether an existing `model_<variant>.tflite` (and its
@@ -90,14 +85,16 @@ def add_variant(
             compared with `model` and scored on it.
         convert_from: The model to convert, if not `model`: e.g. the
             quantization-aware `tf_keras` model `QATResult.model`, whose float
-            counterpart `QATResult.keras_model` is then `model`.
-        quantization_aware: Whether the converted model was trained with fake
-            quantization (see `export_litert`).
+            counterpart `QATResult.keras_model` is then `model` (and
+            `quantization` is quantization-aware). It is converted as it is:
+            without a softmax at its end or an RGB-input file.
         verbose: As in Keras (see `kdkeras.progress`): `0` (the default) is
             silent; `1` and `2` print the conversion's lines (see
             `export_litert`), starting with `variant`, and one line of the
             check on `check_data`; `1` also shows progress bars of the
             calibration and of the check's predictions.
+        model_info: The model card embedded in the file (see
+            `save_for_device`).
 
     Returns:
         A dict with the paths `"tflite"`, `"labels"`, `"metadata"` and
@@ -125,14 +122,7 @@ def add_variant(
     directory = os.fspath(directory)
     paths = {"tflite": os.path.join(directory, f"model_{variant}.tflite")}
     paths.update(package_files.package_paths(directory))
-    check_arguments(
-        paths["tflite"],
-        quantization,
-        representative_data,
-        num_calibration_examples,
-        integer_io,
-        quantization_aware,
-    )
+    quantization = check_arguments(paths["tflite"], quantization, representative_data)
     if os.path.exists(paths["tflite"]) and not overwrite:
         raise FileExistsError(
             f"{paths['tflite']!r} already exists. Pass `overwrite=True` to replace it."
@@ -142,28 +132,29 @@ def add_variant(
         preprocessing = package["preprocessing"]
     elif preprocessing is None:
         preprocessing = describe_preprocessing(model)
-    shared = package_files.shared_fields(model, labels, preprocessing)
+    shared = package_files.shared_fields(labels, preprocessing)
     package_files.check_shared_fields(package, shared, paths["metadata"])
+    info = device_description.model_info(model, labels, model_info)
 
-    with atomic_path(paths["tflite"], overwrite=overwrite) as temporary_path:
-        export_litert(
-            model if convert_from is None else convert_from,
-            temporary_path,
-            quantization=quantization,
-            representative_data=representative_data,
-            num_calibration_examples=num_calibration_examples,
-            integer_io=integer_io,
-            overwrite=True,
-            quantization_aware=quantization_aware,
-            verbose=verbose,
-            progress_label=variant,
-        )
-        entry = package_files.variant_entry(
-            temporary_path, os.path.basename(paths["tflite"]), quantization, shared
-        )
-        check = None
-        if check_data is not None:
-            check = _check(model, temporary_path, check_data, verbose, variant)
+    metadata, mediapipe = write_variant_files(
+        model,
+        paths["tflite"],
+        quantization,
+        representative_data,
+        labels,
+        info,
+        preprocessing,
+        overwrite=overwrite,
+        verbose=verbose,
+        progress_label=variant,
+        convert_from=convert_from,
+    )
+    entry = package_files.variant_entry(
+        os.path.basename(paths["tflite"]), metadata, mediapipe
+    )
+    check = None
+    if check_data is not None:
+        check = _check(model, paths["tflite"], check_data, verbose, variant)
     variants = {**package.get("variants", {}), variant: entry}
     package = {**shared, "kdkeras_version": __version__, **package}
     package_files.write_package(

@@ -13,6 +13,8 @@ import numpy as np
 
 from kdkeras.export import calibration
 from kdkeras.export.converter_errors import ExportError
+from kdkeras.export.quantization import as_quantization
+from kdkeras.litert.checks import compare_with_keras
 from kdkeras.litert.litert_model import LiteRTModel
 
 CHECK_EXAMPLES = 8
@@ -49,14 +51,16 @@ def verify_tflite(model, tflite_path, quantization, examples, from_data):
     """Raises `ExportError` unless the `.tflite` file runs and follows Keras.
 
     Checks: it runs at batch size 1 and at batch size `len(examples)`, with
-    the same, finite outputs of the Keras model's shape; float32 outputs lie
-    within `FLOAT32_TOLERANCE` of Keras'; int8 outputs agree with Keras' top-1
-    on at least `MIN_INT8_AGREEMENT` of calibration examples (`from_data`).
+    the same, finite outputs of the Keras model's shape; at batch size 1, it
+    follows Keras as `kdkeras.litert.compare_with_keras` measures it: float32
+    outputs lie within `FLOAT32_TOLERANCE` of Keras', int8 outputs agree with
+    Keras' top-1 on at least `MIN_INT8_AGREEMENT` of calibration examples
+    (`from_data`).
 
     Args:
         model: The Keras (or `tf_keras`) model that was converted.
         tflite_path: The converted file.
-        quantization: The quantization it was converted with.
+        quantization: The `Quantization` (or scheme) it was converted with.
         examples: Model inputs (see `check_examples`).
         from_data: Whether `examples` are real inputs (calibration data).
 
@@ -66,40 +70,42 @@ def verify_tflite(model, tflite_path, quantization, examples, from_data):
         `top1_agreement` (with Keras' argmax; `None` unless the outputs are
         one score per class).
     """
-    # One at a time: the check is of the file, not of the model's batching.
-    keras_outputs = np.asarray(
-        model.predict(examples, batch_size=1, verbose=0), dtype="float32"
-    )
+    scheme = as_quantization(quantization).scheme
     try:
         runner = LiteRTModel(tflite_path)
-        one_at_a_time = runner.predict(examples, batch_size=1, verbose=0)
-        all_at_once = runner.predict(examples, batch_size=len(examples), verbose=0)
+        one_at_a_time = np.asarray(runner.predict(examples, batch_size=1, verbose=0))
+        all_at_once = np.asarray(
+            runner.predict(examples, batch_size=len(examples), verbose=0)
+        )
     except Exception as error:
         raise ExportError(
-            f"The {quantization} LiteRT file does not run: {type(error).__name__}: "
-            f"{error}"
+            f"The {scheme} LiteRT file does not run: {type(error).__name__}: {error}"
         ) from error
     for outputs, batch_size in ((one_at_a_time, 1), (all_at_once, len(examples))):
-        outputs = np.asarray(outputs)
-        if outputs.shape != keras_outputs.shape or not np.isfinite(outputs).all():
+        if outputs.shape != one_at_a_time.shape or not np.isfinite(outputs).all():
             raise ExportError(
-                f"The {quantization} LiteRT file gives outputs of shape "
-                f"{outputs.shape} (finite: {bool(np.isfinite(outputs).all())}) at "
-                f"batch size {batch_size}; Keras gives {keras_outputs.shape}."
+                f"The {scheme} LiteRT file gives outputs of shape {outputs.shape} "
+                f"(finite: {bool(np.isfinite(outputs).all())}) at batch size "
+                f"{batch_size}, and {one_at_a_time.shape} at batch size 1."
             )
-    one_at_a_time = np.asarray(one_at_a_time)
-    scale = max(1.0, float(np.abs(keras_outputs).max()))
-    difference = float(np.abs(one_at_a_time - keras_outputs).max())
-    agreement = None
-    if keras_outputs.ndim == 2:
-        agreement = float(np.mean(one_at_a_time.argmax(-1) == keras_outputs.argmax(-1)))
-    if quantization == "float32":
-        if difference > FLOAT32_TOLERANCE * scale:
-            raise ExportError(
-                "The float32 LiteRT file differs from Keras by up to "
-                f"{difference:.3g} (allowed {FLOAT32_TOLERANCE * scale:.3g})."
-            )
-    if quantization == "int8" and from_data and agreement is not None:
+    try:
+        # One at a time: the check is of the file, not of the model's batching.
+        comparison = compare_with_keras(
+            model, runner, examples, batch_size=1, verbose=0
+        )
+    except ValueError as error:  # Not the shape of Keras' outputs.
+        raise ExportError(
+            f"The {scheme} LiteRT file does not follow Keras: {error}"
+        ) from error
+    scale = max(1.0, comparison["max_abs_keras_output"])
+    difference = comparison["max_abs_diff"]
+    agreement = comparison["top1_agreement"] if one_at_a_time.ndim == 2 else None
+    if scheme == "float32" and difference > FLOAT32_TOLERANCE * scale:
+        raise ExportError(
+            "The float32 LiteRT file differs from Keras by up to "
+            f"{difference:.3g} (allowed {FLOAT32_TOLERANCE * scale:.3g})."
+        )
+    if scheme == "int8" and from_data and agreement is not None:
         if agreement < MIN_INT8_AGREEMENT:
             raise ExportError(
                 f"The int8 LiteRT file agrees with Keras on {agreement:.0%} of "
@@ -107,15 +113,15 @@ def verify_tflite(model, tflite_path, quantization, examples, from_data):
                 f"{MIN_INT8_AGREEMENT:.0%} expected): its calibration is broken."
             )
     # Integer kernels may round a batch differently by a quantization step.
-    tolerance = (0.05 if quantization == "int8" else 1e-3) * scale
-    batch_difference = np.abs(np.asarray(all_at_once) - one_at_a_time).max()
+    tolerance = (0.05 if scheme == "int8" else 1e-3) * scale
+    batch_difference = np.abs(all_at_once - one_at_a_time).max()
     if batch_difference > tolerance:
         raise ExportError(
-            f"The {quantization} LiteRT file answers differently at batch size "
+            f"The {scheme} LiteRT file answers differently at batch size "
             f"{len(examples)} than at batch size 1 (by up to {batch_difference:.3g})."
         )
     return {
-        "num_examples": len(examples),
+        "num_examples": comparison["num_examples"],
         "max_abs_diff": difference,
         "top1_agreement": agreement,
     }

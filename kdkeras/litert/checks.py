@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from kdkeras.compat import is_tf_keras_model
 from kdkeras.litert.litert_model import LiteRTModel
 from kdkeras.validation import (
     check_keras_model,
@@ -48,7 +49,8 @@ def compare_with_keras(keras_model, path_or_model, x, batch_size=256, verbose="a
     input tensor); integer outputs are dequantized before the comparison.
 
     Args:
-        keras_model: The Keras model, with one output.
+        keras_model: The Keras model, with one output (or a `tf_keras` model,
+            such as the quantization-aware `kdkeras.optimize.QATResult.model`).
         path_or_model: The path of a `.tflite` file, or a `LiteRTModel`.
         x: The inputs.
         batch_size: Batch size of both `predict` calls.
@@ -56,10 +58,13 @@ def compare_with_keras(keras_model, path_or_model, x, batch_size=256, verbose="a
 
     Returns:
         A `dict` with `max_abs_diff` and `mean_abs_diff` (between the
-        outputs), `top1_agreement` (the fraction of examples whose argmax over
-        the last axis is the same in both) and `num_examples`.
+        outputs), `max_abs_keras_output` (the largest absolute Keras output,
+        the scale of the differences), `top1_agreement` (the fraction of
+        examples whose argmax over the last axis is the same in both) and
+        `num_examples`.
     """
-    check_keras_model(keras_model, "keras_model")
+    if not is_tf_keras_model(keras_model):  # E.g. tfmot's QAT model.
+        check_keras_model(keras_model, "keras_model")
     check_single_output(keras_model, "keras_model")
     model = load_litert_model(path_or_model)
     litert_outputs = _single_output(
@@ -80,6 +85,7 @@ def compare_with_keras(keras_model, path_or_model, x, batch_size=256, verbose="a
     return {
         "max_abs_diff": 0.0 if empty else float(differences.max()),
         "mean_abs_diff": 0.0 if empty else float(differences.mean()),
+        "max_abs_keras_output": 0.0 if empty else float(np.abs(keras_outputs).max()),
         "top1_agreement": float(agreement.mean()) if agreement.size else 1.0,
         "num_examples": len(keras_outputs),
     }

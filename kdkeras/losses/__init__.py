@@ -1,5 +1,12 @@
-"""Distillation losses: pure functions over logits and their Keras classes."""
+"""Distillation methods: pure functions over logits (and over feature maps,
+`feature_losses`), their Keras classes, and the one registry of them all
+(`get`, `register_distillation_loss`; kinds `"logits"` and `"features"`)."""
 
+from kdkeras.losses.feature_methods import (
+    AttentionTransfer,
+    FeatureDistillation,
+    Hint,
+)
 from kdkeras.losses.functional import (
     dkd_loss,
     hard_pseudo_label_cross_entropy,
@@ -21,4 +28,11 @@ from kdkeras.losses.losses import (
     SoftTargetCrossEntropy,
     StandardizedKDLoss,
 )
-from kdkeras.losses.registry import get, register_distillation_loss, registered_names
+from kdkeras.losses.registry import (
+    get,
+    method_kind,
+    register_distillation_loss,
+    registered_class,
+    registered_kinds,
+    registered_names,
+)

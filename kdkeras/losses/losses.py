@@ -5,6 +5,8 @@ Each class takes `y_true=teacher_logits` and `y_pred=student_logits` (for
 `model.compile(loss=...)` against stored teacher logits.
 """
 
+import functools
+
 import keras
 
 from kdkeras.losses import functional
@@ -14,13 +16,38 @@ from kdkeras.losses.registry import register_distillation_loss
 class DistillationLoss(keras.losses.Loss):
     """Base class of losses between teacher logits and student logits.
 
-    The Distiller calls them with logits; a loss without a `temperature`
-    attribute is applied without temperature softening. A loss with
-    `uses_labels = True` gets `y_true=(teacher_logits, labels)`.
+    Registered methods of kind `"logits"`. The Distiller calls them with
+    logits. A loss with `uses_labels = True` gets
+    `y_true=(teacher_logits, labels)`. A loss with `uses_temperature = True`
+    takes the temperature at call time: `loss(y_true, y_pred, temperature=T)`
+    reaches its `call(y_true, y_pred, temperature=T)`; without it (as in a
+    plain `model.compile(loss=...)`) the loss's own `temperature` is used.
+    The `Distiller`'s objective owns the temperature (a number or a schedule)
+    and passes it at every step: the loss is neither copied nor changed.
     """
 
+    kind = "logits"
     uses_temperature = False
     uses_labels = False
+
+    def __call__(self, y_true, y_pred, sample_weight=None, temperature=None):
+        """Keras' `Loss.__call__` (dtype, reduction, sample weights, scaling
+        under `tf.distribute`), at `temperature` when given: a number or a
+        scalar tensor (e.g. a schedule's value at this step)."""
+        if temperature is None:
+            return super().__call__(y_true, y_pred, sample_weight)
+        if not self.uses_temperature:
+            raise ValueError(
+                f"{type(self).__name__} takes no temperature. "
+                f"Received: temperature={temperature!r}"
+            )
+        at_temperature = FunctionLoss(
+            functools.partial(self.call, temperature=temperature),
+            reduction=self.reduction,
+            name=self.name,
+            dtype=self.dtype,
+        )
+        return at_temperature(y_true, y_pred, sample_weight)
 
 
 class _TemperatureLoss(DistillationLoss):
@@ -43,8 +70,10 @@ class _TemperatureLoss(DistillationLoss):
         )
         self.temperature = float(temperature)
 
-    def call(self, y_true, y_pred):
-        return type(self).loss_fn(y_true, y_pred, temperature=self.temperature)
+    def call(self, y_true, y_pred, temperature=None):
+        """Per-example values at `temperature` (the loss's own when `None`)."""
+        temperature = self.temperature if temperature is None else temperature
+        return type(self).loss_fn(y_true, y_pred, temperature=temperature)
 
     def get_config(self):
         return {**super().get_config(), "temperature": self.temperature}
@@ -58,7 +87,8 @@ class KDLoss(_TemperatureLoss):
     arXiv:1503.02531).
 
     Args:
-        temperature: Positive float `T`.
+        temperature: Positive float `T` when used outside a `Distiller` (whose
+            `compile(temperature=...)` is passed at call time instead).
         reduction: Keras reduction of the per-sample values.
         name: Optional name.
         dtype: Optional dtype of the computation.
@@ -144,13 +174,13 @@ class DKDLoss(_TemperatureLoss):
         self.target_weight = float(target_weight)
         self.non_target_weight = float(non_target_weight)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true, y_pred, temperature=None):
         teacher_logits, labels = y_true
         return functional.dkd_loss(
             teacher_logits,
             y_pred,
             labels,
-            temperature=self.temperature,
+            temperature=self.temperature if temperature is None else temperature,
             target_weight=self.target_weight,
             non_target_weight=self.non_target_weight,
         )

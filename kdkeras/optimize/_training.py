@@ -4,7 +4,7 @@ The teacher's logits travel with the labels: each batch is
 `(x, [label, teacher_logit_1, ..., teacher_logit_C])`, so a plain
 `tf_keras.Model.fit` minimizes the same loss as `kdkeras.Distiller`. A Keras 3
 teacher runs inside the `tf.data` pipeline (both Keras versions build
-TensorFlow graphs), or stored logits (`kdkeras.offline`) are zipped in.
+TensorFlow graphs), or stored logits (`kdkeras.caches`) are zipped in.
 """
 
 import keras
@@ -132,7 +132,7 @@ def build_datasets(
     if teacher is not None and teacher_logits is not None:
         raise ValueError(
             "Pass either `teacher` (run on each batch) or `teacher_logits` "
-            "(stored, see `kdkeras.offline`), not both."
+            "(stored, see `kdkeras.caches`), not both."
         )
     if teacher is not None and not isinstance(teacher, keras.Model):
         raise TypeError(

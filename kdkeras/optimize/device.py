@@ -13,6 +13,7 @@ A convenience over `kdkeras.export.add_variant`, which converts, checks and
 writes the files.
 """
 
+from kdkeras.export.quantization import Quantization
 from kdkeras.export.variants import add_variant
 from kdkeras.optimize.qat import QATResult
 from kdkeras.validation import require_tensorflow_backend
@@ -39,7 +40,10 @@ def save_qat_for_device(
     ```python
     kdkeras.export.add_variant(
         qat_result.keras_model, directory, labels, "qat_int8",
-        convert_from=qat_result.model, quantization_aware=True, ...
+        quantization=kdkeras.export.Quantization(
+            "int8", integer_io=integer_io, quantization_aware=True
+        ),
+        convert_from=qat_result.model, ...
     )
     ```
 
@@ -95,13 +99,13 @@ def save_qat_for_device(
         directory,
         labels,
         QAT_VARIANT,
-        quantization="int8",
+        quantization=Quantization(
+            "int8", integer_io=integer_io, quantization_aware=True
+        ),
         representative_data=representative_data,
-        integer_io=integer_io,
         preprocessing=preprocessing,
         overwrite=overwrite,
         check_data=check_data,
         convert_from=qat_result.model,
-        quantization_aware=True,
         verbose=verbose,
     )

@@ -5,8 +5,8 @@ result = kdkeras.optimize.quantize_aware(
     student, (x_train, y_train), teacher=teacher, epochs=2
 )
 kdkeras.export.export_litert(
-    result.model, "student_int8.tflite", quantization="int8",
-    quantization_aware=True,
+    result.model, "student_int8.tflite",
+    quantization=kdkeras.export.Quantization("int8", quantization_aware=True),
 )
 ```
 
@@ -40,8 +40,8 @@ class QATResult:
 
     Attributes:
         model: The quantization-aware `tf_keras` model (fake-quantized), ready
-            for `kdkeras.export.export_litert(..., quantization="int8",
-            quantization_aware=True)`.
+            for `kdkeras.export.export_litert(..., quantization=Quantization(
+            "int8", quantization_aware=True))`.
         float_model: The `tf_keras` rebuild of the student before QAT.
         history: Per-epoch `loss`, `accuracy` (and `val_*`) of the fine-tuning.
         keras_model: A Keras 3 copy of the student with the fine-tuned float
@@ -93,7 +93,7 @@ def quantize_aware(
         teacher: Optional Keras 3 teacher, frozen and run with
             `training=False`.
         teacher_logits: Optional array `(n, classes)` aligned with `x`, e.g.
-            from `kdkeras.offline.compute_teacher_logits`.
+            from `kdkeras.caches.compute_teacher_logits`.
         teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`, as for
             `Distiller`.
         epochs: Fine-tuning epochs; QAT needs few.

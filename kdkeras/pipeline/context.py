@@ -7,7 +7,7 @@ import logging
 
 import keras
 
-from kdkeras.pipeline import augmentation, model_setup, run_data
+from kdkeras.pipeline import model_setup, run_data, training_augmentation
 from kdkeras.pipeline.training import stage_callbacks
 
 MODEL_NAMES = {
@@ -75,10 +75,10 @@ class RunContext:
         views of images in memory when `augmentation` is set
         (`steps_per_epoch` then keeps one iterator over the epochs' views),
         else the shuffled batches (an image folder's are augmented by
-        `augmentation.batch_augmentation`)."""
+        `training_augmentation.batch_augmentation`)."""
         if self.config.augmentation is None or not self.data.in_memory:
             return self.training_batches(batch_size), None
-        return augmentation.views_batches(
+        return training_augmentation.augmented_array_batches(
             self.config, self.data.train, batch_size, epochs
         )
 

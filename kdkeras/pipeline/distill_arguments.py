@@ -13,8 +13,9 @@ def compile_arguments(distill, steps_per_epoch):
     """`Distiller.compile`'s `distillation_loss_fn`, `alpha` and `temperature`.
 
     The loss is built from the registry (`kdkeras.losses.get`) with its
-    configured arguments and the temperature of the first step; a scheduled
-    temperature then replaces it step by step.
+    configured arguments; the temperature (a number or a schedule) goes to
+    `compile`, whose objective passes it to the loss at every step. With
+    `distill.temperature` null, the loss's own temperature is used.
 
     Args:
         distill: The `distill` section of a `RunConfig`.
@@ -30,18 +31,10 @@ def compile_arguments(distill, steps_per_epoch):
     from kdkeras import losses
 
     _check_chosen(distill)
-    alpha = _value(distill.alpha, steps_per_epoch, distill.epochs)
-    temperature = _value(distill.temperature, steps_per_epoch, distill.epochs)
-    arguments = dict(distill.loss_arguments)
-    if temperature is not None:
-        # As `DistillationObjective` reads a schedule's first value.
-        start = temperature if not callable(temperature) else float(temperature(0))
-        arguments["temperature"] = start
-    loss = losses.get(distill.loss_name, **arguments)
     return {
-        "distillation_loss_fn": loss,
-        "alpha": alpha,
-        "temperature": temperature if callable(temperature) else None,
+        "distillation_loss_fn": losses.get(distill.loss_name, **distill.loss_arguments),
+        "alpha": _value(distill.alpha, steps_per_epoch, distill.epochs),
+        "temperature": _value(distill.temperature, steps_per_epoch, distill.epochs),
     }
 
 

@@ -1,22 +1,21 @@
 """The distill stage of `kdkeras run`: the student trained on the labels and
 the teacher (`kdkeras.Distiller`), online or from the run's cache of the
-teacher's logits (`kdkeras.offline`; with augmentation, the view cache), with
-`auto` settings chosen first (`kdkeras.pipeline.distill_settings`)."""
+teacher's logits (`kdkeras.pipeline.teacher_logits`), with `auto` settings
+chosen first (`kdkeras.pipeline.distill_settings`)."""
 
 from kdkeras.pipeline import (
-    augmentation,
     distill_arguments,
     distill_settings,
-    folder_logits,
     model_setup,
     run_data,
+    training_augmentation,
 )
 from kdkeras.pipeline.context import new_student
 from kdkeras.pipeline.int8_check import (
     CheckLog,
     deployment_check,
 )
-from kdkeras.pipeline.teacher_logits import cached_teacher_logits
+from kdkeras.pipeline.teacher_logits import offline_training_batches
 from kdkeras.pipeline.training import (
     cosine_adam,
     fit_stage,
@@ -37,27 +36,9 @@ def run_distill(context):
         )
         return {"model": distill.student_path}
     teacher = context.models["teacher"]
-    steps_per_epoch = None
-    if distill.mode == "offline" and context.config.augmentation is not None:
-        train, steps_per_epoch = augmentation.cached_views_batches(
+    if distill.mode == "offline":
+        train, steps_per_epoch = offline_training_batches(
             context, teacher, distill.batch_size, distill.epochs
-        )
-        teacher = None
-    elif distill.mode == "offline" and data.in_memory:
-        train = kdkeras.offline.offline_dataset(
-            *data.train,
-            cached_teacher_logits(context, teacher),
-            batch_size=distill.batch_size,
-            seed=context.config.run.seed,
-        )
-        teacher = None
-    elif distill.mode == "offline":
-        train = folder_logits.offline_batches(
-            data.train_files,
-            data.input_shape,
-            cached_teacher_logits(context, teacher),
-            distill.batch_size,
-            context.config.run.seed,
         )
         teacher = None
     else:
@@ -69,7 +50,7 @@ def run_distill(context):
         teacher=teacher,
         student=new_student(context, "student_distilled"),
         # Online from an image folder: the scratch stage's shifts and flips.
-        augmentation=augmentation.batch_augmentation(context.config, data),
+        augmentation=training_augmentation.batch_augmentation(context.config, data),
         features=[feature.build() for feature in distill.features] or None,
     )
     check = deployment_check(context.config, data, context.log)

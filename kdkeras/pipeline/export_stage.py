@@ -10,7 +10,7 @@ from kdkeras.pipeline.int8_check import calibration_images
 
 def run_export(context):
     """The final student as LiteRT files with labels and metadata."""
-    from kdkeras.export import save_for_device
+    from kdkeras.export import Quantization, save_for_device
 
     export = context.config.export
     calibration = None
@@ -27,8 +27,10 @@ def run_export(context):
         context.folder.directory("package"),
         labels=context.data.class_names,
         representative_data=calibration,
-        quantizations=tuple(export.quantizations),
-        integer_io=export.integer_io,
+        quantizations=tuple(
+            Quantization(q, integer_io=export.integer_io and q == "int8")
+            for q in export.quantizations
+        ),
         tokenizer=context.data.tokenizer,
         overwrite=True,
         verbose=2,

@@ -9,10 +9,10 @@ one array. `batched` turns either into the batches a training stage reads.
 """
 
 import dataclasses
-import math
 
 import numpy as np
 
+from kdkeras import batches
 from kdkeras.config.errors import ConfigError
 from kdkeras.pipeline.data_checks import check_run_image_folders, without_files
 from kdkeras.pipeline.folder_logits import file_labels
@@ -337,7 +337,7 @@ def num_examples(split):
 
 def steps_per_epoch(split, batch_size):
     """Batches per epoch of `split` at `batch_size`."""
-    return math.ceil(num_examples(split) / batch_size)
+    return batches.steps_per_epoch(num_examples(split), batch_size)
 
 
 def batched(split, batch_size, shuffle=False, seed=None):
@@ -359,7 +359,7 @@ def batched(split, batch_size, shuffle=False, seed=None):
     if shuffle:
         dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     # In memory, autotuning gains nothing and can stall `fit` between epochs
-    # in TF 2.21 (see `kdkeras.offline.offline_dataset`).
+    # in TF 2.21 (see `kdkeras.caches.offline_dataset`).
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.batch(batch_size).prefetch(2).with_options(options)

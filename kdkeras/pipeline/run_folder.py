@@ -14,7 +14,11 @@ runs/<name>-<YYYYmmdd-HHMMSS>/
 ```
 
 Every file kdkeras writes here is written atomically, so a run killed at any
-moment leaves a folder `kdkeras run --resume` continues from.
+moment leaves a folder `kdkeras run --resume` continues from. `state.json` is
+read with a schema (`RunState`): a damaged one is a `StateFileError` that
+names the file and says how to go on. It also keeps the config the run
+started with (as `config.yaml` read back), so `--resume` can tell that
+`config.yaml` was edited since (`changed_config`).
 """
 
 import contextlib
@@ -24,8 +28,20 @@ import logging
 import os
 import sys
 
+import pydantic
+
 from kdkeras.config.loading import load_config, write_config
 from kdkeras.io_utils import atomic_path
+from kdkeras.pipeline.run_state import (
+    FINDING_KINDS,
+    MAX_STATE_BYTES,
+    ChangedConfigError,
+    RunFolderError,
+    RunState,
+    StateFileError,
+    config_differences,
+    config_snapshot,
+)
 from kdkeras.version import __version__
 
 CONFIG_FILE = "config.yaml"
@@ -34,10 +50,6 @@ LOG_FILE = "run.log"
 
 LOGGER = logging.getLogger("kdkeras.run")
 
-
-FINDING_KINDS = ("decision", "warning", "result")
-"""What a finding of the run is: a choice it made, a warning, or a result
-(the teacher-to-student figures)."""
 
 _INSIDE = "run:"
 """The prefix of `state.json` paths relative to the run folder."""
@@ -50,10 +62,6 @@ def _map_paths(value, transform):
     if isinstance(value, list):
         return [_map_paths(item, transform) for item in value]
     return transform(value) if isinstance(value, str) else value
-
-
-class RunFolderError(ValueError):
-    """A folder that is not a `kdkeras run` folder, or one that cannot go on."""
 
 
 class RunFolder:
@@ -88,7 +96,14 @@ class RunFolder:
                 path = os.path.join(output_dir, f"{stem}-{suffix}")
         folder = cls(path)
         write_config(config, folder.file(CONFIG_FILE))
-        folder._write_state({"kdkeras_version": __version__, "stages": {}})
+        folder._write_state(
+            {
+                "kdkeras_version": __version__,
+                "stages": {},
+                # As read back, so a later read compares equal unless edited.
+                "config": config_snapshot(folder.load_config()),
+            }
+        )
         return folder
 
     @classmethod
@@ -110,11 +125,52 @@ class RunFolder:
                 f"{CONFIG_FILE} and {STATE_FILE}. Received: {folder.path} "
                 f"(missing {', '.join(missing)})"
             )
+        folder.state()  # A damaged state.json is refused here, before anything.
         return folder
 
     def load_config(self):
-        """The `RunConfig` the run started with."""
+        """The `RunConfig` of the run's `config.yaml`."""
         return load_config(self.file(CONFIG_FILE))
+
+    def changed_config(self, config):
+        """How `config` (the run's `config.yaml`, read now) differs from the
+        config the run started with: `"key.path: old → new"` lines, empty
+        when it is the same or the run recorded none (an older kdkeras)."""
+        started = self.state().get("config")
+        if started is None:
+            return []
+        return config_differences(started, config_snapshot(config))
+
+    def check_config_unchanged(self, config, allow_changed=False):
+        """Refuses to resume with a `config.yaml` edited since the run
+        started, unless `allow_changed`; then (or when the run recorded no
+        config) `config` becomes the one later resumes compare with.
+
+        Returns:
+            The differences (`changed_config`), empty if none.
+
+        Raises:
+            ChangedConfigError: Listing the changed key paths and the ways on.
+        """
+        differences = self.changed_config(config)
+        if differences and not allow_changed:
+            shown = "; ".join(differences[:10])
+            if len(differences) > 10:
+                shown += f"; and {len(differences) - 10} more"
+            raise ChangedConfigError(
+                f"{self.file(CONFIG_FILE)}: expected the config the run started "
+                f"with; received {len(differences)} changed key(s): {shown}. "
+                "Undo the edit, start a new run with the edited config (kdkeras "
+                f"run {self.file(CONFIG_FILE)}), or resume with "
+                "--allow-changed-config (the finished stages keep what the old "
+                "config made)"
+            )
+        state = self.state()
+        snapshot = config_snapshot(config)
+        if state.get("config") != snapshot:
+            state["config"] = snapshot
+            self._write_state(state)
+        return differences
 
     def file(self, *parts):
         """The path of `parts` inside the run folder."""
@@ -141,9 +197,57 @@ class RunFolder:
         return os.path.join(self.directory("history"), f"{stage}.csv")
 
     def state(self):
-        """The content of `state.json`."""
-        with open(self.file(STATE_FILE), encoding="utf-8") as file:
-            return json.load(file)
+        """The content of `state.json`, checked against `RunState`.
+
+        Raises:
+            StateFileError: If it is too large, not UTF-8 JSON (truncated,
+                damaged) or not of the schema, naming the file, the key and
+                how to go on.
+        """
+        path = self.file(STATE_FILE)
+        try:
+            size = os.path.getsize(path)
+            if size > MAX_STATE_BYTES:
+                raise ValueError(
+                    f"expected at most {MAX_STATE_BYTES:,} bytes; received {size:,}"
+                )
+            with open(path, "rb") as file:
+                state = json.loads(file.read().decode("utf-8"))
+        except UnicodeDecodeError as error:
+            self._damaged(f"not UTF-8 (byte offset {error.start})")
+        except json.JSONDecodeError as error:
+            self._damaged(
+                f"not JSON, truncated or damaged ({error.msg}: line "
+                f"{error.lineno}, column {error.colno})"
+            )
+        except ValueError as error:
+            self._damaged(str(error))
+        if not isinstance(state, dict):
+            self._damaged(f"expected a JSON object; received {type(state).__name__}")
+        try:
+            RunState.model_validate(state)
+        except pydantic.ValidationError as error:
+            from kdkeras.config.errors import key_path
+
+            detail = error.errors(include_url=False)[0]
+            received = repr(detail.get("input"))
+            if len(received) > 60:
+                received = received[:59] + "…"
+            more = error.error_count() - 1
+            self._damaged(
+                f"{key_path(detail['loc'])}: {detail['msg']} (received: "
+                f"{received})" + (f"; and {more} more" if more else "")
+            )
+        return state
+
+    def _damaged(self, problem):
+        raise StateFileError(
+            f"{self.file(STATE_FILE)}: expected the state file kdkeras run "
+            f"writes; {problem}. It records which stages finished: restore it "
+            f"from a backup, or start the run again in a new folder (kdkeras "
+            f"run {self.file(CONFIG_FILE)}; the models of finished stages are "
+            f"in {self.file('models')})"
+        ) from None
 
     def finished_stages(self):
         """The names of the finished stages, in the order they finished."""
@@ -228,6 +332,10 @@ class RunFolder:
             with open(temporary_path, "w", encoding="utf-8") as file:
                 json.dump(state, file, indent=2)
                 file.write("\n")
+                # On disk before the rename: a power cut leaves the old state
+                # or the new one, never an empty file.
+                file.flush()
+                os.fsync(file.fileno())
 
     @contextlib.contextmanager
     def logging_to_file(self):

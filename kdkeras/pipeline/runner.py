@@ -10,12 +10,13 @@ resume_run(folder.path)
 ```
 """
 
+import os
 import time
 
 import keras
 
 from kdkeras.config.errors import ConfigError
-from kdkeras.pipeline import gates, model_setup
+from kdkeras.pipeline import data_checks, gates, model_setup
 from kdkeras.pipeline.context import MODEL_NAMES, RunContext
 from kdkeras.pipeline.data_checks import data_check_lines
 from kdkeras.pipeline.distill_settings import check_auto_settings
@@ -80,17 +81,43 @@ def start_run(config, output_dir=None, extra_callbacks=()):
     return folder
 
 
-def resume_run(path, extra_callbacks=()):
+def resume_run(path, extra_callbacks=(), allow_changed_config=False):
     """Continues the run in the folder `path` with the config it started with.
 
     Finished stages are loaded, not run again; an interrupted training stage
-    restarts from its last finished epoch (`BackupAndRestore`).
+    restarts from its last finished epoch (`BackupAndRestore`); a stage whose
+    model or folder was written but not recorded in `state.json` (the run
+    stopped between the two) runs again (`forget_unrecorded`).
+
+    Args:
+        path: The run folder.
+        extra_callbacks: Keras callbacks added to every training stage.
+        allow_changed_config: Whether to go on when the folder's
+            `config.yaml` was edited since the run started (a warning of the
+            run lists the changed keys); refused otherwise.
 
     Returns:
         The `RunFolder`.
+
+    Raises:
+        RunFolderError: If `path` is not a run folder, its `state.json` is
+            damaged (`StateFileError`), or its config changed
+            (`ChangedConfigError`).
     """
     folder = RunFolder.open(path)
-    run_stages(folder, folder.load_config(), extra_callbacks)
+    config = folder.load_config()
+    changes = folder.check_config_unchanged(config, allow_changed_config)
+    if changes:
+        folder.add_finding(
+            "resume",
+            "warning",
+            f"config.yaml was changed since the run started ({'; '.join(changes)}) "
+            "and resumed with --allow-changed-config: the stages finished before "
+            f"({', '.join(folder.finished_stages()) or 'none'}) keep what the "
+            "old config made",
+            changed_keys=len(changes),
+        )
+    run_stages(folder, config, extra_callbacks)
     return folder
 
 
@@ -130,6 +157,7 @@ def run_stages(folder, config, extra_callbacks=(), data=None):
                 log.info("[%s] finished before: loaded", stage)
                 _judge(context, stage, plan)
                 continue
+            forget_unrecorded(folder, stage, log)
             log.info("[%s] starting", stage)
             folder.clear_findings(stage)
             start = time.perf_counter()
@@ -150,6 +178,58 @@ def run_stages(folder, config, extra_callbacks=(), data=None):
     return folder
 
 
+STAGE_OUTPUTS = {
+    "teacher": (("models", "teacher.keras"), ("teacher_fine_tune",)),
+    "scratch": (("models", "student_scratch.keras"), ("scratch",)),
+    "distill": (("models", "student_distilled.keras"), ("distill",)),
+    "export": (("package",), ()),
+    "optimize": (("models", "student_optimized.keras"), ()),
+    "report": (("report",), ()),
+}
+"""Stage → (the file or folder it writes last, before `state.json` records
+it; the training histories it restarts from epoch 0 without a backup)."""
+
+
+def forget_unrecorded(folder, stage, log):
+    """Removes what `stage` wrote before the run stopped without recording it.
+
+    A stage writes its model (or package, or report) and then records it in
+    `state.json`; a run killed between the two, or whose record failed
+    (disk full), leaves the output without the record. Such a stage runs
+    again from its start (nothing is trusted that `state.json` does not
+    vouch for): its output is removed first, with the history and
+    TensorBoard files of its finished training, which starts again at
+    epoch 0 (its backup was deleted when it finished). An interrupted
+    training (its backup in `checkpoints/`) keeps its history.
+
+    Returns:
+        Whether an unrecorded output was found.
+    """
+    import shutil
+
+    output, histories = STAGE_OUTPUTS.get(stage, (None, ()))
+    path = folder.file(*output) if output else None
+    if path is None or not os.path.lexists(path):
+        return False
+    log.info(
+        "[%s] %s was written but the stage is not recorded in state.json (the "
+        "run stopped between the two): the stage runs again",
+        stage,
+        os.path.join(*output),
+    )
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.remove(path)
+    for history in histories:
+        if os.path.isdir(folder.checkpoint_dir(history)):
+            continue
+        if os.path.exists(folder.file("history", f"{history}.csv")):
+            os.remove(folder.file("history", f"{history}.csv"))
+        shutil.rmtree(folder.tensorboard_dir(history), ignore_errors=True)
+    return True
+
+
 def _record_data_findings(folder, data):
     """The data checks' warnings and skipped files, as findings of the run
     (for the report and the command's last lines)."""
@@ -158,9 +238,10 @@ def _record_data_findings(folder, data):
         folder.add_finding("data", "warning", warning)
     if data.skipped_files:
         shown = "; ".join(
-            f"{path} ({reason})" for path, reason in data.skipped_files[:10]
+            f"{path} ({reason})"
+            for path, reason in data.skipped_files[: data_checks.LISTED_FILES]
         )
-        more = len(data.skipped_files) - 10
+        more = len(data.skipped_files) - data_checks.LISTED_FILES
         folder.add_finding(
             "data",
             "decision",

@@ -2,7 +2,7 @@
 alone (a plain Keras `fit`), or the ready `scratch.path`: the baseline every
 distilled student is held against."""
 
-from kdkeras.pipeline import augmentation, model_setup
+from kdkeras.pipeline import model_setup, training_augmentation
 from kdkeras.pipeline.context import new_student
 from kdkeras.pipeline.training import train_on_labels
 
@@ -20,7 +20,9 @@ def run_scratch(context):
         return {"model": scratch.path}
     student = new_student(context, "student_scratch")
     train, steps_per_epoch = context.student_batches(scratch.batch_size, scratch.epochs)
-    folder_augmentation = augmentation.batch_augmentation(context.config, context.data)
+    folder_augmentation = training_augmentation.batch_augmentation(
+        context.config, context.data
+    )
     if folder_augmentation is not None:
-        train = augmentation.augmented_batches(train, folder_augmentation)
+        train = training_augmentation.augmented_batches(train, folder_augmentation)
     return train_on_labels(context, "scratch", student, scratch, train, steps_per_epoch)

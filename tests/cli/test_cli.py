@@ -467,7 +467,7 @@ import sys
 sys.argv[0] = "kdkeras"  # the command line's process: lazy
 import kdkeras
 assert "tensorflow" not in sys.modules
-assert {"Distiller", "export", "offline", "transfer"} <= set(dir(kdkeras))
+assert {"Distiller", "caches", "export", "transfer"} <= set(dir(kdkeras))
 import keras
 print(kdkeras.Distiller.__module__, "kdkeras.layers" in sys.modules)
 kdkeras.import_all()  # registers every kdkeras class for load_model

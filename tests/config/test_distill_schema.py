@@ -219,4 +219,13 @@ def test_feature_distillation(tmp_path):
         "only) (received: 2)"
     )
     [problem] = problems_of(distill(features=[{**features[0], "kind": "fitnet"}]))
-    assert problem.startswith("distill.features[0].kind: Input should be 'hint'")
+    assert problem == (
+        "distill.features[0].kind: expected a registered feature method "
+        "(kdkeras.losses), one of ['attention_transfer', 'hint'] (received: "
+        "'fitnet')"
+    )
+    [problem] = problems_of(distill(loss="hint"))
+    assert problem.startswith(
+        "distill.loss: expected a registered distillation loss (kdkeras.losses), "
+        "one of ['dkd', "
+    )

@@ -306,7 +306,7 @@ _sections = st.fixed_dictionaries(
         "export": st.fixed_dictionaries(
             {
                 "quantizations": st.lists(
-                    st.sampled_from(["float32", "float16", "dynamic", "int8"]),
+                    st.sampled_from(["float32", "float16", "dynamic_range", "int8"]),
                     min_size=1,
                     unique=True,
                 )

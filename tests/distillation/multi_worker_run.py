@@ -40,8 +40,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import kdkeras  # noqa: E402
+from kdkeras import caches
 from kdkeras.datasets import load_embedded_fashion_mnist  # noqa: E402
-from kdkeras.distillation import offline, schedules  # noqa: E402
+from kdkeras.distillation import schedules  # noqa: E402
 from kdkeras.models import build_cnn  # noqa: E402
 
 GLOBAL_BATCH_SIZE = 64
@@ -135,9 +136,9 @@ def equality(out, cache, fingerprint):
         x, y, batch_size=GLOBAL_BATCH_SIZE, return_dict=True, verbose=0
     )
 
-    logits = offline.load_teacher_logits(cache, x, teacher_fingerprint=fingerprint)
+    logits = caches.load_teacher_logits(cache, x, teacher_fingerprint=fingerprint)
     # No file source, so AUTO sharding falls back to DATA.
-    dataset = offline.offline_dataset(
+    dataset = caches.offline_dataset(
         x, y, logits, batch_size=GLOBAL_BATCH_SIZE, shuffle=False
     )
     with STRATEGY.scope():

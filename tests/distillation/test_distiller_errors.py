@@ -66,10 +66,11 @@ def test_alpha_must_be_in_unit_interval(dense_model, alpha):
         distiller.compile(alpha=alpha)
 
 
-def test_conflicting_temperatures_are_refused(dense_model):
+def test_compiles_temperature_is_the_temperature(dense_model):
     distiller = kdkeras.Distiller(dense_model(3), dense_model(3))
-    with pytest.raises(ValueError, match="disagrees"):
-        distiller.compile(distillation_loss_fn=losses.KDLoss(2.0), temperature=4)
+    # The objective owns it: the loss's own only counts without one.
+    distiller.compile(distillation_loss_fn=losses.KDLoss(2.0), temperature=4)
+    assert distiller.temperature == 4.0
     with pytest.raises(ValueError, match="takes no temperature"):
         distiller.compile(distillation_loss_fn="logit_mse", temperature=4)
     distiller.compile(distillation_loss_fn=losses.KDLoss(2.0))

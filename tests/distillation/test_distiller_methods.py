@@ -30,7 +30,9 @@ def test_dkd_gets_the_labels_and_the_temperature(dense_model):
         functional.dkd_loss(teacher_logits, student_logits, y, temperature=2.0)
     )
     np.testing.assert_allclose(logs["distillation_loss"][0], expected, rtol=1e-5)
-    assert distiller.distillation_loss_fn.temperature == 2.0
+    # The objective's temperature, given at call time; the loss keeps its own.
+    assert distiller.temperature == 2.0
+    assert distiller.distillation_loss_fn.temperature == 4.0
 
 
 def test_scheduled_alpha_and_temperature_are_applied_and_logged(dense_model):

@@ -105,3 +105,25 @@ def test_feature_errors(dense_model):
         )
     with pytest.raises(ValueError, match="`weight` must be ≥ 0"):
         Hint("a", "b", weight=-1)
+
+
+def test_features_given_as_configs_are_resolved_by_the_registry():
+    teacher, student = _cnn(6, 1, "teacher"), _cnn(3, 2, "student")
+    hint = kdkeras.losses.get(
+        "hint", teacher_layer="teacher_features", student_layer="student_features"
+    )
+    attention = AttentionTransfer("teacher_features", "student_features", p=4)
+    distiller = kdkeras.Distiller(
+        teacher,
+        student,
+        features=[hint, keras.saving.serialize_keras_object(attention)],
+    )
+    assert distiller.features[0] is hint
+    assert isinstance(distiller.features[1], AttentionTransfer)
+    assert distiller.features[1].get_config() == attention.get_config()
+    with pytest.raises(TypeError, match=r"kind 'features' of kdkeras.losses: \["):
+        kdkeras.Distiller(
+            teacher,
+            student,
+            features=[keras.saving.serialize_keras_object(kdkeras.losses.KDLoss())],
+        )

@@ -24,8 +24,8 @@ import keras
 import numpy as np
 import pytest
 
+from kdkeras import caches
 from kdkeras.datasets import load_embedded_fashion_mnist
-from kdkeras.distillation import offline
 from kdkeras.models import build_cnn
 
 pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
@@ -142,8 +142,8 @@ def _teacher_cache(directory):
     keras.utils.set_random_seed(7)
     teacher = build_cnn(filters=(8,), dense_units=None)
     path = directory / "teacher_logits.npz"
-    offline.cache_teacher_logits(teacher, x[:256, ..., None], path)
-    return path, offline.fingerprint_teacher(teacher)
+    caches.cache_teacher_logits(teacher, x[:256, ..., None], path)
+    return path, caches.fingerprint_teacher(teacher)
 
 
 def _assert_same_run(got, expected, atol):

@@ -8,11 +8,11 @@ import keras
 import numpy as np
 import pytest
 
+from kdkeras import caches
 from kdkeras.datasets import load_embedded_fashion_mnist
 from kdkeras.distillation import (
     DistillationSettings,
     choose_distillation_settings,
-    offline,
 )
 from kdkeras.distillation.tuning import candidate_settings, rule_of_thumb
 from kdkeras.models import build_cnn
@@ -33,7 +33,7 @@ def fashion_split():
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     teacher.fit(x[:400], y[:400], epochs=3, batch_size=BATCH_SIZE, verbose=0)
-    teacher_logits = offline.compute_teacher_logits(teacher, x[:400])
+    teacher_logits = caches.compute_teacher_logits(teacher, x[:400])
     return (x[:400], y[:400]), (x[400:], y[400:]), teacher_logits
 
 
@@ -113,7 +113,7 @@ def test_the_choice_is_the_best_measured_validation_accuracy(fashion_split):
 @pytest.mark.slow
 def test_given_candidates_and_a_fixed_alpha_are_kept(fashion_split):
     train, validation, teacher_logits = fashion_split
-    dataset = offline.offline_dataset(
+    dataset = caches.offline_dataset(
         *train, teacher_logits, batch_size=BATCH_SIZE, seed=0
     )
     given = [{"alpha": 0.9, "temperature": 3}, {"alpha": 0.2, "temperature": 1}]

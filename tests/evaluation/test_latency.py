@@ -54,7 +54,7 @@ def test_errors(student, float32_tflite):
         measure_latency(float32_tflite, example=np.zeros((2, 28, 28, 1)))
     with pytest.raises(ValueError, match=r"`x` must have shape"):
         measure_latency(float32_tflite, example=np.zeros((1, 28, 28, 3)))
-    with pytest.raises(ValueError, match="`model` must be the path"):
+    with pytest.raises(ValueError, match="`model` must be a keras.Model, the path"):
         measure_latency(object())
 
 

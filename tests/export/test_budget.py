@@ -179,6 +179,10 @@ def test_text_candidates_measure_on_token_ids():
             {"size_kb": 10, "candidates": [CNNS[0], CNNS[0]]},
             r"`candidates` must be distinct",
         ),
+        (
+            {"size_kb": 10, "quantization": "dynamic_range"},
+            r"`quantization` must be an 'int8' quantization",
+        ),
     ],
 )
 def test_arguments_are_checked_by_name(pixels, arguments, message):

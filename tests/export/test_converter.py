@@ -10,7 +10,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 import kdkeras
-from kdkeras.export import ExportError, converter, export_litert
+from kdkeras.export import ExportError, Quantization, converter, export_litert
 
 
 def run_tflite(path, x):
@@ -93,10 +93,10 @@ def test_int8_integer_io_from_batched_tf_data(trained_cnn, fashion, tmp_path):
     path = export_litert(
         trained_cnn,
         tmp_path / "model.tflite",
-        quantization="int8",
+        quantization=Quantization(
+            "int8", num_calibration_examples=300, integer_io=True
+        ),
         representative_data=dataset,
-        num_calibration_examples=300,
-        integer_io=True,
     )
     assert path == str(tmp_path / "model.tflite")
     interpreter = Interpreter(model_path=path)
@@ -129,9 +129,8 @@ def test_falls_back_to_saved_model(quantization, monkeypatch, fashion, tmp_path)
     path = export_litert(
         model,
         tmp_path / "fallback.tflite",
-        quantization=quantization,
+        quantization=Quantization(quantization, integer_io=quantization == "int8"),
         representative_data=fashion[0][:100],
-        integer_io=quantization == "int8",
     )
     x_test = fashion[2][:50].astype("float32")
     expected = model.predict(x_test, verbose=0)
@@ -235,17 +234,16 @@ def test_existing_file_is_kept_unless_overwrite(tmp_path):
         (
             {"quantization": "int4"},
             "`quantization` must be one of ('float32', 'float16', 'dynamic_range', "
-            "'int8'). Received: quantization='int4'",
+            "'int8') or a kdkeras.export.Quantization. Received: quantization='int4'",
         ),
         ({"quantization": "int8"}, "`representative_data` is required"),
-        ({"num_calibration_examples": 0}, "`num_calibration_examples` must be"),
-        ({"integer_io": True}, "`integer_io=True` requires quantization='int8'"),
+        ({"quantization": 8}, "Received: quantization of type int"),
         (
-            {"quantization_aware": True},
-            "`quantization_aware=True` requires quantization='int8'",
-        ),
-        (
-            {"quantization": "int8", "quantization_aware": True, "integer_io": True},
+            {
+                "quantization": Quantization(
+                    "int8", quantization_aware=True, integer_io=True
+                )
+            },
             "`representative_data` is required with `integer_io=True`",
         ),
         (

@@ -184,6 +184,12 @@ X, Y = np.zeros((4, 28, 28, 1), "float32"), np.array([0, 1, 2, 3])
         (dict(y=Y[:3]), ValueError, r"len\(x\)=4, len\(y\)=3"),
         (dict(y=Y - 1), ValueError, "`y` must hold class ids in"),
         (dict(x=X[:0], y=Y[:0]), ValueError, "`x` must hold at least one example"),
+        (
+            dict(quantization="float16"),
+            ValueError,
+            "`quantization` must be an 'int8' quantization. "
+            r"Received: quantization=Quantization\('float16'\)",
+        ),
     ],
 )
 def test_bad_arguments_are_refused(arguments, error, message):

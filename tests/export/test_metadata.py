@@ -10,6 +10,7 @@ from ai_edge_litert.interpreter import Interpreter
 import kdkeras
 from kdkeras.export import (
     ModelMetadata,
+    Quantization,
     describe_preprocessing,
     export_litert,
     read_input_quantization,
@@ -33,9 +34,8 @@ def tflite_files(model, tmp_path_factory):
         "int8": export_litert(
             model,
             directory / "int8.tflite",
-            quantization="int8",
+            quantization=Quantization("int8", integer_io=True),
             representative_data=pixels,
-            integer_io=True,
         ),
     }
 

@@ -14,6 +14,8 @@ from kdkeras.datasets.embedded import FASHION_MNIST_CLASS_NAMES
 from kdkeras.export import (
     QUANTIZATIONS,
     ModelMetadata,
+    Quantization,
+    embedded_metadata,
     load_device_metadata,
     save_for_device,
 )
@@ -25,12 +27,17 @@ def test_writes_the_whole_layout(pixels, tiny_model, tmp_path):
     paths = save_for_device(
         model, directory, FASHION_MNIST_CLASS_NAMES, representative_data=pixels
     )
+    # A grayscale student: each variant also has an RGB file, for MediaPipe.
     assert sorted(os.listdir(directory)) == sorted(
         ["model.keras", "labels.txt", "metadata.json"]
         + [f"model_{q}.tflite" for q in QUANTIZATIONS]
+        + [f"model_{q}_rgb.tflite" for q in QUANTIZATIONS]
     )
     assert paths["keras"] == str(directory / "model.keras")
     assert set(paths["tflite"]) == set(QUANTIZATIONS)
+    assert paths["mediapipe"] == {
+        q: str(directory / f"model_{q}_rgb.tflite") for q in QUANTIZATIONS
+    }
 
     labels = (directory / "labels.txt").read_text(encoding="utf-8").splitlines()
     assert labels == list(FASHION_MNIST_CLASS_NAMES)
@@ -42,19 +49,36 @@ def test_writes_the_whole_layout(pixels, tiny_model, tmp_path):
 
     data = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
     assert data["labels"] == list(FASHION_MNIST_CLASS_NAMES)
-    assert data["output_kind"] == "logits"
+    assert "output_kind" not in data  # Per variant: see below.
     assert data["preprocessing"]["resize"] == [28, 28]
     assert data["kdkeras_version"] == kdkeras.__version__
     assert list(data["variants"]) == list(QUANTIZATIONS)
     assert data["variants"]["int8"]["file"] == "model_int8.tflite"
     assert data["variants"]["float32"]["input_scale"] is None
+    int8 = data["variants"]["int8"]
+    assert int8["output_kind"] == "probabilities"  # A softmax ends each file.
+    assert int8["input_color"] == "grayscale"
+    assert int8["embedded_metadata"]["input"]["color_space"] == "GRAYSCALE"
+    assert int8["mediapipe"]["file"] == "model_int8_rgb.tflite"
+    assert int8["mediapipe"]["input_color"] == "rgb"
+    assert int8["mediapipe"]["input_shape"] == [1, 28, 28, 3]
+    rgb_input = int8["mediapipe"]["embedded_metadata"]["input"]
+    assert rgb_input["color_space"] == "RGB"
+    assert rgb_input["normalization"] == {"mean": [0.0] * 3, "std": [1.0] * 3}
+    # The embedded metadata and metadata.json's come from one description.
+    for quantization, path in paths["mediapipe"].items():
+        embedded, files = embedded_metadata.read_metadata(path)
+        assert (
+            embedded == data["variants"][quantization]["mediapipe"]["embedded_metadata"]
+        )
+        assert files == {"labels.txt": (directory / "labels.txt").read_bytes()}
 
     per_variant = load_device_metadata(directory)
     for quantization, path in paths["tflite"].items():
         assert per_variant[quantization] == ModelMetadata.from_tflite(
             path,
             labels=FASHION_MNIST_CLASS_NAMES,
-            output_kind="logits",
+            output_kind="probabilities",
             preprocessing=data["preprocessing"],
             quantization=quantization,
         )
@@ -67,9 +91,8 @@ def test_integer_io_and_custom_preprocessing(pixels, tiny_model, tmp_path):
         tmp_path,
         FASHION_MNIST_CLASS_NAMES,
         representative_data=pixels,
-        quantizations=("int8",),
+        quantizations=Quantization("int8", integer_io=True),
         preprocessing=preprocessing,
-        integer_io=True,
     )
     (metadata,) = load_device_metadata(tmp_path).values()
     assert metadata.input_dtype == "int8"
@@ -104,10 +127,14 @@ def test_existing_files_are_kept_unless_overwrite(tiny_model, tmp_path):
             "`labels` must have one name per model output (10)",
         ),
         ({"quantizations": ("int4",)}, "Received: quantizations=('int4',)"),
-        ({"quantizations": ()}, "`quantizations` must be distinct values"),
+        ({"quantizations": ()}, "`quantizations` must be distinct schemes"),
+        (
+            {"quantizations": ("int8", Quantization("int8", integer_io=True))},
+            "`quantizations` must be distinct schemes",
+        ),
         (
             {"quantizations": ("int8",)},
-            "`representative_data` is required when `quantizations` includes 'int8'",
+            "`representative_data` is required for quantization='int8'",
         ),
     ],
 )
@@ -136,9 +163,14 @@ def test_verbose_prints_each_variant_and_a_summary(
     patterns = [
         r"\[1/2\] float16: converting …",
         rf"\[1/2\] float16: converted in [\d.]+ s, [\d.]+ KB; {check}.*",
+        # The grayscale student's RGB-input file, for MediaPipe.
+        r"\[1/2\] float16 RGB input: converting …",
+        rf"\[1/2\] float16 RGB input: converted in [\d.]+ s, [\d.]+ KB; {check}.*",
         r"\[2/2\] int8: calibrating on 20 examples …",
         rf"\[2/2\] int8: converted in [\d.]+ s, [\d.]+ KB; {check}.*",
+        r"\[2/2\] int8 RGB input: calibrating on 20 examples …",
+        rf"\[2/2\] int8 RGB input: converted in [\d.]+ s, [\d.]+ KB; {check}.*",
         rf"{re.escape(str(directory))}: model.keras, labels.txt, metadata.json "
-        r"and 2 LiteRT files in [\d.]+ s",
+        r"and 4 LiteRT files in [\d.]+ s",
     ]
     assert_lines_match(lines, patterns)

@@ -9,7 +9,12 @@ import pytest
 
 import kdkeras
 from kdkeras.datasets.embedded import FASHION_MNIST_CLASS_NAMES
-from kdkeras.export import add_variant, load_device_metadata, save_for_device
+from kdkeras.export import (
+    Quantization,
+    add_variant,
+    load_device_metadata,
+    save_for_device,
+)
 
 
 def _files(directory):
@@ -30,8 +35,8 @@ def test_add_variant_keeps_the_other_variants(
         tmp_path,
         labels,
         "int8_io",
+        quantization=Quantization("int8", integer_io=True),
         representative_data=pixels,
-        integer_io=True,
     )
 
     loaded = assert_int8_variant_added(tmp_path, before, saved, labels, "int8_io")
@@ -60,6 +65,7 @@ def test_add_variant_to_a_new_directory_and_check_data(pixels, tiny_model, tmp_p
         "labels.txt",
         "metadata.json",
         "model_small.tflite",
+        "model_small_rgb.tflite",  # For MediaPipe: the model is grayscale.
     ]
     assert (directory / "labels.txt").read_text().split() == list("abcdefghij")
     (metadata,) = load_device_metadata(directory).values()
@@ -122,8 +128,8 @@ def test_add_variant_needs_overwrite_to_replace(tiny_model, tmp_path):
         ({"quantization": "int4"}, "Received: quantization='int4'"),
         ({"quantization": "int8"}, "`representative_data` is required"),
         (
-            {"quantization": "float16", "quantization_aware": True},
-            "`quantization_aware=True` requires quantization='int8'",
+            {"quantization": Quantization("int8", integer_io=True)},
+            "`representative_data` is required with `integer_io=True`",
         ),
     ],
 )
@@ -150,6 +156,9 @@ def test_add_variant_verbose_prints_the_conversion_and_the_check(
         r"small: converting …",
         r"small: converted in [\d.]+ s, [\d.]+ KB; checked against Keras on 8 "
         r"inputs: .*",
+        r"small RGB input: converting …",
+        r"small RGB input: converted in [\d.]+ s, [\d.]+ KB; checked against "
+        r"Keras on 8 inputs: .*",
         r"small: checked on 32 examples: top-1 agreement [\d.]+, accuracy [\d.]+ "
         r"\([\d.]+ s\)",
     ]

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from kdkeras.export import ExportError, export_litert, verify
+from kdkeras.export import ExportError, Quantization, export_litert, verify
+from kdkeras.litert import compare_with_keras
 
 
 @keras.saving.register_keras_serializable(package="kdkeras_tests")
@@ -52,3 +53,23 @@ def test_check_examples_come_from_the_data_or_the_input_shape():
     inputs = keras.Input((None, 3))
     ragged = keras.Model(inputs, keras.layers.Dense(2)(inputs))
     assert verify.check_examples(ragged, None) is None
+
+
+def test_verify_reports_what_compare_with_keras_measures(tmp_path):
+    inputs = keras.Input((4,))
+    identity = keras.layers.Dense(4, use_bias=False)
+    model = keras.Model(inputs, identity(inputs))
+    identity.set_weights([np.eye(4, dtype="float32")])
+    path = export_litert(model, tmp_path / "identity.tflite")
+    examples = verify.check_examples(model, None)
+    check = verify.verify_tflite(
+        model, path, Quantization("float32"), examples, from_data=False
+    )
+    # An identity matrix is exact in float32: no difference at all.
+    assert check == {"num_examples": 8, "max_abs_diff": 0.0, "top1_agreement": 1.0}
+    measured = compare_with_keras(model, path, examples, batch_size=1, verbose=0)
+    assert check["max_abs_diff"] == measured["max_abs_diff"]
+    assert check["top1_agreement"] == measured["top1_agreement"]
+    five = keras.Model(inputs, keras.layers.Dense(5)(inputs))
+    with pytest.raises(ExportError, match="float32 LiteRT file does not follow Keras"):
+        verify.verify_tflite(five, path, "float32", examples, from_data=False)

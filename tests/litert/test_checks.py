@@ -17,6 +17,8 @@ def test_compare_float32_with_keras(student, float32_tflite, fashion):
     assert result["mean_abs_diff"] <= result["max_abs_diff"]
     assert result["top1_agreement"] == 1.0
     assert result["num_examples"] == len(x_test)
+    keras_outputs = student.predict(x_test, verbose=0)
+    assert result["max_abs_keras_output"] == pytest.approx(np.abs(keras_outputs).max())
 
 
 def test_int8_agrees_with_keras(student, int8_tflite, fashion):

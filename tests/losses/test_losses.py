@@ -73,3 +73,55 @@ def test_model_compiled_with_kdkeras_loss_saves_and_loads(tmp_path):
     restored = keras.saving.load_model(path)
     assert isinstance(restored.loss, losses.KDLoss)
     assert restored.loss.temperature == 2.5
+
+
+def _kd_by_hand(teacher, student, temperature):
+    """`T² · Σ p_t (log p_t − log p_s)` per sample, in NumPy."""
+
+    def log_softmax(z):
+        z = z / temperature
+        z = z - z.max(axis=-1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+    log_t, log_s = log_softmax(teacher), log_softmax(student)
+    return temperature**2 * (np.exp(log_t) * (log_t - log_s)).sum(axis=-1)
+
+
+def test_temperature_given_at_call_time_replaces_the_losss_own():
+    loss = losses.KDLoss(temperature=1.0)
+    at_3 = _kd_by_hand(TEACHER, STUDENT, 3.0)
+    np.testing.assert_allclose(
+        loss(TEACHER, STUDENT, temperature=3.0), at_3.mean(), rtol=1e-5
+    )
+    # A scalar tensor (a schedule's value) works the same; weights still apply.
+    weighted = loss(
+        TEACHER,
+        STUDENT,
+        sample_weight=np.array([1.0, 0.0]),
+        temperature=keras.ops.convert_to_tensor(3.0),
+    )
+    np.testing.assert_allclose(weighted, at_3[0] / 2.0, rtol=1e-5)
+    # The loss is not changed: without a temperature, its own is used.
+    assert loss.temperature == 1.0
+    np.testing.assert_allclose(
+        loss(TEACHER, STUDENT), _kd_by_hand(TEACHER, STUDENT, 1.0).mean(), rtol=1e-5
+    )
+
+
+def test_dkd_takes_the_temperature_at_call_time():
+    labels = np.array([0, 1])
+    loss = losses.DKDLoss(temperature=4.0, non_target_weight=2.0)
+    expected = functional.dkd_loss(
+        TEACHER, STUDENT, labels, temperature=2.0, non_target_weight=2.0
+    )
+    np.testing.assert_allclose(
+        loss((TEACHER, labels), STUDENT, temperature=2.0),
+        np.mean(expected),
+        rtol=1e-5,
+    )
+    assert loss.temperature == 4.0
+
+
+def test_a_loss_without_temperature_refuses_one():
+    with pytest.raises(ValueError, match="LogitMSE takes no temperature"):
+        losses.LogitMSE()(TEACHER, STUDENT, temperature=2.0)

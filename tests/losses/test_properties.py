@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from keras import ops
 
-from kdkeras import losses
-from kdkeras.distillation import offline, schedules
+from kdkeras import caches, losses
+from kdkeras.distillation import schedules
 from kdkeras.validation import check_class_labels
 
 FAST = settings(max_examples=40, deadline=None)
@@ -215,8 +215,8 @@ def test_cache_round_trip_for_any_shape_and_dtype(
     logits = rng.normal(0, 50, (num_samples, num_classes)).astype("float32")
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "logits.npz")
-        offline.save_teacher_logits(path, logits, x, teacher="teacher-v1")
-        loaded = offline.load_teacher_logits(path, x, teacher="teacher-v1")
+        caches.save_teacher_logits(path, logits, x, teacher="teacher-v1")
+        loaded = caches.load_teacher_logits(path, x, teacher="teacher-v1")
         assert os.listdir(directory) == ["logits.npz"]
     assert loaded.dtype == np.float32
     np.testing.assert_array_equal(loaded, logits)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import kdkeras
-from kdkeras.export import export_litert
+from kdkeras.export import Quantization, export_litert
 from kdkeras.litert import LiteRTModel
 from kdkeras.optimize import _training, qat
 
@@ -95,7 +95,9 @@ def test_verbose_is_checked_before_the_rebuild():
 
 
 def _export_int8(qat_model, path):
-    return export_litert(qat_model, path, quantization="int8", quantization_aware=True)
+    return export_litert(
+        qat_model, path, quantization=Quantization("int8", quantization_aware=True)
+    )
 
 
 def _tflite_accuracy(path, x, y):

@@ -14,10 +14,16 @@ import pytest
 import yaml
 
 import kdkeras
+from kdkeras.caches import augmented_file, sharded_augmented
 from kdkeras.config import ConfigError, validate_config
-from kdkeras.distillation import schedules, sharded_views, view_cache
+from kdkeras.distillation import schedules
 from kdkeras.models import build_cnn
-from kdkeras.pipeline import augmentation, distill_arguments, folder_logits, start_run
+from kdkeras.pipeline import (
+    distill_arguments,
+    folder_logits,
+    start_run,
+    training_augmentation,
+)
 from kdkeras.pipeline.context import RunContext
 from kdkeras.pipeline.run_data import load_run_data
 from kdkeras.pipeline.run_folder import RunFolder
@@ -78,8 +84,8 @@ def test_compile_arguments_build_the_registered_loss_and_the_schedules(
     assert arguments["alpha"].get_config() == {"start": 1.0, "end": 0.2, "steps": 10}
     temperature = arguments["temperature"]
     assert isinstance(temperature, schedules.Cosine) and temperature.steps == 20
-    # The loss starts at the schedule's first value, which compile checks.
-    assert loss.temperature == pytest.approx(0.3)
+    # The schedule goes to compile alone: the loss keeps its own default.
+    assert loss.temperature == 4.0
     student = build_cnn(input_shape=(8, 8, 1), filters=(4,), rescale=False)
     distiller = kdkeras.Distiller(teacher=None, student=student)
     distiller.compile(optimizer="adam", **arguments)
@@ -134,8 +140,12 @@ def test_scratch_and_distill_see_the_same_shifted_views(digits_npz, tmp_path):
         digits_npz, tmp_path, augmentation={"shift": 2, "horizontal_flip": True}
     )
     x, y = np.load(digits_npz)["x_train"][:50], np.load(digits_npz)["y_train"][:50]
-    scratch, steps = augmentation.views_batches(config, (x, y), 16, epochs=1)
-    distill, _ = augmentation.views_batches(config, (x, y), 16, epochs=3)
+    scratch, steps = training_augmentation.augmented_array_batches(
+        config, (x, y), 16, epochs=1
+    )
+    distill, _ = training_augmentation.augmented_array_batches(
+        config, (x, y), 16, epochs=3
+    )
     assert steps == 4
     scratch_views, scratch_labels = next(iter(scratch))
     distill_views, distill_labels = next(iter(distill))
@@ -179,33 +189,35 @@ def test_offline_views_are_cached_as_shards_and_reused_when_complete(
     context = _view_cache_context(digits_npz, tmp_path)
     teacher = keras.saving.load_model(_teacher_path(tmp_path, 0))
     models = context.folder.directory("models")
-    manifest = os.path.join(models, "teacher_views", "manifest.json")
+    manifest = os.path.join(models, "teacher_augmented_logits", "manifest.json")
     caplog.set_level(logging.INFO, logger="kdkeras.test_view_cache")
 
-    dataset, steps = augmentation.cached_views_batches(context, teacher, 32, epochs=2)
+    dataset, steps = training_augmentation.cached_augmented_array_batches(
+        context, teacher, 32, epochs=2
+    )
     assert steps == 6  # 180 training images
     views_batch, (labels, teacher_logits) = next(iter(dataset))
     np.testing.assert_allclose(
         teacher.predict(views_batch, verbose=0), teacher_logits, atol=1e-5
     )
-    assert sorted(os.listdir(models)) == ["teacher_views"]
+    assert sorted(os.listdir(models)) == ["teacher_augmented_logits"]
     written = os.stat(manifest).st_mtime_ns
-    assert caplog.text.count("computing the teacher's logits of 2 views") == 1
+    assert caplog.text.count("computing the teacher's outputs") == 1
 
     # --resume: the finished cache is read, not recomputed.
-    augmentation.cached_views_batches(context, teacher, 32, epochs=2)
+    training_augmentation.cached_augmented_array_batches(context, teacher, 32, epochs=2)
     assert os.stat(manifest).st_mtime_ns == written
-    assert caplog.text.count("computing the teacher's logits") == 1
+    assert caplog.text.count("computing the teacher's outputs") == 1
 
     # Another number of epochs, or a damaged shard: recomputed.
-    augmentation.cached_views_batches(context, teacher, 32, epochs=3)
-    assert "the teacher-view cache has other views: recomputing" in caplog.text
-    shard = os.path.join(models, "teacher_views", "shard-00000.tfrecord")
+    training_augmentation.cached_augmented_array_batches(context, teacher, 32, epochs=3)
+    assert "holds other augmentations or epochs: recomputing" in caplog.text
+    shard = os.path.join(models, "teacher_augmented_logits", "shard-00000.tfrecord")
     with open(shard, "r+b") as file:
         file.truncate(10)
-    augmentation.cached_views_batches(context, teacher, 32, epochs=3)
-    assert "the teacher-view cache is unreadable" in caplog.text
-    assert caplog.text.count("computing the teacher's logits of 3 views") == 2
+    training_augmentation.cached_augmented_array_batches(context, teacher, 32, epochs=3)
+    assert "teacher_augmented_logits is unreadable" in caplog.text
+    assert caplog.text.count("computing the teacher's outputs") == 3
     assert os.path.getsize(shard) > 10
 
 
@@ -229,17 +241,19 @@ def test_a_killed_view_cache_write_is_not_reused(digits_npz, tmp_path, caplog):
 
     teacher.predict_on_batch = predict_then_die
     with pytest.raises(Killed):  # in the second epoch's views
-        augmentation.cached_views_batches(context, teacher, 32, epochs=2)
-    assert not os.path.exists(os.path.join(models, "teacher_views"))
+        training_augmentation.cached_augmented_array_batches(
+            context, teacher, 32, epochs=2
+        )
+    assert not os.path.exists(os.path.join(models, "teacher_augmented_logits"))
     # What `kill -9` leaves: the temporary directory of a dead process.
-    leftover = os.path.join(models, ".partial-999999999-x-teacher_views")
+    leftover = os.path.join(models, ".partial-999999999-x-teacher_augmented_logits")
     os.makedirs(leftover)
     open(os.path.join(leftover, "shard-00000.tfrecord"), "wb").close()
 
     teacher.predict_on_batch = predict
-    augmentation.cached_views_batches(context, teacher, 32, epochs=2)
-    assert caplog.text.count("computing the teacher's logits of 2 views") == 2
-    assert sorted(os.listdir(models)) == ["teacher_views"]
+    training_augmentation.cached_augmented_array_batches(context, teacher, 32, epochs=2)
+    assert caplog.text.count("computing the teacher's outputs") == 2
+    assert sorted(os.listdir(models)) == ["teacher_augmented_logits"]
 
 
 def _shifted(images, rows, cols):
@@ -275,12 +289,12 @@ def test_offline_run_with_views_dkd_schedules_and_two_teachers(digits_npz, tmp_p
     assert folder.finished_stages() == ["teacher", "scratch", "distill", "report"]
     teacher = keras.saving.load_model(folder.model_path("teacher"))
     assert isinstance(teacher, kdkeras.distillation.TeacherEnsemble)
-    cache = view_cache.load_teacher_views(
-        folder.file("models", "teacher_views"),
+    cache = augmented_file.load_augmented_logits(
+        folder.file("models", "teacher_augmented_logits"),
         load_run_data(config.data, config.run.seed).train[0],
         teacher,
     )
-    assert isinstance(cache, sharded_views.ShardedViewCache)
+    assert isinstance(cache, sharded_augmented.ShardedAugmentedCache)
     assert (cache.epochs, cache.num_samples, cache.num_classes) == (2, 180, 10)
     assert not os.path.exists(folder.file("models", "teacher_views.npz"))
     with open(folder.history_path("distill"), newline="") as file:

@@ -9,12 +9,13 @@ import os
 import keras
 import numpy as np
 import pytest
+import yaml
 
 import kdkeras
 from kdkeras.config import validate_config
 from kdkeras.models import build_cnn
 from kdkeras.pipeline import planned_stages, resume_run, start_run
-from kdkeras.pipeline.run_folder import RunFolder
+from kdkeras.pipeline.run_folder import ChangedConfigError, RunFolder
 
 
 class SimulatedCrash(Exception):
@@ -231,3 +232,63 @@ def test_ready_students_skip_training(image_folder, tiny_teacher_path, tmp_path)
     assert not os.path.exists(folder.file("history"))
     rows = json.load(open(folder.file("report", "report.json")))["rows"]
     assert [row["name"] for row in rows] == ["student (scratch)", "student (distilled)"]
+
+
+@pytest.mark.slow
+def test_a_stage_saved_but_not_recorded_runs_again_and_a_changed_config_is_refused(
+    tiny_run_config, tiny_teacher_path, tmp_path, monkeypatch
+):
+    config = tiny_run_config(
+        tiny_teacher_path,
+        tmp_path / "runs",
+        distill={"enabled": False},
+        export={"enabled": False},
+        report={"enabled": False},
+    )
+    assert planned_stages(config) == ["teacher", "scratch"]
+    record = RunFolder.mark_finished
+
+    def killed_before_the_record(self, stage, **artifacts):
+        if stage == "scratch":
+            raise SimulatedCrash()
+        return record(self, stage, **artifacts)
+
+    monkeypatch.setattr(RunFolder, "mark_finished", killed_before_the_record)
+    with pytest.raises(SimulatedCrash):
+        start_run(config)
+    monkeypatch.undo()
+    [name] = os.listdir(tmp_path / "runs")
+    folder = RunFolder.open(tmp_path / "runs" / name)
+    assert folder.finished_stages() == ["teacher"]
+    assert os.path.exists(folder.model_path("student_scratch"))
+    assert history_epochs(folder, "scratch") == [0]
+
+    resume_run(folder.path)
+
+    assert folder.finished_stages() == ["teacher", "scratch"]
+    # Redone from its start: its history holds the redone epoch once.
+    assert history_epochs(folder, "scratch") == [0]
+    log = open(folder.file("run.log"), encoding="utf-8").read()
+    assert (
+        "[scratch] models/student_scratch.keras was written but the stage is not "
+        "recorded in state.json (the run stopped between the two): the stage runs "
+        "again"
+    ) in log
+    assert log.count("[scratch] starting") == 2
+
+    # config.yaml edited after the run: refused, then allowed with a warning.
+    config_path = folder.file("config.yaml")
+    edited = yaml.safe_load(open(config_path, encoding="utf-8"))
+    edited["scratch"]["epochs"] = 2
+    with open(config_path, "w", encoding="utf-8") as file:
+        yaml.safe_dump(edited, file)
+    with pytest.raises(ChangedConfigError, match=r"scratch.epochs: 1 → 2"):
+        resume_run(folder.path)
+    resume_run(folder.path, allow_changed_config=True)
+    [warning] = folder.findings("warning")
+    assert warning["stage"] == "resume"
+    assert warning["message"].startswith(
+        "config.yaml was changed since the run started (scratch.epochs: 1 → 2)"
+    )
+    assert "(teacher, scratch) keep what the old config made" in warning["message"]
+    resume_run(folder.path)  # The accepted config is the one compared now.

@@ -50,7 +50,10 @@ def auto(**budget):
             "student.budget.size_kb: expected a size in KB, a latency_ms, or both",
         ),
         (auto(size_kb=0), "student.budget.size_kb: Input should be greater than 0"),
-        (auto(latency_ms=float("inf")), "student.budget.latency_ms: Input should"),
+        (
+            auto(latency_ms=float("inf")),
+            "student.budget.latency_ms: expected a finite number",
+        ),
         (auto(size_kb=10, bytes=3), "student.budget.bytes: unknown key"),
     ],
 )

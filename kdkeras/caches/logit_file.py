@@ -1,0 +1,230 @@
+"""Offline distillation: run the teacher once, store its logits, train from them.
+
+The stored file is a NumPy `.npz` (read with `allow_pickle=False`) holding the
+logits and fingerprints of the teacher and of the data, so a cache made by
+another teacher or for other data is refused instead of silently used.
+
+```python
+logits = kdkeras.caches.cache_teacher_logits(teacher, x_train, "teacher.npz")
+fingerprint = kdkeras.caches.fingerprint_teacher(teacher)  # a string to keep
+# later, perhaps in another process, with no teacher in memory:
+logits = kdkeras.caches.load_teacher_logits(
+    "teacher.npz", x_train, teacher_fingerprint=fingerprint
+)
+dataset = kdkeras.caches.offline_dataset(x_train, y_train, logits, batch_size=64)
+distiller = kdkeras.Distiller(teacher=None, student=student)
+distiller.compile(optimizer="adam", metrics=["accuracy"])
+distiller.fit(dataset, epochs=3)
+```
+"""
+
+import os
+
+import numpy as np
+
+from kdkeras.caches import fingerprints, npz_files, stored_outputs, teacher_predictions
+from kdkeras.io_utils import atomic_path
+from kdkeras.validation import check_class_labels, check_finite, check_positive_int
+from kdkeras.version import __version__
+
+_FORMAT_VERSION = 1
+_WRITER = "cache_teacher_logits"
+
+
+class LogitCache(stored_outputs.TeacherOutputCache):
+    """The teacher's logits of every example, held in memory (one epoch).
+
+    Made by `cache_teacher_logits`, `open_cache` or `load_or_compute` for a
+    `.npz` path.
+
+    Attributes:
+        teacher_logits: `float32` `(num_samples, num_classes)`.
+        path: The `.npz` file it was read from or written to, or `None`.
+    """
+
+    def __init__(self, teacher_logits, path=None):
+        self.teacher_logits = np.asarray(teacher_logits, dtype="float32")
+        self.path = path
+
+    @property
+    def num_samples(self):
+        return self.teacher_logits.shape[0]
+
+    @property
+    def num_classes(self):
+        return self.teacher_logits.shape[-1]
+
+    def dataset(self, x, y, batch_size=32, shuffle=True, seed=None):
+        """`offline_dataset(x, y, self.teacher_logits, ...)`."""
+        return offline_dataset(
+            x, y, self.teacher_logits, batch_size=batch_size, shuffle=shuffle, seed=seed
+        )
+
+
+def save_teacher_logits(path, teacher_logits, x, teacher, overwrite=False):
+    """Stores teacher logits with fingerprints of `teacher` and `x`.
+
+    Use it for outputs that came from elsewhere: another framework, a remote
+    model, or recorded expert decisions (pass a string id as `teacher`).
+
+    Args:
+        path: The `.npz` file to write (atomically).
+        teacher_logits: Array `(num_samples, num_classes)` of logits.
+        x: The inputs the logits belong to.
+        teacher: What produced them (see `fingerprint_teacher`).
+        overwrite: Whether to replace an existing file.
+    """
+    teacher_logits = np.asarray(teacher_logits, dtype="float32")
+    num_samples, data_fingerprint = fingerprints.size_and_fingerprint(x)
+    if teacher_logits.ndim != 2 or len(teacher_logits) != num_samples:
+        raise ValueError(
+            "`teacher_logits` must have shape (num_samples, num_classes) with "
+            f"one row per sample of `x` ({num_samples}). Received: "
+            f"teacher_logits.shape={teacher_logits.shape}"
+        )
+    check_finite(teacher_logits, "teacher_logits")
+    with atomic_path(path, overwrite=overwrite) as temporary_path:
+        with open(temporary_path, "wb") as file:
+            np.savez_compressed(
+                file,
+                teacher_logits=teacher_logits,
+                teacher_fingerprint=np.array(fingerprints.fingerprint_teacher(teacher)),
+                data_fingerprint=np.array(data_fingerprint),
+                format_version=np.array(_FORMAT_VERSION),
+                kdkeras_version=np.array(__version__),
+            )
+
+
+def cache_teacher_logits(
+    teacher, x, path, batch_size=256, teacher_outputs="auto", overwrite=False, verbose=0
+):
+    """Computes the teacher's logits over `x`, stores them and returns them.
+
+    See `compute_teacher_logits` and `save_teacher_logits`.
+    """
+    teacher_logits = teacher_predictions.compute_teacher_logits(
+        teacher,
+        x,
+        batch_size=batch_size,
+        teacher_outputs=teacher_outputs,
+        verbose=verbose,
+    )
+    save_teacher_logits(path, teacher_logits, x, teacher, overwrite=overwrite)
+    return teacher_logits
+
+
+def load_teacher_logits(
+    path, x, teacher=None, *, teacher_fingerprint=None, allow_any_teacher=False
+):
+    """Loads stored teacher logits, refusing a cache for other data or teacher.
+
+    Say which teacher the logits must come from with exactly one of
+    `teacher`, `teacher_fingerprint` or `allow_any_teacher=True`, so that a
+    cache made by another teacher never loads silently.
+
+    Example, in a process with no teacher in memory:
+
+    ```python
+    # when caching: keep the teacher's fingerprint, a 64-character string
+    fingerprint = offline.fingerprints.fingerprint_teacher(teacher)
+    # later:
+    logits = caches.load_teacher_logits(
+        "teacher.npz", x_train, teacher_fingerprint=fingerprint
+    )
+    ```
+
+    Args:
+        path: A file written by `save_teacher_logits` or `cache_teacher_logits`.
+        x: The inputs the logits must belong to.
+        teacher: The teacher they must come from: the model, estimator or
+            string id given to `cache_teacher_logits` / `save_teacher_logits`.
+        teacher_fingerprint: Or its `fingerprint_teacher`, a SHA-256 hex
+            digest.
+        allow_any_teacher: Or `True`, to accept logits of any teacher (the
+            data are still checked).
+
+    Returns:
+        `float32` array `(num_samples, num_classes)`.
+
+    Raises:
+        ValueError: If not exactly one of `teacher`, `teacher_fingerprint`
+            and `allow_any_teacher=True` is given.
+        StaleCacheError: If the fingerprint of `x` or of the teacher differs
+            from the stored one.
+    """
+    return open_logit_file(
+        path,
+        x,
+        teacher,
+        teacher_fingerprint=teacher_fingerprint,
+        allow_any_teacher=allow_any_teacher,
+        caller="load_teacher_logits",
+    ).teacher_logits
+
+
+def open_logit_file(
+    path,
+    x,
+    teacher=None,
+    *,
+    teacher_fingerprint=None,
+    allow_any_teacher=False,
+    caller="open_cache",
+):
+    """`load_teacher_logits` as a `LogitCache` (see there)."""
+    expected_teacher = fingerprints.expected_teacher_fingerprint(
+        teacher, teacher_fingerprint, allow_any_teacher, caller=caller
+    )
+    stored = npz_files.read_cache_arrays(
+        path,
+        ("teacher_logits", "teacher_fingerprint", "data_fingerprint"),
+        _WRITER,
+    )
+    fingerprints.check_fingerprints(
+        path,
+        _WRITER,
+        stored_teacher=str(stored["teacher_fingerprint"]),
+        expected_teacher=expected_teacher,
+        stored_data=str(stored["data_fingerprint"]),
+        data=x,
+    )
+    return LogitCache(stored["teacher_logits"], path=os.fspath(path))
+
+
+def offline_dataset(x, y, teacher_logits, batch_size=32, shuffle=True, seed=None):
+    """A cached `tf.data.Dataset` of `(x, (y, teacher_logits))` batches.
+
+    This is the input of a `Distiller(teacher=None, ...)`: no teacher forward
+    pass happens during training.
+
+    Args:
+        x: Inputs (NumPy arrays).
+        y: Labels: class ids or one-hot rows.
+        teacher_logits: Array `(num_samples, num_classes)`.
+        batch_size: Batch size.
+        shuffle: Whether to reshuffle the samples every epoch.
+        seed: Seed of the shuffle.
+    """
+    import tensorflow as tf
+
+    teacher_logits = np.asarray(teacher_logits, dtype="float32")
+    check_positive_int(batch_size, "batch_size")
+    check_finite(teacher_logits, "teacher_logits")
+    num_classes = teacher_logits.shape[-1] if teacher_logits.ndim == 2 else None
+    check_class_labels(np.asarray(y), num_classes, "y", owner="teacher_logits")
+    num_samples = fingerprints.num_samples(x)
+    for name, value in (("y", y), ("teacher_logits", teacher_logits)):
+        if len(value) != num_samples:
+            raise ValueError(
+                f"`{name}` must have one row per sample of `x` ({num_samples}). "
+                f"Received: len({name})={len(value)}"
+            )
+    dataset = tf.data.Dataset.from_tensor_slices((x, (y, teacher_logits))).cache()
+    if shuffle:
+        dataset = dataset.shuffle(num_samples, seed=seed, reshuffle_each_iteration=True)
+    # The data sit in memory, so autotuning gains nothing; in TF 2.21 it can
+    # stall `fit` for seconds when an epoch's iterator is deleted
+    # (docs/benchmarks.md, "Training speed").
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.batch(batch_size).prefetch(2).with_options(options)

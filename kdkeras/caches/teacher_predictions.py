@@ -1,0 +1,96 @@
+"""Running the teacher for a cache: all its logits at once
+(`compute_teacher_logits`, for the in-memory caches), or one batch at a time
+(`batch_predictor`, for the streamed caches, which hand each batch of logits
+to the shard writer so memory holds one batch). A teacher is a Keras model on
+any backend, or an estimator with `predict_proba` (e.g. scikit-learn).
+"""
+
+import keras
+import numpy as np
+
+from kdkeras import batches
+from kdkeras.distillation import outputs as model_outputs
+from kdkeras.validation import check_examples, check_positive_int
+
+
+def batch_predictor(teacher, teacher_outputs="auto"):
+    """A function from a batch of inputs to the teacher's float32 logits.
+
+    Args:
+        teacher: A Keras model, or an estimator with `predict_proba` (e.g.
+            scikit-learn), whose probabilities are turned into logits.
+        teacher_outputs: `"auto"`, `"logits"` or `"probabilities"` for a Keras
+            teacher (see `kdkeras.Distiller`).
+    """
+    if isinstance(teacher, keras.Model):
+        kind = model_outputs.resolve_output_kind(
+            teacher, teacher_outputs, "teacher_outputs"
+        )
+
+        def predict(inputs):
+            return teacher.predict_on_batch(inputs)
+
+    elif hasattr(teacher, "predict_proba"):
+        kind, predict = "probabilities", teacher.predict_proba
+    else:
+        raise TypeError(
+            "`teacher` must be a Keras model or an estimator with "
+            f"`predict_proba`. Received: teacher of type {type(teacher)}"
+        )
+
+    def logits(inputs):
+        outputs = np.asarray(predict(inputs), dtype="float32")
+        if kind == "probabilities":
+            outputs = keras.ops.convert_to_numpy(
+                model_outputs.probabilities_to_logits(outputs)
+            )
+        return np.asarray(outputs, dtype="<f4")
+
+    return logits
+
+
+def compute_teacher_logits(
+    teacher, x, batch_size=256, teacher_outputs="auto", verbose=0
+):
+    """Runs `teacher` over `x` once and returns its logits as a NumPy array.
+
+    Args:
+        teacher: A Keras model, or an estimator with `predict_proba` (e.g.
+            scikit-learn), whose probabilities are turned into logits.
+        x: Inputs: NumPy arrays as the teacher takes them, or a batched
+            `tf.data.Dataset` of inputs or `(inputs, labels)`, read batch by
+            batch (e.g. from `keras.utils.image_dataset_from_directory(...,
+            shuffle=False)`: a cache needs the same order every time).
+        batch_size: Batch size of the Keras teacher's `predict` (of arrays).
+        teacher_outputs: `"auto"`, `"logits"` or `"probabilities"` for a Keras
+            teacher (see `kdkeras.Distiller`).
+        verbose: Verbosity of `predict` (1 shows a progress bar).
+
+    Returns:
+        `float32` array `(num_samples, num_classes)`.
+    """
+    check_examples(x, "x")
+    check_positive_int(batch_size, "batch_size")
+    if isinstance(teacher, keras.Model):
+        kind = model_outputs.resolve_output_kind(
+            teacher, teacher_outputs, "teacher_outputs"
+        )
+        outputs = teacher.predict(x, batch_size=batch_size, verbose=verbose)
+    elif hasattr(teacher, "predict_proba") and batches.is_dataset(x):
+        kind = "probabilities"
+        outputs = np.concatenate(
+            [teacher.predict_proba(inputs) for inputs in batches.input_batches(x)]
+        )
+    elif hasattr(teacher, "predict_proba"):
+        kind, outputs = "probabilities", teacher.predict_proba(x)
+    else:
+        raise TypeError(
+            "`teacher` must be a Keras model or an estimator with "
+            f"`predict_proba`. Received: teacher of type {type(teacher)}"
+        )
+    outputs = np.asarray(outputs, dtype="float32")
+    if kind == "probabilities":
+        outputs = keras.ops.convert_to_numpy(
+            model_outputs.probabilities_to_logits(outputs)
+        )
+    return outputs
