@@ -13,6 +13,7 @@ from kdkeras.export.budget import NoStudentFitsError, StudentChoice, choose_stud
 from kdkeras.export.converter import export_litert
 from kdkeras.export.converter_errors import ExportError
 from kdkeras.export.deployment_check import DeploymentCheck
+from kdkeras.export.device_description import device_model
 from kdkeras.export.metadata import (
     ModelMetadata,
     describe_preprocessing,

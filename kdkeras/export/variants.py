@@ -154,7 +154,12 @@ def add_variant(
     )
     check = None
     if check_data is not None:
-        check = _check(model, paths["tflite"], check_data, verbose, variant)
+        # Like with like: a package file ends in a softmax (and may take RGB),
+        # so it is compared with the model it was converted from.
+        reference = model
+        if convert_from is None:
+            reference = device_description.device_model(model)
+        check = _check(reference, paths["tflite"], check_data, verbose, variant)
     variants = {**package.get("variants", {}), variant: entry}
     package = {**shared, "kdkeras_version": __version__, **package}
     package_files.write_package(

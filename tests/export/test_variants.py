@@ -74,6 +74,10 @@ def test_add_variant_to_a_new_directory_and_check_data(pixels, tiny_model, tmp_p
     assert saved["check"]["num_examples"] == 32
     assert saved["check"]["top1_agreement"] >= 0.9
     assert saved["check"]["accuracy"] == saved["check"]["top1_agreement"]
+    # Compared like with like: the file's probabilities with the model's
+    # softmax, not with its logits.
+    assert saved["check"]["max_abs_keras_output"] <= 1.0
+    assert saved["check"]["max_abs_diff"] < 0.1
 
 
 def test_add_variant_refuses_other_labels_and_writes_nothing(tiny_model, tmp_path):
