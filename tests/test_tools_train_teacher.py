@@ -21,7 +21,11 @@ class _Interrupted(Exception):
     pass
 
 
-def test_a_resumed_run_is_recorded_whole(train_teacher, tmp_path, monkeypatch):
+def test_a_resumed_run_is_recorded_whole(
+    train_teacher, require_full_fashion_mnist, tmp_path, monkeypatch
+):
+    """Needs the full Fashion-MNIST: the tool trains on it and the test
+    scores the saved teacher on its 10,000 test images."""
     output = tmp_path / "tiny.weights.h5"
     argv = [
         "--arch", "vgg", "--stage-filters", "4,8,8", "--epochs", "2",

@@ -7,6 +7,7 @@ import click
 import numpy as np
 
 from kdkeras.pipeline.folders import class_folders
+from kdkeras.pipeline.npz_checks import npz_class_names
 
 
 def model_input_shape(path):
@@ -21,9 +22,36 @@ def model_input_shape(path):
 
 
 def read_labels_file(path):
-    """The class names in `path`, one per line (as `labels.txt`)."""
+    """The class names in `path`, one per line (as `labels.txt`), checked
+    (`kdkeras.validation.labels.class_name_problem`, `--labels`)."""
+    from kdkeras.config.errors import ConfigError
+    from kdkeras.validation.labels import class_name_problems
+
     with open(path, encoding="utf-8") as file:
-        return [line.strip() for line in file if line.strip()]
+        names = [line.strip() for line in file if line.strip()]
+    problems = class_name_problems(names, "--labels")
+    if problems:
+        raise ConfigError(problems)
+    return names
+
+
+def check_label_order(labels, data_class_names):
+    """Refuses `--labels` that name the data's classes in another order: the
+    rows of the report would be swapped. Other names (one per class) rename
+    the classes and are kept."""
+    from kdkeras.config.errors import ConfigError
+
+    if data_class_names is None or labels == list(data_class_names):
+        return
+    if sorted(labels) == sorted(data_class_names):
+        raise ConfigError(
+            [
+                f"--labels: expected the classes of --data in its order, "
+                f"{list(data_class_names)}; received {labels} (the same names "
+                "in another order would swap the rows of the report). Give the "
+                "names in the data's order, or leave out --labels"
+            ]
+        )
 
 
 def read_images(path, input_shape, split, batch_size=64):
@@ -45,7 +73,7 @@ def read_images(path, input_shape, split, batch_size=64):
     if os.path.isdir(path):
         import keras
 
-        class_names = class_folders(path)
+        class_names = class_folders(path, "--data")
         dataset = keras.utils.image_dataset_from_directory(
             path,
             class_names=class_names,
@@ -69,10 +97,17 @@ def read_images(path, input_shape, split, batch_size=64):
             )
         x, y = arrays[keys[0]], arrays[keys[1]]
         class_names = (
-            [str(name) for name in arrays["class_names"]]
+            npz_class_names(arrays["class_names"], "--data")
             if "class_names" in arrays.files
             else None
         )
+    if class_names is not None:
+        from kdkeras.config.errors import ConfigError
+        from kdkeras.validation.labels import class_name_problems
+
+        problems = class_name_problems(class_names, "--data", "class_names entry")
+        if problems:
+            raise ConfigError(problems)
     if x.ndim == len(input_shape):  # Grayscale images without a channel axis.
         x = x[..., None]
     return (x, y), class_names

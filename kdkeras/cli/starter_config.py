@@ -22,6 +22,8 @@ from kdkeras.cli.config_sections import (
     scratch_section,
 )
 from kdkeras.cli.text_starter_config import count_text_files, text_starter_config
+from kdkeras.cli.yaml_scalars import yaml_path
+from kdkeras.config.errors import ConfigError
 from kdkeras.pipeline.data_checks import (
     IMAGE_EXTENSIONS,
     LISTED_FILES,
@@ -223,14 +225,14 @@ def describe_image_folder(directory, max_images=_SAMPLED_IMAGES):
     from PIL import Image
 
     directory = os.fspath(directory)
-    class_names = class_folders(directory)
+    class_names = data_class_folders(directory)
     if len(class_names) < 2:
         raise ValueError(
             f"`--data` must be a folder with one sub-folder of images (or of "
             f".txt files) per class (at least 2). Received: {directory} with "
             f"sub-folders {class_names}"
         )
-    check = check_image_folder(directory)
+    check = check_image_folder(directory, key="--data")
     counts = check.counts
     empty = [name for name in class_names if not counts[name]]
     if empty:
@@ -303,8 +305,26 @@ def _comment_lines(notes):
     )
 
 
+def data_class_folders(directory):
+    """The class folders of `--data`, as `class_folders` lists them.
+
+    Raises:
+        ValueError: One line per folder whose name cannot be a class name
+            (`kdkeras.pipeline.folders.folder_name_problems`).
+    """
+    try:
+        return class_folders(directory, "--data")
+    except ConfigError as error:
+        raise ValueError("\n".join(error.problems)) from None
+
+
 def holds_texts(directory):
-    """Whether `directory`'s class folders hold `.txt` files and no images."""
+    """Whether `directory`'s class folders hold `.txt` files and no images.
+
+    Raises:
+        ValueError: If a class folder's name cannot be a class name.
+    """
+    data_class_folders(directory)
     if any(count_text_files(directory).values()):
         return not any(
             entry.name.lower().endswith(IMAGE_EXTENSIONS)
@@ -336,10 +356,14 @@ def starter_config(
         image_side = 28
         name = "fashion-mnist"
     else:
-        relative = os.path.relpath(
-            os.path.abspath(data_dir), os.path.dirname(os.path.abspath(config_path))
+        relative = yaml_path(
+            os.path.relpath(
+                os.path.abspath(data_dir),
+                os.path.dirname(os.path.abspath(config_path)),
+            )
         )
-        name = _run_name(os.path.basename(os.path.abspath(data_dir)) or "data")
+        folder_name = os.path.basename(os.path.abspath(data_dir)) or "data"
+        name = yaml_path(_run_name(folder_name))  # "yes" is no YAML string
         if holds_texts(data_dir):
             return text + text_starter_config(data_dir, relative, name)
         folder = image_folder or describe_image_folder(data_dir)

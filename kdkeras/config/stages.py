@@ -237,6 +237,11 @@ class ExportSection(Section):
     split, or the one named. Each LiteRT file is checked against the Keras
     student on the validation split: a top-1 agreement below
     `min_agreement` is a warning of the run (null: no check).
+
+    `model_name`, `description`, `version`, `author` and `license` are the
+    model card embedded in each file's TFLite metadata (what MediaPipe Tasks
+    and the LiteRT tooling show); null keeps `save_for_device`'s default
+    (the model's name, a description of its classes, `"1"`, empty).
     """
 
     enabled: bool = True
@@ -244,6 +249,30 @@ class ExportSection(Section):
     quantizations: list[Literal[QUANTIZATION_NAMES]] = ["float16", "int8"]
     integer_io: bool = False
     min_agreement: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.98
+    model_name: str | None = None
+    description: str | None = None
+    version: str | None = None
+    author: str | None = None
+    license: str | None = None
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _whole_number_version(cls, version):
+        # `version: 2` in YAML is an int; `1.10` must be quoted to stay itself.
+        if isinstance(version, int) and not isinstance(version, bool):
+            return str(version)
+        return version
+
+    def model_info(self):
+        """The `model_info` of `save_for_device`: the model card keys set."""
+        values = {
+            "name": self.model_name,
+            "description": self.description,
+            "version": self.version,
+            "author": self.author,
+            "license": self.license,
+        }
+        return {key: value for key, value in values.items() if value is not None}
 
     @field_validator("quantizations")
     @classmethod

@@ -68,7 +68,7 @@ class ImageFolderCheck:
         return sum(self.counts.values()) + len(self.unreadable)
 
 
-def check_image_folder(directory, channels=3):
+def check_image_folder(directory, channels=3, key="data.path"):
     """Lists and decodes every image of a folder of class sub-folders.
 
     Args:
@@ -76,12 +76,17 @@ def check_image_folder(directory, channels=3):
             included, as Keras walks them).
         channels: 1 or 3, what Keras decodes to (`CHANNELS[color_mode]`): a
             GIF does not decode to one channel.
+        key: The folder's config key or option, for errors.
 
     Returns:
         An `ImageFolderCheck`.
+
+    Raises:
+        ConfigError: If a class folder's name cannot be a class name
+            (`kdkeras.pipeline.folders.class_folders`).
     """
     directory = os.fspath(directory)
-    class_names = class_folders(directory)
+    class_names = class_folders(directory, key)
     image_paths, non_image_files = {}, 0
     for class_name in class_names:
         image_paths[class_name] = []
@@ -274,7 +279,7 @@ def check_run_image_folders(data_config):
     channels = CHANNELS[data_config.color_mode]
     folders = [("data.path", check_image_folder(data_config.path, channels))]
     if data_config.test_path is not None:
-        test = check_image_folder(data_config.test_path, channels)
+        test = check_image_folder(data_config.test_path, channels, "data.test_path")
         folders.append(("data.test_path", test))
     problems, warnings, skipped = [], [], []
     train_classes = folders[0][1].class_names

@@ -34,6 +34,7 @@ def run_export(context):
         tokenizer=context.data.tokenizer,
         overwrite=True,
         verbose=2,
+        model_info=export.model_info(),
     )
     tflite = {f"student {q} .tflite": path for q, path in paths["tflite"].items()}
     for quantization, path in paths["tflite"].items():

@@ -55,6 +55,7 @@ def run_optimize(context):
                 f"pruned_{quantization}",
                 quantization=quantization,
                 representative_data=data.train[0],
+                model_info=context.config.export.model_info(),
                 overwrite=True,
                 verbose=2,
             )

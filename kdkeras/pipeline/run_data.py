@@ -9,6 +9,7 @@ one array. `batched` turns either into the batches a training stage reads.
 """
 
 import dataclasses
+import zipfile
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from kdkeras.config.errors import ConfigError
 from kdkeras.pipeline.data_checks import check_run_image_folders, without_files
 from kdkeras.pipeline.folder_logits import file_labels
 from kdkeras.pipeline.folders import class_folders
+from kdkeras.pipeline.npz_checks import check_npz_arrays, npz_class_names
 from kdkeras.pipeline.text_folder import check_text_classes, read_text_folder
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test", "class_names")
@@ -171,28 +173,43 @@ def _text_folder_arrays(data_config):
 
 
 def _npz_arrays(path):
-    with np.load(path, allow_pickle=False) as arrays:
-        missing = [key for key in ("x_train", "y_train") if key not in arrays.files]
-        if missing or ("x_test" in arrays.files) != ("y_test" in arrays.files):
-            raise ConfigError(
-                [
-                    f"data.path: expected a .npz file with x_train and y_train "
-                    "(and optionally x_test with y_test, class_names); received "
-                    f"{path} with {sorted(arrays.files)}"
-                ]
-            )
-        loaded = {key: arrays[key] for key in arrays.files if key in NPZ_KEYS}
+    """The arrays of a data `.npz`, checked (`kdkeras.pipeline.npz_checks`)."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            missing = [key for key in ("x_train", "y_train") if key not in arrays.files]
+            if missing or ("x_test" in arrays.files) != ("y_test" in arrays.files):
+                raise ConfigError(
+                    [
+                        f"data.path: expected a .npz file with x_train and y_train "
+                        "(and optionally x_test with y_test, class_names); "
+                        f"received {path} with {sorted(arrays.files)}"
+                    ]
+                )
+            loaded = {key: arrays[key] for key in arrays.files if key in NPZ_KEYS}
+    except (ValueError, OSError, zipfile.BadZipFile) as error:
+        if isinstance(error, ConfigError):
+            raise
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ConfigError(
+            [
+                f"data.path: expected a .npz file (numpy.savez) of numeric arrays "
+                f"that loads; received {path} ({reason[:160]})"
+            ]
+        ) from None
+    class_names = None
+    if "class_names" in loaded:
+        class_names = npz_class_names(loaded["class_names"])
+    class_names = check_npz_arrays(loaded, class_names)
     x_train, y_train = loaded["x_train"], loaded["y_train"].reshape(-1)
     if x_train.ndim == 3:
         x_train = x_train[..., None]
     test = None
     if "x_test" in loaded:
         x_test = loaded["x_test"]
-        test = (x_test[..., None] if x_test.ndim == 3 else x_test, loaded["y_test"])
-    if "class_names" in loaded:
-        class_names = [str(name) for name in loaded["class_names"]]
-    else:
-        class_names = [str(index) for index in range(int(y_train.max()) + 1)]
+        test = (
+            x_test[..., None] if x_test.ndim == 3 else x_test,
+            loaded["y_test"].reshape(-1),
+        )
     return (x_train, y_train), test, class_names
 
 

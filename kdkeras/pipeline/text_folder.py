@@ -42,11 +42,12 @@ def read_text_folder(directory, key, class_names=None):
         class names.
 
     Raises:
-        ConfigError: If there are fewer than two classes, a class without
-            a `.txt` file, other classes than `class_names`, or a file that
-            is not UTF-8.
+        ConfigError: If there are fewer than two classes, a class folder
+            whose name cannot be a class name, a class without a `.txt`
+            file, other classes than `class_names`, or a file that is not
+            UTF-8.
     """
-    found = class_folders(directory)
+    found = class_folders(directory, key)
     if class_names is None and len(found) < 2:
         raise ConfigError(
             [

@@ -5,9 +5,27 @@ Labels are class ids (integers, or floats that are whole numbers) of shape
 `(N, num_classes)`. The Distiller, `kdkeras.optimize`, the offline caches and
 the scoring all check them here, so a label is refused with the same words
 everywhere.
+
+Class names (`class_name_problems`) are checked by one rule wherever they
+enter — `.npz` `class_names`, class folder names, `--labels` files — so
+that each name survives `labels.txt` (one name a line, stripped), YAML and
+`metadata.json` unchanged: a name that would not is refused, never renamed.
 """
 
+import collections
+import unicodedata
+
 import numpy as np
+
+MAX_CLASS_NAME_LENGTH = 200
+"""The longest class name accepted, in characters."""
+
+_SHOWN_PROBLEMS = 5
+"""How many bad class names an error lists; the others are counted."""
+
+_BAD_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}
+"""Unicode categories refused in a class name: control characters (newline,
+tab, NUL, …), lone surrogates (not UTF-8) and line or paragraph separators."""
 
 
 def _is_one_hot(labels):
@@ -75,6 +93,77 @@ def check_class_labels(labels, num_classes=None, argument_name="y", owner="model
         )
 
 
+def shown_name(name, limit=40):
+    """`repr(name)` cut to about `limit` characters, for an error message."""
+    text = repr(name)
+    return text if len(text) <= limit else text[: limit - 2] + "…'"
+
+
+def class_name_problem(name):
+    """Why `name` cannot be a class name, or `None` if it can.
+
+    A class name is a non-empty string of at most `MAX_CLASS_NAME_LENGTH`
+    characters, without leading or trailing white space (`labels.txt` is
+    read stripped), control characters or line separators (it is one line of
+    `labels.txt`), backslashes, and not a path out of a folder: not `.` or
+    `..`, not starting with `/`, and no `.`, `..` or empty part between `/`
+    (an inner `/` is kept: Fashion-MNIST has `T-shirt/top`).
+    """
+    if not isinstance(name, str):
+        return f"expected a string; received {type(name).__name__}"
+    if not name.strip():
+        return "expected a non-empty class name"
+    if len(name) > MAX_CLASS_NAME_LENGTH:
+        return (
+            f"expected a class name of at most {MAX_CLASS_NAME_LENGTH} "
+            f"characters; received {len(name)}"
+        )
+    if any(
+        unicodedata.category(char) in _BAD_CATEGORIES or char in "\ufeff\ufffe\uffff"
+        for char in name
+    ):
+        return "expected a class name without control characters"
+    if name != name.strip():
+        return "expected a class name without leading or trailing spaces"
+    if "\\" in name:
+        return "expected a class name without a backslash (a path separator)"
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        return "expected a class name that is not a path (., .., a leading /)"
+    return None
+
+
+def class_name_problems(names, key, noun="class name"):
+    """The problems of `names` as class names, one line each, e.g.
+    `"data.path: class folder 'a\\nb': expected a class name without control
+    characters"`; empty if there are none.
+
+    Args:
+        names: The class names, in label order.
+        key: The config key or command-line option they came from.
+        noun: What a name is there (`"class folder"`, `"class_names entry"`).
+
+    Returns:
+        A list of lines, each starting with `key`: at most `_SHOWN_PROBLEMS`
+        names, then how many more; then each repeated name.
+    """
+    bad = [(name, class_name_problem(name)) for name in names]
+    bad = [(name, problem) for name, problem in bad if problem is not None]
+    lines = [
+        f"{key}: {noun} {shown_name(name)}: {problem}"
+        for name, problem in bad[:_SHOWN_PROBLEMS]
+    ]
+    if len(bad) > _SHOWN_PROBLEMS:
+        lines.append(f"{key}: … and {len(bad) - _SHOWN_PROBLEMS} more bad names")
+    counts = collections.Counter(name for name in names if isinstance(name, str))
+    repeated = [(name, count) for name, count in counts.items() if count > 1]
+    lines += [
+        f"{key}: expected each class name once; received {shown_name(name)} "
+        f"{count} times"
+        for name, count in repeated[:_SHOWN_PROBLEMS]
+    ]
+    return lines
+
+
 def check_class_names(class_names, num_classes=None, argument_name="class_names"):
     """Raises unless `class_names` is a list of distinct names, one per class.
 
@@ -114,4 +203,11 @@ def check_class_names(class_names, num_classes=None, argument_name="class_names"
             f"`{argument_name}` must name each of the {num_classes} classes. "
             f"Received: {len(names)} class names for {num_classes} classes"
         )
-    return [str(name) for name in names]
+    names = [str(name) for name in names]
+    problems = class_name_problems(names, f"`{argument_name}`")
+    if problems:
+        raise ValueError(
+            f"`{argument_name}` must hold names that survive labels.txt, YAML "
+            "and metadata unchanged. Received: " + "; ".join(problems)
+        )
+    return names

@@ -37,24 +37,79 @@ def assert_logits_are_the_teachers():
     return _assert_logits_are_the_teachers
 
 
+class _BatchesPerEpoch(keras.callbacks.Callback):
+    """Counts the training batches of each epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.counts = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.counts.append(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.counts[-1] += 1
+
+
+def _sorted_rows(rows):
+    return rows[np.lexsort(rows.T[::-1])]
+
+
 def _assert_student_trains_on_views(student, cache, x, y, alpha):
+    import tensorflow as tf
+
+    batch_size = 16
+    steps = cache.steps_per_epoch(len(x), batch_size)
+    # The stored logits of each epoch, in image order: `(epochs, N, classes)`.
+    batches = cache.dataset(x, y, batch_size=batch_size, shuffle=False)
+    stored = np.concatenate([t[1] for _, t in batches.as_numpy_iterator()])
+    stored = stored.reshape(cache.epochs, len(x), -1)
+    assert len({_sorted_rows(e).tobytes() for e in stored}) == cache.epochs
+
+    seen = []  # the teacher logits of each batch, as `fit` draws them
+
+    def record(logits):
+        seen.append(logits.numpy())
+        return logits
+
+    def recorded(views, targets):
+        labels, logits = targets
+        logits = tf.py_function(record, [logits], logits.dtype)
+        logits.set_shape(targets[1].shape)
+        return views, (labels, logits)
+
+    epochs = 2 * cache.epochs  # every stored epoch replayed twice
     distiller = kdkeras.Distiller(teacher=None, student=student)
     distiller.compile(optimizer="adam", alpha=alpha)
+    counter = _BatchesPerEpoch()
     history = distiller.fit(
-        cache.dataset(x, y, batch_size=16),
-        epochs=4,
-        steps_per_epoch=cache.steps_per_epoch(len(x), 16),
+        cache.dataset(x, y, batch_size=batch_size).map(recorded),
+        epochs=epochs,
+        steps_per_epoch=steps,
+        callbacks=[counter],
         verbose=0,
     )
-    assert len(history.history["loss"]) == 4
-    assert np.isfinite(history.history["loss"]).all()
+    losses = history.history["loss"]
+    assert len(losses) == epochs and np.isfinite(losses).all()
+    assert losses[-1] < losses[0]  # the student learns from the stored logits
+    assert counter.counts == [steps] * epochs
+    # Training epoch k is stored epoch k mod E: its batches hold the logits
+    # of that epoch's views, each image's once.
+    assert len(seen) >= steps * epochs
+    for epoch in range(epochs):
+        drawn = np.concatenate(seen[epoch * steps : (epoch + 1) * steps])
+        np.testing.assert_allclose(
+            _sorted_rows(drawn), _sorted_rows(stored[epoch % cache.epochs]), atol=1e-6
+        )
 
 
 @pytest.fixture(scope="session")
 def assert_student_trains_on_views():
     """`assert_student_trains_on_views(student, cache, x, y, alpha)`: an
     offline Distiller trains `student` on the cache's views of `x` in batches
-    of 16 for 4 epochs of the cache's steps, every loss finite."""
+    of 16 for twice the stored epochs; every loss is finite, the last below
+    the first, each epoch has the cache's steps, and training epoch k draws
+    the stored logits of epoch k mod E, each image's once."""
     return _assert_student_trains_on_views
 
 

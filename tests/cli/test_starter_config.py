@@ -315,3 +315,60 @@ def test_the_judgement_keys_are_written_and_the_budget_validates(tmp_path):
         ],
     )
     assert config.student.budget.size_kb == 100
+
+
+@pytest.mark.parametrize(
+    "folder_name", ["photos #1", "a: b", "x\ny", " lead", "yes", "[x], {y}", "'q\""]
+)
+@pytest.mark.parametrize("kind", ["images", "texts"])
+def test_a_data_path_with_yaml_characters_reads_back_the_same(
+    tmp_path, folder_name, kind
+):
+    folder = tmp_path / "data" / folder_name
+    for name in ("cat", "dog"):
+        if kind == "images":
+            write_images(folder / name, [(32, 32)])
+        else:
+            write_texts(folder / name, ["some words here"] * 3)
+    config_path = tmp_path / "configs" / "kdkeras.yaml"
+    config_path.parent.mkdir()
+    config_path.write_text(starter_config(str(config_path), str(folder)), "utf-8")
+    config = load_config(config_path)
+    assert config.data.path == str(folder)
+    assert config.data.source == ("image_folder" if kind == "images" else "text_folder")
+
+
+def test_init_on_a_folder_with_a_newline_and_a_hash_writes_a_config_that_reads_back(
+    tmp_path,
+):
+    from click.testing import CliRunner
+
+    from kdkeras.cli.main import cli
+
+    folder = tmp_path / "my #1\nphotos"
+    for name in ("cat", "dog"):
+        write_texts(folder / name, ["some words here"] * 3)
+    config_path = tmp_path / "kdkeras.yaml"
+    result = CliRunner().invoke(
+        cli, ["init", "--data", str(folder), "-o", str(config_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert load_config(config_path).data.path == str(folder)
+    assert '"my #1\\nphotos"' in config_path.read_text("utf-8")
+
+
+def test_init_refuses_a_folder_path_that_is_not_utf8(tmp_path):
+    from click.testing import CliRunner
+
+    from kdkeras.cli.main import cli
+
+    folder = tmp_path / os.fsdecode(b"data\xff")
+    for name in ("cat", "dog"):
+        write_texts(folder / name, ["some words here"] * 3)
+    config_path = tmp_path / "kdkeras.yaml"
+    result = CliRunner().invoke(
+        cli, ["init", "--data", str(folder), "-o", str(config_path)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "expected a folder path that is valid UTF-8" in result.output
+    assert not config_path.exists()

@@ -22,8 +22,8 @@ from kdkeras.datasets._local import IDX_FILE_NAMES
 
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 HAS_DEBIAN_DATA = os.path.isfile(os.path.join(DEBIAN_DIR, "t10k-images-idx3-ubyte.gz"))
-requires_debian_data = pytest.mark.skipif(
-    not HAS_DEBIAN_DATA,
+requires_debian_data = pytest.mark.requires_data(
+    HAS_DEBIAN_DATA,
     reason=f"{DEBIAN_DIR} absent (apt-get install dataset-fashion-mnist)",
 )
 OFFLINE_ERROR = "URL fetch failure on https://storage.googleapis.com: None"

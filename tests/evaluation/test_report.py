@@ -5,6 +5,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 from kdkeras import evaluation, export, report, sparsity
 
@@ -22,8 +23,16 @@ def trained_models(digits, small_cnn):
     return teacher, student
 
 
-def test_report_rows_files_and_figure(trained_models, digits, tmp_path):
+def test_report_rows_files_and_figure(trained_models, digits, tmp_path, monkeypatch):
     teacher, student = trained_models
+    figures = []  # each figure the report saves, in order
+    save = Figure.savefig
+
+    def recording_savefig(figure, *args, **kwargs):
+        figures.append(figure)
+        return save(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", recording_savefig)
     x, y = digits
     x_test, y_test = x[:300], y[:300]
     tflite_path = export.export_litert(student, str(tmp_path / "student.tflite"))
@@ -71,12 +80,40 @@ def test_report_rows_files_and_figure(trained_models, digits, tmp_path):
     confusion_png = (directory / "confusion_matrices.png").read_bytes()
     assert confusion_png[:8] == b"\x89PNG\r\n\x1a\n"
     assert "![confusion matrices](confusion_matrices.png)" in markdown
+    _assert_the_figures_show_the_rows(figures, rows, class_names)
     assert sorted(path.name for path in directory.iterdir()) == [
         "confusion_matrices.png",
         "report.json",
         "report.md",
         "report.png",
     ]
+
+
+def _assert_the_figures_show_the_rows(figures, rows, class_names):
+    tradeoffs, confusion = figures
+    assert tradeoffs._suptitle.get_text().startswith("Digits")
+    size_axis, latency_axis = tradeoffs.axes
+    for axis, key, scale in (
+        (size_axis, "size_bytes", 1 / 1024),
+        (latency_axis, "latency_median_ms", 1.0),
+    ):
+        # One point a model, at (size or latency, accuracy), named.
+        points = np.concatenate([c.get_offsets() for c in axis.collections])
+        expected = [(row[key] * scale, row["accuracy"]) for row in rows]
+        np.testing.assert_allclose(points, expected)
+        assert [text.get_text() for text in axis.texts] == [r["name"] for r in rows]
+    # The confusion matrices: one panel a model, its counts and its title.
+    panels = [axis for axis in confusion.axes if axis.get_visible()]
+    assert len(panels) == len(rows)
+    for axis, row in zip(panels, rows, strict=True):
+        assert axis.get_title() == f"{row['name']}: accuracy {row['accuracy']:.4f}"
+        (image,) = axis.get_images()
+        np.testing.assert_array_equal(image.get_array(), row["confusion_matrix"])
+        ticks = [label.get_text() for label in axis.get_xticklabels()]
+        assert ticks == class_names
+    # Not a constant model: the matrices differ from one another's.
+    matrices = {json.dumps(row["confusion_matrix"]) for row in rows[:2]}
+    assert len(matrices) == 2
 
 
 def test_report_without_latency_and_bad_models(trained_models, digits, tmp_path):

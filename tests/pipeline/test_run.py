@@ -292,3 +292,52 @@ def test_a_stage_saved_but_not_recorded_runs_again_and_a_changed_config_is_refus
     )
     assert "(teacher, scratch) keep what the old config made" in warning["message"]
     resume_run(folder.path)  # The accepted config is the one compared now.
+
+
+MODEL_CARD = {
+    "model_name": "bags-and-shoes",
+    "description": "Tells bags, sneakers and trousers apart.",
+    "version": "2.1",
+    "author": "kdkeras tests",
+    "license": "Apache-2.0",
+}
+
+
+@pytest.mark.slow
+def test_an_image_folder_run_packages_an_int8_file_mediapipe_runs(
+    tiny_run_config, tiny_teacher_path, tmp_path, mediapipe_check
+):
+    from kdkeras.export.embedded_metadata import read_metadata
+    from kdkeras.pipeline.run_data import load_run_data
+
+    config = tiny_run_config(
+        tiny_teacher_path,
+        tmp_path / "runs",
+        scratch={"enabled": False},
+        export={"quantizations": ["int8"], **MODEL_CARD},
+        report={"enabled": False},
+    )
+    folder = start_run(config)
+    metadata = json.load(open(folder.file("package", "metadata.json")))
+    path = folder.file("package", metadata["variants"]["int8"]["mediapipe"]["file"])
+    assert path.endswith("model_int8_rgb.tflite")  # The images are grayscale.
+    class_names = metadata["labels"]
+    assert class_names == ["bag", "sneaker", "trouser"]
+
+    # The model card of the config, embedded in every file.
+    for file_name in ("model_int8.tflite", "model_int8_rgb.tflite"):
+        description, files = read_metadata(folder.file("package", file_name))
+        card = {key: description[key] for key in ("name", "description", "version")}
+        card |= {key: description[key] for key in ("author", "license")}
+        assert card == {
+            "name": "bags-and-shoes",
+            **{k: v for k, v in MODEL_CARD.items() if k != "model_name"},
+        }
+        assert files["labels.txt"].decode().split() == class_names
+
+    # The run's test images, as plain uint8 RGB images.
+    test = load_run_data(config.data, config.run.seed).test
+    gray = np.stack([image.numpy() for image, _ in test])
+    images = np.repeat(gray, 3, axis=-1).astype(np.uint8)
+    assert len(images) >= 5
+    mediapipe_check(path, images, class_names)

@@ -65,7 +65,7 @@ def test_npz_errors_name_the_key(tmp_path):
         y_train=np.arange(10),
         class_names=np.array(["a", "b"]),
     )
-    with pytest.raises(ConfigError, match=r"labels in \[0, 2\) for 2 class names"):
+    with pytest.raises(ConfigError, match=r"y_train: expected class ids in \[0, 2\)"):
         load_run_data(data_section(source="npz", path=str(path)), seed=0)
 
 
