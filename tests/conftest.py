@@ -10,6 +10,7 @@ import sys
 
 import keras
 import pytest
+import yaml
 from sklearn.datasets import load_digits
 
 from kdkeras.datasets import load_embedded_fashion_mnist
@@ -405,3 +406,29 @@ def mediapipe_check():
     classes of kdkeras' LiteRT evaluation)`."""
     pytest.importorskip("mediapipe.tasks.python.vision")
     return _mediapipe_check
+
+
+def _run_refused(config, tmp_path, code=2):
+    from click.testing import CliRunner
+
+    from kdkeras.cli.main import cli
+
+    config = {
+        "run": {"name": "refused", "output_dir": str(tmp_path / "runs")},
+        **config,
+    }
+    config_path = tmp_path / "kdkeras.yaml"
+    config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["run", str(config_path)])
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert not os.path.exists(config["run"]["output_dir"])
+    return result.output
+
+
+@pytest.fixture
+def run_refused(tmp_path):
+    """`run_refused(config, code=2)`: `kdkeras run` on `config` (a dict; its
+    `run.output_dir` defaults to `tmp_path/runs`) ends with `code`, one short
+    error and no traceback, before the run folder exists; its output."""
+    return lambda config, code=2: _run_refused(config, tmp_path, code)

@@ -5,10 +5,7 @@ refused by key and array, and no run folder is made."""
 
 import numpy as np
 import pytest
-import yaml
-from click.testing import CliRunner
 
-from kdkeras.cli.main import cli
 from kdkeras.config import ConfigError, validate_config
 from kdkeras.pipeline.run_data import load_run_data
 
@@ -144,20 +141,16 @@ def test_a_file_that_is_no_npz_is_named(tmp_path):
     ],
 )
 def test_run_refuses_the_data_before_the_run_folder(
-    tmp_path, tiny_teacher_path, changes, words
+    tmp_path, tiny_teacher_path, run_refused, changes, words
 ):
     path = write_npz(tmp_path / "data.npz", **changes)
-    config = {
-        "run": {"name": "npz", "output_dir": str(tmp_path / "runs")},
-        "data": {"source": "npz", "path": str(path)},
-        "teacher": {"path": tiny_teacher_path},
-        "scratch": {"epochs": 1},
-        "distill": {"epochs": 1},
-    }
-    config_path = tmp_path / "kdkeras.yaml"
-    config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    result = CliRunner().invoke(cli, ["run", str(config_path)])
-    assert result.exit_code == 2, result.output
-    assert words in result.output and "data.path:" in result.output
-    assert "Traceback" not in result.output
+    output = run_refused(
+        {
+            "data": {"source": "npz", "path": str(path)},
+            "teacher": {"path": tiny_teacher_path},
+            "scratch": {"epochs": 1},
+            "distill": {"epochs": 1},
+        }
+    )
+    assert words in output and "data.path:" in output
     assert not (tmp_path / "runs").exists()
