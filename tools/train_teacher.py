@@ -1,7 +1,8 @@
 """Trains a strong Fashion-MNIST teacher of the project's own.
 
-Issue 10 ("a strong teacher"): a teacher that reaches >= 94.5 % test accuracy
-on the full Fashion-MNIST, trained from scratch on 2 CPU cores. The networks
+The goal it was written for: a teacher that reaches >= 94.5 % test accuracy
+on the full Fashion-MNIST, trained from scratch on 2 CPU cores
+(docs/teacher_training.md says how close it came). The networks
 (`--arch resnet`, a small wide-ResNet; `--arch vgg`) are built by
 `tools/teacher_models.py`, which also loads trained teachers.
 
