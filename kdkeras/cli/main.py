@@ -188,8 +188,9 @@ def init(data, config_path, force):
     from kdkeras.io_utils import atomic_path
 
     if os.path.exists(config_path) and not force:
-        raise click.ClickException(
-            f"{config_path} already exists; pass --force to replace it."
+        raise click.BadParameter(
+            f"{config_path} already exists; pass --force to replace it.",
+            param_hint="--output",
         )
     image_folder, pretrained, reason, notes = None, None, None, []
     try:

@@ -14,6 +14,23 @@ from kdkeras.cli.quiet_tensorflow import (
 )
 
 
+def _checked_tflite(path, option="MODEL"):
+    """`path`, once its LiteRT file loads; else a `ConfigProblem` naming it."""
+    from kdkeras.litert.litert_model import LiteRTModel
+
+    try:
+        LiteRTModel(path)
+    except Exception as error:  # The interpreter raises ValueError, RuntimeError
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ConfigProblem(
+            short_message(
+                f"{option}: expected a LiteRT model file (.tflite) that loads; "
+                f"received {path} ({type(error).__name__}: {reason[:200]})"
+            )
+        ) from None
+    return path
+
+
 def _load_model(path, option="MODEL"):
     """The Keras model of the `.keras` file `path`, or a `ConfigProblem`
     naming the file (a text file named `model.keras` is not "not found")."""
@@ -189,7 +206,9 @@ def report(models, data, output, labels, title, latency_runs, num_threads):
         if not os.path.isfile(path):
             raise click.BadParameter(f"no such file: {path}", param_hint="MODEL")
         row = name or os.path.splitext(os.path.basename(path))[0]
-        named[row] = _load_model(path) if path.endswith(".keras") else path
+        named[row] = (
+            _load_model(path) if path.endswith(".keras") else _checked_tflite(path)
+        )
     first_path = models[0].rpartition("=")[2]
     images, class_names = read_images(data, model_input_shape(first_path), "test")
     if labels is not None:

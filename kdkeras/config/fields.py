@@ -46,4 +46,12 @@ PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 Count = Annotated[int, Field(strict=True, ge=0)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 LearningRate = Annotated[float, Field(gt=0.0)]
-ImageSize = tuple[PositiveInt, PositiveInt]
+ImageSide = Annotated[int, Field(strict=True, gt=0, le=4096)]
+"""An image's height or width in pixels: 4,096 at most (a student's input)."""
+ImageSize = tuple[ImageSide, ImageSide]
+BatchSize = Annotated[int, Field(strict=True, gt=0, le=65_536)]
+"""Examples per batch: 65,536 at most."""
+Seed = Annotated[int, Field(strict=True, ge=0, lt=2**32)]
+"""A random seed, as NumPy and TensorFlow take it: 0 to 2³² − 1."""
+WidthMultiplier = Annotated[float, Field(gt=0.0, le=16.0)]
+"""A model's width multiplier: above 0, 16 at most."""

@@ -9,11 +9,13 @@ from kdkeras.config.fields import (
     AUTO_STUDENT,
     IMAGE_STUDENTS,
     TEXT_STUDENTS,
+    BatchSize,
     Count,
     Fraction,
     ImageSize,
     LearningRate,
     PositiveInt,
+    WidthMultiplier,
 )
 from kdkeras.config.section import Section
 
@@ -36,7 +38,7 @@ class TransformerSection(Section):
     feedforward_dim: PositiveInt | None = None
     dropout: Fraction = 0.1
     epochs: PositiveInt = 3
-    batch_size: PositiveInt = 32
+    batch_size: BatchSize = 32
     learning_rate: LearningRate = 1e-3
 
     @model_validator(mode="after")
@@ -73,7 +75,7 @@ class TeacherSection(Section):
     ensemble_weights: list[Annotated[float, Field(ge=0.0)]] | None = None
     preset: str = "mobilenet_v2"
     weights: str | None = "imagenet"
-    width: Annotated[float, Field(gt=0.0)] | None = None
+    width: WidthMultiplier | None = None
     image_size: ImageSize | None = None
     dropout: Fraction = 0.2
     head_epochs: Count = 2
@@ -81,7 +83,7 @@ class TeacherSection(Section):
     head_learning_rate: LearningRate = 1e-3
     fine_tune_learning_rate: LearningRate = 1e-4
     num_unfrozen_layers: PositiveInt | None = 20
-    batch_size: PositiveInt = 128
+    batch_size: BatchSize = 128
     transformer: TransformerSection | None = None
 
     @field_validator("preset")
@@ -176,7 +178,7 @@ class StudentSection(Section):
     dense_units: PositiveInt | None = None
     pooling: Literal["avg", "flatten"] = "flatten"
     hidden_units: list[PositiveInt] = [128]
-    width: Annotated[float, Field(gt=0.0)] | None = None
+    width: WidthMultiplier | None = None
     embedding_dim: PositiveInt = 8
     kernel_size: PositiveInt = 3
     dropout: Fraction = 0.0

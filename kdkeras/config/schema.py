@@ -10,8 +10,6 @@ The sections live in modules of their own (`data`, `models`, `stages`,
 several of them. Every section class can be imported from here.
 """
 
-from typing import Annotated
-
 from pydantic import Field, model_validator
 
 from kdkeras.config.data import DataSection, TokenizerSection
@@ -34,6 +32,7 @@ from kdkeras.config.fields import (
     Fraction,
     ImageSize,
     PositiveInt,
+    Seed,
 )
 from kdkeras.config.model_sections import (
     StudentSection,
@@ -87,7 +86,7 @@ class RunSection(Section):
 
     name: str = Field("run", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     output_dir: str = "runs"
-    seed: Annotated[int, Field(strict=True)] = 1337
+    seed: Seed = 1337
     tensorboard: bool = True
 
 

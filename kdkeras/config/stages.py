@@ -23,6 +23,7 @@ from kdkeras.config.distillation import (
 from kdkeras.config.errors import InvalidValue
 from kdkeras.config.fields import (
     QUANTIZATION_NAMES,
+    BatchSize,
     Count,
     LearningRate,
     PositiveInt,
@@ -37,7 +38,7 @@ class TrainingSection(Section):
     """
 
     epochs: PositiveInt = 15
-    batch_size: PositiveInt = 64
+    batch_size: BatchSize = 64
     learning_rate: LearningRate = 3e-3
 
 
@@ -224,7 +225,7 @@ class OptimizeSection(Section):
 
     method: Literal["qat", "prune"]
     epochs: PositiveInt = 1
-    batch_size: PositiveInt = 64
+    batch_size: BatchSize = 64
     learning_rate: LearningRate = 1e-4
     target_sparsity: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
 

@@ -20,12 +20,13 @@ def npz_class_names(array, key="data.path"):
     """The `class_names` array of a `.npz` as a list of `str`.
 
     Strings (`U`) are taken as they are, bytes (`S`) decoded as UTF-8 (not
-    written `b'cat'`), integers written in decimal.
+    written `b'cat'`); numbers are refused (a `labels.txt` of "1", "2", "3"
+    reads as names, but they were likely meant as labels).
 
     Raises:
         ConfigError: For another dtype, shape, or bytes that are not UTF-8.
     """
-    if array.ndim != 1 or array.dtype.kind not in "USiu":
+    if array.ndim != 1 or array.dtype.kind not in "US":
         raise ConfigError(
             [
                 f"{key}: class_names: expected a 1-D array of strings, one per "

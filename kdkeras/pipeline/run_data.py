@@ -186,7 +186,7 @@ def _npz_arrays(path):
                     ]
                 )
             loaded = {key: arrays[key] for key in arrays.files if key in NPZ_KEYS}
-    except (ValueError, OSError, zipfile.BadZipFile) as error:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         if isinstance(error, ConfigError):
             raise
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -347,7 +347,7 @@ def test_init_for_an_image_folder(image_folder, tmp_path):
     assert config.data.color_mode == "grayscale"
     # An existing config is kept unless --force.
     result = CliRunner().invoke(cli, ["init", "-o", str(path)])
-    assert result.exit_code == 1 and "already exists" in result.output
+    assert result.exit_code == 2 and "already exists" in result.output
     assert path.read_text() == text
     assert invoke("init", "-o", path, "--force").exit_code == 0
     assert load_config(path).data.source == "embedded_fashion_mnist"
