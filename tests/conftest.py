@@ -234,34 +234,49 @@ def tiny_teacher_path(tmp_path_factory):
     return str(path)
 
 
+def _tiny_run_sections(data_path, teacher_path, output_dir=None, **sections):
+    data = {
+        "data": {
+            "source": "image_folder",
+            "path": str(data_path),
+            "image_size": [28, 28],
+            "color_mode": "grayscale",
+            "validation_split": 0.2,
+            "test_split": 0.2,
+        },
+        "teacher": {"path": str(teacher_path)},
+        "student": {"filters": [4]},
+        "scratch": {"epochs": 1, "batch_size": 8},
+        "distill": {"epochs": 1, "batch_size": 8, "allow_weak_teacher": True},
+        "export": {"quantizations": ["float16"]},
+        "report": {"latency_runs": 0},
+    }
+    if output_dir is not None:
+        data["run"] = {"name": "tiny", "output_dir": str(output_dir)}
+    for name, values in sections.items():
+        data[name] = {**data.get(name, {}), **values}
+    return data
+
+
+@pytest.fixture(scope="session")
+def tiny_run_sections():
+    """`tiny_run_sections(data_path, teacher_path, output_dir=None,
+    **sections)`: the sections of a tiny `kdkeras run` config on an image
+    folder (1 epoch per stage, float16 export, no latency runs), as a dict;
+    each keyword updates that section."""
+    return _tiny_run_sections
+
+
 @pytest.fixture(scope="session")
 def tiny_run_config(image_folder):
     """`tiny_run_config(teacher_path, output_dir, **sections)`: a validated
-    `kdkeras run` config on `image_folder` (1 epoch per stage, float16 export,
-    no latency runs); each keyword updates that section."""
+    `kdkeras run` config on `image_folder` (`tiny_run_sections`)."""
     from kdkeras.config import validate_config
 
     def make(teacher_path, output_dir, **sections):
-        data = {
-            "run": {"name": "tiny", "output_dir": str(output_dir)},
-            "data": {
-                "source": "image_folder",
-                "path": str(image_folder),
-                "image_size": [28, 28],
-                "color_mode": "grayscale",
-                "validation_split": 0.2,
-                "test_split": 0.2,
-            },
-            "teacher": {"path": str(teacher_path)},
-            "student": {"filters": [4]},
-            "scratch": {"epochs": 1, "batch_size": 8},
-            "distill": {"epochs": 1, "batch_size": 8, "allow_weak_teacher": True},
-            "export": {"quantizations": ["float16"]},
-            "report": {"latency_runs": 0},
-        }
-        for name, values in sections.items():
-            data[name] = {**data.get(name, {}), **values}
-        return validate_config(data)
+        return validate_config(
+            _tiny_run_sections(image_folder, teacher_path, output_dir, **sections)
+        )
 
     return make
 

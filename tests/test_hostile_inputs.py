@@ -370,11 +370,15 @@ def test_run_refuses_a_run_name_that_is_a_path(sandbox, name):
     assert not os.path.exists("/tmp/absolute-run-name")
 
 
-def test_run_refuses_an_output_that_is_a_file(sandbox, image_folder, tiny_teacher_path):
+def test_run_refuses_an_output_that_is_a_file(
+    sandbox, image_folder, tiny_teacher_path, tiny_run_sections
+):
     output = sandbox / "runs"
     output.write_text("a file", encoding="utf-8")
     config = sandbox / "good.yaml"
-    config.write_text(yaml.safe_dump(tiny_run(image_folder, tiny_teacher_path)))
+    config.write_text(
+        yaml.safe_dump(tiny_run(tiny_run_sections, image_folder, tiny_teacher_path))
+    )
     result = invoke("run", config, "--output", output)
     assert_refused(result, 2, str(output))
     assert output.read_text(encoding="utf-8") == "a file"
@@ -384,24 +388,9 @@ def test_run_refuses_an_output_that_is_a_file(sandbox, image_folder, tiny_teache
 # `kdkeras run` on bad data: image folders and .npz files
 
 
-def tiny_run(data_path, teacher_path, **data):
-    return {
-        "data": {
-            "source": "image_folder",
-            "path": str(data_path),
-            "image_size": [28, 28],
-            "color_mode": "grayscale",
-            "validation_split": 0.2,
-            "test_split": 0.2,
-            **data,
-        },
-        "teacher": {"path": str(teacher_path)},
-        "student": {"filters": [4]},
-        "scratch": {"epochs": 1, "batch_size": 8},
-        "distill": {"epochs": 1, "batch_size": 8, "allow_weak_teacher": True},
-        "export": {"enabled": False},
-        "report": {"latency_runs": 0},
-    }
+def tiny_run(sections, data_path, teacher_path, **data):
+    """A tiny run config (`tiny_run_sections`) with no export, `data` added."""
+    return sections(data_path, teacher_path, data=data, export={"enabled": False})
 
 
 def png_bytes(image_folder):
@@ -511,19 +500,23 @@ IMAGE_FOLDER_CASES = [
 
 
 @pytest.mark.parametrize("kind", IMAGE_FOLDER_CASES)
-def test_run_refuses_a_bad_image_folder(sandbox, image_folder, tiny_teacher_path, kind):
+def test_run_refuses_a_bad_image_folder(
+    sandbox, image_folder, tiny_teacher_path, tiny_run_sections, kind
+):
     folder = sandbox / "photos"
     shutil.copytree(image_folder, folder)
     words = damage(kind)(folder)
     config = sandbox / "run.yaml"
-    config.write_text(yaml.safe_dump(tiny_run(folder, tiny_teacher_path)), "utf-8")
+    config.write_text(
+        yaml.safe_dump(tiny_run(tiny_run_sections, folder, tiny_teacher_path)), "utf-8"
+    )
     result = invoke("run", config, "--output", sandbox / "runs")
     assert_refused(result, 2, "data.path", *words)
     assert not (sandbox / "runs").exists()
 
 
 def test_run_refuses_a_test_folder_of_other_classes(
-    sandbox, image_folder, tiny_teacher_path
+    sandbox, image_folder, tiny_teacher_path, tiny_run_sections
 ):
     test_folder = sandbox / "test"
     shutil.copytree(image_folder, test_folder)
@@ -531,7 +524,12 @@ def test_run_refuses_a_test_folder_of_other_classes(
     config = sandbox / "run.yaml"
     config.write_text(
         yaml.safe_dump(
-            tiny_run(image_folder, tiny_teacher_path, test_path=str(test_folder))
+            tiny_run(
+                tiny_run_sections,
+                image_folder,
+                tiny_teacher_path,
+                test_path=str(test_folder),
+            )
         ),
         "utf-8",
     )

@@ -87,10 +87,10 @@ def load_or_compute(
     killed write leaves none) is recomputed, and `log` says why.
 
     ```python
-    cache = kdkeras.caches.load_or_compute("teacher.npz", teacher, x_train)
-    distiller = kdkeras.Distiller(teacher=None, student=student)
-    distiller.compile(optimizer="adam", metrics=["accuracy"])
-    distiller.fit(cache.dataset(x_train, y_train, batch_size=128), epochs=5)
+    # Streamed shards of the top-20 logits, the reason for any recompute logged.
+    cache = kdkeras.caches.load_or_compute(
+        "logits/", teacher, dataset, top_k=20, log=logging.getLogger("run").info
+    )
     ```
 
     Args:

@@ -47,22 +47,8 @@ def tiny_model_path(tmp_path_factory):
 
 
 @pytest.fixture
-def tiny_config_path(tmp_path, image_folder, tiny_model_path):
-    config = {
-        "run": {"name": "errors", "output_dir": str(tmp_path / "runs")},
-        "data": {
-            "source": "image_folder",
-            "path": str(image_folder),
-            "image_size": [28, 28],
-            "color_mode": "grayscale",
-            "validation_split": 0.2,
-        },
-        "teacher": {"path": str(tiny_model_path)},
-        "student": {"filters": [4]},
-        "scratch": {"epochs": 1, "batch_size": 8},
-        "distill": {"epochs": 1, "batch_size": 8, "allow_weak_teacher": True},
-        "report": {"latency_runs": 0},
-    }
+def tiny_config_path(tmp_path, image_folder, tiny_model_path, tiny_run_sections):
+    config = tiny_run_sections(image_folder, tiny_model_path, tmp_path / "runs")
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
