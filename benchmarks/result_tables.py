@@ -172,6 +172,7 @@ RENDERERS = {
     "text_distillation": accuracy.text_distillation,
     "text_distillation_few_labels": accuracy.text_distillation_few_labels,
     "teachers": accuracy.teachers,
+    "tokenizer_choice": accuracy.tokenizer_choice,
     "throughput": speed.throughput,
     "throughput_sharded": speed.throughput,
     "throughput_views": speed.throughput,

@@ -412,6 +412,57 @@ def _mediapipe_check(path, images, class_names, min_agreement=0.995):
     return agreement, own
 
 
+def _mediapipe_text_check(path, texts, class_names, tokenizer, min_agreement=0.995):
+    """Runs MediaPipe Tasks' `TextClassifier` on `path` (unchanged, from the
+    file path) over raw `texts`, and asserts that its category names are
+    `class_names`, its scores probabilities, and its top-1 agrees with
+    kdkeras' LiteRT evaluation of the file on `tokenizer(texts)` on at least
+    `min_agreement` of the texts. Returns the agreement and kdkeras' top-1
+    class of each text."""
+    import numpy as np
+
+    text = pytest.importorskip("mediapipe.tasks.python.text")
+    base_options = pytest.importorskip("mediapipe.tasks.python.core.base_options")
+    from kdkeras.litert.litert_model import LiteRTModel
+
+    options = text.TextClassifierOptions(
+        base_options=base_options.BaseOptions(model_asset_path=str(path)),
+        max_results=-1,
+    )
+    classifier = text.TextClassifier.create_from_options(options)
+    try:
+        top1, names = [], set()
+        for one_text in texts:
+            categories = classifier.classify(one_text).classifications[0].categories
+            names.update(category.category_name for category in categories)
+            top1.append(categories[0].index)
+            scores = [category.score for category in categories]
+            assert 0.0 <= min(scores) and max(scores) <= 1.0
+            assert abs(sum(scores) - 1.0) < 0.02
+    finally:
+        classifier.close()  # Its __del__ raises at interpreter exit.
+    own = LiteRTModel(path).predict(tokenizer(texts), verbose=0).argmax(-1)
+    agreement = float((np.array(top1) == own).mean())
+    print(
+        f"{os.path.basename(str(path))}: MediaPipe top-1 agreement with "
+        f"kdkeras' LiteRT {agreement:.4f} on {len(texts)} texts"
+    )
+    assert names == set(class_names)
+    assert agreement >= min_agreement
+    return agreement, own
+
+
+@pytest.fixture(scope="session")
+def mediapipe_text_check():
+    """`mediapipe_text_check(path, texts, class_names, tokenizer,
+    min_agreement=0.995)`: MediaPipe Tasks' `TextClassifier` runs the
+    `.tflite` at `path` on raw `texts`, reports `class_names` and agrees with
+    kdkeras' LiteRT evaluation of the file (skipped without `mediapipe`):
+    `(agreement, top-1 classes of kdkeras' LiteRT evaluation)`."""
+    pytest.importorskip("mediapipe.tasks.python.text")
+    return _mediapipe_text_check
+
+
 @pytest.fixture(scope="session")
 def mediapipe_check():
     """`mediapipe_check(path, images, class_names, min_agreement=0.995)`:

@@ -343,3 +343,27 @@ def teachers(result):
         "Soft targets: on the 55,000 training images the students use. "
         + source(result)
     )
+
+
+def tokenizer_choice(result):
+    """Per vocabulary size and tokenizer: the probe's accuracy, macro F1 and
+    the share of test tokens out of the vocabulary."""
+    rows = [
+        [
+            f"{run['vocabulary_size']:,}",
+            run["tokenizer"],
+            f"{run['accuracy']:.4f}",
+            f"{run['macro_f1']:.4f}",
+            f"{run['unknown_rate']:.1%}",
+        ]
+        for run in result["runs"]
+    ]
+    return (
+        table(
+            ["ids", "tokenizer", "accuracy", "macro F1", "unknown tokens"],
+            rows,
+            align="rlrrr",
+        )
+        + f"\n\n{result['probe']}, {result['test_emails']:,} test e-mails. "
+        + source(result)
+    )

@@ -35,7 +35,7 @@ data:
   validation_split: 0.1   # held out for validation (seeded)
   test_split: 0.2         # held out for the report; or give test_path: FOLDER
   tokenizer:              # kdkeras.text.WordTokenizer, adapted on the training texts
-    vocabulary_size: 8000 # [PAD], [UNK] and the most frequent words
+    vocabulary_size: 8000 # <PAD>, <UNKNOWN> and the most frequent words
     # {distinct_words} distinct words in the {num_sampled} texts sampled, of which
     # {covered}% have at most {covering} tokens (median {median}).
     sequence_length: {sequence_length}   # the first ids of a text, padded

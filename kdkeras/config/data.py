@@ -38,7 +38,7 @@ class TokenizerSection(Section):
 
     Without `path`, the run adapts the tokenizer on its training texts (the
     validation split held out): the `vocabulary_size - 2` most frequent
-    words, with `[PAD]` and `[UNK]`; every text becomes its first
+    words, with `<PAD>` and `<UNKNOWN>`; every text becomes its first
     `sequence_length` ids, padded (null: 8000 and 192). With `path`, the run
     takes the tokenizer kdkeras saved there (`kdkeras.text.load_tokenizer`:
     a device package, the folder of `tools/train_text_teacher.py`, or their

@@ -115,7 +115,9 @@ def input_normalization(preprocessing, channels):
     return fields
 
 
-def describe_file(info, channels, preprocessing, output_kind, labels_file="labels.txt"):
+def describe_file(
+    info, channels, preprocessing, output_kind, labels_file="labels.txt", tokenizer=None
+):
     """The description of one device file (see `kdkeras.export.tflite_metadata`).
 
     Args:
@@ -125,6 +127,9 @@ def describe_file(info, channels, preprocessing, output_kind, labels_file="label
         preprocessing: The package's preprocessing (see `input_normalization`).
         output_kind: `"probabilities"` or `"logits"`: what the file outputs.
         labels_file: The name of the labels file, embedded in the file too.
+        tokenizer: For a text model, the regex tokenizer MediaPipe Tasks
+            runs (`WordTokenizer.mediapipe_tokenizer()`: its
+            `"delim_regex_pattern"` and `"vocab_file"`, embedded too).
     """
     scores = (
         "Probabilities (softmax) of the classes"
@@ -138,7 +143,7 @@ def describe_file(info, channels, preprocessing, output_kind, labels_file="label
             "color_space": None,
             "normalization": None,
             "stats": None,
-            "tokenizer": None,
+            "tokenizer": None if tokenizer is None else dict(tokenizer),
         }
     else:
         color = _COLOR_SPACES[channels]

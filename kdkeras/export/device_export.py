@@ -41,10 +41,10 @@ def rgb_path(path):
 
 
 def _mediapipe_reason(description, metadata):
-    """Why MediaPipe's image classifier cannot run a file, or `None`."""
+    """Why MediaPipe's image or text classifier cannot run a file, or `None`."""
     model_input = description["input"]
     if model_input["color_space"] is None:
-        return "not an image classifier"
+        return _text_reason(model_input, metadata)
     if model_input["color_space"] != "RGB":
         return "MediaPipe takes RGB images only"
     if metadata.input_dtype == "float32" and model_input["normalization"] is None:
@@ -59,6 +59,27 @@ def _mediapipe_reason(description, metadata):
             "their quantization; use the file with float input"
         )
     return None
+
+
+def _text_reason(model_input, metadata):
+    """Why MediaPipe's text classifier cannot run a file, or `None`."""
+    if model_input["tokenizer"] is None:
+        return "no tokenizer: give save_for_device the text model's tokenizer"
+    shape = metadata.input_shape
+    if metadata.input_dtype != "int32" or len(shape) != 2 or shape[0] != 1:
+        return (
+            "MediaPipe's text classifier feeds token ids as int32 of shape "
+            f"[1, sequence_length]; this file takes {metadata.input_dtype} "
+            f"of shape {shape}"
+        )
+    return None
+
+
+def mediapipe_task(description):
+    """The MediaPipe Tasks API that runs a file of `description`."""
+    if description["input"]["color_space"] is None:
+        return "TextClassifier"
+    return "ImageClassifier"
 
 
 def _write_one(source, path, quantization, data, description, files, options):
@@ -88,6 +109,7 @@ def write_variant_files(
     verbose=0,
     progress_label=None,
     convert_from=None,
+    tokenizer=None,
 ):
     """Writes a variant's `.tflite` file(s) at `path`; returns its entry.
 
@@ -106,6 +128,9 @@ def write_variant_files(
         convert_from: A model to convert instead of the device model of
             `model` (the quantization-aware `tf_keras` model): converted as
             it is, without a softmax or an RGB file.
+        tokenizer: For a text model, its `kdkeras.text.WordTokenizer`: the
+            file embeds its vocabulary and MediaPipe's regex tokenizer
+            options, so MediaPipe Tasks' `TextClassifier` runs it on text.
 
     Returns:
         `(metadata, mediapipe)`: the file's `ModelMetadata`, and what its
@@ -118,13 +143,19 @@ def write_variant_files(
     channels = device_description.image_channels(model)
     rgb_file = convert_from is None and channels == 1
     files = {LABELS_FILE: labels_text(labels).encode("utf-8")}
+    tokenizer_options = None
+    if tokenizer is not None:
+        tokenizer_options = tokenizer.mediapipe_tokenizer()
+        files[tokenizer_options["vocab_file"]] = tokenizer.vocabulary_text().encode(
+            "utf-8"
+        )
     options = {"verbose": verbose, "progress_label": progress_label}
     if convert_from is None:
         source, output_kind = device_description.device_model(model), "probabilities"
     else:
         source, output_kind = convert_from, output_kind_of(model)
     description = device_description.describe_file(
-        info, channels, preprocessing, output_kind, LABELS_FILE
+        info, channels, preprocessing, output_kind, LABELS_FILE, tokenizer_options
     )
     with contextlib.ExitStack() as stack:
         temporary = stack.enter_context(atomic_path(path, overwrite=overwrite))
@@ -142,6 +173,7 @@ def write_variant_files(
         )
         mediapipe = {
             "file": os.path.basename(path),
+            "task": mediapipe_task(description),
             "input_color": metadata.input_color,
         }
         if rgb_file:
@@ -166,6 +198,7 @@ def write_variant_files(
             )
             mediapipe = {
                 "file": os.path.basename(rgb_path(path)),
+                "task": mediapipe_task(description),
                 "input_color": rgb.input_color,
                 "input_shape": rgb.input_shape,
                 "embedded_metadata": rgb.embedded_metadata,

@@ -215,6 +215,7 @@ def save_for_device(
             overwrite=overwrite,
             verbose=verbose,
             progress_label=f"[{number}/{len(quantizations)}] {quantization}",
+            tokenizer=tokenizer,
         )
         variants[quantization.scheme] = package_files.variant_entry(
             os.path.basename(path), metadata, mediapipe

@@ -135,6 +135,12 @@ def add_variant(
     shared = package_files.shared_fields(labels, preprocessing)
     package_files.check_shared_fields(package, shared, paths["metadata"])
     info = device_description.model_info(model, labels, model_info)
+    tokenizer = None
+    if "tokenizer" in package:
+        # A text package: the new file embeds the same tokenizer.
+        from kdkeras.text import WordTokenizer
+
+        tokenizer = WordTokenizer.from_package(directory)
 
     metadata, mediapipe = write_variant_files(
         model,
@@ -148,6 +154,7 @@ def add_variant(
         verbose=verbose,
         progress_label=variant,
         convert_from=convert_from,
+        tokenizer=tokenizer,
     )
     entry = package_files.variant_entry(
         os.path.basename(paths["tflite"]), metadata, mediapipe

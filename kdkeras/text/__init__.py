@@ -11,4 +11,9 @@ from kdkeras.text.layers import (
     PositionEmbedding,
 )
 from kdkeras.text.saved_tokenizer import SETTINGS_FILE, load_tokenizer
-from kdkeras.text.tokenizer import PATTERN, VOCABULARY_FILE, WordTokenizer, split_words
+from kdkeras.text.tokenizer import (
+    DELIMITER,
+    VOCABULARY_FILE,
+    WordTokenizer,
+    split_words,
+)

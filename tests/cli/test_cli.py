@@ -186,7 +186,7 @@ def test_run_the_text_config_on_the_embedded_emails(tmp_path):
     for name in ("model_float16.tflite", "model_int8.tflite", "labels.txt"):
         assert (package / name).stat().st_size > 0, name
     vocabulary = (package / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    assert len(vocabulary) == 500 and vocabulary[:2] == ["[PAD]", "[UNK]"]
+    assert len(vocabulary) == 500 and vocabulary[:2] == ["<PAD> 0", "<UNKNOWN> 1"]
     metadata = json.loads((package / "metadata.json").read_text())
     assert metadata["labels"] == ["easy ham", "hard ham", "spam"]
     assert metadata["tokenizer"]["sequence_length"] == 32

@@ -12,7 +12,7 @@ from kdkeras.pipeline.model_setup import (
 )
 from kdkeras.text import WordTokenizer, build_embedding_bag
 
-TOKENIZER = WordTokenizer(["[PAD]", "[UNK]", *"abcdefgh"], sequence_length=12)
+TOKENIZER = WordTokenizer(["<PAD>", "<UNKNOWN>", *"abcdefgh"], sequence_length=12)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ TEXTS = ["free money $ $", "money for you", "free free"]
 @pytest.fixture
 def saved(tmp_path):
     """A folder as tools/train_text_teacher.py leaves it (without the model)."""
-    tokenizer = WordTokenizer(["[PAD]", "[UNK]", "hello", "world"], 5)
+    tokenizer = WordTokenizer(["<PAD>", "<UNKNOWN>", "hello", "world"], 5)
     tokenizer.save_vocabulary(tmp_path / VOCABULARY_FILE)
     (tmp_path / SETTINGS_FILE).write_text(json.dumps(tokenizer.get_config()))
     return tmp_path, tokenizer
@@ -26,7 +26,7 @@ def test_without_a_path_the_tokenizer_is_adapted_on_the_training_texts():
     tokenizer = run_tokenizer(
         TokenizerSection(vocabulary_size=4, sequence_length=3), TEXTS
     )
-    assert tokenizer == WordTokenizer(["[PAD]", "[UNK]", "free", "$"], 3)
+    assert tokenizer == WordTokenizer(["<PAD>", "<UNKNOWN>", "free", "money"], 3)
 
 
 def test_the_saved_tokenizer_is_taken_as_it_is(saved):

@@ -7,7 +7,7 @@ import pytest
 
 from kdkeras.text import SETTINGS_FILE, VOCABULARY_FILE, WordTokenizer, load_tokenizer
 
-TOKENIZER = WordTokenizer(["[PAD]", "[UNK]", "free", "money", "$"], 7)
+TOKENIZER = WordTokenizer(["<PAD>", "<UNKNOWN>", "free", "money", "Free"], 7)
 
 
 def write_json(path, data):
@@ -45,7 +45,7 @@ def test_a_folder_its_settings_and_its_vocabulary_give_the_saved_tokenizer(
     for path in (directory, str(directory), settings, directory / VOCABULARY_FILE):
         tokenizer = load_tokenizer(path)
         assert tokenizer == TOKENIZER
-        assert tokenizer(["free money!"]).tolist() == [[2, 3, 1, 0, 0, 0, 0]]
+        assert tokenizer(["free money! Free"]).tolist() == [[2, 3, 4, 0, 0, 0, 0]]
 
 
 def test_a_package_is_read_before_a_settings_file_beside_it(tmp_path):

@@ -9,30 +9,36 @@ from kdkeras.datasets import SPAM_ASSASSIN_CLASS_NAMES, load_embedded_spam_assas
 from kdkeras.text import WordTokenizer, build_embedding_bag, split_words
 
 
-def test_split_words_lower_cases_and_keeps_dollars_and_bangs():
-    assert split_words("FREE $$$ money!! Call 0800-NOW, café") == [
-        "free", "$", "$", "$", "money", "!", "!", "call", "0800", "now", "caf",
+def test_split_words_splits_at_anything_but_ascii_letters_and_digits():
+    # MediaPipe's regex tokenizer with delimiter [^A-Za-z0-9]+: no case
+    # change, `$` and `!` and non-ASCII letters separate, the text ends at NUL.
+    assert split_words("FREE $$$ money!! Call 0800-NOW, café\0 after") == [
+        "FREE", "money", "Call", "0800", "NOW", "caf",
     ]  # fmt: skip
+    assert split_words("") == split_words(" ,; ") == []
+    assert split_words("a") == ["a"] and split_words("-a-b-") == ["a", "b"]
 
 
 def test_ids_by_hand_with_oov_truncation_and_padding():
-    tokenizer = WordTokenizer(["[PAD]", "[UNK]", "free", "money", "$"], 4)
-    ids = tokenizer(["Free money", "free $ for YOU now", ""])
+    tokenizer = WordTokenizer(["<PAD>", "<UNKNOWN>", "free", "money", "Free"], 4)
+    ids = tokenizer(["Free money", "free $ for YOU now", "", "FREE"])
     assert ids.dtype == np.int32
-    assert ids.tolist() == [[2, 3, 0, 0], [2, 4, 1, 1], [0, 0, 0, 0]]
+    assert ids.tolist() == [[4, 3, 0, 0], [2, 1, 1, 1], [0, 0, 0, 0], [1, 0, 0, 0]]
 
 
 def test_adapt_ranks_by_count_then_alphabetically():
-    tokenizer = WordTokenizer.adapt(["b a c", "c b", "c d"], 5, 3)
-    assert tokenizer.vocabulary == ["[PAD]", "[UNK]", "c", "b", "a"]
+    tokenizer = WordTokenizer.adapt(["b a c", "c b", "c d B"], 5, 3)
+    assert tokenizer.vocabulary == ["<PAD>", "<UNKNOWN>", "c", "b", "B"]
 
 
 @pytest.mark.parametrize(
     ("vocabulary", "match"),
     [
-        (["free", "[UNK]"], "must start with"),
-        (["[PAD]", "[UNK]", "a", "a"], "duplicates \\['a'\\]"),
-        (["[PAD]", "[UNK]", "Two words"], "non-tokens \\['Two words'\\]"),
+        (["free", "<UNKNOWN>"], "must start with"),
+        (["[PAD]", "[UNK]", "a"], "must start with"),
+        (["<PAD>", "<UNKNOWN>", "a", "a"], "duplicates \\['a'\\]"),
+        (["<PAD>", "<UNKNOWN>", "Two words"], "non-tokens \\['Two words'\\]"),
+        (["<PAD>", "<UNKNOWN>", "$"], "non-tokens \\['\\$'\\]"),
     ],
 )
 def test_bad_vocabularies_are_refused(vocabulary, match):
@@ -42,11 +48,11 @@ def test_bad_vocabularies_are_refused(vocabulary, match):
 
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="sequence_length"):
-        WordTokenizer(["[PAD]", "[UNK]"], 0)
+        WordTokenizer(["<PAD>", "<UNKNOWN>"], 0)
     with pytest.raises(ValueError, match="vocabulary_size"):
         WordTokenizer.adapt(["a"], 2, 4)
     with pytest.raises(TypeError, match="`texts` must be a list"):
-        WordTokenizer(["[PAD]", "[UNK]"], 2)("one text")
+        WordTokenizer(["<PAD>", "<UNKNOWN>"], 2)("one text")
 
 
 def test_vocabulary_file_and_config_round_trip(tmp_path):
@@ -61,19 +67,51 @@ def test_vocabulary_file_and_config_round_trip(tmp_path):
         WordTokenizer.from_files(
             tmp_path / "vocab.txt", {**config, "vocabulary_size": 499}
         )
-    with pytest.raises(ValueError, match="`pattern`"):
-        WordTokenizer.from_files(tmp_path / "vocab.txt", {**config, "pattern": r"\w+"})
+    with pytest.raises(ValueError, match="`delimiter`"):
+        WordTokenizer.from_files(
+            tmp_path / "vocab.txt", {**config, "delimiter": r"\s+"}
+        )
+
+
+def test_vocabulary_file_is_mediapipes_token_id_lines(tmp_path):
+    tokenizer = WordTokenizer(["<PAD>", "<UNKNOWN>", "free", "Money"], 8)
+    tokenizer.save_vocabulary(tmp_path / "vocab.txt")
+    assert (tmp_path / "vocab.txt").read_bytes() == (
+        b"<PAD> 0\n<UNKNOWN> 1\nfree 2\nMoney 3\n"
+    )
+    assert tokenizer.mediapipe_tokenizer() == {
+        "delim_regex_pattern": "[^A-Za-z0-9]+",
+        "vocab_file": "vocab.txt",
+    }
+    config = tokenizer.get_config()
+    (tmp_path / "vocab.txt").write_text("<PAD> 0\n<UNKNOWN> 1\nMoney 3\nfree 2\n")
+    with pytest.raises(ValueError, match="line 3 'Money 3'"):
+        WordTokenizer.from_files(tmp_path / "vocab.txt", config)
+
+
+def test_the_lower_casing_tokenizer_of_earlier_packages_is_named(tmp_path):
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\nfree\n")
+    old = {"type": "word", "lowercase": True, "pattern": "[a-z0-9]+|[$!]"}
+    with pytest.raises(ValueError, match="type.*'word'.*Re-adapt"):
+        WordTokenizer.from_files(tmp_path / "vocab.txt", old)
 
 
 @pytest.mark.tensorflow
 def test_device_package_tokenizer_gives_the_ids_the_model_saw(tmp_path):
+    import keras
+
     from kdkeras.export import load_device_metadata, save_for_device
     from kdkeras.litert import LiteRTModel
 
-    (x_train, _), (x_test, _) = load_embedded_spam_assassin()
+    (x_train, y_train), (x_test, _) = load_embedded_spam_assassin()
     tokenizer = WordTokenizer.adapt(x_train, 300, 24)
     ids_train, ids_test = tokenizer(x_train), tokenizer(x_test)
     model = build_embedding_bag(300, 24, 3, embedding_dim=4, hidden_units=None)
+    # Trained, so that the agreement below compares real decisions.
+    keras.utils.set_random_seed(0)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(ids_train, y_train, epochs=40, batch_size=32, verbose=0)
+    assert len(set(model.predict(ids_test, verbose=0).argmax(-1))) == 3
     paths = save_for_device(
         model,
         tmp_path,
@@ -88,7 +126,16 @@ def test_device_package_tokenizer_gives_the_ids_the_model_saw(tmp_path):
     np.testing.assert_array_equal(package_tokenizer(x_test), ids_test)
     metadata = json.loads((tmp_path / "metadata.json").read_text())
     assert metadata["tokenizer"] == tokenizer.get_config()
-    assert "lower-case" in metadata["preprocessing"]["description"].lower()
+    assert "[^A-Za-z0-9]+" in metadata["preprocessing"]["description"]
+    # The file embeds the vocabulary and MediaPipe's tokenizer options.
+    int8_entry = metadata["variants"]["int8"]
+    assert int8_entry["mediapipe"] == {
+        "file": "model_int8.tflite",
+        "task": "TextClassifier",
+        "input_color": None,
+    }
+    embedded_input = int8_entry["embedded_metadata"]["input"]
+    assert embedded_input["tokenizer"] == tokenizer.mediapipe_tokenizer()
     (int8,) = load_device_metadata(tmp_path).values()
     assert int8.tokenizer["sequence_length"] == 24
     assert int8.input_dtype == "int32" and int8.input_shape == [1, 24]
@@ -109,7 +156,7 @@ def test_tokenizer_that_does_not_fit_the_model_is_refused(tmp_path):
             tmp_path,
             SPAM_ASSASSIN_CLASS_NAMES,
             quantizations=("float32",),
-            tokenizer=WordTokenizer(["[PAD]", "[UNK]", "a"], 16),
+            tokenizer=WordTokenizer(["<PAD>", "<UNKNOWN>", "a"], 16),
         )
     with pytest.raises(TypeError, match="`tokenizer` must be a kdkeras.text"):
         save_for_device(
