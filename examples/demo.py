@@ -362,6 +362,7 @@ def quantize_aware_follow_up(student, teacher, train, validation, directory):
         FASHION_MNIST_CLASS_NAMES,
         overwrite=True,
         check_data=validation,
+        representative_data=train[0],  # Calibrates the RGB file's grayscale step.
     )
     print(
         f"  qat_int8: top-1 agreement with the fine-tuned float student "

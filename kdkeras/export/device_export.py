@@ -16,6 +16,8 @@ input each file takes (`"input_color"`) and which file MediaPipe runs
 """
 
 import contextlib
+import dataclasses
+import functools
 import os
 
 from kdkeras.compat import is_tf_keras_model
@@ -110,6 +112,7 @@ def write_variant_files(
     progress_label=None,
     convert_from=None,
     tokenizer=None,
+    device_models=None,
 ):
     """Writes a variant's `.tflite` file(s) at `path`; returns its entry.
 
@@ -128,6 +131,13 @@ def write_variant_files(
         convert_from: A model to convert instead of the device model of
             `model` (the quantization-aware `tf_keras` model): converted as
             it is, without a softmax or an RGB file.
+        device_models: A function `rgb_input -> model`: the models to convert
+            instead of `device_description.device_model(model, rgb_input)`
+            (a quantization-aware model with a softmax and, for a grayscale
+            model's RGB file, the conversion to grayscale). A part of such a
+            model before its first fake quantization has no learned range:
+            the RGB file is calibrated on `representative_data`, and is not
+            written without it.
         tokenizer: For a text model, its `kdkeras.text.WordTokenizer`: the
             file embeds its vocabulary and MediaPipe's regex tokenizer
             options, so MediaPipe Tasks' `TextClassifier` runs it on text.
@@ -141,7 +151,16 @@ def write_variant_files(
         there.
     """
     channels = device_description.image_channels(model)
-    rgb_file = convert_from is None and channels == 1
+    if device_models is None:
+        device_models = functools.partial(device_description.device_model, model)
+    rgb_quantization = quantization
+    if quantization.quantization_aware and not quantization.calibrated:
+        rgb_quantization = dataclasses.replace(quantization, quantization_aware=False)
+    rgb_file = (
+        convert_from is None
+        and channels == 1
+        and (representative_data is not None or not rgb_quantization.calibrated)
+    )
     files = {LABELS_FILE: labels_text(labels).encode("utf-8")}
     tokenizer_options = None
     if tokenizer is not None:
@@ -151,7 +170,7 @@ def write_variant_files(
         )
     options = {"verbose": verbose, "progress_label": progress_label}
     if convert_from is None:
-        source, output_kind = device_description.device_model(model), "probabilities"
+        source, output_kind = device_models(False), "probabilities"
     else:
         source, output_kind = convert_from, output_kind_of(model)
     description = device_description.describe_file(
@@ -185,9 +204,9 @@ def write_variant_files(
             )
             options["progress_label"] = f"{progress_label or quantization} RGB input"
             _write_one(
-                device_description.device_model(model, rgb_input=True),
+                device_models(True),
                 rgb_temporary,
-                quantization,
+                rgb_quantization,
                 device_description.as_rgb(representative_data),
                 description,
                 files,
@@ -206,6 +225,11 @@ def write_variant_files(
         else:
             rgb = metadata
         reason = _mediapipe_reason(description, rgb)
+        if convert_from is None and channels == 1 and not rgb_file:
+            reason = (
+                "no RGB file: its conversion to grayscale is calibrated on "
+                "representative_data, which was not given"
+            )
         if reason is not None:
             mediapipe = {"file": None, "reason": reason}
     return metadata, mediapipe

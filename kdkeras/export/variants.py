@@ -37,6 +37,7 @@ def add_variant(
     convert_from=None,
     verbose=0,
     model_info=None,
+    device_models=None,
 ):
     """Adds one `.tflite` variant to a device package, keeping the others.
 
@@ -50,18 +51,19 @@ def add_variant(
     missing. Every file is written atomically, and nothing is written if the
     conversion or a check fails.
 
-    Example, the QAT model of `kdkeras.optimize.quantize_aware` (what
-    `kdkeras.optimize.save_qat_for_device` does):
+    Example, a pruned student beside the package's other files:
 
     ```python
-    result = kdkeras.optimize.quantize_aware(student, (x_train, y_train))
     saved = kdkeras.export.add_variant(
-        result.keras_model, "saved_models/student", class_names, "qat_int8",
-        quantization=kdkeras.export.Quantization("int8", quantization_aware=True),
-        convert_from=result.model, check_data=(x_test, y_test),
+        pruned_student, "saved_models/student", class_names, "pruned_int8",
+        quantization="int8", representative_data=x_train[:200],
+        check_data=(x_test, y_test),
     )
     saved["check"]["top1_agreement"], saved["check"]["accuracy"]
     ```
+
+    (`kdkeras.optimize.save_qat_for_device` adds a quantization-aware model
+    through `device_models`.)
 
     Args:
         model: The Keras 3 classifier the variant stands for (or its
@@ -88,6 +90,12 @@ def add_variant(
             counterpart `QATResult.keras_model` is then `model` (and
             `quantization` is quantization-aware). It is converted as it is:
             without a softmax at its end or an RGB-input file.
+        device_models: Instead, a function `rgb_input -> model` giving the
+            models to convert: the file's (`rgb_input=False`) and, for a
+            grayscale image model, the RGB file's; by default
+            `device_description.device_model(model, rgb_input)`.
+            `kdkeras.optimize.save_qat_for_device` gives the quantization-
+            aware model with a softmax (and the conversion to grayscale).
         verbose: As in Keras (see `kdkeras.progress`): `0` (the default) is
             silent; `1` and `2` print the conversion's lines (see
             `export_litert`), starting with `variant`, and one line of the
@@ -155,6 +163,7 @@ def add_variant(
         progress_label=variant,
         convert_from=convert_from,
         tokenizer=tokenizer,
+        device_models=device_models,
     )
     entry = package_files.variant_entry(
         os.path.basename(paths["tflite"]), metadata, mediapipe

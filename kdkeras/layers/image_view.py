@@ -6,7 +6,9 @@ from keras import ops
 from kdkeras.models.presets import get_preset
 
 # ITU-R BT.601 luma weights, for turning RGB into one grayscale channel.
-_LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+"""ITU-R BT.601 luma: the grey value of an RGB pixel, as `ImageView(channels=1)`
+computes it."""
 
 
 @keras.saving.register_keras_serializable(package="kdkeras")
@@ -56,7 +58,7 @@ class ImageView(keras.layers.Layer):
         if self.channels == 3 and input_channels == 1:
             images = ops.repeat(images, 3, axis=-1)
         elif self.channels == 1 and input_channels == 3:
-            weights = ops.convert_to_tensor(_LUMA_WEIGHTS, dtype=images.dtype)
+            weights = ops.convert_to_tensor(LUMA_WEIGHTS, dtype=images.dtype)
             images = ops.sum(images * weights, axis=-1, keepdims=True)
         if self.preprocessing == "unit":
             return images / 255.0

@@ -37,7 +37,13 @@ def run_optimize(context):
     if settings.method == "qat":
         result = optimize.quantize_aware(student, data.train, **arguments)
         saved = optimize.save_qat_for_device(
-            result, package_dir, data.class_names, overwrite=True, verbose=2
+            result,
+            package_dir,
+            data.class_names,
+            overwrite=True,
+            representative_data=data.train[0],
+            model_info=context.config.export.model_info(),
+            verbose=2,
         )
         tflite = {"student qat_int8 .tflite": saved["tflite"]}
         artifacts = context.save_model("optimize", result.keras_model)

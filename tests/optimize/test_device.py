@@ -172,6 +172,56 @@ def test_integer_io(qat_result, data, tmp_path):
     assert saved["check"]["top1_agreement"] >= 0.9
 
 
+@pytest.mark.slow
+def test_qat_files_end_in_a_softmax_carry_the_card_and_run_in_mediapipe(
+    qat_result, data, tmp_path, mediapipe_check
+):
+    from kdkeras.export.embedded_metadata import read_metadata
+    from kdkeras.optimize import save_qat_for_device
+
+    (x_train, _), (x_test, _) = data
+    card = {"name": "qat-student", "author": "kdkeras tests", "license": "MIT"}
+    saved = save_qat_for_device(
+        qat_result, tmp_path, LABELS, representative_data=x_train, model_info=card
+    )
+    assert _files(tmp_path) == [
+        "labels.txt",
+        "metadata.json",
+        "model_qat_int8.tflite",
+        "model_qat_int8_rgb.tflite",
+    ]
+    entry = json.loads((tmp_path / "metadata.json").read_text())["variants"]["qat_int8"]
+    assert entry["output_kind"] == "probabilities"
+    assert entry["mediapipe"]["file"] == "model_qat_int8_rgb.tflite"
+    keras_top1 = qat_result.keras_model.predict(x_test, verbose=0).argmax(-1)
+    gray = LiteRTModel(saved["tflite"]).predict(x_test, verbose=0)
+    rgb_path = tmp_path / "model_qat_int8_rgb.tflite"
+    rgb = LiteRTModel(rgb_path).predict(np.repeat(x_test, 3, axis=-1), verbose=0)
+    for probabilities in (gray, rgb):
+        np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=0.02)
+        assert np.mean(probabilities.argmax(-1) == keras_top1) >= 0.9
+    assert np.mean(rgb.argmax(-1) == gray.argmax(-1)) >= 0.95
+    for path in (saved["tflite"], rgb_path):
+        description, files = read_metadata(path)
+        assert {key: description[key] for key in card} == card
+        assert files["labels.txt"].decode("utf-8").split("\n")[:-1] == LABELS
+    images = np.repeat(x_test, 3, axis=-1).astype(np.uint8)
+    mediapipe_check(rgb_path, images, LABELS)
+
+
+def test_without_calibration_data_the_rgb_file_is_left_out_and_said(
+    qat_result, tmp_path
+):
+    from kdkeras.optimize import save_qat_for_device
+
+    save_qat_for_device(qat_result, tmp_path, LABELS)
+    assert not (tmp_path / "model_qat_int8_rgb.tflite").exists()
+    entry = json.loads((tmp_path / "metadata.json").read_text())["variants"]["qat_int8"]
+    assert entry["output_kind"] == "probabilities"
+    assert entry["mediapipe"]["file"] is None
+    assert "representative_data" in entry["mediapipe"]["reason"]
+
+
 def test_failing_conversion_leaves_nothing(qat_result, student, tmp_path, monkeypatch):
     from kdkeras.export import converter_errors
     from kdkeras.optimize import save_qat_for_device
