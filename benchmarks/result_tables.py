@@ -178,6 +178,7 @@ RENDERERS = {
     "throughput_views": speed.throughput,
     "topk": speed.topk,
     "litert": speed.litert,
+    "litert_runtimes": speed.litert_runtimes,
     "pruning_latency": speed.pruning_latency,
     "optimize": speed.optimize,
     "deployment_check": speed.deployment_check,

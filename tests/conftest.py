@@ -22,6 +22,14 @@ from kdkeras.export import (
 )
 from kdkeras.models import build_cnn
 
+# `import cli_helpers` (running `kdkeras` in-process, checking its
+# refusals) from any test module: the tests are imported with
+# --import-mode=importlib, which puts no test folder on `sys.path`.
+if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from cli_helpers import assert_refused, invoke  # noqa: E402
+
 
 def pytest_configure(config):
     config.addinivalue_line(
@@ -306,9 +314,7 @@ def _assert_int8_variant_added(directory, before, saved, labels, variant):
     assert loaded[variant] == ModelMetadata.from_tflite(
         saved["tflite"],
         labels=labels,
-        # A softmax ends the files of a Keras model, not those of QAT's
-        # tf_keras model (`convert_from`), which are converted as they are.
-        output_kind="logits" if variant.startswith("qat") else "probabilities",
+        output_kind="probabilities",  # A softmax ends every device file.
         preprocessing=before["preprocessing"],
         quantization="int8",
     )
@@ -475,19 +481,14 @@ def mediapipe_check():
 
 
 def _run_refused(config, tmp_path, code=2):
-    from click.testing import CliRunner
-
-    from kdkeras.cli.main import cli
-
     config = {
         "run": {"name": "refused", "output_dir": str(tmp_path / "runs")},
         **config,
     }
     config_path = tmp_path / "kdkeras.yaml"
     config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    result = CliRunner().invoke(cli, ["run", str(config_path)])
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
+    result = invoke("run", config_path)
+    assert_refused(result, code)
     assert not os.path.exists(config["run"]["output_dir"])
     return result.output
 

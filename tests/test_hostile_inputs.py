@@ -1,4 +1,4 @@
-# ruff: noqa: E501  (tables of hostile inputs and xfail reasons)
+# ruff: noqa: E501  (tables of hostile inputs)
 """The command line and the caches under hostile input: bad YAML
 configs and `--set` values, bad image folders and `.npz` files, damaged run
 folders, bad models, labels and LiteRT files, and cache manifests that point
@@ -15,14 +15,11 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from click.testing import CliRunner
+from cli_helpers import assert_refused, invoke
 
 from kdkeras import caches
-from kdkeras.cli.main import cli
 from kdkeras.config import validate_config
 from kdkeras.pipeline.run_folder import RunFolder
-
-xfail = pytest.mark.xfail
 
 
 def as_params(rows):
@@ -62,20 +59,6 @@ def sandbox(tmp_path, monkeypatch):
     assert set(os.listdir(repository)) <= before
     leftovers = [p for p in files_under(tmp_path) if ".partial" in p]
     assert leftovers == []
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(arg) for arg in args])
-
-
-def assert_refused(result, code, *words):
-    """Exit `code`, an `Error:` naming `words`, a short message, no traceback."""
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output, result.output
-    assert "Error" in result.output, result.output
-    for word in words:
-        assert word in result.output, result.output
-    assert len(result.output.strip().splitlines()) <= 25, result.output
 
 
 # ---------------------------------------------------------------------------
@@ -737,14 +720,20 @@ STATE_CASES = [
         b'{"kdkeras_version": "0.1.0", "stages": {}, "findings": [{"stage": "x", "kind": "oops", "message": "m"}]}',
         ["findings[0].kind"],
     ),
-    pytest.param(
+    (
         "artifact-outside",
         b'{"kdkeras_version": "0.1.0", "stages": {"teacher": {"finished": "2024-01-01T00:00:00", "artifacts": {"model": "../../../etc/passwd"}}}}',
-        ["artifacts"],
-        marks=xfail(
-            strict=True,
-            reason="a finished stage whose artifact is ../../../etc/passwd is accepted: --resume goes on to load the data",
-        ),
+        ["stages.teacher.artifacts.model", "'../../../etc/passwd'", "outside the run"],
+    ),
+    (
+        "artifact-absolute",
+        b'{"kdkeras_version": "0.1.0", "stages": {"teacher": {"finished": "2024-01-01T00:00:00", "artifacts": {"model": "/etc/passwd"}}}}',
+        ["stages.teacher.artifacts.model", "'/etc/passwd'"],
+    ),
+    (
+        "artifact-run-dot-dot",
+        b'{"kdkeras_version": "0.1.0", "stages": {"export": {"finished": "2024-01-01T00:00:00", "artifacts": {"tflite": {"int8": "run:package/../../x.tflite"}}}}}',
+        ["stages.export.artifacts.tflite.int8", "'run:package/../../x.tflite'"],
     ),
     ("huge", b'{"pad": "' + b"x" * 11_000_000 + b'"}', ["state.json"]),
 ]
@@ -763,6 +752,24 @@ def test_resume_refuses_a_damaged_state_json(sandbox, content, words):
     result = invoke("run", "--resume", folder.path)
     assert_refused(result, 2, state, *words)
     assert files_under(folder.path) == before
+
+
+def test_resume_accepts_the_ready_model_its_config_names(sandbox, tiny_teacher_path):
+    """The one artifact outside the run folder kdkeras records: the ready
+    `teacher.path` (absolute, as the config holds it) of a finished stage."""
+    folder = run_folder(sandbox, teacher={"path": tiny_teacher_path})
+    teacher_path = folder.load_config().teacher.path
+    folder.mark_finished("teacher", model=teacher_path)
+    folder.mark_finished("scratch", model=folder.model_path("student_scratch"))
+    opened = RunFolder.open(folder.path)
+    assert opened.artifacts("teacher")["model"] == teacher_path
+    assert opened.artifacts("scratch")["model"] == folder.model_path("student_scratch")
+    # A folder of an older kdkeras keeps no config in state.json: the
+    # config.yaml names the ready teacher.
+    state = folder.state()
+    del state["config"]
+    folder._write_state(state)
+    assert RunFolder.open(folder.path).finished_stages() == ["teacher", "scratch"]
 
 
 def test_resume_refuses_what_is_not_a_run_folder(sandbox):
@@ -988,10 +995,6 @@ def test_report_refuses_missing_data(sandbox, tiny_teacher_path):
     assert not output.exists()
 
 
-@xfail(
-    strict=True,
-    reason="exit 2 but the error is '`x` must be finite. Received 1 NaN or infinite values.': neither --data, the file nor x_test is named",
-)
 def test_report_refuses_an_npz_with_infinite_pixels(sandbox, tiny_teacher_path):
     output = sandbox / "report"
     path = write_npz(sandbox / "test.npz", x_test=with_inf())
@@ -1005,7 +1008,7 @@ def test_report_refuses_an_npz_with_infinite_pixels(sandbox, tiny_teacher_path):
         "--latency-runs",
         0,
     )
-    assert_refused(result, 2, "x_test")
+    assert_refused(result, 2, "--data", str(path), "x_test", "1 infinite values")
     assert not output.exists()
 
 

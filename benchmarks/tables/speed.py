@@ -222,3 +222,36 @@ def deployment_check(result):
         f"training images, {result['held_out_images']} held out, load average "
         f"{result['load_average']}. " + source(result)
     )
+
+
+def litert_runtimes(result):
+    """Per model, file and threads: the interpreter's and `CompiledModel`'s
+    median batch-1 time, and their ratio."""
+    rows = [
+        [
+            run["model"],
+            run["file"],
+            run["num_threads"],
+            f"{run['interpreter_ms']:.4f}",
+            f"{run['compiled_model_ms']:.4f}",
+            f"{run['ratio']:.2f}",
+        ]
+        for run in result["runs"]
+    ]
+    return (
+        table(
+            [
+                "model",
+                "file",
+                "threads",
+                "Interpreter ms",
+                "CompiledModel ms",
+                "Interpreter / CompiledModel",
+            ],
+            rows,
+            align="llrrrr",
+        )
+        + f"\n\nMedian of {result['rounds']} interleaved rounds of "
+        f"{result['runs_per_timing']} batch-1 runs each. "
+        + source(result)
+    )

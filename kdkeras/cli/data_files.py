@@ -7,7 +7,7 @@ import click
 import numpy as np
 
 from kdkeras.pipeline.folders import class_folders
-from kdkeras.pipeline.npz_checks import npz_class_names
+from kdkeras.pipeline.npz_checks import labelled_array_problems, npz_class_names
 
 
 def model_input_shape(path):
@@ -35,23 +35,41 @@ def read_labels_file(path):
     return names
 
 
-def check_label_order(labels, data_class_names):
-    """Refuses `--labels` that name the data's classes in another order: the
-    rows of the report would be swapped. Other names (one per class) rename
-    the classes and are kept."""
+def check_label_order(labels, data_class_names, labels_path, renaming=True):
+    """Refuses `--labels` that name the data's classes in another order.
+
+    Args:
+        labels: The names of the `--labels` file.
+        data_class_names: The class names of `--data` (its class folders or
+            `class_names`), or `None` if it names none.
+        labels_path: The `--labels` file, for the error.
+        renaming: Whether other names, one per class, rename the classes
+            (`kdkeras report`: kept); if `False` (`kdkeras export`: the
+            package's `labels.txt` would name the model's outputs wrongly)
+            they are refused too.
+
+    Raises:
+        ConfigError: Naming `--labels`, the file and the data's order.
+    """
     from kdkeras.config.errors import ConfigError
 
     if data_class_names is None or labels == list(data_class_names):
         return
-    if sorted(labels) == sorted(data_class_names):
-        raise ConfigError(
-            [
-                f"--labels: expected the classes of --data in its order, "
-                f"{list(data_class_names)}; received {labels} (the same names "
-                "in another order would swap the rows of the report). Give the "
-                "names in the data's order, or leave out --labels"
-            ]
-        )
+    reordered = sorted(labels) == sorted(data_class_names)
+    if renaming and not reordered:
+        return
+    consequence = (
+        "the same names in another order would swap the rows of the report"
+        if renaming
+        else "labels.txt would name the model's outputs wrongly"
+    )
+    raise ConfigError(
+        [
+            f"--labels: {labels_path}: expected the classes of --data in its "
+            f"order, {list(data_class_names)}; received {labels} ({consequence}). "
+            "Give the names in the data's order, or leave out --labels"
+        ]
+    )
 
 
 def read_images(path, input_shape, split, batch_size=64):
@@ -101,13 +119,17 @@ def read_images(path, input_shape, split, batch_size=64):
             if "class_names" in arrays.files
             else None
         )
+    from kdkeras.config.errors import ConfigError
+
+    # NaN or infinite pixels, labels that are no class ids: named by --data,
+    # the file and the array, as `kdkeras run` names them.
+    problems = labelled_array_problems(x, y, keys, f"--data {path}")
     if class_names is not None:
-        from kdkeras.config.errors import ConfigError
         from kdkeras.validation.labels import class_name_problems
 
-        problems = class_name_problems(class_names, "--data", "class_names entry")
-        if problems:
-            raise ConfigError(problems)
+        problems += class_name_problems(class_names, "--data", "class_names entry")
+    if problems:
+        raise ConfigError(problems)
     if x.ndim == len(input_shape):  # Grayscale images without a channel axis.
         x = x[..., None]
     return (x, y), class_names

@@ -113,11 +113,13 @@ def run(config, overrides, output, resume, strict, allow_changed_config):
         )
     if allow_changed_config and resume is None:
         raise click.UsageError("--allow-changed-config goes with --resume RUN_DIR.")
-    with quiet_tensorflow_startup():
-        from kdkeras.config import load_config
+    from kdkeras.config import load_config
 
-    # Errors become `Error:` lines, without a traceback (`KdkerasGroup`).
-    run_config = None if config is None else load_config(config, overrides)
+    # Errors become `Error:` lines, without a traceback (`KdkerasGroup`). A
+    # config error is found without Keras; the names of losses and presets
+    # are checked with it (`without_registry_checks`), imported quietly.
+    with quiet_tensorflow_startup():
+        run_config = None if config is None else load_config(config, overrides)
     import_kdkeras()
     from kdkeras.pipeline import resume_run, start_run
 

@@ -106,7 +106,11 @@ def export(model, output, quantizations, data, labels, integer_io, overwrite, **
     card embedded in each file's TFLite metadata (MediaPipe Tasks reads it).
     """
     import_kdkeras()
-    from kdkeras.cli.data_files import read_images, read_labels_file
+    from kdkeras.cli.data_files import (
+        check_label_order,
+        read_images,
+        read_labels_file,
+    )
     from kdkeras.export import ExportError, Quantization, save_for_device
 
     quantizations = quantizations or ("float16", "int8")
@@ -117,7 +121,9 @@ def export(model, output, quantizations, data, labels, integer_io, overwrite, **
         images, class_names = read_images(data, input_shape, "train")
         calibration = images[0] if isinstance(images, tuple) else images
     if labels is not None:
-        class_names = read_labels_file(labels)
+        label_names = read_labels_file(labels)
+        check_label_order(label_names, class_names, labels, renaming=False)
+        class_names = label_names
     if class_names is None:
         raise click.UsageError("Give --labels FILE, or --data with class names.")
     if "int8" in quantizations and calibration is None:
@@ -213,7 +219,7 @@ def report(models, data, output, labels, title, latency_runs, num_threads):
     images, class_names = read_images(data, model_input_shape(first_path), "test")
     if labels is not None:
         label_names = read_labels_file(labels)
-        check_label_order(label_names, class_names)
+        check_label_order(label_names, class_names, labels)
         class_names = label_names
     x, y = images if isinstance(images, tuple) else (images, None)
     try:

@@ -17,7 +17,7 @@ from kdkeras.config.fields import (
     PositiveInt,
     WidthMultiplier,
 )
-from kdkeras.config.section import Section
+from kdkeras.config.section import Section, registry_checks
 
 
 class TransformerSection(Section):
@@ -89,6 +89,8 @@ class TeacherSection(Section):
     @field_validator("preset")
     @classmethod
     def _known_preset(cls, preset):
+        if not registry_checks():
+            return preset
         from kdkeras.models.presets import BACKBONE_PRESETS
 
         if preset not in BACKBONE_PRESETS:

@@ -39,7 +39,7 @@ from kdkeras.config.model_sections import (
     TeacherSection,
     TransformerSection,
 )
-from kdkeras.config.section import Section
+from kdkeras.config.section import Section, without_registry_checks
 from kdkeras.config.stages import (
     DeploymentCheckSection,
     DistillSection,
@@ -90,6 +90,12 @@ class RunSection(Section):
     tensorboard: bool = True
 
 
+with without_registry_checks():
+    # The defaults ("kd", 0.1, 2.0) pass them; reading the registry of
+    # losses here would import Keras with `kdkeras.config`.
+    _DEFAULT_DISTILL = DistillSection()
+
+
 class RunConfig(Section):
     """A whole `kdkeras run` config: only `data` has no default."""
 
@@ -98,7 +104,7 @@ class RunConfig(Section):
     teacher: TeacherSection = TeacherSection()
     student: StudentSection = StudentSection()
     scratch: ScratchSection = ScratchSection()
-    distill: DistillSection = DistillSection()
+    distill: DistillSection = _DEFAULT_DISTILL
     augmentation: AugmentationSection | None = None
     optimize: OptimizeSection | None = None
     export: ExportSection = ExportSection()

@@ -28,7 +28,7 @@ from kdkeras.config.fields import (
     LearningRate,
     PositiveInt,
 )
-from kdkeras.config.section import Section
+from kdkeras.config.section import Section, registry_checks
 
 
 class TrainingSection(Section):
@@ -156,12 +156,13 @@ class DistillSection(TrainingSection):
 
     @model_validator(mode="after")
     def _check_loss_and_schedules(self):
+        # `None` only without the registry checks: this loss is checked later.
         cls = _loss_class_or_none(self.loss)
         check_schedule_range("alpha", self.alpha, 0.0, 1.0, "a weight in [0, 1]")
         check_schedule_range(
             "temperature", self.temperature, 0.0, None, "a temperature > 0"
         )
-        if self.temperature is not None and not cls.uses_temperature:
+        if self.temperature is not None and cls and not cls.uses_temperature:
             raise InvalidValue(
                 ("temperature",),
                 f"null with loss {self.loss_name!r}, which takes no temperature",
@@ -211,7 +212,9 @@ class DistillSection(TrainingSection):
 
 def _loss_class_or_none(loss):
     """The class of a registered `distill.loss`; `None` for anything else,
-    which the "after" validation refuses."""
+    which the "after" validation refuses, and without the registry checks."""
+    if not registry_checks():
+        return None
     from kdkeras import losses
 
     name = loss.get("name") if isinstance(loss, dict) else loss

@@ -39,7 +39,8 @@ def compare_models(
         batch_size: Batch size of the predictions.
         latency_runs: Timed runs per model at batch 1; 0 skips the latency.
         num_threads: Threads of the LiteRT interpreters (`None`: LiteRT's
-            default). Keras models run with TensorFlow's threads.
+            default), which time every model: a Keras model through its
+            float32 LiteRT twin (see `evaluate_model`).
         verbose: As in Keras: `0` is silent; `"auto"` (the default) prints
             one line per model as soon as it is scored, e.g.
             `[2/3] student int8: accuracy 0.8855 (4.1 s)`; `1` also shows a
@@ -80,7 +81,7 @@ def compare_models(
             name=str(name),
             batch_size=batch_size,
             latency_runs=latency_runs,
-            num_threads=num_threads if formats[name] == "litert" else None,
+            num_threads=num_threads,
             verbose=step_verbose,
         )
         rows.append(row)
@@ -140,10 +141,16 @@ def teacher_to_student(rows, teacher, student):
             latency_ratio=round(
                 teacher_row["latency_median_ms"] / student_row["latency_median_ms"], 1
             ),
-            teacher_runtime=RUNTIMES[teacher_row["format"]],
-            student_runtime=RUNTIMES[student_row["format"]],
+            teacher_runtime=RUNTIMES[_runtime(teacher_row)],
+            student_runtime=RUNTIMES[_runtime(student_row)],
         )
     return figures
+
+
+def _runtime(row):
+    """The runtime that timed a row (rows written before it was recorded:
+    their format's)."""
+    return row.get("latency_runtime", row["format"])
 
 
 def describe_teacher_to_student(figures):

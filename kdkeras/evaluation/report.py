@@ -171,11 +171,50 @@ def row_is_pruned(row):
     return (row.get("sparsity") or 0.0) > sparsity.PRUNED_SPARSITY
 
 
+KERAS_LATENCY_COLUMN = tables.Column(
+    "Keras ms", "keras_latency_median_ms", "{:.3f}".format, ">"
+)
+"""A Keras model's latency as a traced call in Keras, beside the LiteRT one."""
+
+
 def report_columns(rows):
-    """`REPORT_COLUMNS`, plus `SPARSITY_COLUMNS` when a row is pruned."""
+    """`REPORT_COLUMNS`, plus the Keras latency when a Keras model was timed
+    and `SPARSITY_COLUMNS` when a row is pruned."""
+    columns = REPORT_COLUMNS
+    if any("keras_latency_median_ms" in row for row in rows):
+        columns += (KERAS_LATENCY_COLUMN,)
     if any(row_is_pruned(row) for row in rows):
-        return REPORT_COLUMNS + SPARSITY_COLUMNS
-    return REPORT_COLUMNS
+        columns += SPARSITY_COLUMNS
+    return columns
+
+
+def describe_latency_method(rows):
+    """How the report's latencies were measured, in a sentence, from the
+    rows' own fields (runtime, threads, warm-up, runs)."""
+    timed = [row for row in rows if "latency_median_ms" in row]
+    if not timed:
+        return "Latency: not measured."
+    threads = sorted(
+        {str(row.get("latency_num_threads") or "default") for row in timed}
+    )
+    counts = sorted(
+        {(row.get("latency_warmup"), row.get("latency_runs")) for row in timed},
+        key=str,
+    )
+    runs = "; ".join(
+        f"{warmup} warm-up then {num} timed runs" for warmup, num in counts
+    )
+    words = (
+        "Latency: median and 90th percentile of single-example inferences "
+        f"(batch 1, {runs}), every model in `ai_edge_litert`'s interpreter with "
+        f"{' / '.join(threads)} thread(s): a Keras model through its float32 "
+        "LiteRT conversion, made for the timing (`Keras ms`: its traced "
+        "`tf.function` call in Keras, for reference)."
+    )
+    untimed = [row for row in timed if row.get("latency_runtime") == "keras"]
+    for row in untimed:
+        words += f" {row['name']}: {row.get('latency_note', 'timed in Keras')}."
+    return words
 
 
 def write_report(
@@ -255,11 +294,8 @@ def format_markdown(rows, title, environment, class_names=None, findings=()):
         f"# {title}",
         "",
         f"{environment['date']}, {environment['cpu_count']} CPU cores "
-        f"({environment['machine']}). Latency: median and 90th percentile of "
-        "single-image inferences (batch 1) after a warm-up; LiteRT models run "
-        "in `ai_edge_litert`'s interpreter, Keras models as a traced "
-        "`tf.function`. Size: the `.keras` file without optimizer state, or "
-        "the `.tflite` file.",
+        f"({environment['machine']}). {describe_latency_method(rows)} Size: "
+        "the `.keras` file without optimizer state, or the `.tflite` file.",
         "",
         tables.format_markdown_table(rows, report_columns(rows)),
         "",

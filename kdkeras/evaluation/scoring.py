@@ -28,7 +28,8 @@ from sklearn import metrics as sklearn_metrics
 
 from kdkeras import batches
 from kdkeras.evaluation.latency import describe_latency, time_kind
-from kdkeras.evaluation.model_kinds import model_kind
+from kdkeras.evaluation.litert_twin import litert_twin
+from kdkeras.evaluation.model_kinds import model_format, model_kind
 from kdkeras.progress import check_verbose, print_step, progress_bar
 from kdkeras.validation import (
     check_class_labels,
@@ -89,11 +90,16 @@ def evaluate_model(
         batch_size: Batch size of the predictions, a positive integer.
         latency_runs: Timed single-example runs on `x[:1]` (see
             `measure_latency`), after `max(1, latency_runs // 10)` untimed
-            ones. 0, the default, skips the latency.
-        num_threads: Threads of the LiteRT interpreter, a positive integer, or
-            `None` for LiteRT's default (a `LiteRTModel` predicts with its own
-            threads and is timed with `num_threads`). Must be `None` for a
-            Keras model: TensorFlow's threads are set once per process.
+            ones. 0, the default, skips the latency. Every model is timed by
+            the LiteRT interpreter, so that latencies compare one runtime:
+            a Keras model through its float32 LiteRT conversion (its "twin",
+            `kdkeras.evaluation.litert_twin`, made once per model), and also
+            as a traced call in Keras (`keras_latency_median_ms`).
+        num_threads: Threads of the LiteRT interpreter (a Keras model's twin
+            included), a positive integer, or `None` for LiteRT's default (a
+            `LiteRTModel` predicts with its own threads and is timed with
+            `num_threads`). A Keras model's own call runs with TensorFlow's
+            threads, set once per process.
         verbose: As in Keras (see `kdkeras.progress`): `0` (the default) is
             silent; `1` shows a `keras.utils.Progbar` of the predictions and
             of the timed runs; `2` prints a line after each step, e.g.
@@ -117,8 +123,12 @@ def evaluate_model(
         * `sparsity` and `layer_sparsity`: the fraction of zeros of all the
           kernels and of each layer's (see `kdkeras.sparsity.sparsity_report`);
           `None` for a LiteRT model;
-        * `latency_median_ms` and `latency_p90_ms`, only when
-          `latency_runs > 0`.
+        * only when `latency_runs > 0`: `latency_median_ms` and
+          `latency_p90_ms` (milliseconds), `latency_runtime` (`"litert"`;
+          `"keras"` for a Keras model that does not convert, with
+          `latency_note` saying why), `latency_warmup`, `latency_runs` and
+          `latency_num_threads` (`None`: the runtime's default), and for a
+          Keras model `keras_latency_median_ms`, its traced call in Keras.
 
     Raises:
         ValueError: If an argument is not as described above, if the model
@@ -133,7 +143,11 @@ def evaluate_model(
     check_count(latency_runs, "latency_runs", meaning="0 skips the latency")
     num_threads = check_positive_int(num_threads, "num_threads", allow_none=True)
     verbose = check_verbose(verbose)
-    kind = model_kind(model, num_threads=num_threads, parameters=parameters)
+    kind = model_kind(
+        model,
+        num_threads=num_threads if model_format(model) == "litert" else None,
+        parameters=parameters,
+    )
     row_name = kind.name if name is None else name
     start = time.perf_counter()
     if batches.is_dataset(x):
@@ -166,23 +180,54 @@ def evaluate_model(
         **kind.size_fields(row_name, verbose),
     }
     if latency_runs:
+        row.update(
+            _latency_fields(
+                kind, latency_example, latency_runs, num_threads, row_name, verbose
+            )
+        )
+    return row
+
+
+def _latency_fields(kind, example, num_runs, num_threads, row_name, verbose):
+    """The latency fields of a row: every model timed by the LiteRT
+    interpreter (a Keras model through its float32 LiteRT twin, and in Keras
+    too), with the runtime, threads, warm-up and runs that were used."""
+    warmup = max(1, num_runs // 10)
+
+    def timed(timed_kind, label):
         start = time.perf_counter()
         latency = time_kind(
-            kind,
-            example=latency_example,
-            num_runs=latency_runs,
-            warmup=max(1, latency_runs // 10),
-            verbose=int(verbose == 1),
+            timed_kind, example, num_runs, warmup, verbose=int(verbose == 1)
         )
         if verbose == 2:
             print_step(
                 row_name,
-                f"timed {describe_latency(latency)} "
+                f"timed {label}{describe_latency(latency)} "
                 f"({time.perf_counter() - start:.1f} s)",
             )
-        row["latency_median_ms"] = latency["median_ms"]
-        row["latency_p90_ms"] = latency["p90_ms"]
-    return row
+        return latency
+
+    fields = {"latency_runtime": "litert", "latency_warmup": warmup}
+    if kind.format == "keras":
+        keras_latency = timed(kind, "in Keras: ")
+        fields["keras_latency_median_ms"] = keras_latency["median_ms"]
+        twin = litert_twin(kind.model)
+        if twin.path is None:
+            latency = keras_latency
+            fields["latency_runtime"] = "keras"
+            fields["latency_note"] = f"timed in Keras: no LiteRT twin ({twin.reason})"
+        else:
+            twin_kind = model_kind(twin.path, num_threads=num_threads)
+            latency = timed(twin_kind, "as float32 LiteRT: ")
+    else:
+        latency = timed(kind, "")
+    return {
+        "latency_median_ms": latency["median_ms"],
+        "latency_p90_ms": latency["p90_ms"],
+        **fields,
+        "latency_runs": latency["num_runs"],
+        "latency_num_threads": latency["num_threads"],
+    }
 
 
 def _predict_dataset(kind, dataset, y, batch_size, verbose=0):

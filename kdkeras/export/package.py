@@ -15,6 +15,7 @@ from kdkeras.export.quantization import QUANTIZATIONS, Quantization, as_quantiza
 from kdkeras.io_utils import atomic_path
 from kdkeras.progress import check_verbose, print_step
 from kdkeras.validation import keras_model_argument, require_tensorflow_backend
+from kdkeras.validation.labels import check_class_names
 from kdkeras.version import __version__
 
 
@@ -160,6 +161,9 @@ def save_for_device(
     require_tensorflow_backend("kdkeras.export.save_for_device")
     model = keras_model_argument(model, "model")
     quantizations = _check_arguments(model, labels, quantizations, representative_data)
+    # One per output (checked above); each a line of labels.txt: unique,
+    # non-empty, no control characters or path separators.
+    check_class_names(labels, argument_name="labels")
     info = device_description.model_info(model, labels, model_info)
     verbose = check_verbose(verbose)
     if tokenizer is not None:

@@ -43,9 +43,26 @@ def npz_class_names(array, key="data.path"):
     return [str(name) for name in array]
 
 
-def _split_problems(x, y, split, key):
-    """The problems of the arrays `x_<split>` and `y_<split>`."""
-    x_name, y_name = f"x_{split}", f"y_{split}"
+def labelled_array_problems(x, y, names, key):
+    """The problems of the arrays `x` and `y` of a `.npz` (those `kdkeras
+    run` refuses: not numbers, empty, NaN or infinite, other lengths), each
+    line naming `key` and the array, e.g. `"--data: x_test holds 0 NaN
+    values and 1 infinite values, …"`.
+
+    Args:
+        x: The examples.
+        y: Their class ids, of shape `(N,)` or `(N, 1)`.
+        names: The arrays' names in the file, e.g. `("x_test", "y_test")`.
+        key: The config key or option of the file.
+    """
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    return _split_problems(x, y, None, key, names)
+
+
+def _split_problems(x, y, split, key, names=None):
+    """The problems of the arrays `x_<split>` and `y_<split>` (or `names`)."""
+    x_name, y_name = names or (f"x_{split}", f"y_{split}")
     problems = []
     if x.dtype.kind not in "biuf":
         problems.append(

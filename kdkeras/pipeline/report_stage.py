@@ -1,9 +1,8 @@
 """The report stage of `kdkeras run`: every model of the run on the test set,
 what the run decided and warned about, and the teacher-to-student figures
-(`kdkeras.evaluation`), the teacher timed as a float32 LiteRT file beside
-the students' LiteRT files (one runtime, the same threads)."""
-
-import os
+(`kdkeras.evaluation`: every model timed by the LiteRT interpreter, a Keras
+model through its float32 conversion, so the ratios compare one runtime with
+the same threads)."""
 
 from kdkeras.pipeline import run_data
 from kdkeras.pipeline.context import REPORT_ROWS
@@ -36,7 +35,7 @@ def run_report(context):
         if name in context.models
     }
     x, y = run_data.evaluation_data(context.data.test)
-    tflite = {**_teacher_litert(context), **context.tflite}
+    tflite = context.tflite
     context.log.info(
         "  scoring %d models on %d test %s%s",
         len(models) + len(tflite),
@@ -75,39 +74,6 @@ def run_report(context):
     return artifacts
 
 
-TEACHER_LITERT_ROW = "teacher float32 .tflite"
-"""The report row of the teacher converted to float32 LiteRT: timed on the
-runtime the students' LiteRT files are timed on."""
-
-
-def _teacher_litert(context):
-    """`{TEACHER_LITERT_ROW: path}`: the teacher as a float32 LiteRT file
-    (`models/teacher_float32.tflite`, converted once), so that its latency
-    and the students' come from one runtime; `{}` when nothing is timed, no
-    LiteRT file is exported or the teacher does not convert."""
-    from kdkeras.export import ExportError, export_litert
-
-    teacher = context.models.get("teacher")
-    if (
-        teacher is None
-        or not context.config.report.latency_runs
-        or not (context.tflite)
-    ):
-        return {}
-    path = context.folder.file("models", "teacher_float32.tflite")
-    if not os.path.exists(path):
-        context.log.info("  converting the teacher to float32 LiteRT, to time it")
-        try:
-            export_litert(teacher, path, verbose=2)
-        except ExportError as error:
-            context.log.info(
-                "  the teacher does not convert to LiteRT (%s): its latency is Keras'",
-                str(error).splitlines()[0],
-            )
-            return {}
-    return {TEACHER_LITERT_ROW: path}
-
-
 def _teacher_to_student(context, rows):
     """Records the teacher-to-student figures of the shipped student's
     smallest LiteRT file (its Keras model without one) as the run's result."""
@@ -116,7 +82,7 @@ def _teacher_to_student(context, rows):
     names = [row["name"] for row in rows]
     if "teacher" not in names:
         return
-    teacher = TEACHER_LITERT_ROW if TEACHER_LITERT_ROW in names else "teacher"
+    teacher = "teacher"
     deployed = [row for row in rows if row["name"] in context.tflite]
     if deployed:
         student = min(deployed, key=lambda row: row["size_bytes"])["name"]

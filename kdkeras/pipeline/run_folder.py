@@ -30,15 +30,19 @@ import sys
 
 import pydantic
 
+from kdkeras.config.errors import ConfigError
 from kdkeras.config.loading import load_config, write_config
+from kdkeras.config.safe_yaml import read_yaml
 from kdkeras.io_utils import atomic_path
 from kdkeras.pipeline.run_state import (
     FINDING_KINDS,
+    INSIDE,
     MAX_STATE_BYTES,
     ChangedConfigError,
     RunFolderError,
     RunState,
     StateFileError,
+    artifact_path_problem,
     config_differences,
     config_snapshot,
 )
@@ -51,7 +55,7 @@ LOG_FILE = "run.log"
 LOGGER = logging.getLogger("kdkeras.run")
 
 
-_INSIDE = "run:"
+_INSIDE = INSIDE
 """The prefix of `state.json` paths relative to the run folder."""
 
 
@@ -125,7 +129,15 @@ class RunFolder:
                 f"{CONFIG_FILE} and {STATE_FILE}. Received: {folder.path} "
                 f"(missing {', '.join(missing)})"
             )
-        folder.state()  # A damaged state.json is refused here, before anything.
+        # A damaged state.json is refused here, before anything; so is an
+        # artifact path out of the run folder (a hand-edited state.json).
+        try:
+            written = read_yaml(folder.file(CONFIG_FILE))
+        except ConfigError:  # Refused with its own words by `load_config`.
+            written = None
+        problem = artifact_path_problem(folder.state(), written)
+        if problem is not None:
+            folder._damaged(problem)
         return folder
 
     def load_config(self):

@@ -1,22 +1,25 @@
 """`kdkeras report --labels` and `kdkeras export --labels`: label files are
 checked as class names, and labels in another order than the data's classes
-are refused, naming both orders (the rows of the report would be swapped)."""
+are refused, naming the file and both orders (the rows of the report would
+be swapped; the package's labels.txt would name the outputs wrongly, so
+export also refuses other names)."""
 
+import numpy as np
 import pytest
-from click.testing import CliRunner
+from cli_helpers import assert_refused, invoke
 
 from kdkeras.cli.data_files import check_label_order
-from kdkeras.cli.main import cli
 from kdkeras.config import ConfigError
 
 
-def test_the_same_names_in_another_order_are_refused():
+@pytest.mark.parametrize("renaming", [True, False])
+def test_the_same_names_in_another_order_are_refused(renaming):
     with pytest.raises(ConfigError) as caught:
-        check_label_order(["dog", "cat"], ["cat", "dog"])
+        check_label_order(["dog", "cat"], ["cat", "dog"], "l.txt", renaming)
     (problem,) = caught.value.problems
     assert problem.startswith(
-        "--labels: expected the classes of --data in its order, ['cat', 'dog']; "
-        "received ['dog', 'cat']"
+        "--labels: l.txt: expected the classes of --data in its order, "
+        "['cat', 'dog']; received ['dog', 'cat']"
     )
 
 
@@ -25,7 +28,19 @@ def test_the_same_names_in_another_order_are_refused():
     [(["cat", "dog"], ["cat", "dog"]), (["Cat", "Dog"], ["c", "d"]), (["a"], None)],
 )
 def test_the_data_order_other_names_or_no_data_names_are_kept(labels, data_names):
-    check_label_order(labels, data_names)
+    check_label_order(labels, data_names, "l.txt")
+
+
+@pytest.mark.parametrize(
+    "labels, data_names",
+    [(["Cat", "Dog"], ["cat", "dog"]), (["cat"], ["cat", "dog"])],
+)
+def test_other_names_are_refused_without_renaming(labels, data_names):
+    """`kdkeras export`: labels.txt names the model's outputs, in the order
+    of the data it was trained on."""
+    with pytest.raises(ConfigError, match=r"--labels: l.txt: .*\['cat', 'dog'\]"):
+        check_label_order(labels, data_names, "l.txt", renaming=False)
+    check_label_order(["cat", "dog"], ["cat", "dog"], "l.txt", renaming=False)
 
 
 def write_labels(path, names):
@@ -38,27 +53,78 @@ def test_report_refuses_labels_in_another_order(
 ):
     labels = write_labels(tmp_path / "labels.txt", ["trouser", "sneaker", "bag"])
     output = tmp_path / "report"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "report",
-            tiny_teacher_path,
-            "--data",
-            str(image_folder),
-            "--labels",
-            str(labels),
-            "--output",
-            str(output),
-            "--latency-runs",
-            "0",
-        ],
+    result = invoke(
+        "report",
+        tiny_teacher_path,
+        "--data",
+        image_folder,
+        "--labels",
+        labels,
+        "--output",
+        output,
+        "--latency-runs",
+        0,
     )
-    assert result.exit_code == 2, result.output
-    assert (
-        "--labels: expected the classes of --data in its order, ['bag', 'sneaker', "
-        "'trouser']; received ['trouser', 'sneaker', 'bag']" in result.output
+    assert_refused(
+        result,
+        2,
+        f"--labels: {labels}: expected the classes of --data in its order, "
+        "['bag', 'sneaker', 'trouser']; received ['trouser', 'sneaker', 'bag']",
     )
     assert not output.exists()
+
+
+def write_npz(path, class_names):
+    """A `.npz` of 6 training images of 28×28 and its `class_names`."""
+    rng = np.random.default_rng(0)
+    np.savez(
+        path,
+        x_train=rng.random((6, 28, 28, 1), dtype="float32"),
+        y_train=np.arange(6) % 3,
+        class_names=np.array(class_names),
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "data, names",
+    [
+        ("folder", ["trouser", "sneaker", "bag"]),
+        ("folder", ["bag", "sneaker", "shirt"]),
+        ("folder", ["bag", "sneaker"]),
+        ("npz", ["trouser", "sneaker", "bag"]),
+        ("npz", ["Bag", "Sneaker", "Trouser"]),
+    ],
+    ids=["folder-order", "folder-other-name", "folder-fewer", "npz-order", "npz-set"],
+)
+def test_export_refuses_labels_that_are_not_the_data_classes_in_order(
+    tmp_path, tiny_teacher_path, image_folder, data, names
+):
+    if data == "npz":
+        data = write_npz(tmp_path / "data.npz", ["bag", "sneaker", "trouser"])
+    else:
+        data = image_folder
+    labels = write_labels(tmp_path / "labels.txt", names)
+    package = tmp_path / "package"
+    result = invoke(
+        "export",
+        tiny_teacher_path,
+        "--output",
+        package,
+        "--data",
+        data,
+        "--labels",
+        labels,
+        "-q",
+        "float32",
+    )
+    assert_refused(
+        result,
+        2,
+        f"--labels: {labels}: expected the classes of --data in its order, "
+        f"['bag', 'sneaker', 'trouser']; received {names}",
+    )
+    assert not package.exists()
 
 
 @pytest.mark.parametrize(
@@ -72,19 +138,15 @@ def test_report_refuses_labels_in_another_order(
 def test_export_refuses_a_bad_labels_file(tmp_path, tiny_teacher_path, names, words):
     labels = write_labels(tmp_path / "labels.txt", names)
     package = tmp_path / "package"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "export",
-            tiny_teacher_path,
-            "--output",
-            str(package),
-            "--labels",
-            str(labels),
-            "-q",
-            "float32",
-        ],
+    result = invoke(
+        "export",
+        tiny_teacher_path,
+        "--output",
+        package,
+        "--labels",
+        labels,
+        "-q",
+        "float32",
     )
-    assert result.exit_code == 2, result.output
-    assert f"--labels: {words}" in result.output
+    assert_refused(result, 2, f"--labels: {words}")
     assert not package.exists()

@@ -11,31 +11,20 @@ import sys
 import keras
 import pytest
 import yaml
-from click.testing import CliRunner
+from cli_helpers import assert_refused, invoke
 
 import kdkeras
 from kdkeras.cli import quiet_tensorflow
 from kdkeras.cli.failures import as_click_exception
-from kdkeras.cli.main import cli
 from kdkeras.config import validate_config
 from kdkeras.models import build_cnn
 from kdkeras.pipeline.gates import WeakTeacherError
 from kdkeras.pipeline.run_folder import RunFolder
 
 
-def invoke(*args, env=None):
-    return CliRunner().invoke(cli, [str(arg) for arg in args], env=env)
-
-
 def assert_short_error(result, code, *words, traceback=False):
     """Exit `code`; an `Error:` line holding `words`; a traceback or not."""
-    assert result.exit_code == code, result.output
-    assert "Error: " in result.output, result.output
-    for word in words:
-        assert word in result.output, result.output
-    assert ("Traceback (most recent call last)" in result.output) == traceback
-    if not traceback:
-        assert len(result.output.strip().splitlines()) <= 8, result.output
+    assert_refused(result, code, *words, traceback=traceback, max_lines=8)
 
 
 @pytest.fixture(scope="module")

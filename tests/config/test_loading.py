@@ -1,6 +1,8 @@
 """Reading YAML, `--set` overrides, path checks and the resolved config."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -176,3 +178,67 @@ def test_write_config_keeps_an_existing_file(tmp_path):
         write_config(config, path)
     assert yaml.safe_load(open(path, encoding="utf-8")) == {"data": {"source": "mnist"}}
     assert os.listdir(tmp_path) == ["c.yaml"]
+
+
+_IMPORTED = """
+import sys
+
+sys.argv[0] = "kdkeras"  # `import kdkeras` as the command line's: lazy
+from kdkeras.config import ConfigError, load_config
+
+try:
+    load_config(sys.argv[1])
+except ConfigError as error:
+    print(error)
+print(sorted(name for name in ("keras", "tensorflow") if name in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    "sections, words, imported",
+    [
+        # An error elsewhere: found without Keras, in a fraction of a second,
+        # though the config names a loss and a preset (checked later).
+        (
+            {
+                "scratch": {"learning_rate": -0.1},
+                "distill": {"loss": "nope"},
+                "teacher": {"preset": "resnet50"},
+            },
+            ["scratch.learning_rate"],
+            "[]",
+        ),
+        # The loss's own error, once the rest passes: the registry's names.
+        ({"distill": {"loss": "nope"}}, ["distill.loss", "'dkd'"], "['keras'"),
+        ({"teacher": {"preset": "nope"}}, ["teacher.preset", "'resnet50'"], "['keras'"),
+    ],
+    ids=["error-elsewhere", "bad-loss", "bad-preset"],
+)
+def test_registry_names_are_checked_after_the_rest(tmp_path, sections, words, imported):
+    path = write_yaml(tmp_path / "bad.yaml", {"data": {"source": "mnist"}, **sections})
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 0, result.stderr
+    for word in words:
+        assert word in result.stdout, result.stdout
+    assert lines[-1].startswith(imported), result.stdout
+    if imported == "[]":
+        assert "distill.loss" not in result.stdout
+
+
+def test_the_default_distill_section_is_a_validated_one():
+    """`RunConfig`'s default `distill` is built without the registry checks
+    (they would import Keras with `kdkeras.config`): it equals one built with
+    them."""
+    from kdkeras.config.schema import RunConfig
+    from kdkeras.config.stages import DistillSection
+
+    assert RunConfig.model_fields["distill"].default == DistillSection()
+    config = RunConfig.model_validate({"data": {"source": "mnist"}})
+    assert config.distill == DistillSection()

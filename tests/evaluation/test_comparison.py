@@ -63,8 +63,11 @@ def test_compare_models_verbose_2_prints_each_step_of_each_model(
             rf"\[{number}/2\] {name}: scoring …",
             rf"{name}: predicted 6 examples in \d+\.\d s",
             rf"{name}: 9 parameters, [\d.]+ KB as \.keras \(\d+\.\d s\)",
-            rf"{name}: timed 3 batch-1 runs: median \d+\.\d{{3}} ms, "
+            # In Keras, then as the float32 LiteRT twin that gives its latency.
+            rf"{name}: timed in Keras: 3 batch-1 runs: median \d+\.\d{{3}} ms, "
             rf"p90 \d+\.\d{{3}} ms \(\d+\.\d s\)",
+            rf"{name}: timed as float32 LiteRT: 3 batch-1 runs: median "
+            rf"\d+\.\d{{3}} ms, p90 \d+\.\d{{3}} ms \(\d+\.\d s\)",
             rf"\[{number}/2\] {name}: accuracy {ACCURACY:.4f} \(\d+\.\d s\)",
         ]
     assert_lines_match(lines, patterns)
@@ -72,7 +75,8 @@ def test_compare_models_verbose_2_prints_each_step_of_each_model(
 
 def test_compare_models_mixes_keras_and_litert(student, float32_tflite, fashion):
     _, (x_test, y_test) = fashion
-    # num_threads goes to the LiteRT interpreter only.
+    # Both are timed by the LiteRT interpreter with num_threads: the Keras
+    # model through its float32 twin, and in Keras too.
     rows = evaluation.compare_models(
         {"keras": student, "litert": float32_tflite},
         x_test,
@@ -81,8 +85,12 @@ def test_compare_models_mixes_keras_and_litert(student, float32_tflite, fashion)
         num_threads=1,
     )
     assert [row["format"] for row in rows] == ["keras", "litert"]
-    assert rows[0].keys() == rows[1].keys()
-    assert {"latency_median_ms", "latency_p90_ms"} <= rows[0].keys()
+    assert rows[0].keys() - rows[1].keys() == {"keras_latency_median_ms"}
+    assert rows[1].keys() <= rows[0].keys()
+    for row in rows:
+        assert row["latency_runtime"] == "litert"
+        assert row["latency_num_threads"] == 1
+        assert (row["latency_runs"], row["latency_warmup"]) == (1, 1)
     assert rows[0]["accuracy"] == pytest.approx(rows[1]["accuracy"])
 
 

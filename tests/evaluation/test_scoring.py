@@ -50,7 +50,14 @@ ROW_KEYS = {
     "sparsity",
     "layer_sparsity",
 }
-LATENCY_KEYS = {"latency_median_ms", "latency_p90_ms"}
+LATENCY_KEYS = {
+    "latency_median_ms",
+    "latency_p90_ms",
+    "latency_runtime",
+    "latency_warmup",
+    "latency_runs",
+    "latency_num_threads",
+}
 
 
 def without_size(row):
@@ -149,8 +156,51 @@ def test_evaluate_model_measures_latency_only_when_asked(identity_classifier):
     row = evaluation.evaluate_model(
         identity_classifier(), INPUTS, TRUE_CLASSES, latency_runs=3
     )
-    assert set(row) == ROW_KEYS | LATENCY_KEYS
+    # Timed by the LiteRT interpreter through its float32 twin, and in Keras.
+    assert set(row) == ROW_KEYS | LATENCY_KEYS | {"keras_latency_median_ms"}
     assert 0 < row["latency_median_ms"] <= row["latency_p90_ms"]
+    assert row["latency_runtime"] == "litert" and row["keras_latency_median_ms"] > 0
+    assert (row["latency_runs"], row["latency_warmup"]) == (3, 1)
+
+
+def test_a_keras_model_is_timed_on_its_litert_twin_made_once(
+    identity_classifier, monkeypatch
+):
+    from kdkeras.evaluation import litert_twin as twin_module
+
+    model = identity_classifier()
+    converted = []
+    real_convert = twin_module._convert
+    monkeypatch.setattr(
+        twin_module, "_convert", lambda m: converted.append(m) or real_convert(m)
+    )
+    first = evaluation.evaluate_model(
+        model, INPUTS, TRUE_CLASSES, latency_runs=2, num_threads=1
+    )
+    again = evaluation.evaluate_model(model, INPUTS, TRUE_CLASSES, latency_runs=2)
+    assert converted == [model]  # One conversion for the model's two rows.
+    twin = twin_module.litert_twin(model)
+    assert twin.path.endswith("model_float32.tflite") and twin.reason is None
+    assert first["latency_num_threads"] == 1
+    assert first["latency_runtime"] == again["latency_runtime"] == "litert"
+
+
+def test_a_keras_model_that_does_not_convert_is_timed_in_keras_and_says_why(
+    identity_classifier, monkeypatch
+):
+    from kdkeras.evaluation import litert_twin as twin_module
+
+    monkeypatch.setattr(
+        twin_module,
+        "_convert",
+        lambda model: twin_module.LiteRTTwin(None, "op Foo has no LiteRT kernel"),
+    )
+    row = evaluation.evaluate_model(
+        identity_classifier(), INPUTS, TRUE_CLASSES, latency_runs=2
+    )
+    assert row["latency_runtime"] == "keras"
+    assert row["latency_median_ms"] == row["keras_latency_median_ms"]
+    assert "op Foo has no LiteRT kernel" in row["latency_note"]
 
 
 # evaluate_model on LiteRT models
@@ -205,7 +255,8 @@ def test_keras_and_tflite_rows_with_latency_have_the_same_keys(
     row = evaluation.evaluate_model(
         float32_tflite, x_test, y_test, latency_runs=2, num_threads=1
     )
-    assert row.keys() == keras_row.keys() == ROW_KEYS | LATENCY_KEYS
+    assert row.keys() == ROW_KEYS | LATENCY_KEYS
+    assert keras_row.keys() == row.keys() | {"keras_latency_median_ms"}
     assert 0 < row["latency_median_ms"] <= row["latency_p90_ms"]
 
 
@@ -280,7 +331,6 @@ def test_evaluate_model_refuses_classes_the_model_does_not_output(
         (dict(latency_runs=2.0), r"Received: latency_runs=2.0"),
         (dict(latency_runs=True), r"Received: latency_runs=True"),
         (dict(num_threads=0), r"`num_threads` must be a positive integer or None"),
-        (dict(num_threads=1), r"`num_threads` must be None for a Keras model"),
     ],
 )
 def test_evaluate_model_bad_arguments(arguments, message, identity_classifier):

@@ -35,6 +35,22 @@ def demo_student(seed=0):
     return model
 
 
+@pytest.fixture(scope="module")
+def diverse_student_weights(fashion, tiny_fashion):
+    """The weights of `demo_student()` after 2 epochs on 3,000 real
+    Fashion-MNIST images (`fashion`, a few seconds): it predicts many classes
+    on the held-out images, so that its int8 file agreeing with it is not one
+    constant class agreeing with another."""
+    (x_train, y_train), _ = fashion
+    _, (x_held_out, _) = tiny_fashion
+    model = demo_student()
+    model.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)
+    predicted = model.predict(x_held_out, verbose=0).argmax(-1)
+    counts = np.bincount(predicted, minlength=10)
+    assert (counts >= 3).sum() >= 5, counts  # 5 classes, 3 images or more each
+    return model.get_weights()
+
+
 def scalars(log_dir, tag):
     """`{step: value}` of the scalar `tag` in TensorBoard's event files."""
     values = {}
@@ -46,9 +62,12 @@ def scalars(log_dir, tag):
     return values
 
 
-def test_logs_the_int8_numbers_to_history_and_tensorboard(tiny_fashion, tmp_path):
+def test_logs_the_int8_numbers_to_history_and_tensorboard(
+    tiny_fashion, diverse_student_weights, tmp_path
+):
     (x_train, y_train), (x_held_out, y_held_out) = tiny_fashion
     model = demo_student()
+    model.set_weights(diverse_student_weights)
     check = DeploymentCheck(x_held_out, y_held_out, latency_runs=20)
     history = model.fit(
         x_train,
@@ -63,13 +82,16 @@ def test_logs_the_int8_numbers_to_history_and_tensorboard(tiny_fashion, tmp_path
     for name in kdkeras.export.deployment_check.LOGGED_METRICS:
         assert len(logged[name]) == 2, name
     assert all(0.0 <= value <= 1.0 for value in logged["int8_accuracy"])
-    # The demo's 9k CNN loses almost nothing to int8: most predictions agree.
+    # The demo's 9k CNN loses almost nothing to int8: most predictions agree,
+    # on a student that tells classes apart (`diverse_student_weights`).
     assert min(logged["int8_agreement"]) >= 0.9
+    assert min(result["float_accuracy"] for result in check.results) >= 0.5
     # One int8 weight per parameter (9,170), plus the file's structure.
     assert all(9_170 < size < 40_000 for size in logged["int8_size_bytes"])
     assert all(0.0 < ms < 100.0 for ms in logged["int8_latency_ms"])
     # After the last epoch the checked model is the trained model itself.
     predictions = model.predict(x_held_out, verbose=0).argmax(axis=-1)
+    assert len(np.unique(predictions)) >= 5, np.bincount(predictions)
     float_accuracy = float(np.mean(predictions == y_held_out))
     last = check.results[-1]
     assert last["epoch"] == 2 and last["float_accuracy"] == pytest.approx(

@@ -146,6 +146,32 @@ def test_bad_arguments_write_nothing(kwargs, message, tiny_model, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ("a", "must name each class once"),  # "a" twice
+        ("", "expected a non-empty class name"),
+        (" ", "expected a non-empty class name"),
+        ("x\ny", "without control characters"),
+        ("x\ty", "without control characters"),
+        ("../x", "not a path"),
+        ("/x", "not a path"),
+        ("x\\y", "without a backslash"),
+    ],
+    ids=["repeated", "empty", "space", "newline", "tab", "dot-dot", "absolute", "bs"],
+)
+def test_labels_that_are_not_class_names_write_nothing(
+    bad, words, tiny_model, tmp_path
+):
+    """Each label is a line of labels.txt and a name in the metadata: checked
+    as a class name (`kdkeras.validation.labels`) before anything is written."""
+    labels = ["a", bad, *"cdefghij"]
+    with pytest.raises(ValueError, match="`labels`") as info:
+        save_for_device(tiny_model(), tmp_path / "out", labels, quantizations="float32")
+    assert words in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
 def test_verbose_prints_each_variant_and_a_summary(
     pixels, tiny_model, assert_lines_match, tmp_path, capsys
 ):

@@ -311,7 +311,7 @@ def test_a_weak_teacher_let_through_ships_the_scratch_student(
     assert result.exit_code == 3, result.output
     assert "the device package holds the student (scratch)" in result.output
     assert "WARNING (selection): student (distilled) predicts" in result.output
-    assert "student float16 .tflite against teacher float32 .tflite" in result.output
+    assert "student float16 .tflite against teacher:" in result.output
     assert "(both timed in the LiteRT interpreter)" in result.output
     [run_dir] = os.listdir(tmp_path / "runs")
     folder = RunFolder(tmp_path / "runs" / run_dir)

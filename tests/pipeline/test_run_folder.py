@@ -145,7 +145,7 @@ def test_a_damaged_state_is_refused_when_the_folder_opens(config, content, words
 
 def test_a_failed_state_write_keeps_the_old_state_whole(config, monkeypatch):
     folder = RunFolder.create(config, now=NOW)
-    folder.mark_finished("teacher", model="/data/teacher.keras")
+    folder.mark_finished("teacher", model=folder.model_path("teacher"))
     before = open(folder.file("state.json"), encoding="utf-8").read()
 
     def disk_full(*args, **kwargs):
