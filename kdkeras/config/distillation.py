@@ -221,9 +221,12 @@ class FeatureSection(Section):
     """One item of `distill.features`: a teacher layer the student's layer
     learns to match, by layer name, with a registered feature method
     (`kdkeras.losses` of kind `"features"`: `hint`, FitNets, with a learned
-    projection; `attention_transfer`), built by `kdkeras.losses.get`.
+    projection; `attention_transfer`; the relational `rkd` and `pkt`), built
+    by `kdkeras.losses.get`. `crd` is refused: it needs each training
+    example's index, which the run does not pass (use it from Python).
 
-    `weight` null is the method's default (hint 1, attention_transfer 500);
+    `weight` null is the method's default (hint 1, attention_transfer 500,
+    rkd 1, pkt 1);
     `p` (the attention map's power, default 2) is read by the methods that
     take it (attention_transfer). Needs online distillation from one ready
     functional teacher (`teacher.path`).
@@ -247,6 +250,22 @@ class FeatureSection(Section):
             raise InvalidValue(
                 (),
                 f"a registered feature method (kdkeras.losses), one of {names}",
+                kind,
+            )
+        if getattr(losses.registered_class(kind), "needs_example_index", False):
+            runnable = [
+                name
+                for name in names
+                if not getattr(
+                    losses.registered_class(name), "needs_example_index", False
+                )
+            ]
+            raise InvalidValue(
+                (),
+                f"a feature method that kdkeras run can train, one of {runnable} "
+                f"({kind} needs each training example's index and a memory bank "
+                "of the training set: use it from Python with "
+                "kdkeras.distillation.with_example_index)",
                 kind,
             )
         return kind

@@ -9,6 +9,7 @@ from kdkeras.distillation import schedules
 from kdkeras.distillation.callbacks import NonFiniteLossError, RaiseOnNonFiniteLoss
 from kdkeras.distillation.diagnostics import soft_target_statistics
 from kdkeras.distillation.distiller import Distiller
+from kdkeras.distillation.example_index import with_example_index
 from kdkeras.distillation.features import AttentionTransfer, FeatureDistillation, Hint
 from kdkeras.distillation.objective import DistillationObjective
 from kdkeras.distillation.outputs import probabilities_to_logits

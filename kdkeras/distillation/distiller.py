@@ -7,8 +7,8 @@ import keras
 from keras import ops
 
 from kdkeras import compat
+from kdkeras.distillation import example_index, inputs, model_checks, serialization
 from kdkeras.distillation import features as feature_distillation
-from kdkeras.distillation import inputs, model_checks, serialization
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.distillation.callbacks import RaiseOnNonFiniteLoss
 from kdkeras.distillation.loss_logs import LossLogs
@@ -83,6 +83,8 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
             configs, resolved by `kdkeras.losses.get`) pairing named layers
             of the teacher and the student (functional models). Their
             projections train with the student but are not part of it.
+            A method that needs each example's index (`"crd"`) gets it from
+            `fit`: see `kdkeras.distillation.example_index`.
         name: The model's name.
     """
 
@@ -315,7 +317,9 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
         )
         total_loss = self._objective.combine(student_loss, distillation_loss, alpha)
         if self._taps is not None:
-            feature_loss = self._taps.loss(y_pred, sample_weight)
+            feature_loss = self._taps.loss(
+                y_pred, sample_weight, example_index.split(y)[1]
+            )
             self._log_losses(batch_size, feature=feature_loss)
             total_loss = total_loss + feature_loss
         return total_loss + self._regularization_loss()
@@ -347,6 +351,7 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
         x, kwargs = inputs.checked_fit_arguments(
             x, y, kwargs, model_outputs.num_classes(self.student)
         )
+        x, y = example_index.attached(self.features, x, y)
         callbacks = list(callbacks or [])
         if not any(isinstance(c, RaiseOnNonFiniteLoss) for c in callbacks):
             callbacks.append(RaiseOnNonFiniteLoss())

@@ -26,10 +26,13 @@ student must be functional or Sequential models, so that their named layers'
 outputs can be read.
 """
 
+import functools
+
 import keras
 from keras import ops
 
 from kdkeras import losses
+from kdkeras.distillation import example_index as indices
 from kdkeras.losses.feature_methods import (  # noqa: F401 (exported from here too)
     AttentionTransfer,
     FeatureDistillation,
@@ -108,9 +111,11 @@ class FeatureTaps:
             "teacher_features": [ops.stop_gradient(f) for f in teacher_features],
         }
 
-    def loss(self, outputs, sample_weight=None):
+    def loss(self, outputs, sample_weight=None, example_index=None):
         """`Σ weight_i · mean_batch(loss_i)` of `__call__`'s outputs, reduced
-        (with sample weights, scaled under distribution) as Keras losses are."""
+        (with sample weights, scaled under distribution) as Keras losses are.
+
+        `example_index` goes to the methods that need it (CRD)."""
         total = 0.0
         for feature, teacher_map, student_map in zip(
             self.features,
@@ -118,7 +123,12 @@ class FeatureTaps:
             outputs["student_features"],
             strict=True,
         ):
-            reduce = losses.FunctionLoss(feature.loss, name=feature.name)
+            loss_fn = feature.loss
+            if getattr(feature, "needs_example_index", False):
+                if example_index is None:
+                    raise indices.missing_index_error(feature)
+                loss_fn = functools.partial(loss_fn, example_index=example_index)
+            reduce = losses.FunctionLoss(loss_fn, name=feature.name)
             total = total + feature.weight * reduce(
                 ops.stop_gradient(teacher_map), student_map, sample_weight
             )

@@ -8,6 +8,7 @@ is not checked (its labels are only seen inside the step).
 
 import contextlib
 
+from kdkeras.distillation import example_index
 from kdkeras.validation import check_class_labels, check_examples, check_positive_int
 
 # The pipeline's assertions start their message with this tag, so `fit` and
@@ -18,8 +19,10 @@ _CHECK_TAG = "kdkeras check failed: "
 def split_targets(y):
     """`(labels, teacher_logits or None)` from a batch's targets.
 
-    `y` is the labels, or `(labels, teacher_logits)` when training offline.
+    `y` is the labels, or `(labels, teacher_logits)` when training offline;
+    example indices beside them (`example_index`) are dropped.
     """
+    y, _ = example_index.split(y)
     if isinstance(y, (tuple, list)):
         if len(y) != 2:
             raise ValueError(

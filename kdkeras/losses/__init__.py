@@ -2,6 +2,9 @@
 `feature_losses`), their Keras classes, and the one registry of them all
 (`get`, `register_distillation_loss`; kinds `"logits"` and `"features"`)."""
 
+from kdkeras.losses.contrastive_losses import crd_loss
+from kdkeras.losses.contrastive_methods import ContrastiveRepresentation
+from kdkeras.losses.correlation import dist_loss
 from kdkeras.losses.feature_methods import (
     AttentionTransfer,
     FeatureDistillation,
@@ -19,6 +22,7 @@ from kdkeras.losses.functional import (
 )
 from kdkeras.losses.losses import (
     DistillationLoss,
+    DISTLoss,
     DKDLoss,
     FunctionLoss,
     HardPseudoLabelCrossEntropy,
@@ -36,3 +40,5 @@ from kdkeras.losses.registry import (
     registered_kinds,
     registered_names,
 )
+from kdkeras.losses.relational_losses import pkt_loss, rkd_loss
+from kdkeras.losses.relational_methods import ProbabilisticKT, RelationalKD

@@ -9,7 +9,7 @@ import functools
 
 import keras
 
-from kdkeras.losses import functional
+from kdkeras.losses import correlation, functional
 from kdkeras.losses.registry import register_distillation_loss
 
 
@@ -190,6 +190,73 @@ class DKDLoss(_TemperatureLoss):
             **super().get_config(),
             "target_weight": self.target_weight,
             "non_target_weight": self.non_target_weight,
+        }
+
+
+@register_distillation_loss("dist")
+class DISTLoss(_TemperatureLoss):
+    """DIST: `T² · (β · (1 − ρ_inter) + γ · (1 − ρ_intra))` (Huang et al., 2022).
+
+    Pearson correlations of the softened probabilities across the classes of
+    each sample (inter) and across the batch for each class (intra); see
+    `kdkeras.losses.dist_loss` for the formula (arXiv:2205.10536). The intra
+    term is a statistic of the batch, added to every sample's value, so sample
+    weights only weight the inter term.
+
+    Args:
+        temperature: Positive float `T` when used outside a `Distiller` (whose
+            `compile(temperature=...)` is passed at call time instead). The
+            paper's reference code uses 1 on ImageNet, 4 on CIFAR-100.
+        inter_weight: Weight β of the inter-class term (paper: 1).
+        intra_weight: Weight γ of the intra-class term (paper: 1).
+        reduction: Keras reduction of the per-sample values.
+        name: Optional name.
+        dtype: Optional dtype of the computation.
+    """
+
+    default_name = "dist_loss"
+
+    def __init__(
+        self,
+        temperature=1.0,
+        inter_weight=1.0,
+        intra_weight=1.0,
+        reduction="sum_over_batch_size",
+        name=None,
+        dtype=None,
+    ):
+        super().__init__(
+            temperature=temperature, reduction=reduction, name=name, dtype=dtype
+        )
+        for argument, value in (
+            ("inter_weight", inter_weight),
+            ("intra_weight", intra_weight),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(
+                    f"`{argument}` must be a number ≥ 0. Received: {argument}={value!r}"
+                )
+            if not 0 <= value < float("inf"):
+                raise ValueError(
+                    f"`{argument}` must be ≥ 0 and finite. Received: {argument}={value}"
+                )
+        self.inter_weight = float(inter_weight)
+        self.intra_weight = float(intra_weight)
+
+    def call(self, y_true, y_pred, temperature=None):
+        return correlation.dist_loss(
+            y_true,
+            y_pred,
+            temperature=self.temperature if temperature is None else temperature,
+            inter_weight=self.inter_weight,
+            intra_weight=self.intra_weight,
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "inter_weight": self.inter_weight,
+            "intra_weight": self.intra_weight,
         }
 
 

@@ -56,7 +56,7 @@ def test_a_loss_with_its_arguments():
         (
             {"name": "hinton"},
             "distill.loss.name: expected a registered distillation loss "
-            "(kdkeras.losses), one of ['dkd', 'hard_pseudo_label', 'kd', "
+            "(kdkeras.losses), one of ['dist', 'dkd', 'hard_pseudo_label', 'kd', "
             "'kd_standardized', 'logit_mse', 'soft_target_cross_entropy'] "
             "(received: 'hinton')",
         ),
@@ -67,6 +67,44 @@ def test_a_loss_with_its_arguments():
 def test_a_bad_loss_is_refused_at_its_key(loss, expected):
     [problem] = problems_of(distill(loss=loss))
     assert problem.startswith(expected)
+
+
+def test_dist_takes_its_weights_in_the_loss_and_the_temperature_beside_it():
+    config = validate_config(
+        distill(loss={"name": "dist", "intra_weight": 2.0}, temperature=4.0)
+    )
+    assert config.distill.loss_name == "dist"
+    assert config.distill.loss_arguments == {"intra_weight": 2.0}
+    assert config.distill.temperature == 4.0
+    assert validate_config(distill(loss="dist")).distill.loss_name == "dist"
+    # As for KD, the temperature is distill.temperature (a number or a
+    # schedule), not an argument of distill.loss.
+    [problem] = problems_of(distill(loss={"name": "dist", "temperature": 4.0}))
+    assert problem == (
+        "distill.loss.temperature: expected the temperature in "
+        "distill.temperature (a number or a schedule), not in distill.loss "
+        "(received: 4.0)"
+    )
+
+
+def test_relational_feature_methods(tmp_path):
+    (tmp_path / "teacher.keras").write_bytes(b"")
+    features = [
+        {"kind": kind, "teacher_layer": "t_embedding", "student_layer": "s_embedding"}
+        for kind in ("rkd", "pkt")
+    ]
+    features[0]["weight"] = 2.0
+    config = validate_config(
+        {**distill(features=features), "teacher": {"path": "teacher.keras"}},
+        base_dir=tmp_path,
+    )
+    rkd, pkt = (feature.build() for feature in config.distill.features)
+    assert (type(rkd).__name__, rkd.weight, rkd.distance_weight) == (
+        "RelationalKD",
+        2.0,
+        25.0,
+    )
+    assert (type(pkt).__name__, pkt.weight) == ("ProbabilisticKT", 1.0)
 
 
 def test_a_loss_without_temperature_takes_none():
@@ -218,14 +256,33 @@ def test_feature_distillation(tmp_path):
         "distill.features[0].p: expected no p with kind 'hint' (attention_transfer "
         "only) (received: 2)"
     )
-    [problem] = problems_of(distill(features=[{**features[0], "kind": "fitnet"}]))
+    [problem] = problems_of(
+        {
+            **distill(features=[{**features[0], "kind": "fitnet"}]),
+            "teacher": {"path": str(tmp_path / "teacher.keras")},
+        }
+    )
     assert problem == (
         "distill.features[0].kind: expected a registered feature method "
-        "(kdkeras.losses), one of ['attention_transfer', 'hint'] (received: "
-        "'fitnet')"
+        "(kdkeras.losses), one of ['attention_transfer', 'crd', 'hint', 'pkt', "
+        "'rkd'] "
+        "(received: 'fitnet')"
     )
+    # CRD needs every example's index and a bank of the training set, which
+    # `kdkeras run` does not pass: refused, naming the methods it can train.
+    [problem] = problems_of(
+        {
+            **distill(features=[{**features[0], "kind": "crd"}]),
+            "teacher": {"path": str(tmp_path / "teacher.keras")},
+        }
+    )
+    assert problem.startswith(
+        "distill.features[0].kind: expected a feature method that kdkeras run can "
+        "train, one of ['attention_transfer', 'hint', 'pkt', 'rkd'] (crd needs "
+    )
+    assert "with_example_index" in problem
     [problem] = problems_of(distill(loss="hint"))
     assert problem.startswith(
         "distill.loss: expected a registered distillation loss (kdkeras.losses), "
-        "one of ['dkd', "
+        "one of ['dist', 'dkd', "
     )

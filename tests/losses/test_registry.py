@@ -12,6 +12,7 @@ def scratch_registry(monkeypatch):
 
 
 LOGIT_LOSSES = [
+    "dist",
     "dkd",
     "hard_pseudo_label",
     "kd",
@@ -20,24 +21,28 @@ LOGIT_LOSSES = [
     "soft_target_cross_entropy",
 ]
 
+FEATURE_METHODS = ["attention_transfer", "crd", "hint", "pkt", "rkd"]
+
 
 def test_builtin_names():
     assert losses.registered_names("logits") == LOGIT_LOSSES
-    assert losses.registered_names("features") == ["attention_transfer", "hint"]
-    assert losses.registered_names() == sorted(
-        [*LOGIT_LOSSES, "attention_transfer", "hint"]
-    )
+    assert losses.registered_names("features") == FEATURE_METHODS
+    assert losses.registered_names() == sorted([*LOGIT_LOSSES, *FEATURE_METHODS])
 
 
 def test_the_registry_lists_each_method_with_its_kind():
     assert losses.registered_kinds() == {
         "attention_transfer": "features",
+        "crd": "features",
+        "dist": "logits",
         "dkd": "logits",
         "hard_pseudo_label": "logits",
         "hint": "features",
         "kd": "logits",
         "kd_standardized": "logits",
         "logit_mse": "logits",
+        "pkt": "features",
+        "rkd": "features",
         "soft_target_cross_entropy": "logits",
     }
     assert losses.registered_class("hint") is losses.Hint
