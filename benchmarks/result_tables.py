@@ -176,6 +176,7 @@ RENDERERS = {
     "throughput": speed.throughput,
     "throughput_sharded": speed.throughput,
     "throughput_views": speed.throughput,
+    "throughput_methods": speed.throughput,
     "topk": speed.topk,
     "litert": speed.litert,
     "litert_runtimes": speed.litert_runtimes,

@@ -36,6 +36,10 @@ ratios to plain training, and whether other processes disturbed the timings.
 
 `--sharded-only` times only plain and sharded cache, `--views-only` only
 plain and the three view rows, with more repetitions in the same time.
+`--methods` times plain, online and offline KD, Keras' own
+`keras.distillation.Distiller` and a row per distillation method
+(`throughput_methods.py`): online KD against Keras' Distiller, every other
+method against plain training.
 `--diagnose` adds variants that isolate the costs of the offline Distiller
 (see `benchmarks/README.md`). The report and the goals are in
 `throughput_report.py`.
@@ -54,6 +58,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 from result_files import command_line, write_result
+from throughput_methods import GOALS as METHOD_GOALS
+from throughput_methods import RATIOS as METHOD_RATIOS
+from throughput_methods import method_variants
 from throughput_report import (
     busy_cpu_seconds,
     print_report,
@@ -185,7 +192,7 @@ class Variant:
             self.others_cpu_seconds.append(max(0.0, others))
 
 
-def build_variants(x, y, batch_size, diagnose=False, autotune=False):
+def build_variants(x, y, batch_size, diagnose=False, autotune=False, methods=False):
     keras.utils.set_random_seed(SEED)
     teacher = build_teacher()
     template = build_student()
@@ -221,6 +228,13 @@ def build_variants(x, y, batch_size, diagnose=False, autotune=False):
         Variant("plain", plain, make_dataset(x, y, batch_size, autotune)),
         Variant("online", online, make_dataset(x, y, batch_size, autotune)),
         Variant("offline", offline, offline_data()),
+    ]
+    if methods:
+        variants += method_variants(
+            teacher, new_student, x, y, batch_size, make_dataset, Variant
+        )
+        return variants, logits_seconds
+    variants += [
         *view_variants(teacher, new_student, x, y, batch_size, autotune),
         sharded_variant(teacher, new_student, x, y, batch_size, autotune),
     ]
@@ -349,6 +363,12 @@ def parse_args(argv=None):
         help="time only plain, plain, views and the two view caches",
     )
     parser.add_argument(
+        "--methods",
+        action="store_true",
+        help="time plain, online and offline KD, keras.distillation and a row "
+        "per distillation method (throughput_methods.py)",
+    )
+    parser.add_argument(
         "--diagnose",
         action="store_true",
         help="also time variants that isolate the offline Distiller's costs",
@@ -365,8 +385,8 @@ def parse_args(argv=None):
         args.repeats = 2 if args.quick else 5
     if args.quick and args.samples is None:
         args.samples = 1024
-    if args.sharded_only and args.views_only:
-        parser.error("--sharded-only and --views-only exclude each other")
+    if sum((args.sharded_only, args.views_only, args.methods)) > 1:
+        parser.error("--sharded-only, --views-only and --methods exclude each other")
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
     if args.batch_size < 1:
@@ -389,7 +409,12 @@ def main(argv=None):
     )
     print(f"tf.data autotuning {'on' if args.autotune else 'off'} for all variants")
     variants, logits_seconds = build_variants(
-        x, y, args.batch_size, diagnose=args.diagnose, autotune=args.autotune
+        x,
+        y,
+        args.batch_size,
+        diagnose=args.diagnose,
+        autotune=args.autotune,
+        methods=args.methods,
     )
     if args.sharded_only:
         variants = [v for v in variants if v.name in SHARDED_ONLY]
@@ -409,13 +434,22 @@ def main(argv=None):
     print(f"\ntotal runtime {time.perf_counter() - started:.0f} s")
     disturbance = report_disturbance(variants)
     if args.result or not args.quick:
-        mode = "_sharded" if args.sharded_only else "_views" if args.views_only else ""
+        mode = (
+            "_sharded"
+            if args.sharded_only
+            else "_views"
+            if args.views_only
+            else "_methods"
+            if args.methods
+            else ""
+        )
         write_result(
             "throughput" + mode,
             args.result,
             merge_on=("command",),
             command=command_line(__file__, argv),
             seeds=[0],
+            **({"goals": METHOD_GOALS} if args.methods else {}),
             runs=[
                 {
                     "samples": num_samples,
@@ -426,7 +460,9 @@ def main(argv=None):
                     "seconds": round(time.perf_counter() - started),
                     "load_average": round(os.getloadavg()[0], 2),
                     **(disturbance or {}),
-                    **summary(variants, num_samples),
+                    **summary(
+                        variants, num_samples, METHOD_RATIOS if args.methods else None
+                    ),
                 }
             ],
         )

@@ -120,10 +120,21 @@ def print_sharded_ratio(variants, rates, medians, name, baseline):
     )
 
 
-def summary(variants, num_samples):
+BASELINES = {
+    "online": "plain",
+    "offline": "plain",
+    "views cache": "plain, views",
+    "sharded cache": "plain",
+    "sharded views cache": "plain, views",
+}
+"""The baseline of each variant in the ratios, by default."""
+
+
+def summary(variants, num_samples, baselines=None):
     """The report's numbers for the result file: each variant's row and the
-    ratios of the cached variants to their baselines (median samples/second,
-    and the median of the per-repetition ratios)."""
+    ratios of the variants to their baselines (`baselines`, by default
+    `BASELINES`; median samples/second, the median of the per-repetition
+    ratios, and CPU seconds)."""
     rates = {v.name: [num_samples / seconds for seconds in v.seconds] for v in variants}
     medians = {name: statistics.median(values) for name, values in rates.items()}
     rows = [
@@ -141,13 +152,7 @@ def summary(variants, num_samples):
     ]
     cpu = {row["variant"]: row["cpu_s_per_epoch"] for row in rows}
     ratios = {}
-    for name, baseline in (
-        ("online", "plain"),
-        ("offline", "plain"),
-        ("views cache", "plain, views"),
-        ("sharded cache", "plain"),
-        ("sharded views cache", "plain, views"),
-    ):
+    for name, baseline in (baselines or BASELINES).items():
         if name in medians and baseline in medians:
             ratios[f"{name} / {baseline}"] = {
                 "median": round(medians[name] / medians[baseline], 3),

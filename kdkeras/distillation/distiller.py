@@ -130,6 +130,7 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
         self._objective = None
         self._compile_arguments = None
         self._evaluating = False
+        self._checked_datasets = inputs.CheckedDatasets()
         # Keras restores weights and the optimizer only into a built model.
         self.built = student.built and (teacher is None or teacher.built)
 
@@ -349,7 +350,11 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
         `NonFiniteLossError` (see `RaiseOnNonFiniteLoss`).
         """
         x, kwargs = inputs.checked_fit_arguments(
-            x, y, kwargs, model_outputs.num_classes(self.student)
+            x,
+            y,
+            kwargs,
+            model_outputs.num_classes(self.student),
+            self._checked_datasets,
         )
         x, y = example_index.attached(self.features, x, y)
         callbacks = list(callbacks or [])
@@ -364,7 +369,13 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
         `loss` is the student loss on the labels, as `student.evaluate` would
         report it.
         """
-        x = inputs.checked(x, y, model_outputs.num_classes(self.student))
+        x = inputs.checked(
+            x,
+            y,
+            model_outputs.num_classes(self.student),
+            self._checked_datasets,
+            "evaluate",
+        )
         evaluating, self._evaluating = self._evaluating, True
         try:
             with inputs.checks_as_value_errors():

@@ -157,6 +157,35 @@ def test_labels_out_of_range_in_a_dataset(small_cnn, digits):
             getattr(distiller, method)(dataset, verbose=0)
 
 
+@pytest.mark.tensorflow
+def test_a_dataset_given_again_keeps_its_checked_pipeline(small_cnn, digits):
+    import tensorflow as tf
+
+    from kdkeras.distillation import inputs
+
+    x, y = digits
+    good = tf.data.Dataset.from_tensor_slices((x[:8], y[:8])).batch(4)
+    bad = tf.data.Dataset.from_tensor_slices((x[:8], np.full(8, 12))).batch(4)
+    datasets = inputs.CheckedDatasets()
+    first = datasets.checked(good, 10, "x")
+    # The same dataset again: the same checked pipeline, not a new map to
+    # trace; another dataset, class count or role: a new one.
+    assert datasets.checked(good, 10, "x") is first
+    assert datasets.checked(good, 9, "x") is not first
+    assert datasets.checked(bad, 10, "x") is not datasets.checked(good, 10, "x")
+    assert datasets.checked(good, 10, "evaluate") is not datasets.checked(good, 10, "x")
+    # Through fit: the second fit on the same dataset reuses it and a bad
+    # dataset after it is still checked.
+    distiller = kdkeras.Distiller(small_cnn(seed=1), small_cnn(filters=4))
+    distiller.compile()
+    distiller.fit(good, verbose=0)
+    reused = distiller._checked_datasets.checked(good, 10, "x")
+    distiller.fit(good, verbose=0)
+    assert distiller._checked_datasets.checked(good, 10, "x") is reused
+    with pytest.raises(ValueError, match=r"class ids in \[0, 10\).*\[12"):
+        distiller.fit(bad, verbose=0)
+
+
 def test_validation_labels_are_checked(small_cnn, digits):
     x, y = digits
     distiller = kdkeras.Distiller(small_cnn(seed=1), small_cnn(filters=4))
