@@ -36,6 +36,9 @@ Evaluation needs no indices.
 import numpy as np
 from keras import tree
 
+from kdkeras.batches import is_dataset
+from kdkeras.distillation.pipeline_checks import CHECK_TAG
+
 TARGETS = "targets"
 INDEX = "example_index"
 
@@ -118,11 +121,9 @@ def _checked_dataset(dataset, methods):
     """`dataset` with an assertion that its indices are in range."""
     import tensorflow as tf
 
-    from kdkeras.distillation import inputs
-
     smallest = min(m.num_examples for m in methods)
     message = (
-        f"{inputs._CHECK_TAG}Example indices must be in [0, num_examples) for "
+        f"{CHECK_TAG}Example indices must be in [0, num_examples) for "
         f"{_method_names(methods)} (num_examples={smallest}); give a larger "
         "`num_examples`. Received:"
     )
@@ -157,9 +158,7 @@ def attached(features, x, y):
     methods = needing_index(features)
     if not methods:
         return x, y
-    from kdkeras.distillation import inputs
-
-    if inputs._is_dataset(x):
+    if is_dataset(x):
         spec = x.element_spec
         if not (
             isinstance(spec, tuple)

@@ -6,14 +6,13 @@ which Keras feeds to every backend. A generator or a `keras.utils.PyDataset`
 is not checked (its labels are only seen inside the step).
 """
 
-import contextlib
-
+from kdkeras.batches import is_dataset
 from kdkeras.distillation import example_index
+from kdkeras.distillation.pipeline_checks import CHECK_TAG as _CHECK_TAG
+from kdkeras.distillation.pipeline_checks import (  # noqa: F401 (Distiller's)
+    checks_as_value_errors,
+)
 from kdkeras.validation import check_class_labels, check_examples, check_positive_int
-
-# The pipeline's assertions start their message with this tag, so `fit` and
-# `evaluate` can turn TensorFlow's error into a plain `ValueError`.
-_CHECK_TAG = "kdkeras check failed: "
 
 
 def split_targets(y):
@@ -140,7 +139,7 @@ def checked(x, y, num_classes, datasets=None, role="x"):
         return x
     if num_classes is None:
         return x
-    if _is_dataset(x):
+    if is_dataset(x):
         if datasets is not None:
             return datasets.checked(x, num_classes, role)
         return with_label_checks(x, num_classes)
@@ -165,25 +164,3 @@ def checked_fit_arguments(x, y, fit_kwargs, num_classes, datasets=None):
             validation_data, None, num_classes, datasets, "validation_data"
         )
     return x, fit_kwargs
-
-
-def _is_dataset(value):
-    # Looked up by name: importing TensorFlow here would load it on every
-    # backend even when no dataset is used.
-    return any(
-        cls.__name__ == "DatasetV2" and cls.__module__.startswith("tensorflow")
-        for cls in type(value).__mro__
-    )
-
-
-@contextlib.contextmanager
-def checks_as_value_errors():
-    """Re-raises a failed kdkeras pipeline check as a `ValueError`."""
-    try:
-        yield
-    except Exception as error:
-        if _CHECK_TAG not in str(error):
-            raise
-        message = str(error).split(_CHECK_TAG, 1)[1].split("\n\t [[")[0]
-        message = message.split("\n")[0]
-        raise ValueError(message.replace(":] [", ": [").strip()) from None
