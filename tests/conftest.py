@@ -458,6 +458,30 @@ def _mediapipe_text_check(path, texts, class_names, tokenizer, min_agreement=0.9
     return agreement, own
 
 
+def _mean_gradient(loss_fn, value):
+    """d mean(loss_fn(value)) / d value, on the running backend."""
+    import numpy as np
+
+    if keras.backend.backend() == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        return np.asarray(jax.grad(lambda v: jnp.mean(loss_fn(v)))(jnp.asarray(value)))
+    import tensorflow as tf
+
+    variable = tf.Variable(value)
+    with tf.GradientTape() as tape:
+        mean = tf.reduce_mean(loss_fn(variable))
+    return tape.gradient(mean, variable).numpy()
+
+
+@pytest.fixture(scope="session")
+def mean_gradient():
+    """`mean_gradient(loss_fn, value)`: the gradient of `mean(loss_fn(value))`
+    with respect to `value` (a NumPy array), on the running backend."""
+    return _mean_gradient
+
+
 @pytest.fixture(scope="session")
 def mediapipe_text_check():
     """`mediapipe_text_check(path, texts, class_names, tokenizer,

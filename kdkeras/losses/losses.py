@@ -11,6 +11,7 @@ import keras
 
 from kdkeras.losses import correlation, functional
 from kdkeras.losses.registry import register_distillation_loss
+from kdkeras.validation import check_number
 
 
 class DistillationLoss(keras.losses.Loss):
@@ -159,18 +160,8 @@ class DKDLoss(_TemperatureLoss):
         super().__init__(
             temperature=temperature, reduction=reduction, name=name, dtype=dtype
         )
-        for argument, value in (
-            ("target_weight", target_weight),
-            ("non_target_weight", non_target_weight),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(
-                    f"`{argument}` must be a number ≥ 0. Received: {argument}={value!r}"
-                )
-            if not value >= 0:
-                raise ValueError(
-                    f"`{argument}` must be ≥ 0. Received: {argument}={value}"
-                )
+        target_weight = check_number(target_weight, "target_weight", low=0)
+        non_target_weight = check_number(non_target_weight, "non_target_weight", low=0)
         self.target_weight = float(target_weight)
         self.non_target_weight = float(non_target_weight)
 
@@ -228,18 +219,8 @@ class DISTLoss(_TemperatureLoss):
         super().__init__(
             temperature=temperature, reduction=reduction, name=name, dtype=dtype
         )
-        for argument, value in (
-            ("inter_weight", inter_weight),
-            ("intra_weight", intra_weight),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(
-                    f"`{argument}` must be a number ≥ 0. Received: {argument}={value!r}"
-                )
-            if not 0 <= value < float("inf"):
-                raise ValueError(
-                    f"`{argument}` must be ≥ 0 and finite. Received: {argument}={value}"
-                )
+        inter_weight = check_number(inter_weight, "inter_weight", low=0)
+        intra_weight = check_number(intra_weight, "intra_weight", low=0)
         self.inter_weight = float(inter_weight)
         self.intra_weight = float(intra_weight)
 

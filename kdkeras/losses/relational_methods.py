@@ -12,6 +12,7 @@ flattened. Their loss functions are those of
 from kdkeras.losses import relational_losses
 from kdkeras.losses.feature_methods import FeatureDistillation
 from kdkeras.losses.registry import register_distillation_loss
+from kdkeras.validation import check_number
 
 
 def _check_relational_shapes(method, shapes):
@@ -23,18 +24,6 @@ def _check_relational_shapes(method, shapes):
             f"{method.teacher_layer!r} of shape {teacher_shape}, student layer "
             f"{method.student_layer!r} of shape {student_shape}"
         )
-
-
-def _check_non_negative(**named):
-    for argument, value in named.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(
-                f"`{argument}` must be a number ≥ 0. Received: {argument}={value!r}"
-            )
-        if not 0 <= value < float("inf"):
-            raise ValueError(
-                f"`{argument}` must be ≥ 0 and finite. Received: {argument}={value}"
-            )
 
 
 @register_distillation_loss("rkd")
@@ -81,7 +70,8 @@ class RelationalKD(FeatureDistillation):
         super().__init__(
             teacher_layer, student_layer, weight=weight, name=name, **kwargs
         )
-        _check_non_negative(distance_weight=distance_weight, angle_weight=angle_weight)
+        distance_weight = check_number(distance_weight, "distance_weight", low=0)
+        angle_weight = check_number(angle_weight, "angle_weight", low=0)
         self.distance_weight = float(distance_weight)
         self.angle_weight = float(angle_weight)
 

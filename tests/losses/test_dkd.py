@@ -115,5 +115,9 @@ def test_dkd_class_reduces_with_sample_weights_and_round_trips():
 
 @pytest.mark.parametrize("argument", ["target_weight", "non_target_weight"])
 def test_dkd_weights_must_be_non_negative(argument):
-    with pytest.raises(ValueError, match=f"`{argument}` must be ≥ 0"):
+    with pytest.raises(
+        ValueError, match=rf"`{argument}` must be a finite number in \[0, inf\]"
+    ):
         kdkeras.losses.DKDLoss(**{argument: -1.0})
+    with pytest.raises(ValueError, match=f"Received: {argument}=inf"):
+        kdkeras.losses.DKDLoss(**{argument: float("inf")})
