@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python examples/demo.py
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python examples/demo.py
 
 test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q -n auto
