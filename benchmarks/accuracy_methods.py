@@ -25,6 +25,17 @@ same augmentation**:
 * `kd_at`: KD plus attention transfer (Zagoruyko & Komodakis 2017) from two
   stages of the teacher to the student's two convolution blocks, online (the
   teacher runs on every batch; CNN students and the VGG teacher only);
+* `dist`: DIST (Huang et al. 2022, arXiv:2205.10536): Pearson-correlation
+  relations of the softened outputs, inter- and intra-class, from the same
+  cache as `kd` (`--dist-temperature`, `--dist-alpha`; the paper's CIFAR
+  setting: T = 4, the DIST loss weighted 2 to the label loss's 1, so
+  alpha = 1/3);
+* `rkd`: labels plus relational KD (Park et al. 2019, arXiv:1904.05068),
+  distance- and angle-wise (weights 25 and 50, as RepDistiller's CIFAR runs)
+  between the penultimate embeddings (`EMBEDDING_PAIR`), online;
+* `pkt`: labels plus probabilistic knowledge transfer (Passalis & Tefas
+  2018, arXiv:1803.10837) between the same embeddings, online
+  (`--pkt-weight`);
 * `kd_assistant`: a teacher assistant (Mirzadeh et al. 2020,
   arXiv:1902.03393): a model between teacher and student in size
   (`--assistant`, e.g. `cnn34k`) is distilled from the teacher first (KD
@@ -105,7 +116,14 @@ METHODS = (
     "kd_ensemble",
     "kd_at",
     "kd_assistant",
+    "dist",
+    "rkd",
+    "pkt",
 )
+# The penultimate embeddings (teacher layer, student layer) that RKD and PKT
+# relate: the VGG teacher's pooled features and the CNN students' flattened
+# second block.
+EMBEDDING_PAIR = ("pool", "pool")
 # Attention transfer pairs (teacher layer, student layer) of equal resolution:
 # the VGG teacher's stages 1-2 (28x28, 14x14) and the CNN students' blocks.
 ATTENTION_PAIRS = (
@@ -122,6 +140,9 @@ BASELINE = {
     "kd_ensemble": "scratch",
     "kd_at": "scratch",
     "kd_assistant": "scratch",
+    "dist": "scratch",
+    "rkd": "scratch",
+    "pkt": "scratch",
 }
 
 
@@ -157,6 +178,13 @@ def parse_args(argv=None):
         help="every teacher averages its logits on the image and its mirror image",
     )
     parser.add_argument("--at-weight", type=float, default=500.0, help="kd_at")
+    parser.add_argument("--dist-temperature", type=float, default=4.0, help="dist")
+    parser.add_argument(
+        "--dist-alpha", type=float, default=1 / 3, help="dist: the label weight"
+    )
+    # RepDistiller weights PKT 30,000 over its batch-mean of all batch² terms;
+    # kdkeras' per-example mean is about batch-size (128) times larger.
+    parser.add_argument("--pkt-weight", type=float, default=234.0, help="pkt")
     parser.add_argument(
         "--assistant", choices=sorted(STUDENTS), default="cnn34k", help="kd_assistant"
     )
@@ -295,19 +323,32 @@ def train_one(
         )
         student.fit(dataset, steps_per_epoch=steps, **fit)
         return student
-    if method == "kd_at":
-        features = [
-            kdkeras.distillation.AttentionTransfer(t, s, weight=args.at_weight)
-            for t, s in ATTENTION_PAIRS
-        ]
+    if method in ("kd_at", "rkd", "pkt"):
+        if method == "kd_at":
+            features = [
+                kdkeras.distillation.AttentionTransfer(t, s, weight=args.at_weight)
+                for t, s in ATTENTION_PAIRS
+            ]
+            kd = dict(alpha=args.alpha, temperature=args.temperature)
+        else:
+            relation = {"rkd": {}, "pkt": {"weight": args.pkt_weight}}[method]
+            teacher_layer, student_layer = EMBEDDING_PAIR
+            features = [
+                kdkeras.losses.get(
+                    method,
+                    teacher_layer=teacher_layer,
+                    student_layer=student_layer,
+                    **relation,
+                )
+            ]
+            kd = dict(alpha=1.0)  # The labels and the relations, no KD term.
         distiller = kdkeras.Distiller(teachers["model"], student, features=features)
-        kd = dict(alpha=args.alpha, temperature=args.temperature)
         compile_student(distiller, args, steps, **kd)
         distiller.fit(x, y, batch_size=args.batch_size, shuffle=True, **fit)
         return distiller.student
     distiller = kdkeras.Distiller(teacher=None, student=student)
     standardized = kdkeras.losses.StandardizedKDLoss(temperature=args.lskd_temperature)
-    if method in ("kd", "dkd", "lskd", "kd_ensemble", "kd_assistant"):
+    if method in ("kd", "dkd", "lskd", "kd_ensemble", "kd_assistant", "dist"):
         source = {"kd_ensemble": "ensemble", "kd_assistant": "assistant"}
         logits = teachers[source.get(method, "plain")]
         dataset = caches.offline_dataset(
@@ -317,6 +358,12 @@ def train_one(
             kd = dict(alpha=args.alpha, temperature=args.temperature)
         elif method == "lskd":
             kd = dict(alpha=args.alpha, distillation_loss_fn=standardized)
+        elif method == "dist":
+            kd = dict(
+                alpha=args.dist_alpha,
+                temperature=args.dist_temperature,
+                distillation_loss_fn=kdkeras.losses.DISTLoss(),
+            )
         else:
             kd = dict(
                 alpha=args.alpha,
@@ -384,6 +431,12 @@ def method_settings(method, args):
         return dict(alpha=0.0, T=args.fm_temperature)
     if method.startswith("lskd"):
         return dict(alpha=args.alpha, T=args.lskd_temperature)
+    if method == "dist":
+        return dict(alpha=round(args.dist_alpha, 4), T=args.dist_temperature)
+    if method == "rkd":
+        return dict(alpha=1.0, distance_weight=25.0, angle_weight=50.0)
+    if method == "pkt":
+        return dict(alpha=1.0, weight=args.pkt_weight)
     settings = dict(alpha=args.alpha, T=args.temperature)
     if method == "kd_at":
         settings["at_weight"] = args.at_weight
@@ -406,7 +459,7 @@ def main(argv=None):
     teachers = {"plain": plain_logits, "views": cache}
     if "kd_ensemble" in args.methods:
         teachers["ensemble"] = ensemble_logits(teacher, train, test, args)
-    if "kd_at" in args.methods:
+    if {"kd_at", "rkd", "pkt"} & set(args.methods):
         teachers["model"] = teacher
     if "kd_assistant" in args.methods:
         teachers["assistant"] = assistant_logits(plain_logits, train, test, args)

@@ -136,6 +136,17 @@ def mean_std(values):
     return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
 
 
+def _teacher_scores(teacher_dir):
+    """The teacher's test accuracy and macro F1, as `tools/train_text_teacher.py`
+    recorded them in its `result.json`."""
+    with open(os.path.join(teacher_dir, "result.json"), encoding="utf-8") as file:
+        test = json.load(file)["test"]
+    return {
+        "accuracy": round(test["accuracy"], 4),
+        "macro_f1": round(test["macro_f1"], 4),
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="the npm tarball or its directory")
@@ -192,6 +203,7 @@ def main(argv=None):
             teacher_top_class_right_on_unlabelled=summary[
                 "teacher_top_class_right_on_unlabelled"
             ],
+            teacher=_teacher_scores(args.teacher_dir),
             runs=[
                 {
                     "student": name,
