@@ -41,7 +41,18 @@ def test_gap_closed_against_the_baseline_with_the_same_augmentation(methods):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "method", ["dkd", "scratch_views", "fm", "kd_ensemble", "kd_at", "kd_assistant"]
+    "method",
+    [
+        "dkd",
+        "scratch_views",
+        "fm",
+        "kd_ensemble",
+        "kd_at",
+        "kd_assistant",
+        "dist",
+        "rkd",
+        "pkt",
+    ],
 )
 def test_each_method_trains(methods, method):
     rng = np.random.default_rng(0)
@@ -59,8 +70,9 @@ def test_each_method_trains(methods, method):
         teachers["ensemble"] = rng.normal(size=(40, 10)).astype("float32")
     if method == "kd_assistant":
         teachers["assistant"] = rng.normal(size=(40, 10)).astype("float32")
-    if method == "kd_at":
-        # A small VGG teacher: its stages carry the layer names kd_at taps.
+    if method in ("kd_at", "rkd", "pkt"):
+        # A small VGG teacher: its stages carry the layer names kd_at taps,
+        # and its "pool" the embeddings rkd and pkt relate.
         teacher_models = sys.modules["teacher_models"]  # imported by the benchmark
         teachers["model"] = teacher_models.build_teacher_vgg(stage_filters=(4, 8, 8))
     student = methods.STUDENTS["cnn4k"]()
