@@ -36,6 +36,10 @@ same augmentation**:
 * `pkt`: labels plus probabilistic knowledge transfer (Passalis & Tefas
   2018, arXiv:1803.10837) between the same embeddings, online
   (`--pkt-weight`);
+* `crd`: labels plus contrastive representation distillation (Tian et al.
+  2020, arXiv:1910.10699) between the same embeddings, online, with memory
+  banks of the training set (its paper's constants: 128-d heads, 16,384
+  negatives, temperature 0.07, momentum 0.5, weight 0.8);
 * `kd_assistant`: a teacher assistant (Mirzadeh et al. 2020,
   arXiv:1902.03393): a model between teacher and student in size
   (`--assistant`, e.g. `cnn34k`) is distilled from the teacher first (KD
@@ -119,6 +123,7 @@ METHODS = (
     "dist",
     "rkd",
     "pkt",
+    "crd",
 )
 # The penultimate embeddings (teacher layer, student layer) that RKD and PKT
 # relate: the VGG teacher's pooled features and the CNN students' flattened
@@ -143,6 +148,7 @@ BASELINE = {
     "dist": "scratch",
     "rkd": "scratch",
     "pkt": "scratch",
+    "crd": "scratch",
 }
 
 
@@ -323,7 +329,7 @@ def train_one(
         )
         student.fit(dataset, steps_per_epoch=steps, **fit)
         return student
-    if method in ("kd_at", "rkd", "pkt"):
+    if method in ("kd_at", "rkd", "pkt", "crd"):
         if method == "kd_at":
             features = [
                 kdkeras.distillation.AttentionTransfer(t, s, weight=args.at_weight)
@@ -331,7 +337,11 @@ def train_one(
             ]
             kd = dict(alpha=args.alpha, temperature=args.temperature)
         else:
-            relation = {"rkd": {}, "pkt": {"weight": args.pkt_weight}}[method]
+            relation = {
+                "rkd": {},
+                "pkt": {"weight": args.pkt_weight},
+                "crd": {"num_examples": len(x)},
+            }[method]
             teacher_layer, student_layer = EMBEDDING_PAIR
             features = [
                 kdkeras.losses.get(
@@ -437,6 +447,8 @@ def method_settings(method, args):
         return dict(alpha=1.0, distance_weight=25.0, angle_weight=50.0)
     if method == "pkt":
         return dict(alpha=1.0, weight=args.pkt_weight)
+    if method == "crd":
+        return dict(alpha=1.0, weight=0.8, negatives=16384, T=0.07)
     settings = dict(alpha=args.alpha, T=args.temperature)
     if method == "kd_at":
         settings["at_weight"] = args.at_weight
@@ -459,7 +471,7 @@ def main(argv=None):
     teachers = {"plain": plain_logits, "views": cache}
     if "kd_ensemble" in args.methods:
         teachers["ensemble"] = ensemble_logits(teacher, train, test, args)
-    if {"kd_at", "rkd", "pkt"} & set(args.methods):
+    if {"kd_at", "rkd", "pkt", "crd"} & set(args.methods):
         teachers["model"] = teacher
     if "kd_assistant" in args.methods:
         teachers["assistant"] = assistant_logits(plain_logits, train, test, args)

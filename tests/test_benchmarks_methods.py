@@ -52,6 +52,7 @@ def test_gap_closed_against_the_baseline_with_the_same_augmentation(methods):
         "dist",
         "rkd",
         "pkt",
+        "crd",
     ],
 )
 def test_each_method_trains(methods, method):
@@ -70,7 +71,7 @@ def test_each_method_trains(methods, method):
         teachers["ensemble"] = rng.normal(size=(40, 10)).astype("float32")
     if method == "kd_assistant":
         teachers["assistant"] = rng.normal(size=(40, 10)).astype("float32")
-    if method in ("kd_at", "rkd", "pkt"):
+    if method in ("kd_at", "rkd", "pkt", "crd"):
         # A small VGG teacher: its stages carry the layer names kd_at taps,
         # and its "pool" the embeddings rkd and pkt relate.
         teacher_models = sys.modules["teacher_models"]  # imported by the benchmark
