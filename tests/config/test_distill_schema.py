@@ -44,7 +44,8 @@ def test_a_loss_with_its_arguments():
         (
             {"name": "dkd", "non_target_weight": -1},
             "distill.loss.non_target_weight: expected arguments 'dkd' accepts "
-            "(`non_target_weight` must be ≥ 0. Received: non_target_weight=-1) "
+            "(`non_target_weight` must be a finite number in [0, inf]. Received: "
+            "non_target_weight=-1.0) "
             "(received: -1)",
         ),
         (
