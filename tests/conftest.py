@@ -373,6 +373,25 @@ def tiny_saved_teacher(tmp_path):
     return model, path
 
 
+def _classify_all(classifier, inputs, sums_to_one=False):
+    """A MediaPipe Tasks classifier's top-1 class of each input and every
+    category name it reported; asserts its scores are probabilities (that
+    they sum to 1 too with `sums_to_one`). Closes the classifier."""
+    try:
+        top1, names = [], set()
+        for one_input in inputs:
+            categories = classifier.classify(one_input).classifications[0].categories
+            names.update(category.category_name for category in categories)
+            top1.append(categories[0].index)
+            scores = [category.score for category in categories]
+            assert 0.0 <= min(scores) and max(scores) <= 1.0
+            if sums_to_one:
+                assert abs(sum(scores) - 1.0) < 0.02
+    finally:
+        classifier.close()  # Its __del__ raises at interpreter exit.
+    return top1, names
+
+
 def _mediapipe_check(path, images, class_names, min_agreement=0.995):
     """Runs MediaPipe Tasks' `ImageClassifier` on `path` (unchanged, from the
     file path) over plain uint8 RGB `images`, and asserts that its category
@@ -394,19 +413,10 @@ def _mediapipe_check(path, images, class_names, min_agreement=0.995):
         max_results=-1,
     )
     classifier = vision.ImageClassifier.create_from_options(options)
-    try:
-        top1, names = [], set()
-        for image in images:
-            result = classifier.classify(
-                mp.Image(image_format=mp.ImageFormat.SRGB, data=image)
-            )
-            categories = result.classifications[0].categories
-            names.update(category.category_name for category in categories)
-            top1.append(categories[0].index)
-            scores = [category.score for category in categories]
-            assert 0.0 <= min(scores) and max(scores) <= 1.0
-    finally:
-        classifier.close()  # Its __del__ raises at interpreter exit.
+    top1, names = _classify_all(
+        classifier,
+        [mp.Image(image_format=mp.ImageFormat.SRGB, data=image) for image in images],
+    )
     own = LiteRTModel(path).predict(images.astype("float32"), verbose=0).argmax(-1)
     agreement = float((np.array(top1) == own).mean())
     print(
@@ -436,17 +446,7 @@ def _mediapipe_text_check(path, texts, class_names, tokenizer, min_agreement=0.9
         max_results=-1,
     )
     classifier = text.TextClassifier.create_from_options(options)
-    try:
-        top1, names = [], set()
-        for one_text in texts:
-            categories = classifier.classify(one_text).classifications[0].categories
-            names.update(category.category_name for category in categories)
-            top1.append(categories[0].index)
-            scores = [category.score for category in categories]
-            assert 0.0 <= min(scores) and max(scores) <= 1.0
-            assert abs(sum(scores) - 1.0) < 0.02
-    finally:
-        classifier.close()  # Its __del__ raises at interpreter exit.
+    top1, names = _classify_all(classifier, texts, sums_to_one=True)
     own = LiteRTModel(path).predict(tokenizer(texts), verbose=0).argmax(-1)
     agreement = float((np.array(top1) == own).mean())
     print(
