@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -67,7 +68,9 @@ def command_line(script=None, argv=None):
     root = os.path.dirname(os.path.dirname(RESULTS))
     if os.path.isabs(script):
         script = os.path.relpath(script, root)
-    return "python " + script + "".join(f" {argument}" for argument in argv)
+    # Quoted as a shell needs it (`--variants 'online, keras.distillation'`),
+    # so that the recorded command runs as it is.
+    return "python " + shlex.join([script, *argv])
 
 
 def write_result(name, path=None, merge_on=None, **fields):
@@ -100,10 +103,13 @@ def write_result(name, path=None, merge_on=None, **fields):
     path = path or os.path.join(RESULTS, f"{name}.json")
     if merge_on is not None:
         result = _merged(path, result, merge_on)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w", encoding="utf-8") as file:
-        json.dump(result, file, indent=2, ensure_ascii=False, default=_plain)
-        file.write("\n")
+    from kdkeras.io_utils import atomic_path
+
+    # Written beside the file and renamed: a killed run leaves the old file.
+    with atomic_path(path, overwrite=True) as partial_path:
+        with open(partial_path, "w", encoding="utf-8") as file:
+            json.dump(result, file, indent=2, ensure_ascii=False, default=_plain)
+            file.write("\n")
     print(f"Wrote {path}")
     return path
 
@@ -134,6 +140,8 @@ def _merged(path, result, keys):
     return {
         **old,
         **result,
+        # What was said of the machine by hand (its `description`) stays.
+        "machine": {**old.get("machine", {}), **result["machine"]},
         "seeds": sorted(seeds) or result.get("seeds"),
         "runs": kept + result["runs"],
     }

@@ -222,7 +222,9 @@ def build_variants(x, y, batch_size, diagnose=False, autotune=False, methods=Fal
         dataset = kdkeras.caches.offline_dataset(
             x, y, teacher_logits, batch_size=batch_size, shuffle=False
         )
-        return with_autotune(dataset, autotune)
+        # `offline_dataset` turns autotuning off itself; a dataset derived
+        # from it (`with_options`) would have its labels checked again.
+        return with_autotune(dataset, autotune) if autotune else dataset
 
     variants = [
         Variant("plain", plain, make_dataset(x, y, batch_size, autotune)),
@@ -369,6 +371,15 @@ def parse_args(argv=None):
         "per distillation method (throughput_methods.py)",
     )
     parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="time only these variants (names as in the report, e.g. plain "
+        "offline online 'online, keras.distillation'): more repetitions of "
+        "them in the same time",
+    )
+    parser.add_argument(
         "--diagnose",
         action="store_true",
         help="also time variants that isolate the offline Distiller's costs",
@@ -387,6 +398,11 @@ def parse_args(argv=None):
         args.samples = 1024
     if sum((args.sharded_only, args.views_only, args.methods)) > 1:
         parser.error("--sharded-only, --views-only and --methods exclude each other")
+    if args.variants and "plain" not in args.variants:
+        parser.error(
+            "--variants must include plain: every row is reported against it. "
+            f"Received: {args.variants}"
+        )
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
     if args.batch_size < 1:
@@ -420,6 +436,14 @@ def main(argv=None):
         variants = [v for v in variants if v.name in SHARDED_ONLY]
     elif args.views_only:
         variants = [v for v in variants if v.name in VIEWS_ONLY]
+    if args.variants:
+        unknown = set(args.variants) - {v.name for v in variants}
+        if unknown:
+            raise SystemExit(
+                f"--variants: no variant named {sorted(unknown)}; this run has "
+                f"{[v.name for v in variants]}"
+            )
+        variants = [v for v in variants if v.name in args.variants]
     for variant in variants:
         variant.warm_up()
     for repeat in range(args.repeats):

@@ -54,6 +54,25 @@ def test_merged_runs_keep_the_other_commands_runs(result_files, tmp_path):
     assert result["seeds"] == [0, 1] and all("date" in r for r in result["runs"])
 
 
+def test_a_merge_keeps_the_machine_description(result_files, tmp_path):
+    path = tmp_path / "described.json"
+    result_files.write_result(
+        "described", str(path), merge_on=("seed",), seeds=[0], runs=[{"seed": 0}]
+    )
+    result = json.loads(path.read_text())
+    result["machine"]["description"] = "a VM with 2 x86_64 CPU cores, no GPU"
+    path.write_text(json.dumps(result))
+    result_files.write_result(
+        "described", str(path), merge_on=("seed",), seeds=[1], runs=[{"seed": 1}]
+    )
+    merged = json.loads(path.read_text())
+    assert merged["machine"]["description"] == "a VM with 2 x86_64 CPU cores, no GPU"
+    assert merged["machine"]["cpu_count"] >= 1
+    assert [run["seed"] for run in merged["runs"]] == [0, 1]
+    # Written through a temporary file: nothing else is left in the folder.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["described.json"]
+
+
 def test_numpy_numbers_are_written_as_json_numbers(result_files, tmp_path):
     import numpy as np
 
@@ -67,4 +86,14 @@ def test_command_line_names_the_script_from_the_repository_root(result_files):
     script = str(ROOT / "benchmarks" / "hinton_mnist.py")
     assert result_files.command_line(script, ["--quick"]) == (
         "python benchmarks/hinton_mnist.py --quick"
+    )
+
+
+def test_a_recorded_command_is_quoted_for_the_shell(result_files):
+    script = str(ROOT / "benchmarks" / "throughput.py")
+    command = result_files.command_line(
+        script, ["--variants", "plain", "online, keras.distillation"]
+    )
+    assert command == (
+        "python benchmarks/throughput.py --variants plain 'online, keras.distillation'"
     )

@@ -25,6 +25,7 @@ import numpy as np
 from kdkeras.caches import fingerprints, npz_files, stored_outputs, teacher_predictions
 from kdkeras.io_utils import atomic_path
 from kdkeras.validation import check_class_labels, check_finite, check_positive_int
+from kdkeras.validation.labels import remember_checked_labels
 from kdkeras.version import __version__
 
 _FORMAT_VERSION = 1
@@ -195,7 +196,9 @@ def offline_dataset(x, y, teacher_logits, batch_size=32, shuffle=True, seed=None
     """A cached `tf.data.Dataset` of `(x, (y, teacher_logits))` batches.
 
     This is the input of a `Distiller(teacher=None, ...)`: no teacher forward
-    pass happens during training.
+    pass happens during training. Its labels are checked here, once, so the
+    Distiller does not check them again batch by batch (a dataset derived
+    from this one, e.g. by `.map` or `.with_options`, is checked again).
 
     Args:
         x: Inputs (NumPy arrays).
@@ -227,4 +230,6 @@ def offline_dataset(x, y, teacher_logits, batch_size=32, shuffle=True, seed=None
     # (docs/benchmarks.md, "Training speed").
     options = tf.data.Options()
     options.autotune.enabled = False
-    return dataset.batch(batch_size).prefetch(2).with_options(options)
+    dataset = dataset.batch(batch_size).prefetch(2).with_options(options)
+    # Its labels were checked above: a Distiller does not check them again.
+    return remember_checked_labels(dataset, num_classes)

@@ -13,6 +13,7 @@ from kdkeras.distillation.pipeline_checks import (  # noqa: F401 (Distiller's)
     checks_as_value_errors,
 )
 from kdkeras.validation import check_class_labels, check_examples, check_positive_int
+from kdkeras.validation.labels import labels_already_checked
 
 
 def split_targets(y):
@@ -140,6 +141,8 @@ def checked(x, y, num_classes, datasets=None, role="x"):
     if num_classes is None:
         return x
     if is_dataset(x):
+        if labels_already_checked(x, num_classes):
+            return x
         if datasets is not None:
             return datasets.checked(x, num_classes, role)
         return with_label_checks(x, num_classes)

@@ -227,3 +227,27 @@ def test_softmax_teacher_declared_as_logits_warns(dense_model):
             dense_model(3),
             teacher_outputs="logits",
         )
+
+
+@pytest.mark.tensorflow
+def test_an_offline_dataset_is_not_checked_twice(small_cnn, digits):
+    """`caches.offline_dataset` checks its labels when it is built; the
+    Distiller takes that very dataset as it is (no map stage per batch), and
+    checks anything derived from it, or a student with fewer classes."""
+    from kdkeras.distillation import inputs
+
+    x, y = digits
+    logits = np.zeros((16, 10), "float32")
+    dataset = kdkeras.caches.offline_dataset(x[:16], y[:16], logits, batch_size=8)
+    assert inputs.checked(dataset, None, 10) is dataset
+    assert inputs.checked(dataset, None, 12) is dataset
+    assert inputs.checked(dataset, None, 9) is not dataset
+    derived = dataset.take(1)
+    assert inputs.checked(derived, None, 10) is not derived
+    with pytest.raises(ValueError, match=r"class ids in \[0, 10\).*\[12"):
+        kdkeras.caches.offline_dataset(x[:2], np.array([1, 12]), logits[:2])
+    # It trains as before.
+    distiller = kdkeras.Distiller(None, small_cnn(filters=4))
+    distiller.compile()
+    history = distiller.fit(dataset, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
