@@ -252,6 +252,5 @@ def litert_runtimes(result):
             align="llrrrr",
         )
         + f"\n\nMedian of {result['rounds']} interleaved rounds of "
-        f"{result['runs_per_timing']} batch-1 runs each. "
-        + source(result)
+        f"{result['runs_per_timing']} batch-1 runs each. " + source(result)
     )
