@@ -52,7 +52,10 @@ def cache_tag(train, args):
 def teacher_caches(teacher, train, args, epochs, needs_views):
     """Teacher logits on the plain images, and on `epochs` replayable views."""
     os.makedirs(args.cache_dir, exist_ok=True)
-    tag = cache_tag(train, args)
+    # The teacher's name in the file names: runs that change teachers keep
+    # each one's logits instead of recomputing them in turn.
+    teacher_name = os.path.basename(args.teacher_weights).removesuffix(".weights.h5")
+    tag = f"{teacher_name}-{cache_tag(train, args)}"
     plain_path = os.path.join(args.cache_dir, f"plain-{tag}.npz")
     plain = cached_logits(plain_path, train[0], teacher)
     if not needs_views:

@@ -214,7 +214,9 @@ def test_flip_tta_teachers_cache_the_mean_of_image_and_mirror_logits(
         + model.predict(images[:, :, ::-1, :], verbose=0)
     ) / 2
     np.testing.assert_allclose(plain_logits, mirror_mean, atol=1e-5)
-    assert (tmp_path / "plain-6-flip-tta.npz").exists()  # not the plain teacher's
+    # Named by the teacher and the flips: not the plain teacher's file.
+    teacher_name = pathlib.Path(path).name.removesuffix(".weights.h5")
+    assert (tmp_path / f"plain-{teacher_name}-6-flip-tta.npz").exists()
     without_tta = methods.parse_args(["--teacher-weights", path])
     np.testing.assert_allclose(
         methods.load_teacher(path, without_tta).predict(images, verbose=0),
