@@ -82,6 +82,7 @@ from method_teachers import (  # noqa: E402
     ensemble_logits,
     load_teacher,
     teacher_caches,
+    weights_name,
 )
 from result_files import command_line, write_result  # noqa: E402
 from teacher_models import OUTPUT as TEACHER_WEIGHTS  # noqa: E402
@@ -242,9 +243,9 @@ def assistant_logits(plain_logits, train, test, args):
     logits by `kd` (seed 0, the same epochs, `T` and `alpha`), scored on the
     test images, and its logits cached beside the teacher's.
     """
-    teacher = os.path.basename(args.teacher_weights).removesuffix(".weights.h5")
     name = (
-        f"assistant-{args.assistant}-of-{teacher}-e{args.epochs}"
+        f"assistant-{args.assistant}-of-{weights_name(args.teacher_weights)}"
+        f"-e{args.epochs}"
         f"-t{args.temperature}-a{args.alpha}-{cache_tag(train, args)}.npz"
     )
 
@@ -425,7 +426,7 @@ def summarize(results, teacher_accuracy):
 def teacher_name(args):
     """The teacher(s) a run distils from, by weights file (and flip TTA)."""
     names = [
-        os.path.basename(path).split(".")[0]
+        weights_name(path)
         for path in [args.teacher_weights, *args.extra_teacher_weights]
     ]
     return " + ".join(names) + (", flip TTA" if args.teacher_flip_tta else "")

@@ -44,6 +44,11 @@ def load_teacher(weights, args):
     )
 
 
+def weights_name(path):
+    """A teacher's name: its weights file's name without `.weights.h5`."""
+    return os.path.basename(path).removesuffix(".weights.h5")
+
+
 def cache_tag(train, args):
     """What a cache file's name says of its images and teachers."""
     return f"{len(train[0])}" + ("-flip-tta" if args.teacher_flip_tta else "")
@@ -54,8 +59,7 @@ def teacher_caches(teacher, train, args, epochs, needs_views):
     os.makedirs(args.cache_dir, exist_ok=True)
     # The teacher's name in the file names: runs that change teachers keep
     # each one's logits instead of recomputing them in turn.
-    teacher_name = os.path.basename(args.teacher_weights).removesuffix(".weights.h5")
-    tag = f"{teacher_name}-{cache_tag(train, args)}"
+    tag = f"{weights_name(args.teacher_weights)}-{cache_tag(train, args)}"
     plain_path = os.path.join(args.cache_dir, f"plain-{tag}.npz")
     plain = cached_logits(plain_path, train[0], teacher)
     if not needs_views:
@@ -85,9 +89,9 @@ def ensemble_logits(teacher, train, test, args):
         [args.teacher_weights, *args.extra_teacher_weights]
     ):
         model = teacher if index == 0 else load_teacher(weights, args)
-        name = os.path.basename(weights).removesuffix(".weights.h5")
         path = os.path.join(
-            args.cache_dir, f"ensemble-{name}-{cache_tag(train, args)}.npz"
+            args.cache_dir,
+            f"ensemble-{weights_name(weights)}-{cache_tag(train, args)}.npz",
         )
         train_logits.append(cached_logits(path, train[0], model))
         test_logits.append(model.predict(test[0], batch_size=1000, verbose=0))
