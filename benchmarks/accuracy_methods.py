@@ -32,14 +32,16 @@ same augmentation**:
   alpha = 1/3);
 * `rkd`: labels plus relational KD (Park et al. 2019, arXiv:1904.05068),
   distance- and angle-wise (weights 25 and 50, as RepDistiller's CIFAR runs)
-  between the penultimate embeddings (`EMBEDDING_PAIR`), online;
+  between the penultimate embeddings (`EMBEDDING_PAIR`);
 * `pkt`: labels plus probabilistic knowledge transfer (Passalis & Tefas
-  2018, arXiv:1803.10837) between the same embeddings, online
-  (`--pkt-weight`);
+  2018, arXiv:1803.10837) between the same embeddings (`--pkt-weight`);
 * `crd`: labels plus contrastive representation distillation (Tian et al.
-  2020, arXiv:1910.10699) between the same embeddings, online, with memory
+  2020, arXiv:1910.10699) between the same embeddings, with memory
   banks of the training set (its paper's constants: 128-d heads, 16,384
   negatives, temperature 0.07, momentum 0.5, weight 0.8);
+  these three read the teacher's embeddings stored once
+  (`kdkeras.caches.compute_teacher_features`, offline: the teacher does not
+  run while they train) unless `--teacher-features online`;
 * `kd_assistant`: a teacher assistant (Mirzadeh et al. 2020,
   arXiv:1902.03393): a model between teacher and student in size
   (`--assistant`, e.g. `cnn34k`) is distilled from the teacher first (KD
@@ -78,6 +80,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from method_teachers import (  # noqa: E402
     cache_tag,
+    cached_features,
     cached_logits,
     ensemble_logits,
     load_teacher,
@@ -192,6 +195,14 @@ def parse_args(argv=None):
     # RepDistiller weights PKT 30,000 over its batch-mean of all batch² terms;
     # kdkeras' per-example mean is about batch-size (128) times larger.
     parser.add_argument("--pkt-weight", type=float, default=234.0, help="pkt")
+    parser.add_argument(
+        "--teacher-features",
+        choices=("stored", "online"),
+        default="stored",
+        help="rkd, pkt, crd: the teacher's embeddings stored once "
+        "(kdkeras.caches.compute_teacher_features), or the teacher run on "
+        "every batch",
+    )
     parser.add_argument(
         "--assistant", choices=sorted(STUDENTS), default="cnn34k", help="kd_assistant"
     )
@@ -353,6 +364,26 @@ def train_one(
                 )
             ]
             kd = dict(alpha=1.0)  # The labels and the relations, no KD term.
+        if method != "kd_at" and args.teacher_features == "stored":
+            stored = teachers["features"]
+            distiller = kdkeras.Distiller(
+                None,
+                student,
+                features=features,
+                teacher_feature_shapes={k: v.shape[1:] for k, v in stored.items()},
+            )
+            dataset = caches.offline_dataset(
+                x,
+                y,
+                teachers["plain"],
+                batch_size=args.batch_size,
+                seed=seed,
+                teacher_features=stored,
+                example_index=method == "crd",
+            )
+            compile_student(distiller, args, steps, **kd)
+            distiller.fit(dataset, **fit)
+            return distiller.student
         distiller = kdkeras.Distiller(teachers["model"], student, features=features)
         compile_student(distiller, args, steps, **kd)
         distiller.fit(x, y, batch_size=args.batch_size, shuffle=True, **fit)
@@ -444,12 +475,14 @@ def method_settings(method, args):
         return dict(alpha=args.alpha, T=args.lskd_temperature)
     if method == "dist":
         return dict(alpha=round(args.dist_alpha, 4), T=args.dist_temperature)
+    # Runs from stored teacher features say so (the online runs predate it).
+    stored = {"teacher_features": "stored"} if args.teacher_features == "stored" else {}
     if method == "rkd":
-        return dict(alpha=1.0, distance_weight=25.0, angle_weight=50.0)
+        return dict(alpha=1.0, distance_weight=25.0, angle_weight=50.0, **stored)
     if method == "pkt":
-        return dict(alpha=1.0, weight=args.pkt_weight)
+        return dict(alpha=1.0, weight=args.pkt_weight, **stored)
     if method == "crd":
-        return dict(alpha=1.0, weight=0.8, negatives=16384, T=0.07)
+        return dict(alpha=1.0, weight=0.8, negatives=16384, T=0.07, **stored)
     settings = dict(alpha=args.alpha, T=args.temperature)
     if method == "kd_at":
         settings["at_weight"] = args.at_weight
@@ -472,7 +505,12 @@ def main(argv=None):
     teachers = {"plain": plain_logits, "views": cache}
     if "kd_ensemble" in args.methods:
         teachers["ensemble"] = ensemble_logits(teacher, train, test, args)
-    if {"kd_at", "rkd", "pkt", "crd"} & set(args.methods):
+    feature_methods = {"rkd", "pkt", "crd"} & set(args.methods)
+    if feature_methods and args.teacher_features == "stored":
+        teachers["features"] = cached_features(teacher, train, args, EMBEDDING_PAIR[0])
+    if "kd_at" in args.methods or (
+        feature_methods and args.teacher_features == "online"
+    ):
         teachers["model"] = teacher
     if "kd_assistant" in args.methods:
         teachers["assistant"] = assistant_logits(plain_logits, train, test, args)

@@ -1,5 +1,6 @@
 """The teachers' side of `accuracy_methods.py`: cached logits of the
-teacher (plain images and replayable views) and of an ensemble of teachers.
+teacher (plain images and replayable views) and of an ensemble of teachers,
+and the teacher's stored embeddings for the feature methods.
 
 Every cache is read or computed by `kdkeras.caches.load_or_compute`, which
 checks the fingerprint of the model that made it, so a cache left by another
@@ -14,7 +15,7 @@ import numpy as np
 from teacher_models import load_pretrained_teacher
 
 import kdkeras
-from kdkeras import augmentation, caches
+from kdkeras import augmentation, caches, io_utils
 
 
 def cached_logits(path, images, teacher):
@@ -103,3 +104,33 @@ def ensemble_logits(teacher, train, test, args):
         flush=True,
     )
     return kdkeras.distillation.average_teacher_logits(train_logits)
+
+
+def cached_features(teacher, train, args, layer):
+    """The teacher's `layer` outputs on the training images, `{layer: array}`.
+
+    Stored once per teacher (`kdkeras.caches.compute_teacher_features`) so
+    that RKD, PKT and CRD train offline; the file keeps the teacher's
+    fingerprint, and a file of another teacher is recomputed.
+    """
+    os.makedirs(args.cache_dir, exist_ok=True)
+    tag = f"{weights_name(args.teacher_weights)}-{cache_tag(train, args)}"
+    path = os.path.join(args.cache_dir, f"features-{layer}-{tag}.npz")
+    fingerprint = caches.fingerprint_teacher(teacher)
+    if os.path.exists(path):
+        with np.load(path, allow_pickle=False) as stored:
+            if str(stored["teacher_fingerprint"]) == fingerprint and len(
+                stored["features"]
+            ) == len(train[0]):
+                return {layer: stored["features"]}
+    start = time.perf_counter()
+    features = caches.compute_teacher_features(teacher, train[0], layer, batch_size=500)
+    with io_utils.atomic_path(path, overwrite=True) as temporary_path:
+        with open(temporary_path, "wb") as file:
+            np.savez(file, features=features[layer], teacher_fingerprint=fingerprint)
+    print(
+        f"teacher features {layer} {features[layer].shape[1:]} stored in "
+        f"{time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
+    return features

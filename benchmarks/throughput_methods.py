@@ -13,7 +13,10 @@ initial weights, on the same cached, unshuffled pipeline:
   and the feature methods over the penultimate layers, with the labels
   alone as the other term (`alpha=1`): `rkd`, `pkt`, `crd` (its indices
   attached by `kdkeras.distillation.with_example_index`, its memory bank
-  of the 10,000 examples).
+  of the 10,000 examples);
+* offline, from the teacher's stored penultimate features
+  (`kdkeras.caches.compute_teacher_features`) and logits: `rkd`, `pkt`,
+  `crd` (`offline_dataset(..., example_index=True)`).
 """
 
 import keras
@@ -32,6 +35,9 @@ RATIOS = {
     "online, rkd": "plain",
     "online, pkt": "plain",
     "online, crd": "plain",
+    "offline, rkd": "plain",
+    "offline, pkt": "plain",
+    "offline, crd": "plain",
 }
 """Each method row's baseline in the result's ratios."""
 
@@ -77,23 +83,45 @@ def method_variants(teacher, new_student, x, y, batch_size, make_dataset, varian
     )
     rows.append(variant("online, dist", online_dist, make_dataset(x, y, batch_size)))
 
-    for name in ("rkd", "pkt", "crd"):
-        student = new_student()
-        layers = {
-            "teacher_layer": teacher.layers[-2].name,
-            "student_layer": student.layers[-2].name,
-        }
-        if name == "crd":
-            layers["num_examples"] = len(x)
-        method = kdkeras.losses.get(name, **layers)
-        distiller = kdkeras.Distiller(
-            teacher=teacher, student=student, features=[method]
-        )
-        distiller.compile(optimizer=keras.optimizers.Adam(1e-3), alpha=1.0)
-        dataset = make_dataset(x, y, batch_size)
-        if name == "crd":
-            dataset = indexed_dataset(x, y, batch_size)
-        rows.append(variant(f"online, {name}", distiller, dataset))
+    teacher_layer = teacher.layers[-2].name
+    stored = kdkeras.caches.compute_teacher_features(teacher, x, teacher_layer)
+    for source in ("online", "offline"):
+        for name in ("rkd", "pkt", "crd"):
+            student = new_student()
+            layers = {
+                "teacher_layer": teacher_layer,
+                "student_layer": student.layers[-2].name,
+            }
+            if name == "crd":
+                layers["num_examples"] = len(x)
+            method = kdkeras.losses.get(name, **layers)
+            if source == "online":
+                distiller = kdkeras.Distiller(
+                    teacher=teacher, student=student, features=[method]
+                )
+                dataset = make_dataset(x, y, batch_size)
+                if name == "crd":
+                    dataset = indexed_dataset(x, y, batch_size)
+            else:
+                distiller = kdkeras.Distiller(
+                    teacher=None,
+                    student=student,
+                    features=[method],
+                    teacher_feature_shapes={
+                        teacher_layer: stored[teacher_layer].shape[1:]
+                    },
+                )
+                dataset = kdkeras.caches.offline_dataset(
+                    x,
+                    y,
+                    teacher_logits,
+                    batch_size=batch_size,
+                    shuffle=False,
+                    teacher_features=stored,
+                    example_index=name == "crd",
+                )
+            distiller.compile(optimizer=keras.optimizers.Adam(1e-3), alpha=1.0)
+            rows.append(variant(f"{source}, {name}", distiller, dataset))
     return rows
 
 

@@ -54,3 +54,19 @@ def test_an_unknown_variant_is_refused_by_name(throughput, capsys):
     with pytest.raises(SystemExit):
         throughput.main([*quick, "offline"])
     assert "--variants must include plain" in capsys.readouterr().err
+
+
+@pytest.mark.tensorflow
+def test_the_feature_methods_have_online_and_stored_rows(throughput, tmp_path):
+    result = tmp_path / "throughput_methods.json"
+    rows = ["offline, rkd", "offline, pkt", "offline, crd", "online, pkt"]
+    throughput.main(
+        ["--methods", "--quick", "--samples", "256", "--repeats", "1"]
+        + ["--variants", "plain", *rows, "--result", str(result)]
+    )
+    import json
+
+    [run] = json.loads(result.read_text())["runs"]
+    assert {row["variant"] for row in run["variants"]} == {"plain", *rows}
+    assert set(run["ratios"]) == {f"{row} / plain" for row in rows}
+    assert all(ratio["median"] > 0 for ratio in run["ratios"].values())

@@ -47,5 +47,8 @@ from kdkeras.caches.sharded_logits import (
     write_sharded_logits,
 )
 from kdkeras.caches.stored_outputs import TeacherOutputCache
-from kdkeras.caches.teacher_predictions import compute_teacher_logits
+from kdkeras.caches.teacher_predictions import (
+    compute_teacher_features,
+    compute_teacher_logits,
+)
 from kdkeras.caches.topk import logits_from_top_k, top_k_logits

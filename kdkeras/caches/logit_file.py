@@ -192,7 +192,16 @@ def open_logit_file(
     return LogitCache(stored["teacher_logits"], path=os.fspath(path))
 
 
-def offline_dataset(x, y, teacher_logits, batch_size=32, shuffle=True, seed=None):
+def offline_dataset(
+    x,
+    y,
+    teacher_logits,
+    batch_size=32,
+    shuffle=True,
+    seed=None,
+    teacher_features=None,
+    example_index=False,
+):
     """A cached `tf.data.Dataset` of `(x, (y, teacher_logits))` batches.
 
     This is the input of a `Distiller(teacher=None, ...)`: no teacher forward
@@ -207,6 +216,13 @@ def offline_dataset(x, y, teacher_logits, batch_size=32, shuffle=True, seed=None
         batch_size: Batch size.
         shuffle: Whether to reshuffle the samples every epoch.
         seed: Seed of the shuffle.
+        teacher_features: Optional stored teacher features for feature
+            methods trained offline (`compute_teacher_features`): a dict from
+            teacher layer name to an array with one row per sample. The
+            batches are then `(x, (y, teacher_logits, teacher_features))`.
+        example_index: Whether to add each sample's index (its row in `x`)
+            beside the targets, for methods that need it (CRD): the batches'
+            targets are then `{"targets": ..., "example_index": index}`.
     """
     import tensorflow as tf
 
@@ -216,13 +232,25 @@ def offline_dataset(x, y, teacher_logits, batch_size=32, shuffle=True, seed=None
     num_classes = teacher_logits.shape[-1] if teacher_logits.ndim == 2 else None
     check_class_labels(np.asarray(y), num_classes, "y", owner="teacher_logits")
     num_samples = fingerprints.num_samples(x)
-    for name, value in (("y", y), ("teacher_logits", teacher_logits)):
+    targets = (y, teacher_logits)
+    if teacher_features is not None:
+        teacher_features = _checked_features(teacher_features)
+        targets = (y, teacher_logits, teacher_features)
+    rows = [("y", y), ("teacher_logits", teacher_logits)]
+    rows += [
+        (f"teacher_features[{name!r}]", value)
+        for name, value in (teacher_features or {}).items()
+    ]
+    for name, value in rows:
         if len(value) != num_samples:
             raise ValueError(
                 f"`{name}` must have one row per sample of `x` ({num_samples}). "
                 f"Received: len({name})={len(value)}"
             )
-    dataset = tf.data.Dataset.from_tensor_slices((x, (y, teacher_logits))).cache()
+    if example_index:
+        index = np.arange(num_samples, dtype="int32")
+        targets = {"targets": targets, "example_index": index}
+    dataset = tf.data.Dataset.from_tensor_slices((x, targets)).cache()
     if shuffle:
         dataset = dataset.shuffle(num_samples, seed=seed, reshuffle_each_iteration=True)
     # The data sit in memory, so autotuning gains nothing; in TF 2.21 it can
@@ -233,3 +261,25 @@ def offline_dataset(x, y, teacher_logits, batch_size=32, shuffle=True, seed=None
     dataset = dataset.batch(batch_size).prefetch(2).with_options(options)
     # Its labels were checked above: a Distiller does not check them again.
     return remember_checked_labels(dataset, num_classes)
+
+
+def _checked_features(teacher_features):
+    """`teacher_features` as a dict of finite float32 arrays, by layer name."""
+    if not isinstance(teacher_features, dict) or not teacher_features:
+        raise ValueError(
+            "`teacher_features` must be a non-empty dict from teacher layer "
+            "name to an array of that layer's outputs, one row per sample (see "
+            "`kdkeras.caches.compute_teacher_features`). Received: "
+            f"{type(teacher_features).__name__}"
+        )
+    checked = {}
+    for name, value in teacher_features.items():
+        value = np.asarray(value, dtype="float32")
+        check_finite(value, f"teacher_features[{name!r}]")
+        if value.ndim < 2:
+            raise ValueError(
+                f"`teacher_features[{name!r}]` must hold one row of features "
+                f"per sample (2 or more axes). Received shape {value.shape}"
+            )
+        checked[name] = value
+    return checked

@@ -94,3 +94,44 @@ def compute_teacher_logits(
             model_outputs.probabilities_to_logits(outputs)
         )
     return outputs
+
+
+def compute_teacher_features(teacher, x, layers, batch_size=256, verbose=0):
+    """Runs `teacher` over `x` once and returns the outputs of named layers.
+
+    The stored features let feature methods (RKD, PKT, CRD, hints) train
+    offline, with no teacher in memory:
+    `offline_dataset(x, y, teacher_logits, teacher_features=...)` and
+    `Distiller(teacher=None, features=[...], teacher_feature_shapes=...)`.
+    They are held in memory: `num_samples × prod(layer shape)` floats, so
+    embeddings (a pooled penultimate layer) rather than large feature maps.
+
+    Args:
+        teacher: A functional or Sequential Keras model.
+        x: Inputs, as for `compute_teacher_logits`.
+        layers: A layer name, or a list of them.
+        batch_size: Batch size of `predict` (of arrays).
+        verbose: Verbosity of `predict` (1 shows a progress bar).
+
+    Returns:
+        A dict from layer name to a `float32` array `(num_samples, ...)`, the
+        layer's outputs in inference mode (`training=False`, as the
+        Distiller runs its teacher).
+    """
+    from kdkeras.distillation.features import feature_extractor
+
+    check_examples(x, "x")
+    check_positive_int(batch_size, "batch_size")
+    names = [layers] if isinstance(layers, str) else list(layers or ())
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise ValueError(
+            "`layers` must name one or more layers of the teacher. "
+            f"Received: layers={layers!r}"
+        )
+    names = list(dict.fromkeys(names))
+    extractor = feature_extractor(teacher, names, "teacher")
+    outputs = extractor.predict(x, batch_size=batch_size, verbose=verbose)
+    return {
+        name: np.asarray(features, dtype="float32")
+        for name, features in zip(names, outputs[1:], strict=True)
+    }

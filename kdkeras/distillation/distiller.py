@@ -84,7 +84,13 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
             of the teacher and the student (functional models). Their
             projections train with the student but are not part of it.
             A method that needs each example's index (`"crd"`) gets it from
-            `fit`: see `kdkeras.distillation.example_index`.
+            `fit`: see `kdkeras.distillation.example_index`. With
+            `teacher=None` they train from stored teacher features: each
+            batch is `(x, (labels, teacher_logits, teacher_features))`.
+        teacher_feature_shapes: With `teacher=None` and `features`, the
+            per-example shape of each stored teacher layer the methods name,
+            e.g. `{"pool": (128,)}` (see
+            `kdkeras.caches.compute_teacher_features`).
         name: The model's name.
     """
 
@@ -97,6 +103,7 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
         student_view=None,
         augmentation=None,
         features=None,
+        teacher_feature_shapes=None,
         name="distiller",
         **kwargs,
     ):
@@ -115,15 +122,13 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
         self.student_view = layers["student_view"]
         self.augmentation = layers["augmentation"]
         self.features = feature_distillation.check_features(features)
+        self.teacher_feature_shapes = feature_distillation.check_feature_shapes(
+            teacher_feature_shapes, self.features, teacher
+        )
         self._taps = None
         if self.features:
-            if teacher is None:
-                raise ValueError(
-                    "`features` need the teacher's intermediate layers, so a "
-                    "teacher model (not stored logits). Received: teacher=None"
-                )
             self._taps = feature_distillation.FeatureTaps(
-                teacher, student, self.features
+                teacher, student, self.features, self.teacher_feature_shapes
             )
         self._create_loss_trackers()
         self._step = None
@@ -162,7 +167,8 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
         if self.teacher_view is not None:
             teacher_inputs = self.teacher_view(inputs)
         outputs = self._taps(student_inputs, teacher_inputs)
-        outputs[_TEACHER] = ops.stop_gradient(self._as_logits(outputs[_TEACHER]))
+        if _TEACHER in outputs:
+            outputs[_TEACHER] = ops.stop_gradient(self._as_logits(outputs[_TEACHER]))
         return outputs
 
     def build(self, input_shape):
@@ -287,7 +293,7 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
         are; the trackers log the unscaled values.
         """
         student_logits, teacher_logits = _split_outputs(y_pred)
-        labels, stored_teacher_logits = inputs.split_targets(y)
+        labels, stored_teacher_logits, stored_features = inputs.split_targets(y)
         inputs.check_one_hot_width(labels, student_logits)
         student_loss = self._objective.student_loss(
             labels, student_logits, sample_weight
@@ -319,7 +325,7 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
         total_loss = self._objective.combine(student_loss, distillation_loss, alpha)
         if self._taps is not None:
             feature_loss = self._taps.loss(
-                y_pred, sample_weight, example_index.split(y)[1]
+                y_pred, sample_weight, example_index.split(y)[1], stored_features
             )
             self._log_losses(batch_size, feature=feature_loss)
             total_loss = total_loss + feature_loss
@@ -337,7 +343,7 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """The compiled metrics of the student's logits against the labels."""
-        labels, _ = inputs.split_targets(y)
+        labels, *_ = inputs.split_targets(y)
         student_logits, _ = _split_outputs(y_pred)
         return super().compute_metrics(x, labels, student_logits, sample_weight)
 

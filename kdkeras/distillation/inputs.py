@@ -17,20 +17,23 @@ from kdkeras.validation.labels import labels_already_checked
 
 
 def split_targets(y):
-    """`(labels, teacher_logits or None)` from a batch's targets.
+    """`(labels, teacher_logits or None, teacher_features or None)` of a batch.
 
-    `y` is the labels, or `(labels, teacher_logits)` when training offline;
-    example indices beside them (`example_index`) are dropped.
+    `y` is the labels, `(labels, teacher_logits)` when training offline, or
+    `(labels, teacher_logits, teacher_features)` (a dict by teacher layer
+    name) when feature methods train offline too; example indices beside
+    them (`example_index`) are dropped.
     """
     y, _ = example_index.split(y)
     if isinstance(y, (tuple, list)):
-        if len(y) != 2:
+        if len(y) not in (2, 3):
             raise ValueError(
-                "Targets must be `labels` or `(labels, teacher_logits)`. "
+                "Targets must be `labels`, `(labels, teacher_logits)` or "
+                "`(labels, teacher_logits, teacher_features)`. "
                 f"Received a {type(y).__name__} of {len(y)} elements."
             )
-        return y[0], y[1]
-    return y, None
+        return y[0], y[1], (y[2] if len(y) == 3 else None)
+    return y, None, None
 
 
 def _range_message(num_classes):
@@ -55,7 +58,7 @@ def check_labels(y, num_classes, argument_name="y"):
     Raises:
         ValueError: If a label cannot be one of the student's classes.
     """
-    labels, _ = split_targets(y)
+    labels, *_ = split_targets(y)
     check_class_labels(labels, num_classes, argument_name, owner="student")
 
 
@@ -89,7 +92,7 @@ def with_label_checks(dataset, num_classes):
     def check(*element):
         if len(element) < 2:
             return element if len(element) > 1 else element[0]
-        labels, _ = split_targets(element[1])
+        labels, *_ = split_targets(element[1])
         if labels.dtype.is_integer and (
             labels.shape.rank == 1 or labels.shape[-1] == 1
         ):

@@ -31,6 +31,12 @@ def distiller_config(distiller):
         "features": None
         if not distiller.features
         else [keras.saving.serialize_keras_object(f) for f in distiller.features],
+        "teacher_feature_shapes": None
+        if distiller.teacher_feature_shapes is None
+        else {
+            name: list(shape)
+            for name, shape in distiller.teacher_feature_shapes.items()
+        },
         "name": distiller.name,
     }
 

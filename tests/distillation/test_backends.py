@@ -123,6 +123,7 @@ JAX_GROUPS = {
     "methods": [
         "distillation/test_distiller_methods.py",
         "distillation/test_features.py",
+        "distillation/test_stored_features.py",
         "distillation/test_schedules.py",
         "distillation/test_teachers.py",
         "distillation/test_objective.py",

@@ -164,8 +164,8 @@ def test_errors(digits):
         )
     with pytest.raises(ValueError, match="`with_example_index` numbers a dataset"):
         kdkeras.distillation.with_example_index(tf.data.Dataset.range(3))
-    # CRD reads the teacher's features: no stored teacher logits.
-    with pytest.raises(ValueError, match="need the teacher's intermediate layers"):
+    # Without a teacher, CRD needs the stored features' shapes.
+    with pytest.raises(ValueError, match="needs their shapes: `teacher_feature_shap"):
         kdkeras.Distiller(None, _mlp(8, 2, "student"), features=[_crd()])
     # A batch without indices, here from a PyDataset, names the method.
     with pytest.raises(ValueError, match="ContrastiveRepresentation .* needs each"):
