@@ -153,3 +153,37 @@ def test_the_full_mnist_is_split_55000_5000_10000(hinton_mnist):
     assert [len(x) for x, _ in (train, validation, test)] == [55000, 5000, 10000]
     assert train[0].shape[1:] == (28, 28, 1) and train[0].dtype == np.uint8
     assert sorted(np.unique(validation[1])) == list(range(10))
+
+
+@pytest.mark.slow
+def test_select_best_keeps_each_students_best_epoch(hinton_mnist, tmp_path):
+    _write_tiny_mnist(tmp_path)
+    result_path = tmp_path / "hinton_mnist.json"
+    common = ["--data-path", str(tmp_path), "--teacher-epochs", "1", "--epochs"]
+    common += ["3", "--batch-size", "64", "--result", str(result_path)]
+    hinton_mnist.main(common)
+    errors = hinton_mnist.main([*common, "--select-best"])
+    runs = json.loads(result_path.read_text())["runs"]
+    # The run with the rule is recorded beside the one without, not over it.
+    assert [run.get("select_best") for run in runs] == [None, True]
+    best = runs[1]
+    assert best["test_errors"] == errors
+    assert set(best["best_epochs"]) == {"student (scratch)", "student (distilled)"}
+    assert all(1 <= epoch <= 3 for epoch in best["best_epochs"].values())
+    assert "best_epochs" not in runs[0]
+
+
+def test_select_best_scores_every_epoch_and_restores_the_best(hinton_mnist):
+    args = hinton_mnist.parse_args(["--select-best", "--epochs", "7"])
+    validation = ("x", "y")
+    options = hinton_mnist.best_epoch_options(args, validation)
+    assert options["validation_data"] == validation
+    [callback] = options["callbacks"]
+    assert callback.restore_best_weights and callback.patience == 7
+    assert callback.monitor == "val_accuracy"
+    assert (
+        hinton_mnist.best_epoch_options(hinton_mnist.parse_args([]), validation) == {}
+    )
+    history = type("History", (), {"history": {"val_accuracy": [0.5, 0.9, 0.7]}})
+    assert hinton_mnist.best_epoch(history) == 2
+    assert hinton_mnist.best_epoch(type("History", (), {"history": {}})) is None

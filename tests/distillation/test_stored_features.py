@@ -260,3 +260,19 @@ def test_compute_teacher_features_errors(digits):
             caches.compute_teacher_features(teacher, x, bad)
     with pytest.raises(ValueError, match="has no layer named 'pool'"):
         caches.compute_teacher_features(teacher, x, ["pool"])
+
+
+def test_numpy_targets_carry_the_stored_features_too(digits):
+    """`fit(x, (y, logits, features))` with arrays; CRD's indices are added."""
+    x, y = _data(digits)
+    teacher, _, offline = _pair_of_distillers("crd")
+    logits = caches.compute_teacher_logits(teacher, x)
+    stored = caches.compute_teacher_features(teacher, x, "teacher_embedding")
+    bank_before = keras.ops.convert_to_numpy(offline.features[0].teacher_bank).copy()
+    logs = offline.fit(
+        x, (y, logits, stored), batch_size=32, shuffle=False, verbose=0
+    ).history
+    assert np.isfinite(logs["feature_loss"][0]) and logs["feature_loss"][0] > 0
+    bank_after = keras.ops.convert_to_numpy(offline.features[0].teacher_bank)
+    # Every row was an example of the epoch: every row moved.
+    assert not np.isclose(bank_after, bank_before).all(axis=1).any()
