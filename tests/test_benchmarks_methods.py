@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from kdkeras import augmentation
+from kdkeras import augmentation, caches
 from kdkeras.caches import augmented_file
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
@@ -76,6 +76,10 @@ def test_each_method_trains(methods, method):
         # and its "pool" the embeddings rkd and pkt relate.
         teacher_models = sys.modules["teacher_models"]  # imported by the benchmark
         teachers["model"] = teacher_models.build_teacher_vgg(stage_filters=(4, 8, 8))
+        # rkd, pkt and crd train from its stored embeddings (the default).
+        teachers["features"] = caches.compute_teacher_features(
+            teachers["model"], x, methods.EMBEDDING_PAIR[0]
+        )
     student = methods.STUDENTS["cnn4k"]()
     before = [w.copy() for w in student.get_weights()]
     trained = methods.train_one(method, student, (x, y), teachers, args, 0)
@@ -85,6 +89,45 @@ def test_each_method_trains(methods, method):
         for a, b in zip(before, trained.get_weights(), strict=True)
     )
     assert 0.0 <= methods.accuracy(trained, (x, y)) <= 1.0
+
+
+@pytest.mark.slow
+def test_feature_methods_train_online_or_from_stored_embeddings(methods, tmp_path):
+    """`--teacher-features online` runs the teacher; the default reads its
+    embeddings, stored once in the cache folder with its fingerprint."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 255, (32, 28, 28, 1)).astype("uint8")
+    y = rng.integers(0, 10, 32)
+    teacher_models = sys.modules["teacher_models"]
+    teacher = teacher_models.build_teacher_vgg(stage_filters=(4, 8, 8))
+    base = ["--epochs", "1", "--batch-size", "16", "--cache-dir", str(tmp_path)]
+    args = methods.parse_args(base)
+    stored = methods.cached_features(teacher, (x, y), args, "pool")
+    [path] = tmp_path.glob("features-pool-*.npz")
+    np.testing.assert_allclose(
+        stored["pool"],
+        caches.compute_teacher_features(teacher, x, "pool")["pool"],
+        atol=1e-6,
+    )
+    # Read back for the same teacher; recomputed for another one.
+    again = methods.cached_features(teacher, (x, y), args, "pool")
+    np.testing.assert_array_equal(again["pool"], stored["pool"])
+    other = teacher_models.build_teacher_vgg(stage_filters=(4, 8, 8))
+    recomputed = methods.cached_features(other, (x, y), args, "pool")
+    assert not np.allclose(recomputed["pool"], stored["pool"])
+    assert path.exists()
+    assert methods.method_settings("pkt", args)["teacher_features"] == "stored"
+    online = methods.parse_args([*base, "--teacher-features", "online"])
+    assert "teacher_features" not in methods.method_settings("pkt", online)
+    student = methods.STUDENTS["cnn4k"]()
+    before = [w.copy() for w in student.get_weights()]
+    teachers = {"plain": rng.normal(size=(32, 10)).astype("float32"), "model": teacher}
+    trained = methods.train_one("pkt", student, (x, y), teachers, online, 0)
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(before, trained.get_weights(), strict=True)
+    )
 
 
 def test_benchmarks_folder_is_importable_from_the_check_script(load_script):

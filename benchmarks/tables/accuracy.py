@@ -162,6 +162,22 @@ def keras_distillation_check(result):
     )
 
 
+def _alpha_chosen(run):
+    """The alpha a Hinton run kept, and the ones it tried if several."""
+    tried = list(run.get("validation_errors_by_alpha") or {})
+    if len(tried) < 2:
+        return f"{run['alpha']:g}"
+    return f"{run['alpha']:g} (of {', '.join(tried)})"
+
+
+def _epoch_kept(run):
+    """`last`, or the best validation epochs of scratch / distilled."""
+    if not run.get("select_best"):
+        return "last"
+    best = run["best_epochs"]
+    return f"best: {best['student (scratch)']} / {best['student (distilled)']}"
+
+
 def hinton_mnist(result):
     """Test errors of teacher, scratch and distilled student per run, and
     the tuning runs that chose the defaults."""
@@ -174,13 +190,14 @@ def hinton_mnist(result):
         total = run.get("seconds", {}).get("total", {}).get("wall")
         rows.append(
             [run["mode"], run["teacher_epochs"], run["epochs"], run["seed"]]
-            + [f"{run['alpha']:g}", t, s, d, percent((s - d) / (s - t))[1:]]
+            + [_alpha_chosen(run), _epoch_kept(run), t, s, d]
+            + [percent((s - d) / (s - t))[1:]]
             + [" / ".join(str(validation.get(name, "-")) for name in names)]
             + [f"{total / 60:.0f} min" if total else "-"]
         )
     paper = result["paper_test_errors"]
     t, s, d = (paper[name] for name in names)
-    rows.append(["the paper", "", "", "", "", t, s, d, f"{(s - d) / (s - t):.0%}"])
+    rows.append(["the paper", "", "", "", "", "", t, s, d, f"{(s - d) / (s - t):.0%}"])
     rows[-1] += ["", ""]
     tuning = result["tuning"]
     teacher_rows = [
@@ -205,12 +222,15 @@ def hinton_mnist(result):
     return (
         table(
             ["mode", "teacher epochs", "student epochs", "seed", "alpha"]
-            + ["teacher", "scratch", "distilled", "gap closed"]
-            + ["validation errors (t / s / d)", "wall time"],
+            + ["students kept (s / d)", "teacher", "scratch", "distilled"]
+            + ["gap closed", "validation errors (t / s / d)", "wall time"],
             rows,
-            "lrrrrrrrrrr",
+            "lrrrrrrrrrrr",
         )
-        + "\n\nTest errors of 10,000; validation errors of 5,000. "
+        + "\n\nTest errors of 10,000; validation errors of 5,000. Alpha: the "
+        "one kept, and the values tried when there were several (the fewest "
+        "validation errors wins). Students kept: at their last epoch, or "
+        "(`--select-best`) at their epoch of fewest validation errors. "
         + source(result)
         + "\n\nHow the defaults were chosen: "
         + tuning["note"]
