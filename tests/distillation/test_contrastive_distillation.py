@@ -11,18 +11,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from model_helpers import embedding_mlp
 
 import kdkeras
 from kdkeras.distillation import example_index
 
 NUM_EXAMPLES = 128
-
-
-def _mlp(width, seed, name):
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input((64,))
-    x = keras.layers.Dense(width, activation="relu", name=f"{name}_embedding")(inputs)
-    return keras.Model(inputs, keras.layers.Dense(10, name=f"{name}_logits")(x))
 
 
 def _crd(**kwargs):
@@ -40,7 +34,9 @@ def _crd(**kwargs):
 
 def _distiller(seed=2, **kwargs):
     distiller = kdkeras.Distiller(
-        _mlp(32, 1, "teacher"), _mlp(8, seed, "student"), features=[_crd(**kwargs)]
+        embedding_mlp(32, 1, "teacher"),
+        embedding_mlp(8, seed, "student"),
+        features=[_crd(**kwargs)],
     )
     distiller.compile(optimizer=keras.optimizers.Adam(0.01), alpha=0.5)
     return distiller
@@ -166,7 +162,7 @@ def test_errors(digits):
         kdkeras.distillation.with_example_index(tf.data.Dataset.range(3))
     # Without a teacher, CRD needs the stored features' shapes.
     with pytest.raises(ValueError, match="needs their shapes: `teacher_feature_shap"):
-        kdkeras.Distiller(None, _mlp(8, 2, "student"), features=[_crd()])
+        kdkeras.Distiller(None, embedding_mlp(8, 2, "student"), features=[_crd()])
     # A batch without indices, here from a PyDataset, names the method.
     with pytest.raises(ValueError, match="ContrastiveRepresentation .* needs each"):
         distiller.fit(_Batches(x, y), epochs=1, verbose=0)

@@ -5,19 +5,13 @@
 import keras
 import numpy as np
 import pytest
+from model_helpers import embedding_mlp
 
 import kdkeras
 from kdkeras import caches
 from kdkeras.distillation import Hint
 
 NUM_EXAMPLES = 96
-
-
-def _mlp(width, seed, name):
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input((64,))
-    x = keras.layers.Dense(width, activation="relu", name=f"{name}_embedding")(inputs)
-    return keras.Model(inputs, keras.layers.Dense(10, name=f"{name}_logits")(x))
 
 
 def _data(digits, count=NUM_EXAMPLES):
@@ -47,11 +41,13 @@ def _methods(kind):
 
 def _pair_of_distillers(kind):
     """An online Distiller and an offline twin with the same weights."""
-    teacher = _mlp(32, 1, "teacher")
-    online = kdkeras.Distiller(teacher, _mlp(8, 2, "student"), features=_methods(kind))
+    teacher = embedding_mlp(32, 1, "teacher")
+    online = kdkeras.Distiller(
+        teacher, embedding_mlp(8, 2, "student"), features=_methods(kind)
+    )
     offline = kdkeras.Distiller(
         None,
-        _mlp(8, 2, "student"),
+        embedding_mlp(8, 2, "student"),
         features=_methods(kind),
         teacher_feature_shapes={"teacher_embedding": (32,)},
     )
@@ -66,7 +62,7 @@ def _pair_of_distillers(kind):
 
 def test_compute_teacher_features_returns_the_named_layers_outputs(digits):
     x, _ = _data(digits)
-    teacher = _mlp(32, 1, "teacher")
+    teacher = embedding_mlp(32, 1, "teacher")
     stored = caches.compute_teacher_features(
         teacher, x, ["teacher_embedding", "teacher_logits"], batch_size=40
     )
@@ -158,7 +154,7 @@ def test_an_offline_distiller_round_trips_its_config_and_file(digits, tmp_path):
 
 
 def test_constructor_errors_name_the_argument():
-    student = _mlp(8, 2, "student")
+    student = embedding_mlp(8, 2, "student")
     rkd = kdkeras.losses.get(
         "rkd", teacher_layer="teacher_embedding", student_layer="student_embedding"
     )
@@ -166,7 +162,7 @@ def test_constructor_errors_name_the_argument():
         kdkeras.Distiller(None, student, features=[rkd])
     with pytest.raises(ValueError, match="a teacher model gives its own layers"):
         kdkeras.Distiller(
-            _mlp(32, 1, "teacher"),
+            embedding_mlp(32, 1, "teacher"),
             student,
             features=[rkd],
             teacher_feature_shapes={"teacher_embedding": (32,)},
@@ -254,7 +250,7 @@ def test_offline_dataset_checks_the_stored_features(digits):
 
 def test_compute_teacher_features_errors(digits):
     x, _ = _data(digits)
-    teacher = _mlp(32, 1, "teacher")
+    teacher = embedding_mlp(32, 1, "teacher")
     for bad in (None, [], [""], [3]):
         with pytest.raises(ValueError, match="`layers` must name one or more"):
             caches.compute_teacher_features(teacher, x, bad)
