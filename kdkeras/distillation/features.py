@@ -100,6 +100,11 @@ class FeatureTaps:
         ):
             if not feature.built:
                 feature.build((teacher_shape, student_output.shape))
+        # Each teacher layer's per-example shape, to check stored features.
+        self._teacher_shapes = {
+            f.teacher_layer: tuple(shape[1:])
+            for f, shape in zip(self.features, teacher_shapes, strict=True)
+        }
 
     def __call__(self, student_inputs, teacher_inputs):
         """Both models in training mode: logits and features, as a dict.
@@ -177,6 +182,14 @@ class FeatureTaps:
                 "Stored teacher features must be a dict by teacher layer name "
                 f"holding the layers {names}. Received: {received}"
             )
+        for name, expected in self._teacher_shapes.items():
+            received = tuple(stored_features[name].shape[1:])
+            if None not in received and received != expected:
+                raise ValueError(
+                    f"Stored teacher features {name!r} must have the per-example "
+                    f"shape given in `teacher_feature_shapes`: {expected}. "
+                    f"Received: {received}"
+                )
         return [stored_features[name] for name in names]
 
 

@@ -212,6 +212,16 @@ def test_training_without_stored_features_is_refused(digits):
     _, _, offline = _pair_of_distillers("relations")
     with pytest.raises(ValueError, match=r"holding the layers \['teacher_embedding'"):
         offline.fit(other_layer, verbose=0)
+    narrower = caches.offline_dataset(
+        x,
+        y,
+        logits,
+        batch_size=32,
+        teacher_features={"teacher_embedding": stored["teacher_embedding"][:, :16]},
+    )
+    _, _, offline = _pair_of_distillers("relations")
+    with pytest.raises(ValueError, match=r"shape given in `teacher_feature_shapes`"):
+        offline.fit(narrower, verbose=0)
 
 
 def test_offline_dataset_checks_the_stored_features(digits):
