@@ -253,16 +253,18 @@ class ContrastiveRepresentation(FeatureDistillation):
                 (teacher, self.student_bank),
             )
         ]
-        estimated = ops.stack(
-            [
-                contrastive_losses.log_normalizer(value, self.num_examples)
-                for value in logits
-            ]
-        )
-        log_normalizers = ops.where(
+        stored = ops.convert_to_tensor(self.log_normalizers)
+        # Estimated at the first training batch only (`normalizers_set` 0),
+        # then kept: the other steps skip the logsumexp of both directions.
+        log_normalizers = ops.cond(
             ops.convert_to_tensor(self.normalizers_set) > 0,
-            ops.convert_to_tensor(self.log_normalizers),
-            estimated,
+            lambda: stored,
+            lambda: ops.stack(
+                [
+                    contrastive_losses.log_normalizer(value, self.num_examples)
+                    for value in logits
+                ]
+            ),
         )
         loss = contrastive_losses.nce_loss(
             logits[0], log_normalizers[0], self.num_examples
