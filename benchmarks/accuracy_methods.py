@@ -501,13 +501,15 @@ def main(argv=None):
     teacher_accuracy = accuracy(teacher, test)
     print(f"teacher test accuracy {teacher_accuracy:.4f}", flush=True)
     needs_views = any(m.endswith("_views") or m == "fm" for m in args.methods)
+    feature_methods = {"rkd", "pkt", "crd"} & set(args.methods)
+    stored = {}
+    if feature_methods and args.teacher_features == "stored":
+        # First: the plain logits are then read from the same file.
+        stored = cached_features(teacher, train, args, EMBEDDING_PAIR[0])
     plain_logits, cache = teacher_caches(teacher, train, args, args.epochs, needs_views)
-    teachers = {"plain": plain_logits, "views": cache}
+    teachers = {"plain": plain_logits, "views": cache, "features": stored}
     if "kd_ensemble" in args.methods:
         teachers["ensemble"] = ensemble_logits(teacher, train, test, args)
-    feature_methods = {"rkd", "pkt", "crd"} & set(args.methods)
-    if feature_methods and args.teacher_features == "stored":
-        teachers["features"] = cached_features(teacher, train, args, EMBEDDING_PAIR[0])
     if "kd_at" in args.methods or (
         feature_methods and args.teacher_features == "online"
     ):

@@ -15,7 +15,7 @@ import numpy as np
 from teacher_models import load_pretrained_teacher
 
 import kdkeras
-from kdkeras import augmentation, caches, io_utils
+from kdkeras import augmentation, caches
 
 
 def cached_logits(path, images, teacher):
@@ -55,19 +55,25 @@ def cache_tag(train, args):
     return f"{len(train[0])}" + ("-flip-tta" if args.teacher_flip_tta else "")
 
 
-def teacher_caches(teacher, train, args, epochs, needs_views):
-    """Teacher logits on the plain images, and on `epochs` replayable views."""
+def plain_cache_path(train, args):
+    """The file of the teacher's logits (and stored features) on the plain
+    training images."""
     os.makedirs(args.cache_dir, exist_ok=True)
     # The teacher's name in the file names: runs that change teachers keep
     # each one's logits instead of recomputing them in turn.
     tag = f"{weights_name(args.teacher_weights)}-{cache_tag(train, args)}"
-    plain_path = os.path.join(args.cache_dir, f"plain-{tag}.npz")
-    plain = cached_logits(plain_path, train[0], teacher)
+    return os.path.join(args.cache_dir, f"plain-{tag}.npz")
+
+
+def teacher_caches(teacher, train, args, epochs, needs_views):
+    """Teacher logits on the plain images, and on `epochs` replayable views."""
+    plain = cached_logits(plain_cache_path(train, args), train[0], teacher)
     if not needs_views:
         return plain, None
     plan = augmentation.AugmentationPlan(
         shift=args.shift, horizontal_flip=True, mixup_alpha=args.mixup, seed=0
     )
+    tag = f"{weights_name(args.teacher_weights)}-{cache_tag(train, args)}"
     views_path = os.path.join(
         args.cache_dir, f"views-{tag}-e{epochs}-s{args.shift}-m{args.mixup}.npz"
     )
@@ -109,28 +115,23 @@ def ensemble_logits(teacher, train, test, args):
 def cached_features(teacher, train, args, layer):
     """The teacher's `layer` outputs on the training images, `{layer: array}`.
 
-    Stored once per teacher (`kdkeras.caches.compute_teacher_features`) so
-    that RKD, PKT and CRD train offline; the file keeps the teacher's
-    fingerprint, and a file of another teacher is recomputed.
+    Stored once per teacher beside its logits in the plain cache
+    (`kdkeras.caches.load_or_compute(..., feature_layers=...)`), so that RKD,
+    PKT and CRD train offline; a cache of another teacher, or without this
+    layer, is recomputed.
     """
-    os.makedirs(args.cache_dir, exist_ok=True)
-    tag = f"{weights_name(args.teacher_weights)}-{cache_tag(train, args)}"
-    path = os.path.join(args.cache_dir, f"features-{layer}-{tag}.npz")
-    fingerprint = caches.fingerprint_teacher(teacher)
-    if os.path.exists(path):
-        with np.load(path, allow_pickle=False) as stored:
-            if str(stored["teacher_fingerprint"]) == fingerprint and len(
-                stored["features"]
-            ) == len(train[0]):
-                return {layer: stored["features"]}
     start = time.perf_counter()
-    features = caches.compute_teacher_features(teacher, train[0], layer, batch_size=500)
-    with io_utils.atomic_path(path, overwrite=True) as temporary_path:
-        with open(temporary_path, "wb") as file:
-            np.savez(file, features=features[layer], teacher_fingerprint=fingerprint)
+    cache = caches.load_or_compute(
+        plain_cache_path(train, args),
+        teacher,
+        train[0],
+        feature_layers=[layer],
+        batch_size=500,
+        log=_log,
+    )
     print(
-        f"teacher features {layer} {features[layer].shape[1:]} stored in "
+        f"teacher features {layer} {cache.teacher_feature_shapes[layer]} ready in "
         f"{time.perf_counter() - start:.0f} s",
         flush=True,
     )
-    return features
+    return {layer: cache.teacher_features[layer]}

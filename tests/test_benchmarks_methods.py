@@ -104,7 +104,9 @@ def test_feature_methods_train_online_or_from_stored_embeddings(methods, tmp_pat
     base = ["--epochs", "1", "--batch-size", "16", "--cache-dir", str(tmp_path)]
     args = methods.parse_args(base)
     stored = methods.cached_features(teacher, (x, y), args, "pool")
-    [path] = tmp_path.glob("features-pool-*.npz")
+    # Beside the teacher's logits, in the plain cache.
+    [path] = tmp_path.glob("plain-*.npz")
+    assert sorted(caches.open_cache(path, x, teacher).teacher_features) == ["pool"]
     np.testing.assert_allclose(
         stored["pool"],
         caches.compute_teacher_features(teacher, x, "pool")["pool"],

@@ -50,5 +50,6 @@ from kdkeras.caches.stored_outputs import TeacherOutputCache
 from kdkeras.caches.teacher_predictions import (
     compute_teacher_features,
     compute_teacher_logits,
+    compute_teacher_logits_and_features,
 )
 from kdkeras.caches.topk import logits_from_top_k, top_k_logits

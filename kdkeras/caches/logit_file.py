@@ -16,6 +16,23 @@ distiller = kdkeras.Distiller(teacher=None, student=student)
 distiller.compile(optimizer="adam", metrics=["accuracy"])
 distiller.fit(dataset, epochs=3)
 ```
+
+With `feature_layers`, the file also holds the outputs of those teacher
+layers (`compute_teacher_features`), so that feature methods (RKD, PKT,
+CRD, hints) train offline too:
+
+```python
+cache = kdkeras.caches.load_or_compute(
+    "teacher.npz", teacher, x_train, feature_layers=["pool"]
+)
+distiller = kdkeras.Distiller(
+    teacher=None,
+    student=student,
+    features=[kdkeras.losses.get("rkd", teacher_layer="pool", student_layer="pool")],
+    teacher_feature_shapes=cache.teacher_feature_shapes,
+)
+distiller.fit(cache.dataset(x_train, y_train, batch_size=128), epochs=5)
+```
 """
 
 import os
@@ -41,11 +58,16 @@ class LogitCache(stored_outputs.TeacherOutputCache):
     Attributes:
         teacher_logits: `float32` `(num_samples, num_classes)`.
         path: The `.npz` file it was read from or written to, or `None`.
+        teacher_features: `{layer: float32 array (num_samples, ...)}`, the
+            teacher layers' outputs stored beside the logits, or `None`.
     """
 
-    def __init__(self, teacher_logits, path=None):
+    def __init__(self, teacher_logits, path=None, teacher_features=None):
         self.teacher_logits = np.asarray(teacher_logits, dtype="float32")
         self.path = path
+        self.teacher_features = (
+            None if teacher_features is None else _checked_features(teacher_features)
+        )
 
     @property
     def num_samples(self):
@@ -55,14 +77,34 @@ class LogitCache(stored_outputs.TeacherOutputCache):
     def num_classes(self):
         return self.teacher_logits.shape[-1]
 
-    def dataset(self, x, y, batch_size=32, shuffle=True, seed=None):
-        """`offline_dataset(x, y, self.teacher_logits, ...)`."""
+    @property
+    def teacher_feature_shapes(self):
+        """`{layer: shape of one example's features}` of the stored teacher
+        features (`Distiller(teacher_feature_shapes=...)`), or `None`."""
+        if self.teacher_features is None:
+            return None
+        return {name: value.shape[1:] for name, value in self.teacher_features.items()}
+
+    def dataset(
+        self, x, y, batch_size=32, shuffle=True, seed=None, example_index=False
+    ):
+        """`offline_dataset(x, y, self.teacher_logits, ...)`, with the stored
+        teacher features (and, with `example_index`, each example's row)."""
         return offline_dataset(
-            x, y, self.teacher_logits, batch_size=batch_size, shuffle=shuffle, seed=seed
+            x,
+            y,
+            self.teacher_logits,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            teacher_features=self.teacher_features,
+            example_index=example_index,
         )
 
 
-def save_teacher_logits(path, teacher_logits, x, teacher, overwrite=False):
+def save_teacher_logits(
+    path, teacher_logits, x, teacher, overwrite=False, teacher_features=None
+):
     """Stores teacher logits with fingerprints of `teacher` and `x`.
 
     Use it for outputs that came from elsewhere: another framework, a remote
@@ -74,6 +116,9 @@ def save_teacher_logits(path, teacher_logits, x, teacher, overwrite=False):
         x: The inputs the logits belong to.
         teacher: What produced them (see `fingerprint_teacher`).
         overwrite: Whether to replace an existing file.
+        teacher_features: Optional `{layer: array}` of teacher layers'
+            outputs, one row per sample (`compute_teacher_features`), stored
+            beside the logits.
     """
     teacher_logits = np.asarray(teacher_logits, dtype="float32")
     num_samples, data_fingerprint = fingerprints.size_and_fingerprint(x)
@@ -84,10 +129,21 @@ def save_teacher_logits(path, teacher_logits, x, teacher, overwrite=False):
             f"teacher_logits.shape={teacher_logits.shape}"
         )
     check_finite(teacher_logits, "teacher_logits")
+    stored_features = {}
+    if teacher_features is not None:
+        teacher_features = _checked_features(teacher_features)
+        _check_rows(
+            {f"teacher_features[{name!r}]": v for name, v in teacher_features.items()},
+            num_samples,
+        )
+        stored_features["feature_layers"] = np.array(list(teacher_features))
+        for position, value in enumerate(teacher_features.values()):
+            stored_features[f"teacher_features_{position}"] = value
     with atomic_path(path, overwrite=overwrite) as temporary_path:
         with open(temporary_path, "wb") as file:
             np.savez_compressed(
                 file,
+                **stored_features,
                 teacher_logits=teacher_logits,
                 teacher_fingerprint=np.array(fingerprints.fingerprint_teacher(teacher)),
                 data_fingerprint=np.array(data_fingerprint),
@@ -97,21 +153,64 @@ def save_teacher_logits(path, teacher_logits, x, teacher, overwrite=False):
 
 
 def cache_teacher_logits(
-    teacher, x, path, batch_size=256, teacher_outputs="auto", overwrite=False, verbose=0
+    teacher,
+    x,
+    path,
+    batch_size=256,
+    teacher_outputs="auto",
+    overwrite=False,
+    verbose=0,
+    feature_layers=None,
 ):
     """Computes the teacher's logits over `x`, stores them and returns them.
 
-    See `compute_teacher_logits` and `save_teacher_logits`.
+    See `compute_teacher_logits` and `save_teacher_logits`. With
+    `feature_layers` (a Keras teacher's layer names), the same pass stores
+    those layers' outputs too (`compute_teacher_logits_and_features`);
+    `open_cache` or `load_or_compute` read them back as the cache's
+    `teacher_features`.
     """
-    teacher_logits = teacher_predictions.compute_teacher_logits(
+    return compute_and_save(
         teacher,
         x,
-        batch_size=batch_size,
-        teacher_outputs=teacher_outputs,
-        verbose=verbose,
+        path,
+        batch_size,
+        teacher_outputs,
+        overwrite,
+        verbose,
+        feature_layers,
+    ).teacher_logits
+
+
+def compute_and_save(
+    teacher, x, path, batch_size, teacher_outputs, overwrite, verbose, feature_layers
+):
+    """`cache_teacher_logits` returning the `LogitCache` (with its features)."""
+    options = dict(
+        batch_size=batch_size, teacher_outputs=teacher_outputs, verbose=verbose
     )
-    save_teacher_logits(path, teacher_logits, x, teacher, overwrite=overwrite)
-    return teacher_logits
+    teacher_features = None
+    if feature_layers is None:
+        teacher_logits = teacher_predictions.compute_teacher_logits(
+            teacher, x, **options
+        )
+    else:
+        teacher_logits, teacher_features = (
+            teacher_predictions.compute_teacher_logits_and_features(
+                teacher, x, feature_layers, **options
+            )
+        )
+    save_teacher_logits(
+        path,
+        teacher_logits,
+        x,
+        teacher,
+        overwrite=overwrite,
+        teacher_features=teacher_features,
+    )
+    return LogitCache(
+        teacher_logits, path=os.fspath(path), teacher_features=teacher_features
+    )
 
 
 def load_teacher_logits(
@@ -189,7 +288,18 @@ def open_logit_file(
         stored_data=str(stored["data_fingerprint"]),
         data=x,
     )
-    return LogitCache(stored["teacher_logits"], path=os.fspath(path))
+    teacher_features = None
+    if "feature_layers" in stored:
+        names = [str(name) for name in stored["feature_layers"]]
+        teacher_features = {
+            name: stored[f"teacher_features_{position}"]
+            for position, name in enumerate(names)
+        }
+    return LogitCache(
+        stored["teacher_logits"],
+        path=os.fspath(path),
+        teacher_features=teacher_features,
+    )
 
 
 def offline_dataset(
@@ -241,12 +351,7 @@ def offline_dataset(
         (f"teacher_features[{name!r}]", value)
         for name, value in (teacher_features or {}).items()
     ]
-    for name, value in rows:
-        if len(value) != num_samples:
-            raise ValueError(
-                f"`{name}` must have one row per sample of `x` ({num_samples}). "
-                f"Received: len({name})={len(value)}"
-            )
+    _check_rows(dict(rows), num_samples)
     if example_index:
         index = np.arange(num_samples, dtype="int32")
         targets = {"targets": targets, "example_index": index}
@@ -261,6 +366,16 @@ def offline_dataset(
     dataset = dataset.batch(batch_size).prefetch(2).with_options(options)
     # Its labels were checked above: a Distiller does not check them again.
     return remember_checked_labels(dataset, num_classes)
+
+
+def _check_rows(arrays, num_samples):
+    """Refuses any of `{name: array}` that has not one row per sample."""
+    for name, value in arrays.items():
+        if len(value) != num_samples:
+            raise ValueError(
+                f"`{name}` must have one row per sample of `x` ({num_samples}). "
+                f"Received: len({name})={len(value)}"
+            )
 
 
 def _checked_features(teacher_features):

@@ -20,6 +20,7 @@ from kdkeras.caches import (
     shard_files,
     sharded_augmented,
     sharded_logits,
+    teacher_predictions,
 )
 
 
@@ -78,13 +79,15 @@ def load_or_compute(
     teacher_outputs="auto",
     verbose=0,
     log=None,
+    feature_layers=None,
 ):
     """The cache at `path` if it holds this teacher's outputs for `x`, else
     computed (and written atomically) now.
 
     A cache of another teacher, of other data, of other augmentations or
-    epochs, of another `top_k`, or one that is unreadable or damaged (a
-    killed write leaves none) is recomputed, and `log` says why.
+    epochs, of another `top_k`, without the `feature_layers` asked for, or
+    one that is unreadable or damaged (a killed write leaves none) is
+    recomputed, and `log` says why.
 
     ```python
     # Streamed shards of the top-20 logits, the reason for any recompute logged.
@@ -114,6 +117,11 @@ def load_or_compute(
         log: A function called with a `%`-format string and its arguments
             (e.g. `logging.getLogger(...).info`) when a cache is recomputed,
             or `None`.
+        feature_layers: Names of a Keras teacher's layers whose outputs are
+            stored beside the logits (`cache.teacher_features`), for feature
+            methods trained offline (`Distiller(teacher=None,
+            teacher_feature_shapes=cache.teacher_feature_shapes)`); a `.npz`
+            path without `plan` only. `None` stores none.
 
     Returns:
         A `LogitCache`, `ShardedLogitCache`, `AugmentedLogitCache` or
@@ -131,8 +139,20 @@ def load_or_compute(
             f"augmentation `plan`; a `.npz` of logits stores all. Received: "
             f"path={os.fspath(path)!r}, top_k={top_k!r}"
         )
+    if feature_layers is not None:
+        feature_layers = teacher_predictions.layer_names(
+            feature_layers, "feature_layers"
+        )
+        if plan is not None or not npz_files.is_npz(path):
+            raise ValueError(
+                "`feature_layers` needs a `.npz` cache without augmentation "
+                "(the features are held in memory, one row per example). "
+                f"Received: path={os.fspath(path)!r}, plan={plan!r}"
+            )
     if os.path.exists(path):
-        cache, reason = _stored_cache(path, teacher, x, plan, epochs, top_k)
+        cache, reason = _stored_cache(
+            path, teacher, x, plan, epochs, top_k, feature_layers
+        )
         if reason is None:
             return cache
         if log is not None:
@@ -153,7 +173,7 @@ def load_or_compute(
             verbose=verbose,
         )
     if npz_files.is_npz(path):
-        teacher_logits = logit_file.cache_teacher_logits(
+        return logit_file.compute_and_save(
             teacher,
             x,
             path,
@@ -161,8 +181,8 @@ def load_or_compute(
             teacher_outputs=teacher_outputs,
             overwrite=True,
             verbose=verbose,
+            feature_layers=feature_layers,
         )
-        return logit_file.LogitCache(teacher_logits, path=os.fspath(path))
     return sharded_logits.write_sharded_logits(
         teacher,
         x,
@@ -174,7 +194,7 @@ def load_or_compute(
     )
 
 
-def _stored_cache(path, teacher, x, plan, epochs, top_k):
+def _stored_cache(path, teacher, x, plan, epochs, top_k, feature_layers=None):
     """`(cache, None)` when the cache at `path` serves, else `(None, why)`."""
     try:
         cache = open_cache(path, x, teacher)
@@ -187,4 +207,10 @@ def _stored_cache(path, teacher, x, plan, epochs, top_k):
         return None, "holds other augmentations or epochs"
     if cache.top_k != top_k:
         return None, f"holds top_k={cache.top_k}, not {top_k}"
+    stored_layers = sorted(cache.teacher_features or {})
+    if feature_layers is not None and not set(feature_layers) <= set(stored_layers):
+        return None, (
+            f"holds the features of the teacher layers {stored_layers}, not "
+            f"{sorted(feature_layers)}"
+        )
     return cache, None

@@ -27,10 +27,15 @@ class TeacherOutputCache:
         epochs: Epochs of teacher outputs stored (1 without augmentation).
         top_k: Logits stored per example (`kdkeras.caches.topk`), or `None`
             for all.
+        teacher_features: The outputs of named teacher layers stored beside
+            the logits, `{layer: array (num_samples, ...)}`, for feature
+            methods trained offline (a `.npz` `LogitCache` made with
+            `feature_layers`), or `None`.
     """
 
     epochs = 1
     top_k = None
+    teacher_features = None
 
     def steps_per_epoch(self, num_samples, batch_size):
         """Batches of `batch_size` per epoch of `num_samples` examples."""

@@ -88,12 +88,32 @@ def compute_teacher_logits(
             "`teacher` must be a Keras model or an estimator with "
             f"`predict_proba`. Received: teacher of type {type(teacher)}"
         )
+    return _as_logits(outputs, kind)
+
+
+def _as_logits(outputs, kind):
+    """The teacher's outputs as float32 logits (`kind` says what they are)."""
     outputs = np.asarray(outputs, dtype="float32")
     if kind == "probabilities":
         outputs = keras.ops.convert_to_numpy(
             model_outputs.probabilities_to_logits(outputs)
         )
     return outputs
+
+
+def layer_names(layers, argument="layers"):
+    """`layers` (a name or a list of names) as a list of distinct names."""
+    names = [layers] if isinstance(layers, str) else layers
+    if (
+        not isinstance(names, (list, tuple))
+        or not names
+        or not all(isinstance(name, str) and name for name in names)
+    ):
+        raise ValueError(
+            f"`{argument}` must name one or more layers of the teacher. "
+            f"Received: {argument}={layers!r}"
+        )
+    return list(dict.fromkeys(names))
 
 
 def compute_teacher_features(teacher, x, layers, batch_size=256, verbose=0):
@@ -118,20 +138,36 @@ def compute_teacher_features(teacher, x, layers, batch_size=256, verbose=0):
         layer's outputs in inference mode (`training=False`, as the
         Distiller runs its teacher).
     """
+    return compute_teacher_logits_and_features(
+        teacher, x, layers, batch_size=batch_size, verbose=verbose
+    )[1]
+
+
+def compute_teacher_logits_and_features(
+    teacher, x, layers, batch_size=256, teacher_outputs="auto", verbose=0
+):
+    """`(teacher_logits, teacher_features)` from one pass of the teacher.
+
+    `compute_teacher_logits` and `compute_teacher_features` at the cost of
+    one: the cache of `load_or_compute(..., feature_layers=...)`.
+    """
     from kdkeras.distillation.features import feature_extractor
 
     check_examples(x, "x")
     check_positive_int(batch_size, "batch_size")
-    names = [layers] if isinstance(layers, str) else list(layers or ())
-    if not names or not all(isinstance(name, str) and name for name in names):
-        raise ValueError(
-            "`layers` must name one or more layers of the teacher. "
-            f"Received: layers={layers!r}"
+    if not isinstance(teacher, keras.Model):
+        raise TypeError(
+            "Stored teacher features need a Keras teacher (its layers are "
+            f"named). Received: teacher of type {type(teacher)}"
         )
-    names = list(dict.fromkeys(names))
+    names = layer_names(layers)
+    kind = model_outputs.resolve_output_kind(
+        teacher, teacher_outputs, "teacher_outputs"
+    )
     extractor = feature_extractor(teacher, names, "teacher")
     outputs = extractor.predict(x, batch_size=batch_size, verbose=verbose)
-    return {
-        name: np.asarray(features, dtype="float32")
-        for name, features in zip(names, outputs[1:], strict=True)
+    features = {
+        name: np.asarray(value, dtype="float32")
+        for name, value in zip(names, outputs[1:], strict=True)
     }
+    return _as_logits(outputs[0], kind), features
