@@ -221,15 +221,18 @@ class FeatureSection(Section):
     """One item of `distill.features`: a teacher layer the student's layer
     learns to match, by layer name, with a registered feature method
     (`kdkeras.losses` of kind `"features"`: `hint`, FitNets, with a learned
-    projection; `attention_transfer`; the relational `rkd` and `pkt`), built
-    by `kdkeras.losses.get`. `crd` is refused: it needs each training
-    example's index, which the run does not pass (use it from Python).
+    projection; `attention_transfer`; the relational `rkd` and `pkt`; the
+    contrastive `crd`), built by `kdkeras.losses.get`.
 
     `weight` null is the method's default (hint 1, attention_transfer 500,
-    rkd 1, pkt 1);
+    rkd 1, pkt 1, crd 0.8);
     `p` (the attention map's power, default 2) is read by the methods that
-    take it (attention_transfer). Needs online distillation from one ready
-    functional teacher (`teacher.path`).
+    take it (attention_transfer). Needs one ready functional teacher
+    (`teacher.path`). Online, the teacher runs beside the student; offline
+    (`distill.mode: offline`, training data in memory, no augmentation),
+    the named layers' outputs are stored once beside its logits. `crd`
+    keeps a memory bank row per training example and reads each example's
+    index from the offline batches: offline only.
     """
 
     kind: str
@@ -252,22 +255,6 @@ class FeatureSection(Section):
                 f"a registered feature method (kdkeras.losses), one of {names}",
                 kind,
             )
-        if getattr(losses.registered_class(kind), "needs_example_index", False):
-            runnable = [
-                name
-                for name in names
-                if not getattr(
-                    losses.registered_class(name), "needs_example_index", False
-                )
-            ]
-            raise InvalidValue(
-                (),
-                f"a feature method that kdkeras run can train, one of {runnable} "
-                f"({kind} needs each training example's index and a memory bank "
-                "of the training set: use it from Python with "
-                "kdkeras.distillation.with_example_index)",
-                kind,
-            )
         return kind
 
     @model_validator(mode="after")
@@ -283,8 +270,21 @@ class FeatureSection(Section):
             )
         return self
 
-    def build(self):
-        """The feature method of this item (`kdkeras.losses.get`)."""
+    @property
+    def needs_example_index(self):
+        """Whether the method reads each training example's index (`crd`)."""
+        from kdkeras import losses
+
+        method = losses.registered_class(self.kind)
+        return getattr(method, "needs_example_index", False)
+
+    def build(self, num_examples=None):
+        """The feature method of this item (`kdkeras.losses.get`).
+
+        Args:
+            num_examples: The training examples, for a method with a row per
+                example (`crd`'s memory banks).
+        """
         from kdkeras import losses
 
         arguments = {
@@ -292,6 +292,8 @@ class FeatureSection(Section):
             for key, value in (("weight", self.weight), ("p", self.p))
             if value is not None
         }
+        if self.needs_example_index:
+            arguments["num_examples"] = num_examples
         return losses.get(
             self.kind,
             teacher_layer=self.teacher_layer,

@@ -39,7 +39,11 @@ from kdkeras.config.model_sections import (
     TeacherSection,
     TransformerSection,
 )
-from kdkeras.config.section import Section, without_registry_checks
+from kdkeras.config.section import (
+    Section,
+    registry_checks,
+    without_registry_checks,
+)
 from kdkeras.config.stages import (
     DeploymentCheckSection,
     DistillSection,
@@ -134,7 +138,7 @@ class RunConfig(Section):
         in_memory = self.data.source != "image_folder"
         self._check_models_fit_the_data()
         if self.distill.features:
-            self._check_features()
+            self._check_features(in_memory)
         if self.augmentation is not None:
             self._check_augmentation(in_memory)
         if self.optimize is not None:
@@ -233,14 +237,26 @@ class RunConfig(Section):
                     ]
                 raise InvalidValue(location, expectation, value)
 
-    def _check_features(self):
-        if self.distill.mode != "online":
+    def _check_features(self, in_memory):
+        offline = self.distill.mode == "offline"
+        if offline and (not in_memory or self.augmentation is not None):
             raise InvalidValue(
                 ("distill", "mode"),
-                "'online' with distill.features (they read the teacher's "
-                "layers as it runs)",
+                "'online' with distill.features on an image folder or with "
+                "augmentation (offline, the teacher's layers are stored once "
+                "beside its logits: training data in memory, augmentation null)",
                 self.distill.mode,
             )
+        for index, feature in enumerate(self.distill.features):
+            if not offline and registry_checks() and feature.needs_example_index:
+                raise InvalidValue(
+                    ("distill", "features", index, "kind"),
+                    f"a method that trains online ({feature.kind} keeps a memory "
+                    "bank row per training example and reads each example's "
+                    "index from the stored-output batches: distill.mode "
+                    "'offline')",
+                    feature.kind,
+                )
         if self.teacher.path is None:
             raise InvalidValue(
                 ("teacher", "path"),

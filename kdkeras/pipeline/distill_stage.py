@@ -1,7 +1,7 @@
 """The distill stage of `kdkeras run`: the student trained on the labels and
 the teacher (`kdkeras.Distiller`), online or from the run's cache of the
-teacher's logits (`kdkeras.pipeline.teacher_logits`), with `auto` settings
-chosen first (`kdkeras.pipeline.distill_settings`)."""
+teacher's logits and named layers' outputs (`kdkeras.pipeline.teacher_logits`),
+with `auto` settings chosen first (`kdkeras.pipeline.distill_settings`)."""
 
 from kdkeras.pipeline import (
     distill_arguments,
@@ -36,8 +36,9 @@ def run_distill(context):
         )
         return {"model": distill.student_path}
     teacher = context.models["teacher"]
+    teacher_feature_shapes = None
     if distill.mode == "offline":
-        train, steps_per_epoch = offline_training_batches(
+        train, steps_per_epoch, teacher_feature_shapes = offline_training_batches(
             context, teacher, distill.batch_size, distill.epochs
         )
         teacher = None
@@ -51,7 +52,12 @@ def run_distill(context):
         student=new_student(context, "student_distilled"),
         # Online from an image folder: the scratch stage's shifts and flips.
         augmentation=training_augmentation.batch_augmentation(context.config, data),
-        features=[feature.build() for feature in distill.features] or None,
+        features=[
+            feature.build(num_examples=run_data.num_examples(data.train))
+            for feature in distill.features
+        ]
+        or None,
+        teacher_feature_shapes=teacher_feature_shapes,
     )
     check = deployment_check(context.config, data, context.log)
     steps = run_data.steps_per_epoch(data.train, distill.batch_size)

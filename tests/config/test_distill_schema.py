@@ -178,6 +178,50 @@ def test_augmentation():
     assert problem.startswith("augmentation.shift: Input should be greater than")
 
 
+def test_features_offline_and_crd(tmp_path):
+    """Offline, the teacher's layers are stored beside its logits (data in
+    memory, no augmentation); CRD reads each example's index from those
+    batches, so it trains offline only."""
+    (tmp_path / "teacher.keras").write_bytes(b"")
+    teacher = {"teacher": {"path": str(tmp_path / "teacher.keras")}}
+    pair = {"teacher_layer": "t_embedding", "student_layer": "s_embedding"}
+    crd = {"kind": "crd", **pair}
+    config = validate_config(
+        {**distill(mode="offline", features=[crd, {"kind": "rkd", **pair}]), **teacher}
+    )
+    first, second = config.distill.features
+    assert (first.needs_example_index, second.needs_example_index) == (True, False)
+    method = first.build(num_examples=5000)
+    assert (type(method).__name__, method.num_examples, method.weight) == (
+        "ContrastiveRepresentation",
+        5000,
+        0.8,
+    )
+    [problem] = problems_of({**distill(mode="online", features=[crd]), **teacher})
+    assert problem.startswith(
+        "distill.features[0].kind: expected a method that trains online (crd "
+        "keeps a memory bank row per training example"
+    )
+    assert problem.endswith("distill.mode 'offline') (received: 'crd')")
+    for other in (
+        {"augmentation": {"shift": 1}},
+        {
+            "data": {
+                "source": "image_folder",
+                "path": str(tmp_path),
+                "image_size": [8, 8],
+            }
+        },
+    ):
+        [problem] = problems_of(
+            {**distill(mode="offline", features=[crd]), **teacher, **other}
+        )
+        assert problem.startswith(
+            "distill.mode: expected 'online' with distill.features on an image "
+            "folder or with augmentation"
+        )
+
+
 def test_augmentation_of_an_image_folder_is_online_only(tmp_path):
     data = {
         "data": {"source": "image_folder", "path": str(tmp_path), "image_size": [8, 8]},
@@ -269,19 +313,6 @@ def test_feature_distillation(tmp_path):
         "'rkd'] "
         "(received: 'fitnet')"
     )
-    # CRD needs every example's index and a bank of the training set, which
-    # `kdkeras run` does not pass: refused, naming the methods it can train.
-    [problem] = problems_of(
-        {
-            **distill(features=[{**features[0], "kind": "crd"}]),
-            "teacher": {"path": str(tmp_path / "teacher.keras")},
-        }
-    )
-    assert problem.startswith(
-        "distill.features[0].kind: expected a feature method that kdkeras run can "
-        "train, one of ['attention_transfer', 'hint', 'pkt', 'rkd'] (crd needs "
-    )
-    assert "with_example_index" in problem
     [problem] = problems_of(distill(loss="hint"))
     assert problem.startswith(
         "distill.loss: expected a registered distillation loss (kdkeras.losses), "

@@ -388,3 +388,45 @@ def test_offline_distillation_from_an_image_folder(
     assert folder.finished_stages() == ["teacher", "distill", "report"]
     cache = np.load(folder.file("models", "teacher_logits.npz"))
     assert cache["teacher_logits"].shape == (26, 3)
+
+
+@pytest.mark.slow
+def test_feature_methods_train_offline_from_the_runs_cache(digits_npz, tmp_path):
+    """`distill.mode: offline` with `distill.features`: the teacher's pooled
+    features are stored once beside its logits in the run's cache, and CRD
+    (with each example's index) and RKD train from them, with no teacher."""
+    teacher = _teacher_path(tmp_path, 0)
+    pair = {"teacher_layer": "pool", "student_layer": "pool"}
+    config = _config(
+        digits_npz,
+        tmp_path / "runs",
+        teacher={"path": teacher},
+        scratch={"enabled": False},
+        distill={
+            "epochs": 2,
+            "mode": "offline",
+            "features": [{"kind": "crd", **pair}, {"kind": "rkd", **pair}],
+        },
+    )
+    folder = start_run(config)
+    with open(folder.history_path("distill"), newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 2
+    assert all(float(row["feature_loss"]) > 0 for row in rows)
+    cache = kdkeras.caches.open_cache(
+        os.path.join(folder.directory("models"), "teacher_logits.npz"),
+        load_run_data(config.data, config.run.seed).train[0],
+        allow_any_teacher=True,
+    )
+    assert cache.teacher_feature_shapes == {"pool": (8,)}
+    teacher_model = keras.saving.load_model(teacher)
+    extractor = keras.Model(
+        teacher_model.inputs, teacher_model.get_layer("pool").output
+    )
+    np.testing.assert_allclose(
+        cache.teacher_features["pool"],
+        extractor.predict(
+            load_run_data(config.data, config.run.seed).train[0], verbose=0
+        ),
+        atol=1e-5,
+    )
