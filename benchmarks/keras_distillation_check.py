@@ -28,6 +28,7 @@ import time
 
 import accuracy_methods as common
 import keras
+import method_training as training
 import numpy as np
 from result_files import command_line, write_result
 from teacher_models import load_pretrained_teacher
@@ -38,7 +39,7 @@ from kdkeras import batches, caches
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--student", choices=sorted(common.STUDENTS), default="cnn9k")
+    parser.add_argument("--student", choices=sorted(training.STUDENTS), default="cnn9k")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
@@ -77,7 +78,7 @@ def train_kdkeras(student, teacher_logits, train, args, seed):
     )
     distiller = kdkeras.Distiller(teacher=None, student=student)
     steps = batches.steps_per_epoch(len(train[0]), args.batch_size)
-    common.compile_student(
+    training.compile_student(
         distiller, args, steps, alpha=args.alpha, temperature=args.temperature
     )
     distiller.fit(dataset, epochs=args.epochs, verbose=0)
@@ -94,7 +95,7 @@ def train_keras(student, teacher, train, args):
         student_loss_weight=args.alpha,
     )
     steps = batches.steps_per_epoch(len(train[0]), args.batch_size)
-    common.compile_student(distiller, args, steps, loss=common.LABEL_LOSS)
+    training.compile_student(distiller, args, steps, loss=training.LABEL_LOSS)
     distiller.fit(*train, batch_size=args.batch_size, epochs=args.epochs, verbose=0)
     return student
 
@@ -113,7 +114,7 @@ def main(argv=None):
     for seed in args.seeds:
         for name in results:
             keras.utils.set_random_seed(seed)
-            student = common.STUDENTS[args.student]()
+            student = training.STUDENTS[args.student]()
             if name == "kdkeras":
                 student = train_kdkeras(student, teacher_logits, train, args, seed)
             else:

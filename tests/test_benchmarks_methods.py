@@ -122,6 +122,31 @@ def test_feature_methods_train_online_or_from_stored_embeddings(methods, tmp_pat
     assert methods.method_settings("pkt", args)["teacher_features"] == "stored"
     online = methods.parse_args([*base, "--teacher-features", "online"])
     assert "teacher_features" not in methods.method_settings("pkt", online)
+    # --feature-kd: KD beside the relation, its settings recorded (a row apart).
+    with_kd = methods.parse_args([*base, "--feature-kd", "--alpha", "0.2"])
+    assert methods.method_settings("rkd", with_kd) == dict(
+        distance_weight=25.0,
+        angle_weight=50.0,
+        alpha=0.2,
+        kd_T=2.0,
+        teacher_features="stored",
+    )
+    assert methods.method_settings("rkd", args)["alpha"] == 1.0
+    # ... and KD does enter the loss: the same seed trains other weights.
+    logits = rng.normal(size=(32, 10)).astype("float32")
+    trained_weights = []
+    for options in (args, with_kd):
+        keras.utils.set_random_seed(0)
+        trained = methods.train_one(
+            "rkd",
+            methods.STUDENTS["cnn4k"](),
+            (x, y),
+            {"plain": logits, "features": stored},
+            options,
+            0,
+        )
+        trained_weights.append(trained.get_weights())
+    assert any(not np.allclose(a, b) for a, b in zip(*trained_weights, strict=True))
     student = methods.STUDENTS["cnn4k"]()
     before = [w.copy() for w in student.get_weights()]
     teachers = {"plain": rng.normal(size=(32, 10)).astype("float32"), "model": teacher}
@@ -233,9 +258,11 @@ def test_select_best_keeps_the_epoch_of_best_validation_accuracy(methods, method
 
 
 def test_without_validation_fit_options_are_the_epochs_alone(methods):
-    assert methods.fit_options(5) == dict(epochs=5, verbose=0)
+    assert sys.modules["method_training"].fit_options(5) == dict(epochs=5, verbose=0)
     history = keras.callbacks.History()
-    options = methods.fit_options(5, ("x", "y"), history, select_best=False)
+    options = sys.modules["method_training"].fit_options(
+        5, ("x", "y"), history, select_best=False
+    )
     assert options["callbacks"] == [history]
     assert options["validation_data"] == ("x", "y")
 
