@@ -96,19 +96,25 @@ def test_compile_arguments_build_the_registered_loss_and_the_schedules(
     }
 
 
-@pytest.mark.slow
-def test_feature_distillation_by_layer_names(digits_npz, tmp_path):
-    teacher = _teacher_path(tmp_path, 0)
-    hint = {"kind": "hint", "teacher_layer": "block1_relu"}
-    config = _config(
+def _feature_run_config(digits_npz, tmp_path, **distill):
+    """A run of the distill stage alone, from a ready teacher."""
+    return _config(
         digits_npz,
         tmp_path / "runs",
-        teacher={"path": teacher},
+        teacher={"path": _teacher_path(tmp_path, 0)},
         scratch={"enabled": False},
-        distill={
-            "epochs": 1,
-            "features": [{**hint, "student_layer": "block1_relux"}],
-        },
+        distill=distill,
+    )
+
+
+@pytest.mark.slow
+def test_feature_distillation_by_layer_names(digits_npz, tmp_path):
+    hint = {"kind": "hint", "teacher_layer": "block1_relu"}
+    config = _feature_run_config(
+        digits_npz,
+        tmp_path,
+        epochs=1,
+        features=[{**hint, "student_layer": "block1_relux"}],
     )
     with pytest.raises(ConfigError) as info:
         start_run(config)
@@ -395,38 +401,28 @@ def test_feature_methods_train_offline_from_the_runs_cache(digits_npz, tmp_path)
     """`distill.mode: offline` with `distill.features`: the teacher's pooled
     features are stored once beside its logits in the run's cache, and CRD
     (with each example's index) and RKD train from them, with no teacher."""
-    teacher = _teacher_path(tmp_path, 0)
     pair = {"teacher_layer": "pool", "student_layer": "pool"}
-    config = _config(
+    config = _feature_run_config(
         digits_npz,
-        tmp_path / "runs",
-        teacher={"path": teacher},
-        scratch={"enabled": False},
-        distill={
-            "epochs": 2,
-            "mode": "offline",
-            "features": [{"kind": "crd", **pair}, {"kind": "rkd", **pair}],
-        },
+        tmp_path,
+        epochs=2,
+        mode="offline",
+        features=[{"kind": "crd", **pair}, {"kind": "rkd", **pair}],
     )
     folder = start_run(config)
     with open(folder.history_path("distill"), newline="") as file:
         rows = list(csv.DictReader(file))
     assert len(rows) == 2
     assert all(float(row["feature_loss"]) > 0 for row in rows)
+    x_train = load_run_data(config.data, config.run.seed).train[0]
     cache = kdkeras.caches.open_cache(
         os.path.join(folder.directory("models"), "teacher_logits.npz"),
-        load_run_data(config.data, config.run.seed).train[0],
+        x_train,
         allow_any_teacher=True,
     )
     assert cache.teacher_feature_shapes == {"pool": (8,)}
-    teacher_model = keras.saving.load_model(teacher)
-    extractor = keras.Model(
-        teacher_model.inputs, teacher_model.get_layer("pool").output
-    )
+    teacher = keras.saving.load_model(config.teacher.path)
+    pool = keras.Model(teacher.inputs, teacher.get_layer("pool").output)
     np.testing.assert_allclose(
-        cache.teacher_features["pool"],
-        extractor.predict(
-            load_run_data(config.data, config.run.seed).train[0], verbose=0
-        ),
-        atol=1e-5,
+        cache.teacher_features["pool"], pool.predict(x_train, verbose=0), atol=1e-5
     )
