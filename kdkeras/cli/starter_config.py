@@ -182,7 +182,7 @@ distill:
   # alpha: {schedule: linear, start: 1.0, end: 0.1, epochs: 5}
   # temperature: {schedule: cosine, start: 8, end: 2}
   mode: online           # or offline (teacher logits cached once)
-  # features:            # with a ready functional teacher.path (offline: data in memory)
+  # features:            # a ready functional teacher.path (offline: data in memory)
   #   - {kind: hint, teacher_layer: block2_relu, student_layer: block1_relu}
   allow_weak_teacher: false  # true: go on from a teacher at chance or below scratch
 """
