@@ -7,18 +7,22 @@ import keras
 from keras import ops
 
 from kdkeras import compat
-from kdkeras.distillation import example_index, inputs, model_checks, serialization
+from kdkeras.distillation import (
+    example_index,
+    forward,
+    inputs,
+    model_checks,
+    serialization,
+)
 from kdkeras.distillation import features as feature_distillation
 from kdkeras.distillation import outputs as model_outputs
 from kdkeras.distillation.callbacks import RaiseOnNonFiniteLoss
 from kdkeras.distillation.loss_logs import LossLogs
 from kdkeras.distillation.objective import DEFAULT_ALPHA, DistillationObjective
 
-_STUDENT, _TEACHER = "student_logits", "teacher_logits"
-
 
 @keras.saving.register_keras_serializable(package="kdkeras")
-class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
+class Distiller(compat.MultiWorkerFit, LossLogs, forward.DistillerForward, keras.Model):
     """Trains `student` to match `teacher` (Hinton et al., 2015).
 
     Each training step minimizes
@@ -155,21 +159,10 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
             inputs = self.augmentation(inputs, training=True)
         if self._taps is not None:
             return self._tapped_outputs(inputs)
-        logits = {_STUDENT: self._student_logits(inputs, training=True)}
+        logits = {forward.STUDENT_LOGITS: self._student_logits(inputs, training=True)}
         if self.teacher is not None:
-            logits[_TEACHER] = self._teacher_logits(inputs)
+            logits[forward.TEACHER_LOGITS] = self._teacher_logits(inputs)
         return logits
-
-    def _tapped_outputs(self, inputs):
-        student_inputs, teacher_inputs = inputs, inputs
-        if self.student_view is not None:
-            student_inputs = self.student_view(inputs)
-        if self.teacher_view is not None:
-            teacher_inputs = self.teacher_view(inputs)
-        outputs = self._taps(student_inputs, teacher_inputs)
-        if _TEACHER in outputs:
-            outputs[_TEACHER] = ops.stop_gradient(self._as_logits(outputs[_TEACHER]))
-        return outputs
 
     def build(self, input_shape):
         """Creates the weights of every model, the teacher's included.
@@ -292,7 +285,7 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
         loss alone. Each term is scaled for distribution as Keras' own losses
         are; the trackers log the unscaled values.
         """
-        student_logits, teacher_logits = _split_outputs(y_pred)
+        student_logits, teacher_logits = forward.split_outputs(y_pred)
         labels, stored_teacher_logits, stored_features = inputs.split_targets(y)
         inputs.check_one_hot_width(labels, student_logits)
         student_loss = self._objective.student_loss(
@@ -344,7 +337,7 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """The compiled metrics of the student's logits against the labels."""
         labels, *_ = inputs.split_targets(y)
-        student_logits, _ = _split_outputs(y_pred)
+        student_logits, _ = forward.split_outputs(y_pred)
         return super().compute_metrics(x, labels, student_logits, sample_weight)
 
     def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
@@ -396,22 +389,6 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
     def from_config(cls, config):
         return cls(**serialization.constructor_arguments(config))
 
-    def _student_logits(self, inputs, training):
-        if self.student_view is not None:
-            inputs = self.student_view(inputs)
-        return self.student(inputs, training=training)
-
-    def _teacher_logits(self, inputs):
-        if self.teacher_view is not None:
-            inputs = self.teacher_view(inputs)
-        outputs = self.teacher(inputs, training=False)
-        return ops.stop_gradient(self._as_logits(outputs))
-
-    def _as_logits(self, teacher_outputs):
-        if self._teacher_output_kind == "probabilities":
-            return model_outputs.probabilities_to_logits(teacher_outputs)
-        return teacher_outputs
-
     def _regularization_loss(self):
         if not self.losses:
             return 0.0
@@ -419,10 +396,3 @@ class Distiller(compat.MultiWorkerFit, LossLogs, keras.Model):
         return compat.scale_loss_for_distribution(
             ops.sum([ops.sum(loss) for loss in self.losses])
         )
-
-
-def _split_outputs(y_pred):
-    """`(student_logits, teacher_logits or None)` from what `call` returned."""
-    if isinstance(y_pred, dict):
-        return y_pred[_STUDENT], y_pred.get(_TEACHER)
-    return y_pred, None

@@ -34,6 +34,7 @@ from keras import ops
 
 from kdkeras import losses
 from kdkeras.distillation import example_index as indices
+from kdkeras.distillation.forward import STUDENT_LOGITS, TEACHER_LOGITS
 from kdkeras.losses.feature_methods import (  # noqa: F401 (exported from here too)
     AttentionTransfer,
     FeatureDistillation,
@@ -115,14 +116,14 @@ class FeatureTaps:
         """
         student_logits, *student_features = self.student(student_inputs, training=True)
         outputs = {
-            "student_logits": student_logits,
+            STUDENT_LOGITS: student_logits,
             "student_features": student_features,
         }
         if self.teacher is not None:
             teacher_outputs, *teacher_features = self.teacher(
                 teacher_inputs, training=False
             )
-            outputs["teacher_logits"] = teacher_outputs
+            outputs[TEACHER_LOGITS] = teacher_outputs
             outputs["teacher_features"] = [
                 ops.stop_gradient(f) for f in teacher_features
             ]
