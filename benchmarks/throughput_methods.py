@@ -21,6 +21,7 @@ initial weights, on the same cached, unshuffled pipeline:
 
 import keras
 import tensorflow as tf
+from throughput_variants import Variant, make_dataset, make_optimizer
 
 import kdkeras
 
@@ -46,8 +47,8 @@ GOALS = {"offline / plain": 0.98, f"online / {KERAS_DISTILLATION}": 1.0}
 KD at least as fast as Keras' own Distiller."""
 
 
-def method_variants(teacher, new_student, x, y, batch_size, make_dataset, variant):
-    """The method rows: `Variant`s built by `variant(name, model, dataset)`."""
+def method_variants(teacher, new_student, x, y, batch_size):
+    """The method rows, as `Variant`s."""
     teacher_logits = kdkeras.caches.compute_teacher_logits(teacher, x)
     offline_data = kdkeras.caches.offline_dataset(
         x, y, teacher_logits, batch_size=batch_size, shuffle=False
@@ -61,27 +62,25 @@ def method_variants(teacher, new_student, x, y, batch_size, make_dataset, varian
         student_loss_weight=0.5,
     )
     reference.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
+        optimizer=make_optimizer(),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    rows.append(variant(KERAS_DISTILLATION, reference, make_dataset(x, y, batch_size)))
+    rows.append(Variant(KERAS_DISTILLATION, reference, make_dataset(x, y, batch_size)))
 
     for name, loss in (
         ("dkd", kdkeras.losses.DKDLoss()),
         ("dist", kdkeras.losses.DISTLoss()),
     ):
         distiller = kdkeras.Distiller(teacher=None, student=new_student())
-        distiller.compile(
-            optimizer=keras.optimizers.Adam(1e-3), distillation_loss_fn=loss
-        )
-        rows.append(variant(f"offline, {name}", distiller, offline_data))
+        distiller.compile(optimizer=make_optimizer(), distillation_loss_fn=loss)
+        rows.append(Variant(f"offline, {name}", distiller, offline_data))
 
     online_dist = kdkeras.Distiller(teacher=teacher, student=new_student())
     online_dist.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
+        optimizer=make_optimizer(),
         distillation_loss_fn=kdkeras.losses.DISTLoss(),
     )
-    rows.append(variant("online, dist", online_dist, make_dataset(x, y, batch_size)))
+    rows.append(Variant("online, dist", online_dist, make_dataset(x, y, batch_size)))
 
     teacher_layer = teacher.layers[-2].name
     stored = kdkeras.caches.compute_teacher_features(teacher, x, teacher_layer)
@@ -120,8 +119,8 @@ def method_variants(teacher, new_student, x, y, batch_size, make_dataset, varian
                     teacher_features=stored,
                     example_index=name == "crd",
                 )
-            distiller.compile(optimizer=keras.optimizers.Adam(1e-3), alpha=1.0)
-            rows.append(variant(f"{source}, {name}", distiller, dataset))
+            distiller.compile(optimizer=make_optimizer(), alpha=1.0)
+            rows.append(Variant(f"{source}, {name}", distiller, dataset))
     return rows
 
 
