@@ -79,9 +79,8 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from method_teachers import (  # noqa: E402
-    cache_tag,
+    assistant_logits,
     cached_features,
-    cached_logits,
     ensemble_logits,
     load_teacher,
     teacher_caches,
@@ -90,15 +89,14 @@ from method_teachers import (  # noqa: E402
 from method_training import (  # noqa: E402
     EMBEDDING_PAIR,
     STUDENTS,
+    accuracy,
     train_one,
 )
 from result_files import command_line, write_result  # noqa: E402
 from teacher_models import OUTPUT as TEACHER_WEIGHTS  # noqa: E402
 
 import kdkeras  # noqa: E402
-from kdkeras import (  # noqa: E402
-    io_utils,  # noqa: E402
-)
+from kdkeras import io_utils  # noqa: E402
 
 NUM_VALIDATION_IMAGES = 5000
 METHODS = (
@@ -225,42 +223,6 @@ def load_data(path, quick):
     train = (x_train[:-num_validation], y_train[:-num_validation])
     validation = (x_train[-num_validation:], y_train[-num_validation:])
     return train, validation, (x_test, y_test)
-
-
-def accuracy(model, data):
-    logits = model.predict(data[0], batch_size=1000, verbose=0)
-    return float(np.mean(np.argmax(logits, axis=-1) == data[1]))
-
-
-def assistant_logits(plain_logits, train, test, args):
-    """The teacher assistant's logits on the training images.
-
-    The assistant (`--assistant`) is distilled from the teacher's cached
-    logits by `kd` (seed 0, the same epochs, `T` and `alpha`), scored on the
-    test images, and its logits cached beside the teacher's.
-    """
-    name = (
-        f"assistant-{args.assistant}-of-{weights_name(args.teacher_weights)}"
-        f"-e{args.epochs}"
-        f"-t{args.temperature}-a{args.alpha}-{cache_tag(train, args)}.npz"
-    )
-
-    def train_assistant():
-        keras.utils.set_random_seed(0)
-        start = time.perf_counter()
-        assistant = train_one(
-            "kd", STUDENTS[args.assistant](), train, {"plain": plain_logits}, args, 0
-        )
-        print(
-            f"assistant {args.assistant} ({assistant.count_params():,} parameters): "
-            f"test accuracy {accuracy(assistant, test):.4f}, "
-            f"{time.perf_counter() - start:.0f} s",
-            flush=True,
-        )
-        return assistant
-
-    # The name says which teacher, settings and images made it.
-    return cached_logits(os.path.join(args.cache_dir, name), train[0], train_assistant)
 
 
 def summarize(results, teacher_accuracy):

@@ -23,18 +23,23 @@ data set an hour's run on 2 cores. Teacher: the project's ResNet
 """
 
 import argparse
+import os
 import statistics
+import sys
 import time
 
-import accuracy_methods as common
-import keras
-import method_training as training
-import numpy as np
-from result_files import command_line, write_result
-from teacher_models import load_pretrained_teacher
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO_ROOT, "tools"))
+sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
 
-import kdkeras
-from kdkeras import batches, caches
+import keras  # noqa: E402
+import method_training as training  # noqa: E402
+import numpy as np  # noqa: E402
+from result_files import command_line, write_result  # noqa: E402
+from teacher_models import load_pretrained_teacher  # noqa: E402
+
+import kdkeras  # noqa: E402
+from kdkeras import batches, caches  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -109,7 +114,7 @@ def main(argv=None):
     teacher = load_pretrained_teacher()
     teacher.trainable = False
     teacher_logits = caches.compute_teacher_logits(teacher, train[0])
-    print(f"teacher test accuracy {common.accuracy(teacher, test):.4f}", flush=True)
+    print(f"teacher test accuracy {training.accuracy(teacher, test):.4f}", flush=True)
     results = {"kdkeras": [], "keras.distillation": []}
     for seed in args.seeds:
         for name in results:
@@ -119,7 +124,7 @@ def main(argv=None):
                 student = train_kdkeras(student, teacher_logits, train, args, seed)
             else:
                 student = train_keras(student, teacher, train, args)
-            results[name].append(common.accuracy(student, test))
+            results[name].append(training.accuracy(student, test))
             print(f"seed {seed} {name}: {results[name][-1]:.4f}", flush=True)
     print(
         f"\n{args.student}, {args.epochs} epochs, alpha {args.alpha}, "

@@ -1,6 +1,7 @@
 """The teachers' side of `accuracy_methods.py`: cached logits of the
 teacher (plain images and replayable views) and of an ensemble of teachers,
-and the teacher's stored embeddings for the feature methods.
+the teacher's stored embeddings for the feature methods, and a teacher
+assistant's logits.
 
 Every cache is read or computed by `kdkeras.caches.load_or_compute`, which
 checks the fingerprint of the model that made it, so a cache left by another
@@ -12,6 +13,7 @@ import time
 
 import keras
 import numpy as np
+from method_training import STUDENTS, accuracy, train_one
 from teacher_models import load_pretrained_teacher
 
 import kdkeras
@@ -135,3 +137,34 @@ def cached_features(teacher, train, args, layer):
         flush=True,
     )
     return {layer: cache.teacher_features[layer]}
+
+
+def assistant_logits(plain_logits, train, test, args):
+    """The teacher assistant's logits on the training images.
+
+    The assistant (`--assistant`) is distilled from the teacher's cached
+    logits by `kd` (seed 0, the same epochs, `T` and `alpha`), scored on the
+    test images, and its logits cached beside the teacher's.
+    """
+    name = (
+        f"assistant-{args.assistant}-of-{weights_name(args.teacher_weights)}"
+        f"-e{args.epochs}"
+        f"-t{args.temperature}-a{args.alpha}-{cache_tag(train, args)}.npz"
+    )
+
+    def train_assistant():
+        keras.utils.set_random_seed(0)
+        start = time.perf_counter()
+        assistant = train_one(
+            "kd", STUDENTS[args.assistant](), train, {"plain": plain_logits}, args, 0
+        )
+        print(
+            f"assistant {args.assistant} ({assistant.count_params():,} parameters): "
+            f"test accuracy {accuracy(assistant, test):.4f}, "
+            f"{time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
+        return assistant
+
+    # The name says which teacher, settings and images made it.
+    return cached_logits(os.path.join(args.cache_dir, name), train[0], train_assistant)
