@@ -50,9 +50,9 @@ def fit_options(epochs, validation=None, history=None, select_best=False):
     ends with the weights of its best validation epoch: Keras'
     `EarlyStopping(restore_best_weights=True)` with a patience of all the
     epochs, so training never stops early and every method gets the same
-    rule.
+    rule. Each epoch prints one line of its logs: a run lasts up to an hour.
     """
-    options = dict(epochs=epochs, verbose=0)
+    options = dict(epochs=epochs, verbose=2)
     if validation is None:
         return options
     callbacks = [history] if history is not None else []

@@ -262,8 +262,8 @@ def test_select_best_keeps_the_epoch_of_best_validation_accuracy(methods, method
     )
 
 
-def test_without_validation_fit_options_are_the_epochs_alone(methods):
-    assert sys.modules["method_training"].fit_options(5) == dict(epochs=5, verbose=0)
+def test_without_validation_fit_options_are_the_epochs_and_a_line_an_epoch(methods):
+    assert sys.modules["method_training"].fit_options(5) == dict(epochs=5, verbose=2)
     history = keras.callbacks.History()
     options = sys.modules["method_training"].fit_options(
         5, ("x", "y"), history, select_best=False
