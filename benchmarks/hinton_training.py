@@ -165,14 +165,7 @@ def train_scratch(initial_weights, train, args, validation=None):
         metrics=["accuracy"],
     )
     dataset = labels_dataset(*train, args.batch_size, args.seed)
-    history = student.fit(
-        dataset,
-        epochs=args.epochs,
-        verbose=2,
-        **best_epoch_options(args, validation),
-    )
-    student.best_epoch = best_epoch(history)
-    return student
+    return fit_student(student, student, dataset, args, validation)
 
 
 def train_distilled(
@@ -192,7 +185,13 @@ def train_distilled(
     dataset = kdkeras.caches.offline_dataset(
         *train, teacher_logits, batch_size=args.batch_size, seed=args.seed
     )
-    history = distiller.fit(
+    return fit_student(distiller, student, dataset, args, validation)
+
+
+def fit_student(trainer, student, dataset, args, validation):
+    """Fits `trainer` (the student, or its Distiller) the same way for both
+    students; returns `student`, its `best_epoch` set."""
+    history = trainer.fit(
         dataset,
         epochs=args.epochs,
         verbose=2,

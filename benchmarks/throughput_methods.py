@@ -21,7 +21,7 @@ initial weights, on the same cached, unshuffled pipeline:
 
 import keras
 import tensorflow as tf
-from throughput_variants import Variant, make_dataset, make_optimizer
+from throughput_variants import Variant, make_dataset, make_optimizer, with_autotune
 
 import kdkeras
 
@@ -128,6 +128,4 @@ def indexed_dataset(x, y, batch_size):
     """The benchmark's pipeline with each example's index, for CRD."""
     dataset = tf.data.Dataset.from_tensor_slices((x, y))
     dataset = kdkeras.distillation.with_example_index(dataset).cache()
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
+    return with_autotune(dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE), False)
